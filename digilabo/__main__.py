@@ -1,0 +1,3 @@
+from digilabo.cli import main
+
+main()

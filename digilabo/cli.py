@@ -1,0 +1,247 @@
+"""The ``digilabo`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from digilabo.settings import QUEUES, Settings, get_settings
+
+app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+ApiOpt = Annotated[str, typer.Option("--api", envvar="DIGILABO_API_URL", help="intake API base URL")]
+TokenOpt = Annotated[
+    str, typer.Option("--token", envvar="DIGILABO_TOKEN", help="bearer token", show_default=False)
+]
+
+
+def settings_or_exit() -> Settings:
+    """Validate the settings once, at start, with a readable message."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]Invalid settings:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+
+
+def client(api: str, token: str) -> Any:
+    from digilabo.client import ApiClient
+
+    if not token:
+        err.print("[red]No token: pass --token or set DIGILABO_TOKEN ('digilabo token create').[/red]")
+        raise typer.Exit(2)
+    return ApiClient(api, token)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from jobs.db import migrate as run_migrations
+
+    settings = settings_or_exit()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.database_url)
+    console.print("database is up to date")
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Option(help="gpu, cpu or rpa")],
+    concurrency: Annotated[int | None, typer.Option(min=1)] = None,
+    loglevel: str = "INFO",
+) -> None:
+    """Start a Celery worker on one pool's queue."""
+    from worker.main import run_worker
+
+    if pool not in QUEUES:
+        err.print(f"[red]--pool must be one of {', '.join(QUEUES)}[/red]")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+    if not settings.redis_url:
+        err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
+        raise typer.Exit(2)
+    run_worker(settings, pool, concurrency, loglevel)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up() -> None:
+    """Run the embedded stack in the foreground until Ctrl-C."""
+    from digilabo.stack import Stack
+
+    settings = settings_or_exit()
+    stack = Stack(settings)
+    # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with console.status("starting Redis, workers and the API…"):
+            stack.start()
+        console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
+        console.print(f"Redis: {stack.redis_url}   database: {settings.database_url}")
+        console.print("Ctrl-C stops everything.")
+        while not stack.dead_children():
+            time.sleep(0.5)
+        for child in stack.dead_children():
+            err.print(f"[red]{child.name} exited with {child.process.returncode}[/red]")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        stack.stop()
+
+
+@app.command()
+def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")] = 900) -> None:
+    """Start the embedded stack, run every job kind's sample job, print savings."""
+    from digilabo.demo import run_demo
+
+    raise typer.Exit(run_demo(settings_or_exit(), console, timeout=timeout))
+
+
+@token_app.command("create")
+def token_create(
+    department: Annotated[str, typer.Option(help="department code")],
+    role: Annotated[str, typer.Option(help="department, operator or admin")] = "department",
+    name: Annotated[str, typer.Option(help="user name (default: <department>-<role>)")] = "",
+    department_name: Annotated[str, typer.Option(help="department's Japanese name")] = "",
+    label: str = "",
+) -> None:
+    """Create a user (if needed) and print a new token, shown only this once."""
+    from jobs import auth, store
+    from jobs.db import make_engine, migrate, session_factory, unit_of_work
+
+    settings = settings_or_exit()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            store.ensure_department(department, department_name, session=session)
+            user = auth.ensure_user(
+                name or f"{department}-{role}", session=session, department_code=department, role=role
+            )
+            token = auth.create_token(user, session=session, label=label)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    print(token)
+
+
+def parse_params(pairs: list[str], raw: str) -> dict[str, Any]:
+    params: dict[str, Any] = json.loads(raw) if raw else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--param expects KEY=VALUE, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@app.command()
+def submit(
+    kind: str,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    api: ApiOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+    param: Annotated[list[str], typer.Option("--param", "-p", help="KEY=VALUE (JSON values allowed)")] = [],  # noqa: B006
+    parameters: Annotated[str, typer.Option(help="parameters as one JSON object")] = "",
+    wait: Annotated[bool, typer.Option(help="wait for the job and show progress")] = False,
+) -> None:
+    """Submit a job; prints its id (and waits with --wait)."""
+    from digilabo.client import ApiError
+    from digilabo.progress import follow
+
+    api_client = client(api, token)
+    try:
+        job_id = api_client.submit(kind, files, parse_params(param, parameters))
+        console.print(job_id)
+        if wait:
+            job = follow(api_client, [job_id], console, timeout=24 * 3600)[job_id]
+            raise typer.Exit(0 if job["state"] == "succeeded" else 1)
+    except ApiError as exc:
+        err.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def status(job_id: str, api: ApiOpt = "http://127.0.0.1:8000", token: TokenOpt = "") -> None:
+    """Show one job as JSON."""
+    console.print_json(data=client(api, token).job(job_id))
+
+
+@app.command("jobs")
+def list_jobs(
+    api: ApiOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+    state: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> None:
+    """List recent jobs."""
+    page = client(api, token).jobs(state=state, kind=kind, limit=limit)
+    table = Table("id", "種類", "部署", "状態", "進捗", "受付")
+    for job in page["data"]:
+        table.add_row(
+            job["id"],
+            job["kind_label"],
+            job["department"],
+            job["state_label"],
+            f"{job['progress'] * 100:.0f}%",
+            job["submitted_at"],
+        )
+    console.print(table)
+    console.print(f"{page['count']} jobs")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
+    fiscal_year: int | None = None,
+    group_by: str = "fiscal_year,month,department,service",
+    api: ApiOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+) -> None:
+    """Export time-saved totals as CSV (Excel-ready, with BOM) or XLSX."""
+    body = client(api, token).export(fmt, fiscal_year=fiscal_year, group_by=group_by)
+    out.write_bytes(body)
+    console.print(f"wrote {out} ({len(body):,} bytes)")
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

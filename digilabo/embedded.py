@@ -1,0 +1,155 @@
+"""Processes the embedded stack starts: a Redis from the ``redis-server``
+binary, the API and one worker per pool.
+
+Nothing assumes a standard port is free: Redis always gets a free port, and
+the API falls back to one when its configured port is taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll ``condition`` until it holds; raise TimeoutError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Child:
+    """A child process with its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (Celery's warm shutdown, uvicorn's graceful stop), then
+        SIGKILL to the whole process group if it does not go."""
+        if self.alive():
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0fs; killing it", self.name, timeout)
+        with suppress(ProcessLookupError, PermissionError):
+            # Also reaps pool children a crashed parent may have left.
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        if self._log:
+            self._log.close()
+
+    def tail(self, lines: int = 20) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | None) -> Child:
+    """Start a child in its own process group, output to ``log_path`` (or
+    inherited when None)."""
+    out: IO[bytes] | None = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = log_path.open("ab")
+    process = subprocess.Popen(
+        argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
+    )
+    return Child(name, process, log_path, out)
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    if not found:
+        raise RuntimeError("redis-server not found: run 'make install' (Debian package redis-server)")
+    return found
+
+
+def start_redis(
+    data_dir: Path, *, port: int | None = None, log_path: Path | None = None, appendonly: bool = True
+) -> tuple[Child, str]:
+    """A private redis-server on 127.0.0.1 with AOF (fsync every second) in
+    ``data_dir``, so queued jobs survive a restart of the embedded stack."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    argv = [
+        redis_binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir.resolve()),
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+    ]
+    child = spawn("redis", argv, env=dict(os.environ), log_path=log_path or data_dir / "redis.log")
+    try:
+        wait_for(lambda: _port_open(port) or not child.alive(), 20, "redis-server to listen")
+        if not child.alive():
+            raise RuntimeError(f"redis-server exited:\n{child.tail()}")
+    except BaseException:
+        child.stop()
+        raise
+    return child, f"redis://127.0.0.1:{port}/0"
+
+
+def python_argv(*args: str) -> list[str]:
+    return [sys.executable, *args]

@@ -1,0 +1,55 @@
+"""The composition root: builds the engine, stores, registry and Celery app
+from the settings, once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from celery import Celery
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from digilabo.settings import Settings
+from jobs.artifacts import ArtifactStore
+from jobs.db import make_engine, session_factory
+from jobs.registry import Registry, build_registry
+from jobs.runner import JobRunner, RunnerConfig
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine = field(init=False)
+    factory: sessionmaker[Session] = field(init=False)
+    artifacts: ArtifactStore = field(init=False)
+    registry: Registry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url)
+        self.factory = session_factory(self.engine)
+        self.artifacts = ArtifactStore(self.settings.storage)
+        self.artifacts.ensure()
+        self.registry = build_registry(self.settings.extra_job_kinds)
+
+    @cached_property
+    def celery(self) -> Celery:
+        from queues.app import make_celery
+
+        return make_celery(self.settings)
+
+    @cached_property
+    def runner(self) -> JobRunner:
+        return JobRunner(
+            self.factory,
+            self.artifacts,
+            self.registry,
+            RunnerConfig(
+                timezone=self.settings.timezone,
+                baselines=dict(self.settings.baselines),
+                kind_options=self.settings.kind_options(),
+            ),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,155 @@
+"""The one settings object.
+
+Everything configurable comes from ``DIGILABO_*`` environment variables (or a
+``.env`` file) through this class. Nothing reads the environment at import
+time: call ``get_settings()`` where the value is needed, and ``reset_settings()``
+in tests that change the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+QUEUES = ("gpu", "cpu", "rpa")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIGILABO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    # Where state lives. Relative paths resolve against the working directory.
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    # Empty means "start an embedded redis-server" (digilabo up / demo).
+    redis_url: str = ""
+    storage_dir: Path | None = None
+    timezone: str = "Asia/Tokyo"
+
+    # Intake limits.
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_files_per_job: int = Field(default=50, gt=0)
+
+    # Data protection.
+    retention_days: int = Field(default=90, ge=1)
+
+    # Time-saved: manual seconds per unit of work, per service. Departments,
+    # templates and scripts may override these.
+    baselines: dict[str, float] = Field(default_factory=dict)
+    annual_target_hours: float = Field(default=30_000.0, gt=0)
+
+    # Job kinds beyond the built-in ones ("module:NAME", comma separated).
+    extra_job_kinds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Models.
+    whisper_model_dir: Path | None = None
+    model_cache_dir: Path | None = None
+    cpu_threads: int = Field(default=0, ge=0)  # 0: as many as the worker has
+    max_audio_seconds: float = Field(default=4 * 3600.0, gt=0)
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+
+    # Retries of transient errors.
+    retry_max: int = Field(default=5, ge=0)
+    retry_backoff_base: float = Field(default=5.0, gt=0)
+    retry_backoff_max: float = Field(default=600.0, gt=0)
+
+    # Worker time limits per queue, seconds: (soft, hard). A job kind can
+    # declare tighter ones.
+    time_limits: dict[str, tuple[int, int]] = Field(
+        default_factory=lambda: {
+            "gpu": (4 * 3600, 4 * 3600 + 300),
+            "cpu": (1800, 1900),
+            "rpa": (3 * 3600, 3 * 3600 + 300),
+        }
+    )
+
+    @field_validator("extra_job_kinds", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("DIGILABO_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("time_limits")
+    @classmethod
+    def _check_limits(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for queue, (soft, hard) in value.items():
+            if not 0 < soft < hard:
+                raise ValueError(f"time limit for {queue}: soft ({soft}) must be below hard ({hard})")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'digilabo.db').resolve()}"
+        if self.storage_dir is None:
+            self.storage_dir = self.var_dir / "storage"
+        if self.model_cache_dir is None:
+            self.model_cache_dir = self.var_dir / "models"
+        return self
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as DIGILABO_* variables, for child processes."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            if name == "extra_job_kinds":
+                text = ",".join(value)
+            elif isinstance(value, dict | list):
+                text = json.dumps(value)
+            else:
+                text = str(value)
+            env[f"DIGILABO_{name.upper()}"] = text
+        return env
+
+    @property
+    def storage(self) -> Path:
+        assert self.storage_dir is not None
+        return self.storage_dir.resolve()
+
+    @property
+    def longest_hard_limit(self) -> int:
+        return max(hard for _, hard in self.time_limits.values())
+
+    def time_limit(self, queue: str) -> tuple[int, int]:
+        return self.time_limits.get(queue, (3600, 3900))
+
+    def kind_options(self) -> dict[str, Any]:
+        """Read-only options handed to job cores (they never see Settings)."""
+        return {
+            "whisper_model_dir": str(self.whisper_model_dir) if self.whisper_model_dir else None,
+            "model_cache_dir": str(Path(self.model_cache_dir or self.var_dir / "models").resolve()),
+            "cpu_threads": self.cpu_threads,
+            "max_audio_seconds": self.max_audio_seconds,
+            "max_upload_bytes": self.max_upload_bytes,
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

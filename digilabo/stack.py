@@ -1,0 +1,116 @@
+"""The embedded stack behind ``digilabo up`` and ``digilabo demo``: migrate,
+Redis (unless a URL is set), the API and one worker per pool, each a child
+process that ``stop()`` ends cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import httpx
+
+from digilabo.embedded import Child, free_port, port_is_free, python_argv, spawn, start_redis, wait_for
+from digilabo.settings import QUEUES, Settings
+from jobs.db import migrate
+
+log = logging.getLogger(__name__)
+
+
+class Stack:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pools: tuple[str, ...] = QUEUES,
+        log_dir: Path | None = None,
+        api: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.pools = pools
+        self.log_dir = log_dir  # None: children write to this terminal
+        self.with_api = api
+        self.children: list[Child] = []
+        self.redis_url = settings.redis_url
+        self.api_url = ""
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _log(self, name: str) -> Path | None:
+        return self.log_dir / f"{name}.log" if self.log_dir else None
+
+    def child_env(self) -> dict[str, str]:
+        settings = self.settings.model_copy(
+            update={
+                "redis_url": self.redis_url,
+                "var_dir": self.settings.var_dir.resolve(),
+                "storage_dir": self.settings.storage,
+            }
+        )
+        env = {**os.environ, **settings.as_env()}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        migrate(self.settings.database_url)
+        if not self.redis_url:
+            child, self.redis_url = start_redis(self.settings.var_dir / "redis", log_path=self._log("redis"))
+            self.children.append(child)
+        env = self.child_env()
+        for pool in self.pools:
+            argv = python_argv("-m", "digilabo", "worker", "--pool", pool)
+            self.children.append(spawn(f"worker-{pool}", argv, env=env, log_path=self._log(f"worker-{pool}")))
+        if self.with_api:
+            self._start_api(env)
+
+    def _start_api(self, env: dict[str, str]) -> None:
+        host, port = self.settings.api_host, self.settings.api_port
+        if not port or not port_is_free(port, host):
+            wanted, port = port, free_port(host)
+            if wanted:
+                log.warning("port %d is in use; the API listens on %d instead", wanted, port)
+        argv = python_argv(
+            "-m",
+            "uvicorn",
+            "intake_api.main:create_app",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-access-log",
+        )
+        child = spawn("api", argv, env=env, log_path=self._log("api"))
+        self.children.append(child)
+        self.api_url = f"http://{host}:{port}"
+        wait_for(lambda: self._api_up() or not child.alive(), 60, "the API to answer /healthz")
+        if not child.alive():
+            raise RuntimeError(f"the API exited:\n{child.tail()}")
+
+    def _api_up(self) -> bool:
+        try:
+            return httpx.get(f"{self.api_url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def dead_children(self) -> list[Child]:
+        return [c for c in self.children if not c.alive()]
+
+    def stop(self) -> None:
+        # Workers and API first (they finish or give back their task), Redis last.
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()

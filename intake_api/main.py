@@ -1,0 +1,184 @@
+"""The FastAPI application: routers, Japanese JSON errors, limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digilabo.runtime import Runtime
+from digilabo.settings import Settings, get_settings
+from intake_api.routes import admin, jobs, savings
+from jobs.errors import DigilaboError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES_JA = {
+    401: ("unauthorized", "認証が必要です。"),
+    404: ("not_found", "指定されたURLは存在しません。"),
+    405: ("method_not_allowed", "このURLではその操作はできません。"),
+    413: ("request_too_large", "送信されたデータが大きすぎます。"),
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message, "details": details or {}}}
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "request"
+
+
+_VALIDATION_JA = {
+    "missing": "「{field}」が指定されていません。",
+    "int_parsing": "「{field}」は整数で指定してください。",
+    "float_parsing": "「{field}」は数値で指定してください。",
+    "date_from_datetime_parsing": "「{field}」は日付（YYYY-MM-DD）で指定してください。",
+    "date_parsing": "「{field}」は日付（YYYY-MM-DD）で指定してください。",
+    "enum": "「{field}」の値が正しくありません（指定できる値: {expected}）。",
+    "literal_error": "「{field}」の値が正しくありません（指定できる値: {expected}）。",
+    "greater_than_equal": "「{field}」が小さすぎます。",
+    "less_than_equal": "「{field}」が大きすぎます。",
+}
+
+
+def validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    problems = []
+    messages = []
+    for err in exc.errors():
+        field = _field_name(tuple(err.get("loc", ())))
+        template = _VALIDATION_JA.get(err.get("type", ""), "「{field}」の値が正しくありません。")
+        expected = (err.get("ctx") or {}).get("expected", "")
+        messages.append(template.format(field=field, expected=expected))
+        problems.append({"field": field, "type": err.get("type")})
+    return " ".join(dict.fromkeys(messages)), problems
+
+
+class BodyLimit:
+    """Refuse a request whose body is larger than the upload limit plus form
+    overhead before reading it (Content-Length), and stop reading a chunked
+    body that grows past it; the route's own streaming check is per file."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise DigilaboError("request_too_large", "送信されたデータが大きすぎます。")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        code, message = _HTTP_MESSAGES_JA[413]
+        response = error_response(413, code, f"{message}（上限 {self.limit:,} バイト）")
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        app.state.runtime = runtime or Runtime(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="digilabo",
+        summary="Digi-Labo job-concentration service: transcription, template OCR, bulk entry",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    app.include_router(jobs.router)
+    app.include_router(savings.router)
+    app.include_router(admin.router)
+
+    @app.exception_handler(DigilaboError)
+    async def _domain_error(_request: Request, exc: DigilaboError) -> JSONResponse:
+        status = 413 if exc.code == "request_too_large" else exc.http_status
+        return error_response(status, exc.code, exc.message, _jsonable(exc.details))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, problems = validation_message(exc)
+        return error_response(422, "invalid_request", message, {"problems": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_MESSAGES_JA.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
+        return error_response(exc.status_code, code, message)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks = {"database": _check(lambda: _ping_db(rt)), "broker": _check(lambda: _ping_broker(rt))}
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ok else 503, content={"status": "ok" if ok else "degraded", **checks}
+        )
+
+    # Every file may reach the per-file limit; 1 MiB more covers the form fields.
+    limit = settings.max_upload_bytes * settings.max_files_per_job + 1024**2
+    app.add_middleware(BodyLimit, limit=limit)
+    return app
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | type(None)) else str(v)
+        for k, v in details.items()
+    }
+
+
+def _check(probe: Any) -> str:
+    try:
+        probe()
+    except Exception as exc:
+        log.warning("health check failed: %s", exc)
+        return "unavailable"
+    return "ok"
+
+
+def _ping_db(rt: Runtime) -> None:
+    with rt.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _ping_broker(rt: Runtime) -> None:
+    with rt.celery.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)

@@ -1,0 +1,105 @@
+"""Wire schemas, kept apart from the ORM models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorBody
+
+
+class ArtifactPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    role: str
+    size: int
+    media_type: str
+    sha256: str
+    url: str | None = None
+
+
+class JobPublic(BaseModel):
+    id: str
+    kind: str
+    kind_label: str
+    queue: str
+    department: str
+    state: str
+    state_label: str
+    progress: float
+    progress_message: str
+    parameters: dict[str, Any]
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    summary: dict[str, Any]
+    saved_seconds: float | None = None
+    inputs: list[ArtifactPublic] = []
+    outputs: list[ArtifactPublic] = []
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class JobAccepted(BaseModel):
+    id: str
+    state: str
+    url: str
+
+
+class KindPublic(BaseModel):
+    name: str
+    label: str
+    queue: str
+    service: str
+    unit_name: str
+    unit_label: str
+    accepted_media_types: list[str]
+    max_files: int
+
+
+class SavingsPublic(BaseModel):
+    group_by: list[str]
+    fiscal_year: int | None
+    fiscal_year_label: str | None
+    rows: list[dict[str, Any]]
+    total_seconds: float
+    total_hours: float
+    target_hours: float
+    target_progress: float | None
+
+
+class AuditPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_name: str
+    department_code: str | None
+    action: str
+    job_id: str | None
+    detail: dict[str, Any]
+
+
+class DepartmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    baseline_overrides: dict[str, float]

@@ -1,0 +1,259 @@
+"""Content-addressed artifact storage.
+
+Blobs live at ``<root>/blobs/<aa>/<bb>/<sha256>``. A blob is written to
+``<root>/tmp`` while it streams in (hashing as it goes, never whole in memory),
+fsynced, then renamed into place, so a reader never sees a half-written blob
+and an interrupted upload leaves only a temp file that ``sweep_tmp`` removes.
+
+Workers on other machines read the same ``<root>`` through a shared mount
+(NFS, CIFS); rename is atomic on those within one directory tree.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from jobs.errors import StorageError, UploadRejected, UploadTooLarge
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    path: Path
+    head: bytes  # first bytes, for media-type sniffing
+
+
+class BlobWriter:
+    """Streams one blob into the store; ``commit`` makes it visible."""
+
+    def __init__(self, store: ArtifactStore, max_bytes: int, name: str = "") -> None:
+        self._store = store
+        self._max = max_bytes
+        self._name = name
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._head = b""
+        self._tmp = store.tmp_dir / f"{uuid.uuid4().hex}.part"
+        self._file: BinaryIO | None = None
+        with self._guard():
+            self._file = open(self._tmp, "xb")  # noqa: SIM115 - closed in commit/abort
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a disk error into a StorageError the user can read."""
+        try:
+            yield
+        except OSError as exc:
+            self.abort()
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageError(
+                    None, "保存領域の空きが足りないため、ファイルを保存できませんでした。", name=self._name
+                ) from exc
+            raise StorageError(None, "ファイルを保存できませんでした。", name=self._name) from exc
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._size += len(chunk)
+        if self._size > self._max:
+            self.abort()
+            raise UploadTooLarge(
+                None,
+                f"ファイル「{self._name}」が大きすぎます（上限 {_human(self._max)}）。",
+                name=self._name,
+                limit=self._max,
+            )
+        if len(self._head) < 64:
+            self._head += chunk[: 64 - len(self._head)]
+        self._hash.update(chunk)
+        assert self._file is not None
+        with self._guard():
+            self._file.write(chunk)
+
+    def commit(self) -> StoredBlob:
+        assert self._file is not None
+        file = self._file
+        with self._guard():
+            file.flush()
+            os.fsync(file.fileno())
+        file.close()
+        self._file = None
+        digest = self._hash.hexdigest()
+        final = self._store.path_for(digest)
+        if final.exists():
+            # Same content already stored: keep the existing blob.
+            self._tmp.unlink(missing_ok=True)
+        else:
+            with self._guard():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp, final)
+        return StoredBlob(digest, self._size, final, self._head)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        self.work_dir = root / "work"
+
+    def ensure(self) -> None:
+        for folder in (self.blob_dir, self.tmp_dir, self.work_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.blob_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def writer(self, max_bytes: int, name: str = "") -> BlobWriter:
+        self.ensure()
+        return BlobWriter(self, max_bytes, name)
+
+    def put_chunks(self, chunks: Iterable[bytes], max_bytes: int, name: str = "") -> StoredBlob:
+        writer = self.writer(max_bytes, name)
+        try:
+            for chunk in chunks:
+                writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.commit()
+
+    def put_file(self, path: Path, max_bytes: int | None = None) -> StoredBlob:
+        with open(path, "rb") as handle:
+            return self.put_chunks(iter(lambda: handle.read(CHUNK), b""), max_bytes or 1 << 62, path.name)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def job_work_dir(self, job_id: str) -> Path:
+        folder = self.work_dir / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def sweep_tmp(self, older_than_s: float = 3600.0) -> int:
+        """Remove temp files left by interrupted uploads."""
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for item in self.tmp_dir.glob("*.part"):
+            if item.stat().st_mtime < cutoff:
+                item.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size //= 1024
+    return str(size)
+
+
+# --- media types -----------------------------------------------------------
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"%PDF-", 0, "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"\x1a\x45\xdf\xa3", 0, "audio/webm"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"PK\x03\x04", 0, "application/zip"),
+)
+
+_ZIP_BY_EXT = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+_TEXT_BY_EXT = {
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+}
+
+
+def sniff_media_type(head: bytes, filename: str) -> str:
+    """Media type from the content's first bytes; the name only breaks ties
+    between formats that share a container (zip, text)."""
+    ext = Path(filename).suffix.lower()
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "video/mp4" if ext == ".mp4" else "audio/mp4"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[:3] != b"\xff\xd8\xff":
+        return "audio/mpeg"
+    for magic, offset, media in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            if media == "application/zip":
+                return _ZIP_BY_EXT.get(ext, media)
+            return media
+    if head and _looks_textual(head):
+        return _TEXT_BY_EXT.get(ext, "text/plain")
+    return "application/octet-stream"
+
+
+def _looks_textual(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        return exc.start >= len(head) - 3
+
+
+def check_media_type(media_type: str, accepted: frozenset[str], name: str) -> None:
+    if media_type not in accepted:
+        raise UploadRejected(
+            "unsupported_media_type",
+            f"ファイル「{name}」の形式（{media_type}）はこのジョブでは受け付けられません。",
+            name=name,
+            media_type=media_type,
+        )
+
+
+def safe_name(name: str, limit: int = 200) -> str:
+    """A file name safe to show and to use as an artifact name: no folders,
+    no control characters, NFKC-normalised, at most ``limit`` characters
+    (keeping the extension)."""
+    import unicodedata
+
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*').strip(" .")
+    if not name:
+        raise UploadRejected("invalid_filename", "ファイル名が正しくありません。", name="")
+    if len(name) > limit:
+        suffix = Path(name).suffix[:16]
+        name = name[: limit - len(suffix)] + suffix
+    return name

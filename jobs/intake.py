@@ -1,0 +1,95 @@
+"""Accepting a job: check the staged uploads against the kind, then record
+the job, its input artifacts and the audit event in the caller's
+transaction. Enqueueing happens after the commit (see intake_api)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs import store
+from jobs.artifacts import ArtifactStore, StoredBlob, check_media_type, sniff_media_type
+from jobs.errors import UploadRejected
+from jobs.models import Artifact, Job
+from jobs.registry import JobKind, check_params
+from jobs.store import Viewer
+
+
+@dataclass(frozen=True)
+class StagedInput:
+    name: str
+    blob: StoredBlob
+
+    @property
+    def media_type(self) -> str:
+        return sniff_media_type(self.blob.head, self.name)
+
+
+def check_inputs(kind: JobKind, staged: Sequence[StagedInput]) -> None:
+    if len(staged) < kind.min_files:
+        raise UploadRejected("missing_file", "ファイルが添付されていません。", kind=kind.name)
+    if len(staged) > kind.max_files:
+        raise UploadRejected(
+            "too_many_files",
+            f"ファイルが多すぎます（このジョブは{kind.max_files}件まで）。",
+            limit=kind.max_files,
+        )
+    names = [s.name for s in staged]
+    if len(set(names)) != len(names):
+        raise UploadRejected("duplicate_filename", "同じ名前のファイルが複数あります。名前を変えてください。")
+    for item in staged:
+        if item.blob.size == 0:
+            raise UploadRejected("empty_file", f"ファイル「{item.name}」が空です。", name=item.name)
+        check_media_type(item.media_type, kind.accepted_media_types, item.name)
+
+
+def accept(
+    *,
+    session: Session,
+    kind: JobKind,
+    viewer: Viewer,
+    params: Mapping[str, Any],
+    staged: Sequence[StagedInput],
+) -> Job:
+    cleaned = check_params(kind, params)
+    check_inputs(kind, staged)
+    job = store.create_job(
+        session=session,
+        kind=kind.name,
+        queue=kind.queue,
+        department_code=viewer.department_code,
+        submitted_by=viewer.user_id,
+        parameters=cleaned,
+    )
+    for item in staged:
+        store.add_artifact(
+            session=session,
+            job_id=job.id,
+            role="input",
+            name=item.name,
+            sha256=item.blob.sha256,
+            size=item.blob.size,
+            media_type=item.media_type,
+        )
+    store.audit(
+        "submit",
+        session=session,
+        viewer=viewer,
+        job_id=job.id,
+        kind=kind.name,
+        files=[{"name": s.name, "size": s.blob.size, "sha256": s.blob.sha256} for s in staged],
+    )
+    return job
+
+
+def discard_unreferenced(blobs: Sequence[StoredBlob], artifacts: ArtifactStore, *, session: Session) -> None:
+    """Remove blobs of a rejected upload unless another job already uses the
+    same content."""
+    for blob in blobs:
+        used = session.scalar(select(Artifact.id).where(Artifact.sha256 == blob.sha256).limit(1))
+        if used is None:
+            artifacts.delete(blob.sha256)

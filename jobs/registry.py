@@ -1,0 +1,167 @@
+"""The one place where job kinds register themselves.
+
+A job kind is a pure core plus a few facts the machinery needs: which queue
+runs it, which uploads it accepts, how its parameters are checked and how its
+work is counted in the time-saved ledger. The worker, the intake API and the
+CLI all look kinds up here, so adding a kind never touches the machinery.
+
+Kinds shipped with the product are listed in ``BUILTIN_KINDS`` as import
+paths; deployments (and the test suite) can add more with the
+``DIGILABO_EXTRA_JOB_KINDS`` setting, which is how the tests plug in a tiny
+kind that never ships.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from jobs.errors import JobInputError, UnknownJobKind
+
+# Import paths ("module:ATTRIBUTE") of the kinds that ship with the product.
+# Each issue that adds a kind adds one line here.
+BUILTIN_KINDS: tuple[str, ...] = ()
+
+
+class ProgressReporter(Protocol):
+    def __call__(self, fraction: float, message: str = "") -> None:
+        """Report progress in [0, 1] with an optional short Japanese note."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An uploaded input as the core sees it: a readable path on disk."""
+
+    name: str
+    path: Path
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything a core needs to run one job, and nothing about Celery/HTTP."""
+
+    job_id: str
+    department: str
+    params: Mapping[str, Any]
+    inputs: tuple[InputFile, ...]
+    work_dir: Path
+    progress: ProgressReporter
+    # Read-only settings the kind may need (model dirs, limits, …).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file the core produced under ``work_dir``; stored as an artifact."""
+
+    name: str
+    path: Path
+    media_type: str
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a core returns.
+
+    ``units`` is the amount of work done in the kind's unit (audio minutes,
+    forms, records). ``seconds_per_unit`` overrides the service baseline when
+    the job's own definition (an OCR template, an entry script) carries one.
+    ``needs_review`` ends the job in the needs_review state instead of
+    succeeded; the ledger entry is then written when the review finishes.
+    """
+
+    outputs: tuple[OutputFile, ...] = ()
+    units: float = 0.0
+    seconds_per_unit: float | None = None
+    needs_review: bool = False
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+ParamsValidator = Callable[[Mapping[str, Any]], dict[str, Any]]
+Core = Callable[[JobContext], JobOutcome]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered job kind.
+
+    ``service`` is the ledger's service name (one per kind); ``queue`` is one
+    of ``gpu``, ``cpu``, ``rpa``. ``validate_params`` returns the cleaned
+    parameters or raises ``JobInputError`` with a Japanese message.
+    """
+
+    name: str
+    label_ja: str
+    queue: str
+    service: str
+    unit_name: str
+    unit_label_ja: str
+    default_seconds_per_unit: float
+    accepted_media_types: frozenset[str]
+    run: Core
+    validate_params: ParamsValidator = field(default=lambda p: dict(p))
+    min_files: int = 1
+    max_files: int = 50
+    # Seconds: soft limit raises inside the task, hard limit kills the child.
+    soft_time_limit: int = 3600
+    time_limit: int = 3900
+    sample: Callable[[], tuple[dict[str, Any], list[Path]]] | None = None
+
+
+class Registry:
+    """Kinds by name. Built once per process from import paths."""
+
+    def __init__(self, kinds: Iterable[JobKind] = ()) -> None:
+        self._kinds: dict[str, JobKind] = {}
+        for kind in kinds:
+            self.add(kind)
+
+    def add(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind {kind.name!r} registered twice")
+        self._kinds[kind.name] = kind
+
+    def get(self, name: str) -> JobKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise UnknownJobKind(kind=name, known=sorted(self._kinds)) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def all(self) -> list[JobKind]:
+        return [self._kinds[n] for n in self.names()]
+
+    def services(self) -> list[str]:
+        return sorted({k.service for k in self._kinds.values()})
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+
+def load_kind(path: str) -> JobKind:
+    """Import ``module:ATTRIBUTE`` and check it is a JobKind."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"job kind path must look like 'module:NAME', got {path!r}")
+    obj = getattr(importlib.import_module(module_name), attr)
+    if not isinstance(obj, JobKind):
+        raise TypeError(f"{path} is not a JobKind")
+    return obj
+
+
+def build_registry(extra: Iterable[str] = ()) -> Registry:
+    return Registry(load_kind(p) for p in (*BUILTIN_KINDS, *extra))
+
+
+def check_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the kind's validator; anything but JobInputError is a bug."""
+    if not isinstance(params, Mapping):
+        raise JobInputError("invalid_parameters", "パラメータはJSONオブジェクトで指定してください。")
+    return kind.validate_params(params)

@@ -1,0 +1,248 @@
+"""Runs one delivery of a job: the part of a task that is not Celery.
+
+``JobRunner.run`` loads the job, decides whether this delivery has work to
+do, calls the kind's pure core, stores its outputs and finishes the job with
+its ledger entry in one transaction. The Celery task around it only maps
+retries and time limits (see ``worker.tasks``).
+
+Redelivery: a job already finished is left alone; a job found ``running``
+belongs to a delivery whose worker died, so it is started again (attempts
+counts both). Outputs are content-addressed and recorded by name, and the
+ledger's unique index allows one primary entry per job, so repeating the
+work never duplicates results or savings.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs import ledger, store
+from jobs.artifacts import ArtifactStore
+from jobs.db import unit_of_work
+from jobs.errors import DigilaboError, InvalidTransition, JobCancelled, JobInputError, StorageError
+from jobs.lifecycle import FINISHED, State, transition
+from jobs.models import Department, Job
+from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR_JA = "予期しないエラーで処理できませんでした。Digi-Labo運用担当にお問い合わせください。"
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    timezone: str = "Asia/Tokyo"
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    kind_options: Mapping[str, Any] = field(default_factory=dict)
+    progress_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    job_id: str
+    state: str
+    skipped: bool = False
+
+
+class JobRunner:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        artifacts: ArtifactStore,
+        registry: Registry,
+        config: RunnerConfig,
+    ) -> None:
+        self.factory = factory
+        self.artifacts = artifacts
+        self.registry = registry
+        self.config = config
+
+    # -- the delivery -------------------------------------------------------------
+
+    def run(self, job_id: str, *, task_id: str = "", worker: str = "") -> RunResult:
+        started = self.begin(job_id, task_id=task_id, worker=worker)
+        if started is None:
+            with unit_of_work(self.factory) as session:
+                state = store.get_job(job_id, session=session).state
+            log.info("job %s: delivery skipped, state is already %s", job_id, state)
+            return RunResult(job_id, state, skipped=True)
+        job, kind = started
+        attempt = job.attempts
+        try:
+            outcome = kind.run(self.context(job, kind))
+            return self.finish(job_id, kind, outcome, attempt=attempt)
+        except JobCancelled:
+            log.info("job %s: attempt %d stopped (cancelled or superseded)", job_id, attempt)
+            self._clean_work_dir(job_id, attempt)
+            with unit_of_work(self.factory) as session:
+                return RunResult(job_id, store.get_job(job_id, session=session).state)
+        except JobInputError as exc:
+            log.info("job %s: failed on input: %s", job_id, exc.code)
+            return self.fail(job_id, exc.code, exc.message, attempt=attempt)
+        except StorageError as exc:
+            log.warning("job %s: storage error: %s", job_id, exc)
+            return self.fail(job_id, exc.code, exc.message, attempt=attempt)
+
+    def begin(self, job_id: str, *, task_id: str, worker: str) -> tuple[Job, JobKind] | None:
+        """Mark the job running, or return None when this delivery has nothing to do."""
+        with unit_of_work(self.factory) as session:
+            job = store.get_job(job_id, session=session)
+            if State(job.state) in FINISHED:
+                return None
+            kind = self.registry.get(job.kind)
+            try:
+                job = transition(
+                    session,
+                    job_id,
+                    State.RUNNING,
+                    attempts=job.attempts + 1,
+                    task_id=task_id or None,
+                    worker=worker or None,
+                    progress=0.0,
+                    progress_message="",
+                )
+            except InvalidTransition:
+                return None  # cancelled or finished between the read and the update
+            if job.attempts > 1:
+                log.warning("job %s: redelivered, attempt %d", job_id, job.attempts)
+            return job, kind
+
+    def context(self, job: Job, kind: JobKind) -> JobContext:
+        with unit_of_work(self.factory) as session:
+            inputs = tuple(
+                InputFile(
+                    name=a.name, path=self.artifacts.path_for(a.sha256), media_type=a.media_type, size=a.size
+                )
+                for a in store.list_artifacts(job.id, session=session, role="input")
+            )
+        job_dir = self.artifacts.job_work_dir(job.id)
+        # Each attempt works in a folder of its own; leftovers of earlier,
+        # killed attempts must not be mistaken for outputs.
+        for leftover in job_dir.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
+        work_dir = job_dir / f"attempt-{job.attempts}"
+        work_dir.mkdir()
+        return JobContext(
+            job_id=job.id,
+            department=job.department_code,
+            params=dict(job.parameters or {}),
+            inputs=inputs,
+            work_dir=work_dir,
+            progress=self.progress_reporter(job.id, job.attempts),
+            options=dict(self.config.kind_options),
+        )
+
+    def progress_reporter(self, job_id: str, attempt: int) -> ProgressReporter:
+        last = [0.0]
+
+        def report(fraction: float, message: str = "") -> None:
+            now = time.monotonic()
+            if now - last[0] < self.config.progress_interval_s and fraction < 1.0:
+                return
+            last[0] = now
+            with unit_of_work(self.factory) as session:
+                current = store.set_progress(job_id, fraction, message, session=session, attempt=attempt)
+            if not current:
+                # Progress reports double as stopping points for the core: the
+                # job was cancelled, or retried and handed to a newer attempt.
+                raise JobCancelled()
+
+        return report
+
+    # -- endings ------------------------------------------------------------------
+
+    def finish(
+        self, job_id: str, kind: JobKind, outcome: JobOutcome, *, attempt: int | None = None
+    ) -> RunResult:
+        """Store outputs and end the job, with its ledger entry, in one
+        transaction; nothing is kept when this attempt no longer owns the job."""
+        stored = [(out, self.artifacts.put_file(out.path)) for out in outcome.outputs]
+        target = State.NEEDS_REVIEW if outcome.needs_review else State.SUCCEEDED
+        try:
+            with unit_of_work(self.factory) as session:
+                for out, blob in stored:
+                    store.add_artifact(
+                        session=session,
+                        job_id=job_id,
+                        role="output",
+                        name=out.name,
+                        sha256=blob.sha256,
+                        size=blob.size,
+                        media_type=out.media_type,
+                    )
+                summary = {
+                    **dict(outcome.summary),
+                    "units": outcome.units,
+                    "unit_name": kind.unit_name,
+                    "seconds_per_unit": self._baseline(session, job_id, kind, outcome),
+                }
+                job = transition(session, job_id, target, attempt=attempt, progress=1.0, summary=summary)
+                if target is State.SUCCEEDED:
+                    self.record_savings(session, job, kind)
+        except InvalidTransition as exc:
+            log.info("job %s: not finished as %s, state is %s", job_id, target, exc.details["current"])
+            return RunResult(job_id, exc.details["current"])
+        self._clean_work_dir(job_id)
+        log.info("job %s: %s with %d outputs", job_id, target.value, len(stored))
+        return RunResult(job_id, target.value)
+
+    def record_savings(self, session: Session, job: Job, kind: JobKind) -> None:
+        """The primary ledger entry, in the caller's transaction (the one that
+        marks the job succeeded)."""
+        summary = job.summary or {}
+        ledger.record_job(
+            job,
+            session=session,
+            service=kind.service,
+            unit_name=kind.unit_name,
+            units=float(summary.get("units", 0.0)),
+            seconds_per_unit=float(summary.get("seconds_per_unit", kind.default_seconds_per_unit)),
+            tz=self.config.timezone,
+        )
+
+    def _baseline(self, session: Session, job_id: str, kind: JobKind, outcome: JobOutcome) -> float:
+        job = store.get_job(job_id, session=session)
+        return ledger.baseline_for(
+            kind.service,
+            department=session.get(Department, job.department_code),
+            service_defaults=self.config.baselines,
+            kind_default=kind.default_seconds_per_unit,
+            job_override=outcome.seconds_per_unit,
+        )
+
+    def fail(self, job_id: str, code: str, message: str, *, attempt: int | None = None) -> RunResult:
+        try:
+            with unit_of_work(self.factory) as session:
+                transition(
+                    session, job_id, State.FAILED, attempt=attempt, error_code=code, error_message=message
+                )
+        except InvalidTransition as exc:
+            return RunResult(job_id, exc.details["current"])
+        self._clean_work_dir(job_id)
+        return RunResult(job_id, State.FAILED.value)
+
+    def fail_unexpected(self, job_id: str, exc: BaseException) -> RunResult:
+        log.exception("job %s: unexpected error", job_id, exc_info=exc)
+        if isinstance(exc, DigilaboError):
+            return self.fail(job_id, exc.code, exc.message)
+        return self.fail(job_id, "internal_error", INTERNAL_ERROR_JA)
+
+    def requeue(self, job_id: str, reason: str) -> bool:
+        """A transient error: back to queued until the retry is delivered."""
+        with unit_of_work(self.factory) as session:
+            try:
+                transition(session, job_id, State.QUEUED, progress_message=reason[:200])
+            except InvalidTransition:
+                return False
+        return True
+
+    def _clean_work_dir(self, job_id: str, attempt: int | None = None) -> None:
+        folder = self.artifacts.work_dir / job_id
+        shutil.rmtree(folder / f"attempt-{attempt}" if attempt else folder, ignore_errors=True)

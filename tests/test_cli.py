@@ -1,0 +1,93 @@
+"""The ``digilabo`` command as a user runs it: token create, up (embedded
+Redis with AOF, API, workers), submit --wait, jobs, export, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from digilabo.embedded import free_port, wait_for
+from tests.conftest import REPO, TEST_KINDS
+
+DIGILABO = str(Path(sys.executable).parent / "digilabo")
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
+    env.update(
+        DIGILABO_VAR_DIR=str(tmp_path / "var"),
+        DIGILABO_EXTRA_JOB_KINDS=TEST_KINDS,
+        DIGILABO_API_PORT=str(port),
+        PYTHONPATH=str(REPO),
+    )
+    run = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True, "timeout": 120}
+    created = subprocess.run(
+        [DIGILABO, "token", "create", "--department", "kikaku", "--department-name", "企画課"], **run
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("dl_")
+
+    up = subprocess.Popen(
+        [DIGILABO, "up"],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        api = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{api}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 90, "digilabo up")
+        children = descendants(up.pid)
+        assert len(children) >= 5  # redis, 3 workers (+ pool processes), api
+
+        memo = tmp_path / "memo.txt"
+        memo.write_text("議事録\nabc\n", encoding="utf-8")
+        cli = ["--api", api, "--token", token]
+        submitted = subprocess.run([DIGILABO, "submit", "echo", str(memo), "--wait", *cli], **run)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        listed = subprocess.run([DIGILABO, "jobs", *cli], **run)
+        assert "完了" in listed.stdout
+        out = tmp_path / "savings.csv"
+        exported = subprocess.run([DIGILABO, "export", "--out", str(out), *cli], **run)
+        assert exported.returncode == 0, exported.stderr
+        assert out.read_bytes().startswith(b"\xef\xbb\xbf") and "企画課" in out.read_text(
+            encoding="utf-8-sig"
+        )
+        bad = subprocess.run([DIGILABO, "submit", "nope", str(memo), *cli], **run)
+        assert bad.returncode == 1 and "nope" in bad.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(60)
+    assert code == 0
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 10, "children to exit")
+    assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()

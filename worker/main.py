@@ -1,0 +1,77 @@
+"""Starting a worker for one pool (gpu, cpu or rpa)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from digilabo.runtime import Runtime
+from digilabo.settings import QUEUES, Settings
+from queues.app import make_celery
+from worker.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+_runtime: Runtime | None = None
+_settings: Settings | None = None
+
+
+def current_runtime() -> Runtime:
+    """This process's Runtime, built on first use (after the fork in pool
+    processes, so no database connection is shared between processes)."""
+    global _runtime
+    if _runtime is None:
+        assert _settings is not None, "worker settings not configured"
+        _runtime = Runtime(_settings)
+    return _runtime
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _reset_after_fork(**_: object) -> None:
+    global _runtime
+    # A pool process forked from a parent that had opened connections must
+    # not reuse them; drop the inherited runtime and build a fresh one.
+    if _runtime is not None:
+        _runtime.engine.dispose(close=False)
+    _runtime = None
+
+
+def build_worker_app(settings: Settings) -> Celery:
+    global _settings
+    _settings = settings
+    app = make_celery(settings)
+    register_tasks(app, current_runtime)
+    return app
+
+
+def default_concurrency(pool: str) -> int:
+    # One model per process on the GPU; one browser per process for RPA.
+    if pool in ("gpu", "rpa"):
+        return 1
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def run_worker(settings: Settings, pool: str, concurrency: int | None = None, loglevel: str = "INFO") -> None:
+    if pool not in QUEUES:
+        raise ValueError(f"pool must be one of {', '.join(QUEUES)}")
+    if settings.cpu_threads == 0 and pool != "rpa":
+        # Share the machine's cores between the pool's processes.
+        threads = max(1, (os.cpu_count() or 1) // (concurrency or default_concurrency(pool)))
+        settings = settings.model_copy(update={"cpu_threads": threads})
+    app = build_worker_app(settings)
+    argv = [
+        "worker",
+        f"--queues={pool}",
+        f"--concurrency={concurrency or default_concurrency(pool)}",
+        f"--hostname={pool}@{socket.gethostname()}-{os.getpid()}",
+        f"--loglevel={loglevel}",
+        "--pool=prefork",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    log.info("starting %s worker: %s", pool, " ".join(argv))
+    app.worker_main(argv)

@@ -1,0 +1,84 @@
+"""The one Celery task: a thin wrapper over ``jobs.runner.JobRunner``.
+
+It maps what only Celery knows — retries, time limits, which worker — onto
+job states. Everything else happens in the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.worker.request import Request
+
+from digilabo.runtime import Runtime
+from queues.app import RUN_JOB
+from queues.retry import RETRYABLE, backoff
+
+log = logging.getLogger(__name__)
+
+
+def time_limit_message(seconds: float | None) -> str:
+    minutes = max(1, round((seconds or 0) / 60))
+    return f"処理時間の上限（{minutes}分）を超えたため中止しました。ファイルを分けて再度お試しください。"
+
+
+def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
+    """Register the task on ``app``; ``runtime`` gives this process's Runtime
+    (created lazily in each pool process, after the fork)."""
+
+    class JobRequest(Request):  # type: ignore[misc]
+        """Runs in the worker's main process. A hard time limit kills the
+        pool process before the task can say anything, so the job is marked
+        failed from here."""
+
+        def on_timeout(self, soft: bool, timeout: float) -> None:
+            super().on_timeout(soft, timeout)
+            if soft:
+                return
+            job_id = str(self.args[0]) if self.args else ""
+            log.warning("job %s: hard time limit (%ss) reached, process killed", job_id, timeout)
+            if job_id:
+                runtime().runner.fail(job_id, "time_limit", time_limit_message(timeout))
+
+    class JobTask(Task):  # type: ignore[misc]
+        Request = JobRequest
+
+    @app.task(name=RUN_JOB, bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def run_job(self: Task, job_id: str) -> str:
+        rt = runtime()
+        runner = rt.runner
+        try:
+            return runner.run(job_id, task_id=self.request.id or "", worker=self.request.hostname or "").state
+        except SoftTimeLimitExceeded:
+            log.warning("job %s: soft time limit reached", job_id)
+            return runner.fail(job_id, "time_limit", time_limit_message(self.request.timelimit[1])).state
+        except RETRYABLE as exc:
+            retries = self.request.retries
+            if retries >= rt.settings.retry_max:
+                log.warning("job %s: giving up after %d retries: %s", job_id, retries, exc)
+                return runner.fail(
+                    job_id,
+                    "retries_exhausted",
+                    f"一時的なエラーが続いたため、{retries}回再試行した後に中止しました。時間をおいて再実行してください。",
+                ).state
+            delay = backoff(retries, base=rt.settings.retry_backoff_base, cap=rt.settings.retry_backoff_max)
+            runner.requeue(job_id, f"一時的なエラーのため{delay:.0f}秒後に再試行します。")
+            log.info(
+                "job %s: transient error (%s), retry %d in %.0fs",
+                job_id,
+                type(exc).__name__,
+                retries + 1,
+                delay,
+            )
+            raise self.retry(exc=exc, countdown=delay, max_retries=rt.settings.retry_max) from exc
+        except Exception as exc:
+            return runner.fail_unexpected(job_id, exc).state
+
+    _ = run_job
+
+
+def task_names(app: Celery) -> list[str]:
+    return sorted(n for n in app.tasks if n.startswith("digilabo."))
