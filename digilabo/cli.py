@@ -54,6 +54,9 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # faster-whisper narrates every file at INFO; keep the terminal for progress.
+    for noisy in ("faster_whisper", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()
@@ -122,6 +125,56 @@ def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")]
     from digilabo.demo import run_demo
 
     raise typer.Exit(run_demo(settings_or_exit(), console, timeout=timeout))
+
+
+@app.command()
+def transcribe(
+    audio: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="comma list of txt,srt,vtt,json,docx")
+    ] = "txt,srt,vtt,json,docx",
+    glossary: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="terms, one per line")
+    ] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="a CTranslate2 Whisper folder")] = None,
+    language: str = "ja",
+) -> None:
+    """Transcribe recordings here, without the queue: DIR/<audio stem>.<format>."""
+    from rich.progress import Progress
+
+    from jobs.errors import JobInputError
+    from jobs.transcription.direct import read_glossary, transcribe_file
+
+    settings = settings_or_exit()
+    if model_dir:
+        settings = settings.model_copy(update={"whisper_model_dir": model_dir})
+    options = settings.kind_options()
+    params = {"language": language, "glossary": read_glossary(glossary) if glossary else []}
+    formats = [f.strip() for f in fmt.split(",") if f.strip()]
+    failed = 0
+    with Progress(console=console) as bars:
+        for path in audio:
+            bar = bars.add_task(path.name, total=1.0)
+            try:
+                written = transcribe_file(
+                    path,
+                    out,
+                    formats=formats,
+                    params=params,
+                    options=options,
+                    progress=lambda f, m="", bar=bar, name=path.name: bars.update(
+                        bar, completed=f, description=f"{name} {m}"
+                    ),
+                )
+            except (JobInputError, ValueError) as exc:
+                failed += 1
+                bars.console.print(f"[red]{path.name}: {getattr(exc, 'message', exc)}[/red]")
+                continue
+            bars.update(bar, completed=1.0, description=path.name)
+            for file in written:
+                bars.console.print(f"  {file}")
+    raise typer.Exit(1 if failed else 0)
 
 
 @token_app.command("create")

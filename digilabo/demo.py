@@ -96,6 +96,11 @@ def run_demo(settings: Settings, console: Console, *, timeout: float) -> int:
                 )
                 for path in paths:
                     console.print(f"  {path}")
+                preview = next((p for p in paths if p.suffix == ".txt"), None)
+                if preview:
+                    console.print(
+                        "[bold]" + "\n".join(preview.read_text(encoding="utf-8").splitlines()[:4]) + "[/bold]"
+                    )
             console.print(savings_table(client.savings(group_by="department,service")))
         finally:
             client.close()

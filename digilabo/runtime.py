@@ -48,6 +48,8 @@ class Runtime:
                 timezone=self.settings.timezone,
                 baselines=dict(self.settings.baselines),
                 kind_options=self.settings.kind_options(),
+                # Only workers run jobs, and a worker can hand parts to others.
+                fan_out=True,
             ),
         )
 

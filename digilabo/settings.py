@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None
     cpu_threads: int = Field(default=0, ge=0)  # 0: as many as the worker has
     max_audio_seconds: float = Field(default=4 * 3600.0, gt=0)
+    # Recordings longer than this are split at pauses into parts that run as
+    # separate tasks on any free gpu-pool worker.
+    transcription_part_seconds: float = Field(default=600.0, ge=30)
 
     # API.
     api_host: str = "127.0.0.1"
@@ -142,6 +145,8 @@ class Settings(BaseSettings):
             "model_cache_dir": str(Path(self.model_cache_dir or self.var_dir / "models").resolve()),
             "cpu_threads": self.cpu_threads,
             "max_audio_seconds": self.max_audio_seconds,
+            "transcription_part_seconds": self.transcription_part_seconds,
+            "model_name": self.whisper_model_dir.name if self.whisper_model_dir else "whisper-base",
             "max_upload_bytes": self.max_upload_bytes,
         }
 

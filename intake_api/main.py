@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digilabo.runtime import Runtime
 from digilabo.settings import Settings, get_settings
-from intake_api.routes import admin, jobs, savings
+from intake_api.routes import admin, glossary, jobs, savings
 from jobs.errors import DigilaboError
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(jobs.router)
     app.include_router(savings.router)
     app.include_router(admin.router)
+    app.include_router(glossary.router)
 
     @app.exception_handler(DigilaboError)
     async def _domain_error(_request: Request, exc: DigilaboError) -> JSONResponse:

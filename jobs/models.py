@@ -62,6 +62,8 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Manual seconds per unit that differ from the service default, by service.
     baseline_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Terms the department's recordings use (place names, section names).
+    glossary: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

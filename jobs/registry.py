@@ -23,7 +23,7 @@ from jobs.errors import JobInputError, UnknownJobKind
 
 # Import paths ("module:ATTRIBUTE") of the kinds that ship with the product.
 # Each issue that adds a kind adds one line here.
-BUILTIN_KINDS: tuple[str, ...] = ()
+BUILTIN_KINDS: tuple[str, ...] = ("jobs.transcription.kind:KIND",)
 
 
 class ProgressReporter(Protocol):
@@ -53,6 +53,8 @@ class JobContext:
     progress: ProgressReporter
     # Read-only settings the kind may need (model dirs, limits, …).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The department's glossary (terms the transcription model should prefer).
+    glossary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,29 @@ class JobOutcome:
 
 ParamsValidator = Callable[[Mapping[str, Any]], dict[str, Any]]
 Core = Callable[[JobContext], JobOutcome]
+PartSpec = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """A kind whose work splits into parts that may run on different workers
+    (a long recording split at silences). Part specs and part results are
+    plain JSON: they are kept in the job's work folder on shared storage."""
+
+    plan: Callable[[JobContext], list[PartSpec]]
+    run_part: Callable[[JobContext, PartSpec], dict[str, Any]]
+    merge: Callable[[JobContext, list[dict[str, Any]]], JobOutcome]
+
+
+def run_parts(fanout: FanOut, ctx: JobContext, parts: list[PartSpec]) -> JobOutcome:
+    """Run planned parts one after another in this process, then merge.
+    Each part reports its own progress through ``ctx``."""
+    return fanout.merge(ctx, [fanout.run_part(ctx, spec) for spec in parts])
+
+
+def sequential(fanout: FanOut) -> Core:
+    """A fan-out kind's plain core: every part in one process (CLI, tests)."""
+    return lambda ctx: run_parts(fanout, ctx, fanout.plan(ctx))
 
 
 @dataclass(frozen=True)
@@ -111,6 +136,7 @@ class JobKind:
     soft_time_limit: int = 3600
     time_limit: int = 3900
     sample: Callable[[], tuple[dict[str, Any], list[Path]]] | None = None
+    fanout: FanOut | None = None
 
 
 class Registry:

@@ -14,11 +14,15 @@ work never duplicates results or savings.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,9 +33,11 @@ from jobs.db import unit_of_work
 from jobs.errors import DigilaboError, InvalidTransition, JobCancelled, JobInputError, StorageError
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Department, Job
-from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry
+from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry, run_parts
 
 log = logging.getLogger(__name__)
+
+PLAN_FILE = "parts.json"
 
 INTERNAL_ERROR_JA = "予期しないエラーで処理できませんでした。Digi-Labo運用担当にお問い合わせください。"
 
@@ -42,6 +48,9 @@ class RunnerConfig:
     baselines: Mapping[str, float] = field(default_factory=dict)
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     progress_interval_s: float = 1.0
+    # True in workers, which can send a long job's parts to other workers;
+    # elsewhere a fan-out kind runs its parts one after another.
+    fan_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,9 @@ class RunResult:
     job_id: str
     state: str
     skipped: bool = False
+    # Set when the job was split: the task sends this many part tasks.
+    parts: int = 0
+    attempt: int = 0
 
 
 class JobRunner:
@@ -76,8 +88,16 @@ class JobRunner:
         job, kind = started
         attempt = job.attempts
         try:
-            outcome = kind.run(self.context(job, kind))
-            return self.finish(job_id, kind, outcome, attempt=attempt)
+            ctx = self.context(job, kind)
+            if kind.fanout is None:
+                return self.finish(job_id, kind, kind.run(ctx), attempt=attempt)
+            parts = kind.fanout.plan(ctx)
+            if self.config.fan_out and len(parts) > 1:
+                write_json(ctx.work_dir / PLAN_FILE, parts)
+                ctx.progress(0.0, f"{len(parts)}区間に分割して処理しています")
+                log.info("job %s: split into %d parts", job_id, len(parts))
+                return RunResult(job_id, State.RUNNING.value, parts=len(parts), attempt=attempt)
+            return self.finish(job_id, kind, run_parts(kind.fanout, ctx, parts), attempt=attempt)
         except JobCancelled:
             log.info("job %s: attempt %d stopped (cancelled or superseded)", job_id, attempt)
             self._clean_work_dir(job_id, attempt)
@@ -114,7 +134,11 @@ class JobRunner:
                 log.warning("job %s: redelivered, attempt %d", job_id, job.attempts)
             return job, kind
 
-    def context(self, job: Job, kind: JobKind) -> JobContext:
+    def context(self, job: Job, kind: JobKind, *, fresh: bool = True, track: bool = True) -> JobContext:
+        """The core's view of the job. ``fresh``: a new attempt, which starts
+        from an empty folder of its own (leftovers of killed attempts must not
+        be mistaken for outputs). A part task shares its attempt's folder and
+        does not move the job's progress bar (``track=False``)."""
         with unit_of_work(self.factory) as session:
             inputs = tuple(
                 InputFile(
@@ -122,24 +146,26 @@ class JobRunner:
                 )
                 for a in store.list_artifacts(job.id, session=session, role="input")
             )
+            department = session.get(Department, job.department_code)
+            glossary = tuple(department.glossary or ()) if department else ()
         job_dir = self.artifacts.job_work_dir(job.id)
-        # Each attempt works in a folder of its own; leftovers of earlier,
-        # killed attempts must not be mistaken for outputs.
-        for leftover in job_dir.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
         work_dir = job_dir / f"attempt-{job.attempts}"
-        work_dir.mkdir()
+        if fresh:
+            for leftover in job_dir.iterdir():
+                shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
+        work_dir.mkdir(exist_ok=not fresh)
         return JobContext(
             job_id=job.id,
             department=job.department_code,
             params=dict(job.parameters or {}),
             inputs=inputs,
             work_dir=work_dir,
-            progress=self.progress_reporter(job.id, job.attempts),
+            progress=self.progress_reporter(job.id, job.attempts, track=track),
             options=dict(self.config.kind_options),
+            glossary=glossary,
         )
 
-    def progress_reporter(self, job_id: str, attempt: int) -> ProgressReporter:
+    def progress_reporter(self, job_id: str, attempt: int, *, track: bool = True) -> ProgressReporter:
         last = [0.0]
 
         def report(fraction: float, message: str = "") -> None:
@@ -148,7 +174,9 @@ class JobRunner:
                 return
             last[0] = now
             with unit_of_work(self.factory) as session:
-                current = store.set_progress(job_id, fraction, message, session=session, attempt=attempt)
+                current = store.set_progress(
+                    job_id, fraction if track else None, message, session=session, attempt=attempt
+                )
             if not current:
                 # Progress reports double as stopping points for the core: the
                 # job was cancelled, or retried and handed to a newer attempt.
@@ -183,7 +211,15 @@ class JobRunner:
                     "unit_name": kind.unit_name,
                     "seconds_per_unit": self._baseline(session, job_id, kind, outcome),
                 }
-                job = transition(session, job_id, target, attempt=attempt, progress=1.0, summary=summary)
+                job = transition(
+                    session,
+                    job_id,
+                    target,
+                    attempt=attempt,
+                    progress=1.0,
+                    progress_message="",
+                    summary=summary,
+                )
                 if target is State.SUCCEEDED:
                     self.record_savings(session, job, kind)
         except InvalidTransition as exc:
@@ -243,6 +279,18 @@ class JobRunner:
                 return False
         return True
 
+    def report(self, job_id: str, attempt: int, fraction: float, message: str) -> bool:
+        """Set progress from outside a core; False when the attempt is over."""
+        with unit_of_work(self.factory) as session:
+            return store.set_progress(job_id, fraction, message, session=session, attempt=attempt)
+
     def _clean_work_dir(self, job_id: str, attempt: int | None = None) -> None:
         folder = self.artifacts.work_dir / job_id
         shutil.rmtree(folder / f"attempt-{attempt}" if attempt else folder, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically: a reader sees the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -121,15 +121,18 @@ def list_jobs(filters: JobFilter, *, session: Session, viewer: Viewer) -> tuple[
 
 
 def set_progress(
-    job_id: str, fraction: float, message: str, *, session: Session, attempt: int | None = None
+    job_id: str, fraction: float | None, message: str, *, session: Session, attempt: int | None = None
 ) -> bool:
-    """Update a running job's progress. Returns False when the job is no
-    longer running (cancelled) or belongs to a newer attempt."""
+    """Update a running job's progress (``fraction`` None: message only).
+    Returns False when the job is no longer running (cancelled) or belongs
+    to a newer attempt."""
     job = session.get(Job, job_id)
     if job is None or job.state != "running" or (attempt is not None and job.attempts != attempt):
         return False
-    job.progress = max(0.0, min(1.0, fraction))
-    job.progress_message = message[:200]
+    if fraction is not None:
+        job.progress = max(0.0, min(1.0, fraction))
+    if message:
+        job.progress_message = message[:200]
     return True
 
 
@@ -214,3 +217,20 @@ def get_user(user_id: str, *, session: Session) -> User:
     if user is None:
         raise NotFound("利用者")
     return user
+
+
+# --- glossary -------------------------------------------------------------------------
+
+
+def department_for(viewer: Viewer, requested: str | None, *, session: Session) -> Department:
+    """The department a request acts on: its own, or (operators) the one asked for."""
+    code = requested if requested and viewer.sees_all else viewer.department_code
+    department = session.get(Department, code) if code else None
+    if department is None:
+        raise NotFound("部署")
+    return department
+
+
+def set_glossary(department: Department, terms: list[str]) -> list[str]:
+    department.glossary = list(terms)
+    return department.glossary

@@ -13,6 +13,7 @@ from kombu import Exchange, Queue  # type: ignore[attr-defined]
 from digilabo.settings import QUEUES, Settings
 
 RUN_JOB = "digilabo.run_job"
+RUN_PART = "digilabo.run_part"
 
 # Extra margin on top of the longest hard time limit before Redis hands an
 # unacknowledged message to another worker: a long job must never be

@@ -6,17 +6,34 @@ from celery import Celery
 
 from digilabo.settings import Settings
 from jobs.registry import JobKind
-from queues.app import RUN_JOB
+from queues.app import RUN_JOB, RUN_PART
+
+
+def _limits(settings: Settings, kind: JobKind) -> tuple[int, int]:
+    soft, hard = settings.time_limit(kind.queue)
+    return min(soft, kind.soft_time_limit), min(hard, kind.time_limit)
 
 
 def enqueue(app: Celery, settings: Settings, kind: JobKind, job_id: str) -> str:
     """Send the job's task to its pool's queue with its time limits; returns
     the task id. Only the job id travels: files stay in the artifact store."""
-    soft, hard = settings.time_limit(kind.queue)
-    soft, hard = min(soft, kind.soft_time_limit), min(hard, kind.time_limit)
+    return _send(app, settings, kind, RUN_JOB, [job_id])
+
+
+def enqueue_parts(
+    app: Celery, settings: Settings, kind: JobKind, job_id: str, attempt: int, count: int
+) -> None:
+    """One task per part of a split job, on the kind's queue, so any free
+    worker of the pool takes the next part."""
+    for index in range(count):
+        _send(app, settings, kind, RUN_PART, [job_id, attempt, index])
+
+
+def _send(app: Celery, settings: Settings, kind: JobKind, name: str, args: list[object]) -> str:
+    soft, hard = _limits(settings, kind)
     result = app.send_task(
-        RUN_JOB,
-        args=[job_id],
+        name,
+        args=args,
         queue=kind.queue,
         exchange=kind.queue,
         routing_key=kind.queue,

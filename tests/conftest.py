@@ -71,6 +71,8 @@ def make_settings(root: Path, database_url: str, redis_url: str, **overrides: ob
         "retry_backoff_base": 0.2,
         "retry_backoff_max": 1.0,
         "retry_max": 3,
+        # Small enough that a one-minute test recording is split into parts.
+        "transcription_part_seconds": 30,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -102,7 +104,8 @@ class Service:
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Iterator[Service]:
-    """The whole service on one database backend, with a cpu worker."""
+    """The whole service on one database backend, with a cpu and a gpu worker
+    (the gpu pool runs on the CPU here and loads its model on first use)."""
     backend = request.param
     root = tmp_path_factory.mktemp(f"svc-{backend}")
     url = (
@@ -113,7 +116,7 @@ def service(
     # Each backend gets its own Redis database so the two workers never share a queue.
     settings = make_settings(root, url, redis_url.rsplit("/", 1)[0] + ("/1" if backend == "sqlite" else "/2"))
     migrate(settings.database_url)
-    stack = Stack(settings, pools=("cpu",), log_dir=root / "logs", api=False)
+    stack = Stack(settings, pools=("cpu", "gpu"), log_dir=root / "logs", api=False)
     stack.start()
     runtime = Runtime(settings)
     try:

@@ -91,3 +91,63 @@ def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     assert code == 0
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 10, "children to exit")
     assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()
+
+
+def test_demo_runs_the_sample_meeting_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
+    env.update(DIGILABO_VAR_DIR=str(tmp_path / "var"), DIGILABO_API_PORT=str(free_port()), COLUMNS="120")
+    demo = subprocess.run(
+        [DIGILABO, "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    outputs = sorted(p.name for p in (tmp_path / "var" / "demo").glob("*/*"))
+    assert outputs == [
+        "minutes.docx",
+        "transcript.json",
+        "transcript.srt",
+        "transcript.txt",
+        "transcript.vtt",
+    ]
+    assert "危機管理室" in demo.stdout and "会議録の文字起こし" in demo.stdout and "合計" in demo.stdout
+
+
+def test_transcribe_without_the_queue(tmp_path: Path) -> None:
+    from jobs.transcription.kind import sample
+
+    audio = sample()[1][0]
+    glossary = tmp_path / "terms.txt"
+    glossary.write_text("小倉北区\n危機管理室 # section\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
+    env["DIGILABO_VAR_DIR"] = str(tmp_path / "var")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            DIGILABO,
+            "transcribe",
+            str(audio),
+            "-o",
+            str(out),
+            "--format",
+            "json,srt",
+            "--glossary",
+            str(glossary),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["sample_meeting.json", "sample_meeting.srt"]
+    import json
+
+    data = json.loads((out / "sample_meeting.json").read_text(encoding="utf-8"))
+    assert "危機管理室" in data["text"] and data["segments"]
+    bad = subprocess.run(
+        [DIGILABO, "transcribe", str(glossary), "-o", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "terms.txt" in bad.stdout

@@ -14,7 +14,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
 
 from digilabo.runtime import Runtime
-from queues.app import RUN_JOB
+from jobs import store
+from jobs.db import unit_of_work
+from jobs.fanout import run_part
+from jobs.runner import RunResult
+from queues.app import RUN_JOB, RUN_PART
+from queues.dispatch import enqueue_parts
 from queues.retry import RETRYABLE, backoff
 
 log = logging.getLogger(__name__)
@@ -46,17 +51,18 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     class JobTask(Task):  # type: ignore[misc]
         Request = JobRequest
 
-    @app.task(name=RUN_JOB, bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-    def run_job(self: Task, job_id: str) -> str:
+    def guarded(task: Task, job_id: str, work: Callable[[], RunResult], *, part: bool = False) -> str:
+        """Map what only Celery knows (time limits, retries) onto job states.
+        A part's retry leaves the job running: its other parts go on."""
         rt = runtime()
         runner = rt.runner
         try:
-            return runner.run(job_id, task_id=self.request.id or "", worker=self.request.hostname or "").state
+            return work().state
         except SoftTimeLimitExceeded:
             log.warning("job %s: soft time limit reached", job_id)
-            return runner.fail(job_id, "time_limit", time_limit_message(self.request.timelimit[1])).state
+            return runner.fail(job_id, "time_limit", time_limit_message(task.request.timelimit[1])).state
         except RETRYABLE as exc:
-            retries = self.request.retries
+            retries = task.request.retries
             if retries >= rt.settings.retry_max:
                 log.warning("job %s: giving up after %d retries: %s", job_id, retries, exc)
                 return runner.fail(
@@ -65,7 +71,8 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
                     f"一時的なエラーが続いたため、{retries}回再試行した後に中止しました。時間をおいて再実行してください。",
                 ).state
             delay = backoff(retries, base=rt.settings.retry_backoff_base, cap=rt.settings.retry_backoff_max)
-            runner.requeue(job_id, f"一時的なエラーのため{delay:.0f}秒後に再試行します。")
+            if not part:
+                runner.requeue(job_id, f"一時的なエラーのため{delay:.0f}秒後に再試行します。")
             log.info(
                 "job %s: transient error (%s), retry %d in %.0fs",
                 job_id,
@@ -73,11 +80,28 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
                 retries + 1,
                 delay,
             )
-            raise self.retry(exc=exc, countdown=delay, max_retries=rt.settings.retry_max) from exc
+            raise task.retry(exc=exc, countdown=delay, max_retries=rt.settings.retry_max) from exc
         except Exception as exc:
             return runner.fail_unexpected(job_id, exc).state
 
-    _ = run_job
+    @app.task(name=RUN_JOB, bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def run_job(self: Task, job_id: str) -> str:
+        def work() -> RunResult:
+            rt = runtime()
+            result = rt.runner.run(job_id, task_id=self.request.id or "", worker=self.request.hostname or "")
+            if result.parts:
+                with unit_of_work(rt.factory) as session:
+                    kind = rt.registry.get(store.get_job(job_id, session=session).kind)
+                enqueue_parts(self.app, rt.settings, kind, job_id, result.attempt, result.parts)
+            return result
+
+        return guarded(self, job_id, work)
+
+    @app.task(name=RUN_PART, bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def run_part_task(self: Task, job_id: str, attempt: int, index: int) -> str:
+        return guarded(self, job_id, lambda: run_part(runtime().runner, job_id, attempt, index), part=True)
+
+    _ = run_job, run_part_task
 
 
 def task_names(app: Celery) -> list[str]:

@@ -1,0 +1,250 @@
+"""The minutes-transcription job kind: what the registry loads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import JobInputError
+from jobs.registry import FanOut, JobContext, JobKind, JobOutcome, OutputFile, PartSpec, sequential
+from jobs.transcription import model as whisper
+from jobs.transcription.audio import probe_audio
+from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
+from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
+from jobs.transcription.minutes import MeetingInfo, write_minutes
+from jobs.transcription.segments import Segment, full_text, segment_from_json
+from jobs.transcription.split import plan_ranges
+from jobs.transcription.transcribe import Options, transcribe_range
+
+AUDIO_TYPES = frozenset(
+    {
+        "audio/wav",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/flac",
+        "audio/ogg",
+        "audio/webm",
+        "video/mp4",
+        "video/webm",
+    }
+)
+STAFF_MINUTES_PER_AUDIO_MINUTE = 4.0
+DEFAULT_PART_SECONDS = 600.0
+SAMPLES = Path(__file__).parent / "samples"
+
+
+# --- parameters ---------------------------------------------------------------------
+
+
+def _text(params: Mapping[str, Any], key: str, limit: int = 200) -> str:
+    value = params.get(key, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise JobInputError(
+            "invalid_parameters", f"{key} は{limit}文字以内の文字列で指定してください。", field=key
+        )
+    return normalise(value)
+
+
+def _terms(params: Mapping[str, Any], key: str) -> list[str]:
+    value = params.get(key, [])
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[、,，\n]", value) if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise JobInputError("invalid_parameters", f"{key} は文字列のリストで指定してください。", field=key)
+    return glossary_terms(value)
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    language = params.get("language", "ja")
+    if not isinstance(language, str) or not re.fullmatch(r"auto|[a-z]{2,3}", language):
+        raise JobInputError(
+            "invalid_parameters",
+            "language は ja などの言語コード、または auto で指定してください。",
+            field="language",
+        )
+    meeting_date = params.get("meeting_date")
+    if meeting_date is not None:
+        try:
+            date.fromisoformat(str(meeting_date))
+        except ValueError:
+            raise JobInputError(
+                "invalid_parameters",
+                "meeting_date は YYYY-MM-DD 形式で指定してください。",
+                field="meeting_date",
+            ) from None
+    beam = params.get("beam_size", 5)
+    if not isinstance(beam, int) or isinstance(beam, bool) or not 1 <= beam <= 10:
+        raise JobInputError(
+            "invalid_parameters", "beam_size は1〜10の整数で指定してください。", field="beam_size"
+        )
+    pause = params.get("pause_seconds", 3.0)
+    if not isinstance(pause, int | float) or not 0.5 <= pause <= 60:
+        raise JobInputError(
+            "invalid_parameters", "pause_seconds は0.5〜60の数値で指定してください。", field="pause_seconds"
+        )
+    return {
+        "language": language,
+        "meeting_name": _text(params, "meeting_name"),
+        "meeting_date": meeting_date,
+        "place": _text(params, "place"),
+        "attendees": _terms(params, "attendees"),
+        "glossary": _terms(params, "glossary"),
+        "word_timestamps": bool(params.get("word_timestamps", False)),
+        "beam_size": beam,
+        "pause_seconds": float(pause),
+    }
+
+
+# --- the core ----------------------------------------------------------------------
+
+
+def options_for(ctx: JobContext) -> Options:
+    params = ctx.params
+    return Options(
+        language=None if params.get("language") == "auto" else params.get("language", "ja"),
+        beam_size=int(params.get("beam_size", 5)),
+        word_timestamps=bool(params.get("word_timestamps", False)),
+        hotwords=tuple(glossary_terms([*ctx.glossary, *params.get("glossary", [])])),
+    )
+
+
+def model_for(ctx: JobContext) -> Any:
+    """The worker's one model (loaded on first use, then reused)."""
+    language = None if ctx.params.get("language") == "auto" else ctx.params.get("language", "ja")
+    folder = whisper.resolve_model_dir(
+        ctx.options.get("whisper_model_dir"), ctx.options["model_cache_dir"], language
+    )
+    return whisper.load_model(folder, cpu_threads=int(ctx.options.get("cpu_threads") or 0))
+
+
+def plan(ctx: JobContext) -> list[PartSpec]:
+    audio = ctx.inputs[0]
+    info = probe_audio(
+        audio.path,
+        max_seconds=ctx.options.get("max_audio_seconds"),
+        max_bytes=ctx.options.get("max_upload_bytes"),
+    )
+    part_s = float(ctx.options.get("transcription_part_seconds") or DEFAULT_PART_SECONDS)
+    ranges = plan_ranges(audio.path, info.duration_s, part_s)
+    return [{"start": a, "end": b, "duration": info.duration_s} for a, b in ranges]
+
+
+def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
+    duration = float(spec["duration"])
+
+    def heard(t: float) -> None:
+        ctx.progress(min(t / duration, 0.99), f"{t / 60:.0f}分{t % 60:02.0f}秒まで文字起こし済み")
+
+    segments, language = transcribe_range(
+        model_for(ctx),
+        ctx.inputs[0].path,
+        float(spec["start"]),
+        float(spec["end"]),
+        options_for(ctx),
+        expected_s=duration,
+        on_segment=heard,
+    )
+    return {
+        "segments": [s.to_json() for s in segments],
+        "language": language,
+        "seconds": spec["end"] - spec["start"],
+    }
+
+
+def join_parts(results: list[dict[str, Any]]) -> tuple[list[Segment], str, float]:
+    """Segments of all parts in time order, the language and the seconds."""
+    language = next((r["language"] for r in results), "ja")
+    raw = sorted((segment_from_json(s) for r in results for s in r["segments"]), key=lambda s: s.start)
+    segments = clean_segments(raw, language=language)  # drops repeats across part boundaries
+    return segments, language, sum(float(r["seconds"]) for r in results)
+
+
+def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
+    segments, language, seconds = join_parts(results)
+    meta = {"language": language, "duration": round(seconds, 3), "model": ctx.options.get("model_name", "")}
+    outputs = write_outputs(ctx.work_dir, "transcript", segments, meta, ctx.params)
+    return JobOutcome(
+        outputs=tuple(outputs),
+        units=seconds / 60.0,
+        summary={
+            "audio_minutes": round(seconds / 60.0, 2),
+            "segments": len(segments),
+            "characters": len(full_text(segments)),
+            "language": language,
+            "parts": len(results),
+        },
+    )
+
+
+def meeting_info(params: Mapping[str, Any]) -> MeetingInfo:
+    day = params.get("meeting_date")
+    return MeetingInfo(
+        name=params.get("meeting_name", ""),
+        day=date.fromisoformat(day) if day else None,
+        place=params.get("place", ""),
+        attendees=tuple(params.get("attendees", [])),
+    )
+
+
+def write_outputs(
+    folder: Path,
+    stem: str,
+    segments: list[Segment],
+    meta: Mapping[str, Any],
+    params: Mapping[str, Any],
+    formats: tuple[str, ...] = ("txt", "srt", "vtt", "json", "docx"),
+) -> list[OutputFile]:
+    writers = {
+        "txt": lambda: to_txt(segments),
+        "srt": lambda: to_srt(segments),
+        "vtt": lambda: to_vtt(segments),
+        "json": lambda: to_json(segments, meta, with_words=bool(params.get("word_timestamps"))),
+    }
+    outputs = []
+    for fmt in formats:
+        name = "minutes.docx" if fmt == "docx" and stem == "transcript" else f"{stem}.{fmt}"
+        path = folder / name
+        if fmt == "docx":
+            write_minutes(
+                path, segments, meeting_info(params), pause_s=float(params.get("pause_seconds", 3.0))
+            )
+        else:
+            path.write_text(writers[fmt](), encoding="utf-8")
+        outputs.append(OutputFile(name, path, MEDIA_TYPES[fmt]))
+    return outputs
+
+
+def sample() -> tuple[dict[str, Any], list[Path]]:
+    params = {
+        "meeting_name": "防災対策検討会議（第3回）",
+        "meeting_date": "2025-04-15",
+        "place": "本庁舎5階 第1会議室",
+        "attendees": ["危機管理室長", "総務課長", "小倉北区役所 総務企画課長"],
+        "glossary": ["危機管理室", "小倉北区", "補正予算"],
+    }
+    return params, [SAMPLES / "sample_meeting.flac"]
+
+
+FANOUT = FanOut(plan=plan, run_part=run_part, merge=merge)
+
+KIND = JobKind(
+    name="transcription",
+    label_ja="会議録の文字起こし",
+    queue="gpu",
+    service="minutes",
+    unit_name="audio_minutes",
+    unit_label_ja="音声（分）",
+    default_seconds_per_unit=STAFF_MINUTES_PER_AUDIO_MINUTE * 60.0,
+    accepted_media_types=AUDIO_TYPES,
+    run=sequential(FANOUT),
+    validate_params=validate_params,
+    min_files=1,
+    max_files=1,
+    soft_time_limit=4 * 3600,
+    time_limit=4 * 3600 + 300,
+    sample=sample,
+    fanout=FANOUT,
+)

@@ -1,0 +1,80 @@
+"""The transcript data every stage shares, and its JSON form.
+
+Segments cross process boundaries when a long recording is fanned out over
+several tasks, so they convert to and from plain JSON (never pickle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "text": self.text, "probability": self.probability}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of transcript with absolute times in seconds."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    words: tuple[Word, ...] | None = field(default=None)
+
+    def shifted(self, offset: float) -> Segment:
+        words = (
+            None
+            if self.words is None
+            else tuple(
+                replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in self.words
+            )
+        )
+        return replace(
+            self, start=round(self.start + offset, 3), end=round(self.end + offset, 3), words=words
+        )
+
+    def to_json(self, *, with_words: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "avg_logprob": round(self.avg_logprob, 4),
+            "no_speech_prob": round(self.no_speech_prob, 4),
+        }
+        if with_words and self.words is not None:
+            data["words"] = [w.to_json() for w in self.words]
+        return data
+
+
+def segment_from_json(data: Mapping[str, Any]) -> Segment:
+    words = data.get("words")
+    return Segment(
+        start=float(data["start"]),
+        end=float(data["end"]),
+        text=str(data["text"]),
+        avg_logprob=float(data.get("avg_logprob", 0.0)),
+        no_speech_prob=float(data.get("no_speech_prob", 0.0)),
+        words=None
+        if words is None
+        else tuple(
+            Word(float(w["start"]), float(w["end"]), str(w["text"]), float(w.get("probability", 0.0)))
+            for w in words
+        ),
+    )
+
+
+def full_text(segments: list[Segment]) -> str:
+    """The transcript as one string (Japanese needs no separator between segments)."""
+    return "".join(s.text for s in segments)
