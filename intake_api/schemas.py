@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
@@ -103,3 +103,8 @@ class DepartmentPublic(BaseModel):
     code: str
     name: str
     baseline_overrides: dict[str, float]
+
+
+class DepartmentUpdate(BaseModel):
+    name: str = Field(default="", max_length=200)
+    baseline_overrides: dict[str, Annotated[float, Field(gt=0, le=86_400)]] = {}

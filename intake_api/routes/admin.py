@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from intake_api.deps import OperatorViewer, SessionDep
-from intake_api.schemas import AuditPublic, DepartmentPublic
+from intake_api.schemas import AuditPublic, DepartmentPublic, DepartmentUpdate
 from jobs import store
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
@@ -31,3 +31,16 @@ def audit_log(
 @router.get("/departments", response_model=list[DepartmentPublic])
 def departments(session: SessionDep, _viewer: OperatorViewer) -> list[DepartmentPublic]:
     return [DepartmentPublic.model_validate(d) for d in store.list_departments(session=session)]
+
+
+@router.put("/departments/{code}", response_model=DepartmentPublic)
+def update_department(
+    code: str, body: DepartmentUpdate, session: SessionDep, viewer: OperatorViewer
+) -> DepartmentPublic:
+    """Create or update a department: its Japanese name and its manual
+    seconds per unit by service (e.g. ``{"minutes": 300}`` where this
+    department's minutes take longer to write by hand)."""
+    department = store.ensure_department(code, body.name, session=session)
+    department.baseline_overrides = dict(body.baseline_overrides)
+    store.audit("department", session=session, viewer=viewer, department=code)
+    return DepartmentPublic.model_validate(department)

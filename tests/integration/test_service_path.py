@@ -142,3 +142,22 @@ def test_cancel_running_job_and_retry_it(service: Service, dept: str, tmp_path) 
     conflict = api.post(f"/api/v1/jobs/{job_id}/cancel", headers=headers)
     assert conflict.status_code == 409
     assert "完了" in conflict.json()["error"]["message"]
+
+
+def test_department_baseline_override_applies_to_new_jobs(service: Service, dept: str) -> None:
+    api, headers = service.api, service.token(dept)
+    operator = service.token("ops", role="operator")
+    update = api.put(
+        f"/api/v1/departments/{dept}",
+        headers=operator,
+        json={"name": "総務課", "baseline_overrides": {"echo": 90}},
+    )
+    assert update.status_code == 200 and update.json()["baseline_overrides"] == {"echo": 90.0}
+    assert api.put(f"/api/v1/departments/{dept}", headers=headers, json={"name": "x"}).status_code == 403
+    bad = api.put(f"/api/v1/departments/{dept}", headers=operator, json={"baseline_overrides": {"echo": -1}})
+    assert bad.status_code == 422
+    job_id = submit(api, headers, [("a.txt", b"1\n2\n")]).json()["id"]
+    job = wait_finished(api, headers, job_id)
+    assert job["saved_seconds"] == 180.0 and job["summary"]["seconds_per_unit"] == 90.0
+    savings = api.get("/api/v1/savings", headers=headers).json()
+    assert savings["rows"][0]["department_name"] == "総務課"
