@@ -5,7 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := $(shell cat scripts/apt-packages.txt)
+# Runtime packages (also in the Docker image) and the test-only tools.
+APT_PACKAGES := $(shell cat scripts/apt-packages.txt scripts/apt-packages-dev.txt)
 
 .PHONY: install apt demo up test lint bench clean
 

@@ -75,6 +75,7 @@ def worker(
     pool: Annotated[str, typer.Option(help="gpu, cpu or rpa")],
     concurrency: Annotated[int | None, typer.Option(min=1)] = None,
     loglevel: str = "INFO",
+    metrics_port: Annotated[int | None, typer.Option(help="serve this worker's Prometheus metrics")] = None,
 ) -> None:
     """Start a Celery worker on one pool's queue."""
     from worker.main import run_worker
@@ -86,11 +87,30 @@ def worker(
     if not settings.redis_url:
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
-    run_worker(settings, pool, concurrency, loglevel)
+    run_worker(settings, pool, concurrency, loglevel, metrics_port)
 
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
+
+
+@app.command()
+def exporter(
+    port: Annotated[int, typer.Option(help="port for Prometheus")] = 9808,
+    host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes it
+) -> None:
+    """Serve cluster metrics (queues, workers, jobs, time saved) for Prometheus."""
+    from digilabo.runtime import Runtime
+    from monitoring.exporter import serve_exporter
+
+    settings = settings_or_exit()
+    serve_exporter(Runtime(settings), port, host)
+    console.print(f"exporter on http://{host}:{port}/metrics")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()
@@ -99,7 +119,7 @@ def up() -> None:
     from digilabo.stack import Stack
 
     settings = settings_or_exit()
-    stack = Stack(settings)
+    stack = Stack(settings, metrics=True)
     # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -107,6 +127,7 @@ def up() -> None:
             stack.start()
         console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
         console.print(f"Redis: {stack.redis_url}   database: {settings.database_url}")
+        console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
         console.print("Ctrl-C stops everything.")
         while not stack.dead_children():
             time.sleep(0.5)

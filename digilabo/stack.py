@@ -25,6 +25,7 @@ class Stack:
         pools: tuple[str, ...] = QUEUES,
         log_dir: Path | None = None,
         api: bool = True,
+        metrics: bool = False,
     ) -> None:
         self.settings = settings
         self.pools = pools
@@ -33,6 +34,9 @@ class Stack:
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
         self.api_url = ""
+        # With ``metrics``: each worker serves its metrics and an exporter runs.
+        self.metrics = metrics
+        self.metrics_targets: list[str] = []
 
     def __enter__(self) -> Stack:
         self.start()
@@ -72,9 +76,21 @@ class Stack:
         env = self.child_env()
         for pool in self.pools:
             argv = python_argv("-m", "digilabo", "worker", "--pool", pool)
+            if self.metrics:
+                argv += ["--metrics-port", str(self._metrics_port())]
             self.children.append(spawn(f"worker-{pool}", argv, env=env, log_path=self._log(f"worker-{pool}")))
+        if self.metrics:
+            argv = python_argv(
+                "-m", "digilabo", "exporter", "--host", "127.0.0.1", "--port", str(self._metrics_port())
+            )
+            self.children.append(spawn("exporter", argv, env=env, log_path=self._log("exporter")))
         if self.with_api:
             self._start_api(env)
+
+    def _metrics_port(self) -> int:
+        port = free_port()
+        self.metrics_targets.append(f"127.0.0.1:{port}")
+        return port
 
     def _start_api(self, env: dict[str, str]) -> None:
         host, port = self.settings.api_host, self.settings.api_port
@@ -96,6 +112,8 @@ class Stack:
         child = spawn("api", argv, env=env, log_path=self._log("api"))
         self.children.append(child)
         self.api_url = f"http://{host}:{port}"
+        if self.metrics:
+            self.metrics_targets.append(f"{host}:{port}")
         wait_for(lambda: self._api_up() or not child.alive(), 60, "the API to answer /healthz")
         if not child.alive():
             raise RuntimeError(f"the API exited:\n{child.tail()}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +20,7 @@ from digilabo.runtime import Runtime
 from digilabo.settings import Settings, get_settings
 from intake_api.routes import admin, glossary, jobs, savings
 from jobs.errors import DigilaboError
+from monitoring.metrics import api_metrics
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,35 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class RequestTimer:
+    """Request latency by route template (never the raw path: job ids would
+    make a label per job) and status class."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            if route != "/metrics":
+                api_metrics().request_seconds.labels(scope["method"], route, f"{status[0] // 100}xx").observe(
+                    time.perf_counter() - started
+                )
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -144,6 +176,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         code, message = _HTTP_MESSAGES_JA.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
         return error_response(exc.status_code, code, message)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        api_metrics()
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
@@ -156,6 +193,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Every file may reach the per-file limit; 1 MiB more covers the form fields.
     limit = settings.max_upload_bytes * settings.max_files_per_job + 1024**2
     app.add_middleware(BodyLimit, limit=limit)
+    app.add_middleware(RequestTimer)
     return app
 
 

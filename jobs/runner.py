@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from jobs.artifacts import ArtifactStore
 from jobs.db import unit_of_work
 from jobs.errors import DigilaboError, InvalidTransition, JobCancelled, JobInputError, StorageError
 from jobs.lifecycle import FINISHED, State, transition
-from jobs.models import Department, Job
+from jobs.models import Department, Job, utcnow
 from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry, run_parts
 
 log = logging.getLogger(__name__)
@@ -270,11 +271,14 @@ class JobRunner:
             return self.fail(job_id, exc.code, exc.message)
         return self.fail(job_id, "internal_error", INTERNAL_ERROR_JA)
 
-    def requeue(self, job_id: str, reason: str) -> bool:
-        """A transient error: back to queued until the retry is delivered."""
+    def requeue(self, job_id: str, reason: str, delay_s: float = 0.0) -> bool:
+        """A transient error: back to queued until the retry is delivered.
+        The job counts as waiting only from when the retry is due, so queue
+        wait times leave the deliberate delay out."""
+        due = utcnow() + timedelta(seconds=delay_s)
         with unit_of_work(self.factory) as session:
             try:
-                transition(session, job_id, State.QUEUED, progress_message=reason[:200])
+                transition(session, job_id, State.QUEUED, enqueued_at=due, progress_message=reason[:200])
             except InvalidTransition:
                 return False
         return True

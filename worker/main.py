@@ -7,10 +7,11 @@ import os
 import socket
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from digilabo.runtime import Runtime
 from digilabo.settings import QUEUES, Settings
+from jobs.registry import build_registry
 from queues.app import make_celery
 from worker.tasks import register_tasks
 
@@ -55,9 +56,42 @@ def default_concurrency(pool: str) -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def run_worker(settings: Settings, pool: str, concurrency: int | None = None, loglevel: str = "INFO") -> None:
+def setup_metrics(settings: Settings, pool: str, port: int | None) -> None:
+    """Multiprocess metrics: the children write files in a folder of this
+    worker's own (emptied now), the main process serves them on ``port``."""
+    from monitoring.multiproc import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings.var_dir.resolve() / "metrics" / f"{pool}-{os.getpid()}")
+    from jobs.transcription.model import LOAD_OBSERVERS
+    from monitoring.exporter import serve_worker_metrics
+    from monitoring.metrics import worker_metrics
+
+    metrics = worker_metrics(pool)
+    metrics.precreate(k.name for k in build_registry(settings.extra_job_kinds).all() if k.queue == pool)
+    LOAD_OBSERVERS.append(lambda _name, seconds: metrics.model_load_seconds.observe(seconds))
+    if port:
+        serve_worker_metrics(port)
+        log.info("%s worker metrics on port %d", pool, port)
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _child_exit(pid: int | None = None, **_: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+def run_worker(
+    settings: Settings,
+    pool: str,
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+    metrics_port: int | None = None,
+) -> None:
     if pool not in QUEUES:
         raise ValueError(f"pool must be one of {', '.join(QUEUES)}")
+    setup_metrics(settings, pool, metrics_port)
     if settings.cpu_threads == 0 and pool != "rpa":
         # Share the machine's cores between the pool's processes.
         threads = max(1, (os.cpu_count() or 1) // (concurrency or default_concurrency(pool)))

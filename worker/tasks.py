@@ -7,6 +7,8 @@ job states. Everything else happens in the runner.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
 
 from celery import Celery, Task
@@ -56,8 +58,11 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         A part's retry leaves the job running: its other parts go on."""
         rt = runtime()
         runner = rt.runner
+        started = time.monotonic()
         try:
-            return work().state
+            result = work()
+            observe(rt, job_id, result, time.monotonic() - started, part=part)
+            return result.state
         except SoftTimeLimitExceeded:
             log.warning("job %s: soft time limit reached", job_id)
             return runner.fail(job_id, "time_limit", time_limit_message(task.request.timelimit[1])).state
@@ -72,7 +77,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
                 ).state
             delay = backoff(retries, base=rt.settings.retry_backoff_base, cap=rt.settings.retry_backoff_max)
             if not part:
-                runner.requeue(job_id, f"一時的なエラーのため{delay:.0f}秒後に再試行します。")
+                runner.requeue(job_id, f"一時的なエラーのため{delay:.0f}秒後に再試行します。", delay)
             log.info(
                 "job %s: transient error (%s), retry %d in %.0fs",
                 job_id,
@@ -102,6 +107,33 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         return guarded(self, job_id, lambda: run_part(runtime().runner, job_id, attempt, index), part=True)
 
     _ = run_job, run_part_task
+
+
+def observe(rt: Runtime, job_id: str, result: RunResult, seconds: float, *, part: bool) -> None:
+    """Record the delivery in this worker's metrics (never fails the task)."""
+    if result.skipped:
+        return
+    try:
+        from monitoring.metrics import OUTCOMES, worker_metrics
+
+        metrics = worker_metrics()
+        with rt.factory() as session:
+            job = store.get_job(job_id, session=session)
+        metrics.run_seconds.labels(job.kind).observe(seconds)
+        if not part and job.started_at and job.enqueued_at:
+            metrics.wait_seconds.labels(job.kind).observe(
+                max(0.0, (job.started_at - job.enqueued_at).total_seconds())
+            )
+        if result.state in OUTCOMES:
+            metrics.observe_outcome(job.kind, job.department_code, result.state, job.summary or {})
+        metrics.memory.labels(metrics.pool).set(resident_bytes())
+    except Exception as exc:  # metrics must never break a job
+        log.warning("job %s: metrics not recorded: %s", job_id, exc)
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def task_names(app: Celery) -> list[str]:

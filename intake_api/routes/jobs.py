@@ -20,6 +20,7 @@ from jobs.db import unit_of_work
 from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, UploadRejected
 from jobs.lifecycle import State, transition
 from jobs.models import Job
+from monitoring.metrics import api_metrics
 from queues.dispatch import enqueue
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ async def submit_job(
         discard([s.blob for s in staged], runtime)
         raise
     dispatch(runtime, job_id)
+    api_metrics().submitted.labels(job_kind.name, viewer.department_code).inc()
     return JobAccepted(id=job_id, state=State.QUEUED.value, url=f"/api/v1/jobs/{job_id}")
 
 

@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +34,10 @@ _PARTS = (
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 # Written last inside the temp folder: its presence means the folder is whole.
 _MARKER = ".assembled.json"
+
+# Called with (model folder name, seconds) after each load; the worker hangs
+# its metric here, so this package needs no monitoring import.
+LOAD_OBSERVERS: list[Callable[[str, float], None]] = []
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str, str, int], Any] = {}
@@ -190,6 +196,7 @@ def load_model(model_dir: Path, *, cpu_threads: int = 0, device: DeviceChoice | 
         if key not in _loaded:
             from faster_whisper import WhisperModel
 
+            started = time.perf_counter()
             _loaded[key] = WhisperModel(
                 key[0],
                 device=choice.device,
@@ -197,4 +204,6 @@ def load_model(model_dir: Path, *, cpu_threads: int = 0, device: DeviceChoice | 
                 cpu_threads=threads,
                 local_files_only=True,
             )
+            for observe in LOAD_OBSERVERS:
+                observe(Path(key[0]).name, time.perf_counter() - started)
         return _loaded[key]
