@@ -21,6 +21,8 @@ from digilabo.settings import QUEUES, Settings, get_settings
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+user_app = typer.Typer(help="Web portal users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 console = Console()
 err = Console(stderr=True)
 
@@ -114,12 +116,39 @@ def exporter(
 
 
 @app.command()
+def housekeeping() -> None:
+    """Purge files past the retention period and fail jobs stuck running (also run hourly by beat)."""
+    from digilabo.runtime import Runtime
+
+    runtime = Runtime(settings_or_exit())
+    try:
+        console.print_json(data=runtime.housekeeping())
+    finally:
+        runtime.close()
+
+
+@app.command()
+def beat() -> None:
+    """Celery beat: sends the hourly housekeeping task (one per cluster)."""
+    from queues.app import make_celery
+
+    settings = settings_or_exit()
+    if not settings.redis_url:
+        err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
+        raise typer.Exit(2)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    make_celery(settings).Beat(
+        schedule=str(settings.var_dir.resolve() / "beat-schedule"), loglevel="INFO"
+    ).run()
+
+
+@app.command()
 def up() -> None:
     """Run the embedded stack in the foreground until Ctrl-C."""
     from digilabo.stack import Stack
 
     settings = settings_or_exit()
-    stack = Stack(settings, metrics=True)
+    stack = Stack(settings, metrics=True, beat=True)
     # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -227,6 +256,53 @@ def token_create(
     finally:
         engine.dispose()
     print(token)
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    department: Annotated[str, typer.Option(help="department code")],
+    role: Annotated[str, typer.Option(help="department, operator or admin")] = "department",
+    display_name: Annotated[str, typer.Option(help="name shown in the portal")] = "",
+    department_name: Annotated[str, typer.Option(help="department's Japanese name")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a portal user (or update one) with a password; asks for it unless --password-stdin."""
+    from jobs import auth, store
+    from jobs.db import make_engine, migrate, session_factory, unit_of_work
+    from jobs.errors import DigilaboError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = settings_or_exit()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            store.ensure_department(department, department_name, session=session)
+            user = auth.create_user(
+                name,
+                session=session,
+                department_code=department,
+                role=role,
+                password=password,
+                display_name=display_name,
+            )
+            user_name, user_role = user.name, user.role
+    except DigilaboError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    console.print(f"user {user_name} ({user_role}, {department}) is ready")
 
 
 def parse_params(pairs: list[str], raw: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ from the settings, once per process."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from celery import Celery
 from sqlalchemy import Engine
@@ -12,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digilabo.settings import Settings
 from jobs.artifacts import ArtifactStore
-from jobs.db import make_engine, session_factory
+from jobs.db import make_engine, session_factory, unit_of_work
+from jobs.housekeeping import purge_expired, reap_overdue
 from jobs.registry import Registry, build_registry
 from jobs.runner import JobRunner, RunnerConfig
 
@@ -52,6 +55,32 @@ class Runtime:
                 fan_out=True,
             ),
         )
+
+    def hard_limits(self) -> dict[str, float]:
+        """Each kind's effective hard time limit, seconds."""
+        return {
+            k.name: float(min(self.settings.time_limit(k.queue)[1], k.time_limit))
+            for k in self.registry.all()
+        }
+
+    def housekeeping(self, now: datetime | None = None) -> dict[str, Any]:
+        """The retention purge and the stuck-job reaper, in one transaction each."""
+        with unit_of_work(self.factory) as session:
+            purged = purge_expired(
+                session=session,
+                artifacts=self.artifacts,
+                retention_days=self.settings.retention_days,
+                now=now,
+            )
+        with unit_of_work(self.factory) as session:
+            reaped = reap_overdue(session=session, limits=self.hard_limits(), now=now)
+        self.artifacts.sweep_tmp()
+        return {
+            "purged_jobs": purged.jobs,
+            "purged_artifacts": purged.artifacts,
+            "blobs_deleted": purged.blobs_deleted,
+            "reaped": reaped,
+        }
 
     def close(self) -> None:
         self.engine.dispose()

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     # Data protection.
     retention_days: int = Field(default=90, ge=1)
+    housekeeping_interval_s: float = Field(default=3600.0, ge=10)
 
     # Time-saved: manual seconds per unit of work, per service. Departments,
     # templates and scripts may override these.

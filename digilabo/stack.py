@@ -26,6 +26,7 @@ class Stack:
         log_dir: Path | None = None,
         api: bool = True,
         metrics: bool = False,
+        beat: bool = False,
     ) -> None:
         self.settings = settings
         self.pools = pools
@@ -37,6 +38,7 @@ class Stack:
         # With ``metrics``: each worker serves its metrics and an exporter runs.
         self.metrics = metrics
         self.metrics_targets: list[str] = []
+        self.beat = beat  # the hourly housekeeping schedule
 
     def __enter__(self) -> Stack:
         self.start()

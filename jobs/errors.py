@@ -77,6 +77,16 @@ class NotFound(DigilaboError):
         super().__init__(None, f"{what}が見つかりません。")
 
 
+class Purged(DigilaboError):
+    """The file existed but its retention period ended."""
+
+    code = "artifact_purged"
+    http_status = 410
+
+    def __init__(self, name: str) -> None:
+        super().__init__(None, f"ファイル「{name}」は保存期間を過ぎたため削除されました。", name=name)
+
+
 class Forbidden(DigilaboError):
     code = "forbidden"
     http_status = 403

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jobs.errors import NotFound
+from jobs.errors import NotFound, Purged
 from jobs.models import Artifact, AuditEvent, Department, Job, User
 
 
@@ -173,8 +173,10 @@ def get_artifact(job_id: str, name: str, *, session: Session, role: str = "outpu
     artifact = session.scalar(
         select(Artifact).where(Artifact.job_id == job_id, Artifact.role == role, Artifact.name == name)
     )
-    if artifact is None or artifact.purged_at is not None:
+    if artifact is None:
         raise NotFound("ファイル")
+    if artifact.purged_at is not None:
+        raise Purged(artifact.name)
     return artifact
 
 

@@ -14,6 +14,7 @@ from digilabo.settings import QUEUES, Settings
 
 RUN_JOB = "digilabo.run_job"
 RUN_PART = "digilabo.run_part"
+HOUSEKEEPING = "digilabo.housekeeping"
 
 # Extra margin on top of the longest hard time limit before Redis hands an
 # unacknowledged message to another worker: a long job must never be
@@ -63,5 +64,19 @@ def make_celery(settings: Settings, *, redis_url: str | None = None) -> Celery:
         task_send_sent_event=True,
         timezone="UTC",
         enable_utc=True,
+        # Celery beat (started by `digilabo up`, or `digilabo beat`): retention
+        # purge and stuck-job reaper on the cpu pool, hourly.
+        beat_schedule={
+            "housekeeping": {
+                "task": HOUSEKEEPING,
+                "schedule": settings.housekeeping_interval_s,
+                "options": {
+                    "queue": "cpu",
+                    "exchange": "cpu",
+                    "routing_key": "cpu",
+                    "expires": settings.housekeeping_interval_s,
+                },
+            }
+        },
     )
     return app

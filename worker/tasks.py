@@ -20,7 +20,7 @@ from jobs import store
 from jobs.db import unit_of_work
 from jobs.fanout import run_part
 from jobs.runner import RunResult
-from queues.app import RUN_JOB, RUN_PART
+from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART
 from queues.dispatch import enqueue_parts
 from queues.retry import RETRYABLE, backoff
 
@@ -106,7 +106,11 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     def run_part_task(self: Task, job_id: str, attempt: int, index: int) -> str:
         return guarded(self, job_id, lambda: run_part(runtime().runner, job_id, attempt, index), part=True)
 
-    _ = run_job, run_part_task
+    @app.task(name=HOUSEKEEPING, acks_late=True)  # type: ignore[untyped-decorator]
+    def housekeeping() -> dict[str, object]:
+        return runtime().housekeeping()
+
+    _ = run_job, run_part_task, housekeeping
 
 
 def observe(rt: Runtime, job_id: str, result: RunResult, seconds: float, *, part: bool) -> None:
