@@ -1,0 +1,128 @@
+"""Intake load benchmark: prints one JSON object.
+
+20 concurrent clients submit small jobs for 60 s (``--seconds``) against the
+embedded stack (API + Redis, no workers, so every accepted job stays queued),
+then the same clients call ``/healthz`` for the same time as the bare baseline.
+Reports p50/p99 latency of both, errors, and checks that every accepted job is
+in the database and in the queue (target p99 < 50 ms, 0 errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from digilabo.embedded import free_port  # noqa: E402
+from digilabo.settings import Settings  # noqa: E402
+from digilabo.stack import Stack  # noqa: E402
+from jobs import auth  # noqa: E402
+from jobs.db import make_engine, session_factory, unit_of_work  # noqa: E402
+from jobs.models import Job  # noqa: E402
+from queues.app import make_celery  # noqa: E402
+from tests.support.speech import write_audio  # noqa: E402
+
+
+def load(url: str, token: str, seconds: float, clients: int, call: str, audio: bytes) -> dict:
+    latencies: list[float] = []
+    accepted: list[str] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                try:
+                    if call == "submit":
+                        r = http.post(
+                            "/api/v1/jobs",
+                            data={"kind": "transcription"},
+                            files=[("files", ("memo.wav", audio, "audio/wav"))],
+                        )
+                    else:
+                        r = http.get("/healthz")
+                    elapsed = time.perf_counter() - start
+                    ok = r.status_code in (200, 202)
+                except httpx.HTTPError as exc:
+                    elapsed, ok, r = time.perf_counter() - start, False, exc  # type: ignore[assignment]
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        errors.append(str(getattr(r, "status_code", r)))
+                    elif call == "submit":
+                        accepted.append(r.json()["id"])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "per_second": round(len(latencies) / seconds, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+        "errors": len(errors),
+        "accepted": accepted,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+        root = Path(tmp)
+        settings = Settings(var_dir=root, api_port=free_port())
+        audio = write_audio(
+            (np.sin(np.arange(8000) / 5) * 3000).astype(np.int16), root / "tone.wav"
+        ).read_bytes()
+        with Stack(settings, pools=(), log_dir=root / "logs") as stack:
+            engine = make_engine(settings.database_url)
+            with unit_of_work(session_factory(engine)) as session:
+                user = auth.ensure_user("bench", session=session, department_code="bench")
+                token = auth.create_token(user, session=session)
+            submit = load(stack.api_url, token, args.seconds, args.clients, "submit", audio)
+            baseline = load(stack.api_url, token, args.seconds, args.clients, "healthz", audio)
+            ids = set(submit.pop("accepted"))
+            baseline.pop("accepted")
+            with session_factory(engine)() as session:
+                in_db = {j for (j,) in session.query(Job.id).filter(Job.state == "queued").all()}
+            with make_celery(settings, redis_url=stack.redis_url).connection_for_read() as conn:
+                queued = conn.default_channel.client.llen("gpu")
+            engine.dispose()
+    print(
+        json.dumps(
+            {
+                "bench": "intake",
+                "clients": args.clients,
+                "seconds": args.seconds,
+                "submit": submit,
+                "baseline_healthz": baseline,
+                "p99_ratio_to_baseline": round(submit["p99_ms"] / max(baseline["p99_ms"], 0.001), 2),
+                "target_p99_ms_max": 50,
+                "accepted_jobs": len(ids),
+                "all_accepted_in_database": ids <= in_db,
+                "all_accepted_in_queue": queued == len(ids),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
