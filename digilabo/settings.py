@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(default=5.0, gt=0)
     retry_backoff_max: float = Field(default=600.0, gt=0)
 
+    # Redis gives an unacknowledged message to another worker after the
+    # longest hard time limit plus this margin (a worker host that died keeps
+    # its running job until then), checking every restore interval.
+    visibility_margin_s: float = Field(default=3600.0, ge=1)
+    broker_restore_interval_s: float = Field(default=10.0, gt=0)
+
     # Worker time limits per queue, seconds: (soft, hard). A job kind can
     # declare tighter ones.
     time_limits: dict[str, tuple[int, int]] = Field(

@@ -16,12 +16,6 @@ RUN_JOB = "digilabo.run_job"
 RUN_PART = "digilabo.run_part"
 HOUSEKEEPING = "digilabo.housekeeping"
 
-# Extra margin on top of the longest hard time limit before Redis hands an
-# unacknowledged message to another worker: a long job must never be
-# redelivered while its first worker is still on it.
-VISIBILITY_MARGIN_S = 3600
-
-
 def task_queues() -> tuple[Queue, ...]:
     # Each pool has its own direct exchange and routing key, so a pool can be
     # moved to another broker vhost or bound elsewhere without touching others.
@@ -55,8 +49,12 @@ def make_celery(settings: Settings, *, redis_url: str | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A long job must never be redelivered while its first worker is
+        # still on it: Redis waits the longest hard limit plus a margin.
         broker_transport_options={
-            "visibility_timeout": settings.longest_hard_limit + VISIBILITY_MARGIN_S,
+            "visibility_timeout": settings.longest_hard_limit + settings.visibility_margin_s,
+            "unacked_restore_interval": settings.broker_restore_interval_s,
+            "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
