@@ -21,6 +21,8 @@ from digilabo.settings import QUEUES, Settings, get_settings
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+template_app = typer.Typer(help="OCR template definitions (帳票定義).", no_args_is_help=True)
+app.add_typer(template_app, name="template")
 user_app = typer.Typer(help="Web portal users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 console = Console()
@@ -57,7 +59,7 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # faster-whisper narrates every file at INFO; keep the terminal for progress.
-    for noisy in ("faster_whisper", "httpx"):
+    for noisy in ("faster_whisper", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
@@ -225,6 +227,123 @@ def transcribe(
             for file in written:
                 bars.console.print(f"  {file}")
     raise typer.Exit(1 if failed else 0)
+
+
+def _session() -> Any:
+    from jobs.db import make_engine, migrate, session_factory, unit_of_work
+
+    settings = settings_or_exit()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    return unit_of_work(session_factory(make_engine(settings.database_url)))
+
+
+def _load_templates(refs: list[str]) -> list[Any]:
+    """Each ref is a YAML file (its reference page beside it) or a stored id[@version]."""
+    from jobs.ocr import store as templates
+    from jobs.ocr.template import load_template_file, template_from_dict
+
+    loaded = []
+    for ref in refs:
+        if Path(ref).is_file():
+            loaded.append(load_template_file(Path(ref)))
+            continue
+        name, _, version = ref.partition("@")
+        with _session() as session:
+            row = templates.get_version(name, int(version) if version else None, session=session)
+            loaded.append(template_from_dict(row.stored))
+    return loaded
+
+
+@app.command()
+def ocr(
+    scans: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    template: Annotated[
+        list[str], typer.Option(help="YAML file or stored id[@version]; repeat for a mixed batch")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="OUT.csv, OUT.xlsx or OUT.json")],
+) -> None:
+    """Read scanned forms here, without the queue."""
+    from jobs.errors import DigilaboError
+    from jobs.ocr.kind import read_files
+
+    try:
+        summary = read_files(_load_templates(template), scans, out)
+    except (DigilaboError, ValueError) as exc:
+        err.print(f"[red]{getattr(exc, 'message', exc)}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote {out}")
+    console.print_json(data=summary)
+
+
+@app.command()
+def rpa(
+    records: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV or XLSX of records")],
+    script: Annotated[str, typer.Option(help="script YAML file, or an approved script id[@version]")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="OUT.csv or OUT.xlsx")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="validate and walk the steps without submitting")
+    ] = False,
+) -> None:
+    """Enter records into the target system here, without the queue."""
+    from rich.progress import Progress
+
+    from jobs.errors import DigilaboError
+    from jobs.rpa import scripts
+    from jobs.rpa.direct import enter_file
+
+    settings = settings_or_exit()
+    source: Path | str = Path(script)
+    with _session() as session:  # also creates the record ledger's tables
+        if not Path(script).is_file():
+            name, _, version = script.partition("@")
+            source = scripts.get(name, int(version) if version else None, session=session).text
+    try:
+        with Progress(console=console) as bars:
+            bar = bars.add_task(records.name, total=1.0)
+            outcome = enter_file(
+                source,
+                records,
+                out,
+                dry_run=dry_run,
+                options=settings.kind_options(),
+                progress=lambda f, m="": bars.update(bar, completed=f, description=f"{records.name} {m}"),
+            )
+    except DigilaboError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote {out}")
+    console.print_json(data=dict(outcome.summary))
+
+
+@template_app.command("upload")
+def template_upload(definition: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Store a template version (the reference page named in the YAML lies beside it)."""
+    from jobs.errors import DigilaboError
+    from jobs.ocr import store as templates
+    from jobs.ocr.template import load_template_file
+
+    try:
+        with _session() as session:
+            row, created = templates.save(load_template_file(definition), session=session, created_by="cli")
+            console.print(f"{row.template_id}@{row.version} {'stored' if created else 'unchanged'}")
+    except DigilaboError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@template_app.command("list")
+def template_list() -> None:
+    """The newest version of every stored template."""
+    from jobs.ocr import store as templates
+
+    table = Table("id", "version", "名称", "項目数", "秒/枚")
+    with _session() as session:
+        for row in templates.list_latest(session=session):
+            table.add_row(
+                row.template_id, str(row.version), row.name, str(row.fields), f"{row.seconds_per_form:.0f}"
+            )
+    console.print(table)
 
 
 @token_app.command("create")

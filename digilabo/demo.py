@@ -76,7 +76,7 @@ def run_demo(settings: Settings, console: Console, *, timeout: float) -> int:
         return 1
     pools = tuple(sorted({k.queue for k in kinds}))
     log_dir = settings.var_dir / "logs"
-    with Stack(settings, pools=pools, log_dir=log_dir) as stack:
+    with Stack(settings, pools=pools, log_dir=log_dir, standin="rpa" in pools) as stack:
         console.print(f"API {stack.api_url} (OpenAPI {stack.api_url}/docs); logs in {log_dir}/")
         client = ApiClient(stack.api_url, demo_token(settings))
         try:

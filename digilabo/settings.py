@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 QUEUES = ("gpu", "cpu", "rpa")
@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     # Recordings longer than this are split at pauses into parts that run as
     # separate tasks on any free gpu-pool worker.
     transcription_part_seconds: float = Field(default=600.0, ge=30)
+
+    # Portal sessions: the signing key, shared by every API host. Empty: a
+    # key is created in var_dir (fine for one host).
+    session_secret: SecretStr | None = None
+
+    # Bulk entry: Debian's Chromium (None: /usr/bin/chromium or
+    # /usr/lib/chromium/chromium), target base URLs by the script's target
+    # name (overriding the script's own), a secrets file (mode 0600) for
+    # credentials not in DIGILABO_CREDENTIAL_<NAME>_USER/_PASSWORD.
+    chromium_path: Path | None = None
+    rpa_target_urls: dict[str, str] = Field(default_factory=dict)
+    rpa_secrets_file: Path | None = None
 
     # API.
     api_host: str = "127.0.0.1"
@@ -124,6 +136,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
+            if name == "session_secret" and self.session_secret is not None:
+                value = self.session_secret.get_secret_value()  # dumped masked otherwise
             if name == "extra_job_kinds":
                 text = ",".join(value)
             elif isinstance(value, dict | list):
@@ -154,6 +168,10 @@ class Settings(BaseSettings):
             "max_audio_seconds": self.max_audio_seconds,
             "transcription_part_seconds": self.transcription_part_seconds,
             "model_name": self.whisper_model_dir.name if self.whisper_model_dir else "whisper-base",
+            "database_url": self.database_url,
+            "chromium_path": str(self.chromium_path) if self.chromium_path else None,
+            "rpa_target_urls": dict(self.rpa_target_urls),
+            "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,
             "max_upload_bytes": self.max_upload_bytes,
         }
 

@@ -27,6 +27,7 @@ class Stack:
         api: bool = True,
         metrics: bool = False,
         beat: bool = False,
+        standin: bool = False,
     ) -> None:
         self.settings = settings
         self.pools = pools
@@ -39,6 +40,9 @@ class Stack:
         self.metrics = metrics
         self.metrics_targets: list[str] = []
         self.beat = beat  # the hourly housekeeping schedule
+        # The demo's stand-in financial system, as the bulk-entry target.
+        self.standin = standin
+        self.standin_url = ""
 
     def __enter__(self) -> Stack:
         self.start()
@@ -75,6 +79,8 @@ class Stack:
         if not self.redis_url:
             child, self.redis_url = start_redis(self.settings.var_dir / "redis", log_path=self._log("redis"))
             self.children.append(child)
+        if self.standin:
+            self._start_standin()
         env = self.child_env()
         for pool in self.pools:
             argv = python_argv("-m", "digilabo", "worker", "--pool", pool)
@@ -88,6 +94,32 @@ class Stack:
             self.children.append(spawn("exporter", argv, env=env, log_path=self._log("exporter")))
         if self.with_api:
             self._start_api(env)
+
+    def _start_standin(self) -> None:
+        """The bundled 財務会計システム stand-in on a free port; its demo user
+        becomes the sample script's credential for the workers."""
+        port_file = self.settings.var_dir.resolve() / "standin.port"
+        port_file.unlink(missing_ok=True)
+        argv = python_argv(
+            "-m",
+            "standin",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--db",
+            str(self.settings.var_dir.resolve() / "standin.db"),
+        )
+        child = spawn("standin", argv, env=dict(os.environ), log_path=self._log("standin"))
+        self.children.append(child)
+        wait_for(lambda: port_file.exists() or not child.alive(), 30, "the stand-in financial system")
+        if not child.alive():
+            raise RuntimeError(f"the stand-in app exited:\n{child.tail()}")
+        self.standin_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        urls = {**self.settings.rpa_target_urls, "zaimu-standin": self.standin_url}
+        self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})
+        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
+        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "demo-password")
 
     def _metrics_port(self) -> int:
         port = free_port()

@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digilabo.runtime import Runtime
 from digilabo.settings import Settings, get_settings
-from intake_api.routes import admin, glossary, jobs, savings
+from intake_api import portal
+from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates
 from jobs.errors import DigilaboError
 from monitoring.metrics import api_metrics
 
@@ -160,6 +161,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(savings.router)
     app.include_router(admin.router)
     app.include_router(glossary.router)
+    app.include_router(templates.router)
+    app.include_router(review.router)
+    app.include_router(scripts.router)
+    portal.install(app)
 
     @app.exception_handler(DigilaboError)
     async def _domain_error(_request: Request, exc: DigilaboError) -> JSONResponse:

@@ -55,6 +55,8 @@ def accept(
     params: Mapping[str, Any],
     staged: Sequence[StagedInput],
 ) -> Job:
+    if kind.resolve_params is not None:
+        params = kind.resolve_params(params, session)
     cleaned = check_params(kind, params)
     check_inputs(kind, staged)
     job = store.create_job(

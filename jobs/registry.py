@@ -19,11 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from jobs.errors import JobInputError, UnknownJobKind
 
 # Import paths ("module:ATTRIBUTE") of the kinds that ship with the product.
 # Each issue that adds a kind adds one line here.
-BUILTIN_KINDS: tuple[str, ...] = ("jobs.transcription.kind:KIND",)
+BUILTIN_KINDS: tuple[str, ...] = (
+    "jobs.transcription.kind:KIND",
+    "jobs.ocr.kind:KIND",
+    "jobs.rpa.kind:KIND",
+)
 
 
 class ProgressReporter(Protocol):
@@ -137,6 +143,11 @@ class JobKind:
     time_limit: int = 3900
     sample: Callable[[], tuple[dict[str, Any], list[Path]]] | None = None
     fanout: FanOut | None = None
+    # Intake hook: turn references in the parameters (a template id) into
+    # what the core needs, with the request's database session.
+    resolve_params: Callable[[Mapping[str, Any], Session], dict[str, Any]] | None = None
+    # What job pages show of the parameters (default: all of them).
+    public_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 class Registry:

@@ -92,11 +92,13 @@ class WorkerMetrics:
             return
         if "audio_minutes" in summary:
             self.audio_seconds.inc(float(summary.get("units", 0.0)) * 60)
-        if "forms" in summary:
-            self.forms.inc(float(summary["forms"]))
-            self.review_fields.inc(float(summary.get("review_fields", 0)))
-        for status, count in (summary.get("records") or {}).items():
-            self.records.labels(status).inc(float(count))
+        if "forms_read" in summary:
+            self.forms.inc(float(summary["forms_read"]))
+            self.review_fields.inc(float(summary.get("fields_flagged", 0)))
+        if "dry_run" in summary and not summary["dry_run"]:
+            for status in RECORD_STATUSES:
+                if status in summary:
+                    self.records.labels(status).inc(float(summary[status]))
 
 
 @cache

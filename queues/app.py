@@ -16,6 +16,7 @@ RUN_JOB = "digilabo.run_job"
 RUN_PART = "digilabo.run_part"
 HOUSEKEEPING = "digilabo.housekeeping"
 
+
 def task_queues() -> tuple[Queue, ...]:
     # Each pool has its own direct exchange and routing key, so a pool can be
     # moved to another broker vhost or bound elsewhere without touching others.

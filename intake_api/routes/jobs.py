@@ -28,7 +28,11 @@ router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 
 def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = True) -> JobPublic:
-    kind_label = runtime.registry.get(job.kind).label_ja if job.kind in runtime.registry else job.kind
+    kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
+    kind_label = kind.label_ja if kind else job.kind
+    params = job.parameters or {}
+    if kind and kind.public_params:
+        params = kind.public_params(params)
     out = JobPublic(
         id=job.id,
         kind=job.kind,
@@ -39,7 +43,7 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
         state_label=STATE_LABELS_JA.get(job.state, job.state),
         progress=job.progress,
         progress_message=job.progress_message,
-        parameters=job.parameters or {},
+        parameters=params,
         error_code=job.error_code,
         error_message=job.error_message,
         attempts=job.attempts,

@@ -6,6 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from jobs.models import Base
+from jobs.ocr import models as _ocr_models  # noqa: F401 - tables for autogenerate
+from jobs.rpa import models as _rpa_models  # noqa: F401
+from jobs.rpa import scripts as _rpa_scripts  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,47 @@
+"""OCR helpers shared by the portal's pages: the templates people choose
+from, and Japanese names for field types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from jobs.ocr import store as templates
+from jobs.ocr.kind import SAMPLES
+from jobs.ocr.models import OcrTemplate
+from jobs.store import Viewer
+
+TYPE_LABELS = {
+    "text": "文字",
+    "name": "氏名",
+    "kana": "フリガナ",
+    "number": "数字",
+    "amount": "金額",
+    "date_wareki": "和暦の日付",
+    "date": "日付",
+    "phone": "電話番号",
+    "postal_code": "郵便番号",
+    "account_number": "口座番号",
+    "checkbox": "チェック欄",
+    "free_text": "自由記述",
+}
+
+
+def latest_templates(*, session: Session) -> Sequence[OcrTemplate]:
+    """The newest version of every template; the bundled samples are
+    installed on first use, as the API does when a job names one."""
+    rows = templates.list_latest(session=session)
+    known = {r.template_id for r in rows}
+    missing = [p.stem for p in sorted(SAMPLES.glob("*.yaml")) if p.stem not in known]
+    for template_id in missing:
+        templates.get_version(template_id, None, session=session)
+    return templates.list_latest(session=session) if missing else rows
+
+
+def template_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    """New-job choices: the template id (intake takes its newest version)."""
+    return [
+        (r.template_id, f"{r.name}（{r.template_id}・第{r.version}版・{r.fields}項目）")
+        for r in latest_templates(session=session)
+    ]

@@ -1,0 +1,169 @@
+"""OCR review: the jobs waiting for a person, and the screen where the flagged
+fields of one job are confirmed or corrected, each beside its crop image.
+
+Reading the pending fields and applying the decisions call the review API's
+own route functions (``intake_api.routes.review``) with the logged-in person
+as viewer: whoever may see the job may review it, as in the API (department
+staff can fix their own forms); the menu entry is for operators.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from intake_api.deps import RuntimeDep, SessionDep
+from intake_api.portal.web import (
+    CsrfChecked,
+    CurrentUser,
+    NavItem,
+    OperatorUser,
+    PortalRoute,
+    add_nav,
+    redirect,
+    render,
+)
+from intake_api.routes import jobs as jobs_api
+from intake_api.routes import review as review_api
+from jobs.errors import JobInputError, UploadRejected
+from jobs.lifecycle import State
+
+router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
+add_nav(NavItem("/portal/ops/review", "OCR確認", ("operator", "admin")), before="/portal/ops/glossary")
+
+PAGE = 50
+# The time a reviewer may be credited with: the page measures it, the server caps it.
+MAX_SECONDS_PER_FIELD = 300.0
+MAX_SECONDS = 3600.0
+MAX_ITEMS = 5000
+_ITEM_KEY = re.compile(r"field_([0-9]{1,4})")
+
+
+@router.get("/ops/review")
+def waiting(
+    request: Request, runtime: RuntimeDep, session: SessionDep, user: OperatorUser, offset: int = 0
+) -> Response:
+    page = jobs_api.list_jobs(
+        runtime, session, user.viewer, state=State.NEEDS_REVIEW, kind="ocr", limit=PAGE, offset=max(0, offset)
+    )
+    context = {"jobs": page.data, "count": page.count, "offset": offset, "page_size": PAGE}
+    return render(request, "ops_review.html", context)
+
+
+def review_seconds(raw: str, opened_at: str, fields: int, *, now: float) -> float:
+    """Seconds to record: what the page measured (or, without JavaScript, the
+    time since the page was served), never negative, at most
+    MAX_SECONDS_PER_FIELD per decided field and MAX_SECONDS in all."""
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = now - float(opened_at)
+        except ValueError:
+            value = 0.0
+    if not math.isfinite(value):
+        value = 0.0
+    return min(max(0.0, value), MAX_SECONDS_PER_FIELD * max(1, fields), MAX_SECONDS)
+
+
+def _items(job_id: str, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            **entry,
+            "shown": entry.get("text") or "",
+            "checkbox": isinstance(entry.get("value"), bool),
+            "crop_src": f"/portal/jobs/{job_id}/files/{entry['crop']}" if entry.get("crop") else "",
+        }
+        for entry in pending
+    ]
+
+
+def _page(
+    request: Request,
+    runtime: Any,
+    session: Any,
+    user: Any,
+    job_id: str,
+    typed: Mapping[tuple[int, str], str] | None = None,
+    error: JobInputError | None = None,
+) -> Response:
+    job = jobs_api.get_job(job_id, runtime, session, user.viewer)
+    if job.kind != "ocr":
+        raise UploadRejected("not_reviewable", "このジョブには確認する項目がありません。")
+    pending = review_api.pending_fields(job_id, runtime, session, user.viewer)["pending"]
+    items = _items(job.id, pending)
+    for item in items:
+        item["typed"] = (typed or {}).get((item["form"], item["field"]), item["shown"])
+    failed = (error.details.get("form"), error.details.get("field")) if error else None
+    context = {
+        "job": job,
+        "items": items,
+        "error": error.message if error else "",
+        "failed": failed,
+        "opened_at": f"{time.time():.3f}",
+    }
+    return render(request, "review.html", context, status=422 if error else 200)
+
+
+@router.get("/jobs/{job_id}/review")
+def review_page(
+    request: Request, job_id: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    return _page(request, runtime, session, user, job_id)
+
+
+def decisions(form: FormData) -> tuple[list[review_api.Correction], dict[tuple[int, str], str]]:
+    """Each posted item: confirmed when its value is the one shown, else
+    corrected to what was typed (an emptied box clears the value)."""
+    corrections: list[review_api.Correction] = []
+    typed: dict[tuple[int, str], str] = {}
+    for key in form:
+        found = _ITEM_KEY.fullmatch(key)
+        if not found:
+            continue
+        index = found.group(1)
+        field = str(form.get(key) or "")[:100]
+        try:
+            number = int(str(form.get(f"form_{index}") or ""))
+        except ValueError:
+            raise JobInputError(
+                "invalid_review", "送信内容が正しくありません。ページを読み込み直してください。"
+            ) from None
+        value = str(form.get(f"value_{index}") or "").strip()
+        typed[(number, field)] = value
+        if value == str(form.get(f"shown_{index}") or "").strip():
+            corrections.append(review_api.Correction(form=number, field=field, confirm=True))
+        else:
+            corrections.append(review_api.Correction(form=number, field=field, value=value))
+    if len(corrections) > MAX_ITEMS:
+        raise JobInputError("invalid_review", f"一度に確認できるのは{MAX_ITEMS}項目までです。")
+    return corrections, typed
+
+
+@router.post("/jobs/{job_id}/review", dependencies=[CsrfChecked])
+async def submit_review(
+    request: Request, job_id: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    form = await request.form()
+    corrections, typed = decisions(form)
+    seconds = review_seconds(
+        str(form.get("seconds_spent") or ""),
+        str(form.get("opened_at") or ""),
+        len(corrections),
+        now=time.time(),
+    )
+    body = review_api.ReviewSubmit(corrections=corrections, seconds_spent=seconds)
+    try:
+        await run_in_threadpool(review_api.submit_review, job_id, body, runtime, session, user.viewer)
+    except JobInputError as exc:
+        # A refused correction applies nothing: show the page again with what was typed.
+        return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, exc)
+    return redirect(f"/portal/jobs/{job_id}/review")

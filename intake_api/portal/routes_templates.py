@@ -1,0 +1,308 @@
+"""OCR templates (帳票定義): the list, one template with its fields and
+preview, the upload form that shows validation problems by line, and the
+editor where boxes are drawn or moved on the reference page.
+
+Listing, reading, previewing, validating and uploading call the templates
+API's own route functions; an edit becomes a new version through
+``jobs.ocr.edit`` and ``jobs.ocr.store.save``. Everyone logged in may look;
+uploading and editing are for operators and admins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from intake_api.deps import SessionDep
+from intake_api.portal.ocr import TYPE_LABELS, latest_templates
+from intake_api.portal.web import (
+    CsrfChecked,
+    CurrentUser,
+    NavItem,
+    OperatorUser,
+    PortalRoute,
+    add_nav,
+    redirect,
+    render,
+)
+from intake_api.routes import templates as templates_api
+from jobs import store
+from jobs.errors import DigilaboError, JobInputError, NotFound
+from jobs.ocr import store as templates
+from jobs.ocr.edit import FieldEdit, definition_yaml, edited_template, unchanged
+from jobs.ocr.template import Box
+from jobs.ocr.yamldoc import MAX_TEMPLATE_BYTES, TemplateError
+
+router = APIRouter(prefix="/portal/templates", route_class=PortalRoute, include_in_schema=False)
+add_nav(NavItem("/portal/templates", "帳票定義", ("operator", "admin")), before="/portal/ops/glossary")
+
+MAX_FIELDS = 500
+_ROW_KEY = re.compile(r"name_([0-9]{1,4})")
+_PROBLEM_FIELD = re.compile(r"fields\[([0-9]+)\]")
+
+
+@router.get("")
+def template_list(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    latest_templates(session=session)  # installs the bundled samples on first use
+    rows = templates_api.list_templates(session, user.viewer)
+    for row in rows:
+        row["created"] = datetime.fromisoformat(row["created_at"])
+    return render(request, "templates.html", {"templates": rows})
+
+
+# --- upload -----------------------------------------------------------------------------
+
+
+def _upload_page(request: Request, status: int = 200, **context: Any) -> Response:
+    values = {"problems": [], "error": "", "valid": False, "lines": [], "bad_lines": set(), **context}
+    return render(request, "template_upload.html", values, status=status)
+
+
+@router.get("/new")
+def upload_form(request: Request, _user: OperatorUser) -> Response:
+    return _upload_page(request)
+
+
+async def _yaml_lines(upload: UploadFile) -> list[str]:
+    """The uploaded YAML's lines, to show beside its problems."""
+    raw = await upload.read(MAX_TEMPLATE_BYTES + 1)
+    await upload.seek(0)
+    if len(raw) > MAX_TEMPLATE_BYTES:
+        return []
+    return raw.decode("utf-8-sig", errors="replace").splitlines()
+
+
+@router.post("/new", dependencies=[CsrfChecked])
+async def upload(
+    request: Request,
+    session: SessionDep,
+    user: OperatorUser,
+    action: Annotated[str, Form()] = "upload",
+    definition: Annotated[UploadFile | None, File()] = None,
+    reference: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    if definition is None or not definition.filename:
+        return _upload_page(request, 422, error="帳票定義のYAMLファイルを選んでください。")
+    lines = await _yaml_lines(definition)
+    try:
+        if action == "validate":
+            checked = await templates_api.validate(user.viewer, definition)
+            problems = checked["problems"]
+            if not problems:
+                return _upload_page(request, valid=True)
+        else:
+            refs = [r for r in reference or [] if r.filename]
+            answer = await templates_api.upload(session, user.viewer, definition, refs)
+            result = json.loads(bytes(answer.body))
+            flag = "saved" if result["created"] else "unchanged"
+            return redirect(f"/portal/templates/{result['id']}?version={result['version']}&{flag}=1")
+    except TemplateError as exc:
+        problems = [p.to_json() for p in exc.problems]
+    except DigilaboError as exc:
+        return _upload_page(request, exc.http_status, error=exc.message)
+    bad = {p["line"] for p in problems}
+    return _upload_page(request, 422, problems=problems, lines=lines, bad_lines=bad)
+
+
+# --- one template -------------------------------------------------------------------------
+
+
+@router.get("/{template_id}")
+def template_page(
+    request: Request,
+    template_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    version: int | None = None,
+    saved: int = 0,
+    unchanged: int = 0,
+) -> Response:
+    found = templates_api.get_template(template_id, session, user.viewer, version)
+    newest = templates.latest(template_id, session=session)
+    row = templates.get_version(template_id, found["version"], session=session)
+    definition = row.stored["definition"]
+    context = {
+        "t": found,
+        "definition": definition,
+        "created": datetime.fromisoformat(found["created_at"]),
+        "newest": newest.version if newest else found["version"],
+        "pages": range(1, int(definition.get("pages", 1)) + 1),
+        "types": TYPE_LABELS,
+        "saved": bool(saved),
+        "unchanged": bool(unchanged),
+    }
+    return render(request, "template.html", context)
+
+
+@router.get("/{template_id}/preview.png")
+def preview(
+    template_id: str, session: SessionDep, user: CurrentUser, version: int | None = None, page: int = 1
+) -> Response:
+    return templates_api.preview(template_id, session, user.viewer, version, page)
+
+
+@router.get("/{template_id}/reference.png")
+def reference(
+    template_id: str, session: SessionDep, _user: CurrentUser, version: int | None = None, page: int = 1
+) -> Response:
+    """The blank reference page (150 dpi grey) the editor draws on."""
+    pngs = templates.get_version(template_id, version, session=session).stored.get("reference_png", [])
+    if not 1 <= page <= len(pngs):
+        raise NotFound("参照ページ")
+    return Response(base64.b64decode(pngs[page - 1]), media_type="image/png")
+
+
+@router.get("/{template_id}/definition.yaml")
+def definition_file(
+    template_id: str, session: SessionDep, _user: CurrentUser, version: int | None = None
+) -> Response:
+    row = templates.get_version(template_id, version, session=session)
+    return Response(
+        definition_yaml(row.stored["definition"]).encode("utf-8"),
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{row.template_id}-v{row.version}.yaml"'},
+    )
+
+
+# --- the box editor -----------------------------------------------------------------------
+
+
+def _stored_rows(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "orig": f["name"],
+            "name": f["name"],
+            "label": f["label"],
+            "type": f["type"],
+            "page": int(f.get("page", 1)),
+            "required": bool(f.get("required", False)),
+            **{k: f["box"][k] for k in ("x", "y", "w", "h")},
+        }
+        for f in definition["fields"]
+    ]
+
+
+def _editor(
+    request: Request,
+    row: Any,
+    rows: list[dict[str, Any]],
+    page: int,
+    problems: list[dict[str, Any]] | None = None,
+    error: str = "",
+) -> Response:
+    definition = row.stored["definition"]
+    pages = int(definition.get("pages", 1))
+    bad_rows = {int(m.group(1)) for p in problems or [] for m in [_PROBLEM_FIELD.match(p["field"])] if m}
+    context = {
+        "row": row,
+        "definition": definition,
+        "rows": rows,
+        "page": min(max(1, page), pages),
+        "pages": range(1, pages + 1),
+        "types": TYPE_LABELS,
+        "problems": problems or [],
+        "bad_rows": bad_rows,
+        "error": error,
+    }
+    return render(request, "template_edit.html", context, status=422 if problems or error else 200)
+
+
+@router.get("/{template_id}/edit")
+def edit_form(
+    request: Request,
+    template_id: str,
+    session: SessionDep,
+    _user: OperatorUser,
+    version: int | None = None,
+    page: int = 1,
+) -> Response:
+    row = templates.get_version(template_id, version, session=session)
+    return _editor(request, row, _stored_rows(row.stored["definition"]), page)
+
+
+def _number(raw: str, what: str, index: int) -> float:
+    try:
+        value = float(raw.replace("，", ".").strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise JobInputError(
+            "invalid_box", f"{index + 1}番目の項目の「{what}」は数値（mm）で入力してください。"
+        )
+    return value
+
+
+def edited_rows(form: FormData) -> list[dict[str, Any]]:
+    """The editor's rows as posted, in screen order, without those marked 削除."""
+    indices = sorted(int(m.group(1)) for key in form if (m := _ROW_KEY.fullmatch(key)))
+    rows = []
+    for i in indices:
+        if form.get(f"delete_{i}"):
+            continue
+        text = {k: str(form.get(f"{k}_{i}") or "").strip() for k in ("orig", "name", "label", "type", "page")}
+        box = {k: str(form.get(f"{k}_{i}") or "") for k in ("x", "y", "w", "h")}
+        rows.append({**text, **box, "required": bool(form.get(f"required_{i}"))})
+    if len(rows) > MAX_FIELDS:
+        raise JobInputError("too_many_fields", f"項目は{MAX_FIELDS}個までです。")
+    return rows
+
+
+def field_edits(rows: list[dict[str, Any]]) -> list[FieldEdit]:
+    labels = {"x": "左", "y": "上", "w": "幅", "h": "高さ"}
+    edits = []
+    for index, r in enumerate(rows):
+        box = Box(*(_number(r[k], labels[k], index) for k in ("x", "y", "w", "h")))
+        page = int(r["page"]) if r["page"].isdigit() else 1
+        edits.append(FieldEdit(r["name"], r["label"], r["type"], page, box, r["required"], r["orig"] or None))
+    return edits
+
+
+def _save_edit(
+    template_id: str, base_version: int, rows: list[dict[str, Any]], *, session: Any, viewer: Any
+) -> str:
+    """Store the edited fields as the next version; returns the page to show."""
+    base = templates.get_version(template_id, base_version, session=session)
+    edits = field_edits(rows)
+    if unchanged(base.stored, edits):
+        return f"/portal/templates/{template_id}?version={base.version}&unchanged=1"
+    newest = templates.latest(template_id, session=session)
+    version = (newest.version if newest else base.version) + 1
+    _, template = edited_template(base.stored, edits, version=version)
+    saved, created = templates.save(template, session=session, created_by=viewer.name)
+    store.audit(
+        "template", session=session, viewer=viewer, template=template.key, created=created, edited=True
+    )
+    return f"/portal/templates/{template_id}?version={saved.version}&saved=1"
+
+
+@router.post("/{template_id}/edit", dependencies=[CsrfChecked])
+async def save_edit(
+    request: Request,
+    template_id: str,
+    session: SessionDep,
+    user: OperatorUser,
+    base_version: Annotated[int, Form()],
+    page: Annotated[int, Form()] = 1,
+) -> Response:
+    form = await request.form()
+    rows = edited_rows(form)
+    try:
+        target = await run_in_threadpool(
+            _save_edit, template_id, base_version, rows, session=session, viewer=user.viewer
+        )
+    except TemplateError as exc:
+        row = templates.get_version(template_id, base_version, session=session)
+        return _editor(request, row, rows, page, problems=[p.to_json() for p in exc.problems])
+    except JobInputError as exc:
+        row = templates.get_version(template_id, base_version, session=session)
+        return _editor(request, row, rows, page, error=exc.message)
+    return redirect(target)

@@ -1,0 +1,61 @@
+"""Entry-script helpers shared by the portal's pages: the approved scripts a
+department chooses from, Japanese labels for script and record states, and
+the counts shown on an entry job's page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jobs.rpa import scripts
+from jobs.rpa.kind import SAMPLES
+from jobs.rpa.results import STATE_LABELS
+from jobs.store import Viewer
+
+STATUS_LABELS = {"pending": "承認待ち", "approved": "承認済み"}
+INVALID_ROWS = (
+    ("skip", "不備のある行を飛ばす"),
+    ("reject", "一件でも不備があれば全体を受け付けない"),
+)
+# The counts on an entry job's page, in this order; the others only when not zero.
+SHOWN_ALWAYS = ("entered", "duplicate", "rejected", "invalid", "failed")
+SHOWN_IF_ANY = ("checked", "in_flight", "pending")
+
+
+def install_samples(*, session: Session) -> None:
+    """The bundled sample scripts, approved by the system on first use (as
+    intake does when a job names one); only for ids nobody has uploaded."""
+    known = {row.script_id for row in scripts.list_scripts(session=session)}
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        if path.stem not in known:
+            scripts.get(path.stem, None, session=session)
+
+
+def approved_newest(*, session: Session) -> list[scripts.RpaScript]:
+    """The newest approved version of every script, by id."""
+    install_samples(session=session)
+    newest: dict[str, scripts.RpaScript] = {}
+    for row in scripts.list_scripts(session=session):  # newest version first
+        if row.status == "approved" and row.script_id not in newest:
+            newest[row.script_id] = row
+    return list(newest.values())
+
+
+def script_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    """New-job choices: the script id (intake takes its newest approved version)."""
+    return [
+        (r.script_id, f"{r.name}（{r.script_id}@{r.version}・{r.target}）")
+        for r in approved_newest(session=session)
+    ]
+
+
+def invalid_rows_choices(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    return list(INVALID_ROWS)
+
+
+def record_counts(summary: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """(state, Japanese label, count) for an entry job's summary."""
+    shown = [*SHOWN_ALWAYS, *[s for s in SHOWN_IF_ANY if summary.get(s)]]
+    return [(s, STATE_LABELS.get(s, s), int(summary.get(s) or 0)) for s in shown]

@@ -1,0 +1,212 @@
+"""Reading one field: from the PDF text layer, or from the aligned scan
+(crop, binarise, clean, tesseract), then normalising and deciding review.
+
+A field goes to review when its confidence (the lowest word confidence) is
+below the threshold, its value fails the type check, it is required and
+empty, or the template says ``always``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from jobs.ocr import engine
+from jobs.ocr.align import Alignment, warp_box
+from jobs.ocr.normalise import Value, normalise
+from jobs.ocr.pages import ALIGN_DPI, MM_PER_INCH, OCR_DPI, Grey
+from jobs.ocr.template import Box, Field
+
+TEXT_INSET_MM = 0.7
+CHECKBOX_INSET = 0.22  # of the box side: keeps the printed square out
+TICKED_RATIO = 0.05
+CERTAIN_EMPTY, CERTAIN_TICKED = 0.015, 0.10
+SPECK_PIXELS = 12
+PAD = 12
+CONTEXT_MM = 2.0
+WHITELISTS = {
+    "number": "0123456789,-",
+    "amount": "0123456789,",
+    "phone": "0123456789-",
+    "postal_code": "0123456789-",
+    "account_number": "0123456789",
+}
+REASONS_JA = {
+    "low_confidence": "読み取りの確信度が低い",
+    "type_check": "形式の確認に失敗",
+    "required_empty": "必須項目が空欄",
+    "always": "定義により常に確認",
+    "ambiguous_mark": "チェックの有無がはっきりしない",
+}
+
+
+@dataclass
+class FieldResult:
+    """One field of one form, as forms.json keeps it."""
+
+    name: str
+    value: Value
+    text: str
+    raw: str
+    confidence: float
+    reasons: list[str] = field(default_factory=list)
+    problem: str | None = None
+    crop: Grey | None = field(default=None, repr=False)
+
+    @property
+    def review(self) -> bool:
+        return bool(self.reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "text": self.text,
+            "raw": self.raw,
+            "confidence": round(self.confidence, 1),
+            "review": self.review,
+            "reasons": list(self.reasons),
+            "problem": self.problem,
+        }
+
+
+def inset(box: Box, mm: float) -> Box:
+    mm = min(mm, box.w / 4, box.h / 4)
+    return Box(box.x + mm, box.y + mm, box.w - 2 * mm, box.h - 2 * mm)
+
+
+def grow(box: Box, mm: float) -> Box:
+    return Box(max(0.0, box.x - mm), max(0.0, box.y - mm), box.w + 2 * mm, box.h + 2 * mm)
+
+
+def ink_only(crop: Grey) -> Grey | None:
+    """Otsu-binarised ink with specks and box lines touching the edge
+    removed, cropped tight and padded; None when the box is blank."""
+    if int(crop.min()) > 150:
+        return None
+    threshold, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    mask = (crop < min(threshold, 180)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    height, width = mask.shape
+    keep = np.zeros(count, dtype=bool)
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        on_edge = x == 0 or y == 0 or x + w >= width or y + h >= height
+        line_like = max(w, h) >= 5 * max(1, min(w, h))
+        keep[i] = area >= SPECK_PIXELS and not (on_edge and (line_like or area < 4 * SPECK_PIXELS))
+    kept = keep[labels]
+    if not kept.any():
+        return None
+    rows, cols = np.nonzero(kept)
+    tight = np.where(kept, 0, 255).astype(np.uint8)[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    padded = cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
+    return np.asarray(padded, dtype=np.uint8)
+
+
+def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None) -> FieldResult:
+    checked = normalise(spec.type, raw, allowed_chars=spec.allowed_chars, pattern=spec.pattern)
+    reasons = []
+    if checked.text and confidence < spec.confidence_threshold:
+        reasons.append("low_confidence")
+    if checked.problem:
+        reasons.append("type_check")
+    if spec.required and not checked.text:
+        reasons.append("required_empty")
+    if spec.always_review(from_text_layer=text_layer):
+        reasons.append("always")
+    return FieldResult(
+        spec.name, checked.value, checked.text, raw, confidence, reasons, checked.problem, crop
+    )
+
+
+def _checkbox(crop: Grey) -> tuple[str, float, bool]:
+    """(raw "1"/"0", confidence, ambiguous) from the dark-pixel ratio."""
+    ratio = float((cv2.medianBlur(crop, 3) < 128).mean())
+    ambiguous = CERTAIN_EMPTY < ratio < CERTAIN_TICKED
+    return ("1" if ratio >= TICKED_RATIO else "0"), (50.0 if ambiguous else 100.0), ambiguous
+
+
+def read_image_field(
+    spec: Field, image: Grey, alignment: Alignment, *, tessdata: str | None = None
+) -> FieldResult:
+    """A field from an aligned scan."""
+    context = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    if spec.type == "checkbox":
+        side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
+        raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
+        result = _decide(spec, raw, confidence, text_layer=False, crop=context)
+        if ambiguous:
+            result.reasons.append("ambiguous_mark")
+        return result
+    ink = ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI))
+    if ink is None:
+        return _decide(spec, "", 100.0, text_layer=False, crop=context)
+    whitelist = spec.allowed_chars or WHITELISTS.get(spec.type, "")
+    raw, confidence = engine.recognise(ink, spec.language, whitelist, tessdata)
+    return _decide(spec, raw.strip(), confidence, text_layer=False, crop=context)
+
+
+def _pdf_rect(page: Any, box: Box) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) in PDF points; PDF's y axis points up."""
+    points = 72.0 / MM_PER_INCH
+    height = float(page.get_height())
+    return (
+        box.x * points,
+        height - (box.y + box.h) * points,
+        (box.x + box.w) * points,
+        height - box.y * points,
+    )
+
+
+def _path_points(obj: Any) -> list[tuple[float, float]]:
+    """The points a path object passes through, in page coordinates."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    matrix = obj.get_matrix()
+    x, y = ctypes.c_float(), ctypes.c_float()
+    points = []
+    for i in range(pdfium_c.FPDFPath_CountSegments(obj.raw)):
+        segment = pdfium_c.FPDFPath_GetPathSegment(obj.raw, i)
+        if pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
+            points.append(matrix.on_point(x.value, y.value))
+    return points
+
+
+def _vector_tick(page: Any, box: Box) -> bool:
+    """A path that passes through the box's inner part: a tick or a cross.
+    The printed square's outline stays outside that part."""
+    import pypdfium2.raw as pdfium_c
+
+    side = min(box.w, box.h) * CHECKBOX_INSET
+    left, bottom, right, top = _pdf_rect(page, inset(box, side))
+    outer = _pdf_rect(page, grow(box, 1.0))
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=1):
+        x0, y0, x1, y1 = obj.get_bounds()
+        if x1 < outer[0] or x0 > outer[2] or y1 < outer[1] or y0 > outer[3]:
+            continue
+        points = _path_points(obj)
+        # Sample along each segment: a tick's corners may all lie outside.
+        for (ax, ay), (bx, by) in itertools.pairwise(points):
+            for t in (i / 8 for i in range(9)):
+                px, py = ax + (bx - ax) * t, ay + (by - ay) * t
+                if left < px < right and bottom < py < top:
+                    return True
+    return False
+
+
+def read_text_field(
+    spec: Field, page: Any, textpage: Any, page_image: Grey, alignment: Alignment
+) -> FieldResult:
+    """A field from a PDF's text layer: exact, confidence 100."""
+    context = warp_box(page_image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI)
+    text = str(textpage.get_text_bounded(*_pdf_rect(page, spec.box)))
+    if spec.type == "checkbox":
+        raw = "1" if text.strip() or _vector_tick(page, spec.box) else "0"
+        return _decide(spec, raw, 100.0, text_layer=True, crop=context)
+    raw = " ".join(text.split())
+    return _decide(spec, raw, 100.0, text_layer=True, crop=context)

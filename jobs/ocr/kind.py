@@ -1,0 +1,161 @@
+"""The template-OCR job kind (帳票OCR): what the registry loads.
+
+Parameters carry the template itself, already resolved from its id and
+version at intake: ``{"template": Template.to_dict()}``, or
+``{"templates": [...]}`` for a mixed batch where each page picks the
+candidate it aligns best with. The core reads every page, writes forms.csv,
+forms.xlsx, forms.json and a PNG crop per flagged field, and ends the job in
+needs_review when any field (or page) needs a person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import JobInputError
+from jobs.ocr.document import forms_document
+from jobs.ocr.outputs import to_csv, write_crops, write_tables
+from jobs.ocr.pages import count_pages
+from jobs.ocr.reader import OK, UNREADABLE, FormResult, read_forms
+from jobs.ocr.template import Template, template_from_dict
+from jobs.ocr.workbook import write_xlsx
+from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile
+
+log = logging.getLogger(__name__)
+SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
+MAX_CANDIDATES = 10
+DEFAULT_SECONDS_PER_FORM = 180.0
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"template": dict}`` or ``{"templates": [dict, ...]}``; each dict is
+    checked again here so a bad one is refused at intake, not in the worker."""
+    if "templates" in params:
+        raw = params["templates"]
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_CANDIDATES:
+            raise JobInputError(
+                "invalid_parameters",
+                f"templates は帳票定義を1〜{MAX_CANDIDATES}件並べたリストで指定してください。",
+                field="templates",
+            )
+        for item in raw:
+            template_from_dict(item)
+        return {"templates": list(raw)}
+    if not isinstance(params.get("template"), Mapping):
+        raise JobInputError(
+            "invalid_parameters", "帳票定義（template）を指定してください。", field="template"
+        )
+    template_from_dict(params["template"])
+    return {"template": dict(params["template"])}
+
+
+def candidates(params: Mapping[str, Any]) -> list[Template]:
+    raw = params["templates"] if "templates" in params else [params["template"]]
+    return [template_from_dict(item) for item in raw]
+
+
+def manual_seconds(forms: Sequence[FormResult]) -> float:
+    """Staff time the forms read would have taken by hand (template baselines)."""
+    return sum(f.template.seconds_per_form for f in forms if f.status == OK and f.template)
+
+
+def _all_unreadable(forms: Sequence[FormResult]) -> JobInputError | None:
+    if forms and all(f.status == UNREADABLE for f in forms):
+        shown = "\n".join(f"・{f.file}: {f.message}" for f in forms[:5])
+        return JobInputError("no_readable_pages", f"読み取れるページがありませんでした。\n{shown}")
+    return None
+
+
+def run(ctx: JobContext) -> JobOutcome:
+    templates = candidates(ctx.params)
+    inputs = [(f.name, f.path) for f in ctx.inputs]
+    total = max(1, sum(count_pages(path) for _, path in inputs))
+    done = [0]
+
+    def report(form: FormResult) -> None:
+        done[0] += max(1, len(form.pages))
+        if form.status != OK:
+            log.info("job %s: form %d (%s) %s", ctx.job_id, form.index, form.file, form.status)
+        ctx.progress(min(done[0] / total, 0.99), f"{done[0]}/{total}ページを読み取りました")
+
+    forms = read_forms(inputs, templates, tessdata=ctx.options.get("tessdata_dir"), on_form=report)
+    error = _all_unreadable(forms)
+    if error:
+        raise error
+    doc = forms_document(forms, templates)
+    outputs = write_tables(ctx.work_dir, doc) + write_crops(ctx.work_dir, forms)
+    units = doc["summary"]["forms_read"]
+    seconds = manual_seconds(forms)
+    return JobOutcome(
+        outputs=tuple(outputs),
+        units=float(units),
+        seconds_per_unit=seconds / units if units else templates[0].seconds_per_form,
+        needs_review=any(f.needs_review for f in forms),
+        summary={**doc["summary"], "templates": [t.key for t in templates]},
+    )
+
+
+def regenerate(work_dir: Path, doc: Mapping[str, Any]) -> list[OutputFile]:
+    """forms.json/csv/xlsx again after review (crops are kept from the job)."""
+    return write_tables(work_dir, doc)
+
+
+def read_files(templates: Sequence[Template], scans: Sequence[Path], out: Path) -> dict[str, Any]:
+    """The queue-less CLI: read scans and write one file chosen by its suffix
+    (.csv, .xlsx or .json). Returns the summary."""
+    if out.suffix not in (".csv", ".xlsx", ".json"):
+        raise ValueError(f"output must end in .csv, .xlsx or .json: {out}")
+    forms = read_forms([(p.name, p) for p in scans], templates)
+    doc = forms_document(forms, templates)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        out.write_bytes(to_csv(doc))
+    elif out.suffix == ".xlsx":
+        write_xlsx(out, doc)
+    else:
+        out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    summary: dict[str, Any] = doc["summary"]
+    return summary
+
+
+def sample() -> tuple[dict[str, Any], list[Path]]:
+    """The bundled 給付金支給申請書 template (installed on first use) and three scans of it."""
+    return {"template": "kyufukin-shinsei"}, sorted(SAMPLES.glob("scan-*"))
+
+
+def _resolve(params: Mapping[str, Any], session: Any) -> dict[str, Any]:
+    from jobs.ocr.store import resolve_params
+
+    return resolve_params(params, session)
+
+
+def _public(params: Mapping[str, Any]) -> dict[str, Any]:
+    from jobs.ocr.store import public_params
+
+    return public_params(params)
+
+
+KIND = JobKind(
+    name="ocr",
+    label_ja="帳票OCR",
+    queue="cpu",
+    service="ocr",
+    unit_name="forms",
+    unit_label_ja="帳票（枚）",
+    default_seconds_per_unit=DEFAULT_SECONDS_PER_FORM,
+    accepted_media_types=SCAN_TYPES,
+    run=run,
+    validate_params=validate_params,
+    min_files=1,
+    max_files=50,
+    soft_time_limit=3600,
+    time_limit=3900,
+    sample=sample,
+    resolve_params=_resolve,
+    public_params=_public,
+)

@@ -1,0 +1,171 @@
+"""Input files turned into pages: PDFs through pypdfium2, images (PNG, JPEG,
+multi-page TIFF) through Pillow.
+
+A PDF page that carries text keeps its pdfium handle so fields can be read
+from the text layer; every other page becomes a grey image. Pillow's
+decompression-bomb limit stays on: a scan never needs 90 million pixels.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pypdfium2 as pdfium
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from jobs.errors import JobInputError
+
+Grey = npt.NDArray[np.uint8]
+MM_PER_INCH = 25.4
+OCR_DPI = 300.0
+ALIGN_DPI = 150.0
+# The largest page we render; a 2 m poster at 300 dpi would not fit in memory.
+MAX_RENDER_PIXELS = 60_000_000
+PDF_MAGIC = b"%PDF-"
+
+
+@dataclass
+class Page:
+    """One page of an input: a grey image (``dpi`` pixels per inch, or None
+    when the file does not say) and, for text PDFs, the pdfium page."""
+
+    file: str
+    number: int
+    image: Grey
+    dpi: float | None
+    pdf_page: Any = None
+
+    @property
+    def has_text(self) -> bool:
+        return self.pdf_page is not None
+
+
+def unreadable(name: str, why: str, **details: Any) -> JobInputError:
+    return JobInputError(
+        "page_unreadable",
+        f"ファイル「{name}」を読み取れません（{why}）。ファイルが壊れていないか確認し、読み直してください。",
+        file=name,
+        **details,
+    )
+
+
+def _grey(image: Image.Image) -> Grey:
+    if image.mode in ("RGBA", "LA", "P"):
+        # Transparent areas are paper, not ink.
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+
+
+def render_pdf_page(page: Any, dpi: float) -> Grey:
+    width, height = page.get_size()
+    scale = dpi / 72.0
+    pixels = width * scale * height * scale
+    if pixels > MAX_RENDER_PIXELS:
+        scale *= (MAX_RENDER_PIXELS / pixels) ** 0.5
+    bitmap = page.render(scale=scale, grayscale=True)
+    return _grey(bitmap.to_pil())
+
+
+def _text_chars(page: Any) -> int:
+    textpage = page.get_textpage()
+    try:
+        return int(textpage.count_chars())
+    finally:
+        textpage.close()
+
+
+def _pdf_pages(path: Path, name: str) -> Iterator[Page]:
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        raise unreadable(name, "PDFとして開けません", reason=str(exc)) from None
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            if _text_chars(page) > 0:
+                yield Page(name, index + 1, render_pdf_page(page, ALIGN_DPI), ALIGN_DPI, page)
+            else:
+                yield Page(name, index + 1, render_pdf_page(page, OCR_DPI), OCR_DPI)
+    finally:
+        document.close()
+
+
+def _dpi(image: Image.Image) -> float | None:
+    dpi = image.info.get("dpi")
+    if isinstance(dpi, tuple) and dpi and float(dpi[0]) >= 50:
+        return float(dpi[0])
+    return None
+
+
+def _image_pages(path: Path, name: str) -> Iterator[Page]:
+    try:
+        image = Image.open(path)
+        frames = [(_grey(frame), _dpi(frame)) for frame in ImageSequence.Iterator(image)]
+    except Image.DecompressionBombError:
+        raise unreadable(name, "画像の画素数が多すぎます") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
+    for index, (grey, dpi) in enumerate(frames):
+        yield Page(name, index + 1, grey, dpi)
+
+
+def iter_pages(path: Path, name: str | None = None) -> Iterator[Page]:
+    """Every page of a PDF or image file, in order; JobInputError if unreadable."""
+    label = name or path.name
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        raise unreadable(label, "ファイルが見つかりません") from None
+    if not head:
+        raise unreadable(label, "空のファイルです")
+    yield from (_pdf_pages if head.startswith(PDF_MAGIC) else _image_pages)(path, label)
+
+
+def reference_pages(data: bytes, name: str, size_mm: tuple[float, float], count: int) -> list[Grey]:
+    """The blank form's pages as grey images at ALIGN_DPI, exactly the page size."""
+    import cv2
+
+    target = (round(size_mm[0] / MM_PER_INCH * ALIGN_DPI), round(size_mm[1] / MM_PER_INCH * ALIGN_DPI))
+    folder = io.BytesIO(data)
+    pages: list[Grey] = []
+    if data.startswith(PDF_MAGIC):
+        try:
+            document = pdfium.PdfDocument(folder)
+        except pdfium.PdfiumError as exc:
+            raise unreadable(name, "PDFとして開けません", reason=str(exc)) from None
+        try:
+            pages = [render_pdf_page(document[i], ALIGN_DPI) for i in range(min(count, len(document)))]
+        finally:
+            document.close()
+    else:
+        try:
+            image = Image.open(folder)
+            pages = [_grey(f) for f in ImageSequence.Iterator(image)][:count]
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
+    return [np.asarray(cv2.resize(p, target, interpolation=cv2.INTER_AREA), dtype=np.uint8) for p in pages]
+
+
+def count_pages(path: Path) -> int:
+    """Pages in a file without rendering them (for progress); 1 if unknown."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        if head.startswith(PDF_MAGIC):
+            document = pdfium.PdfDocument(path)
+            try:
+                return max(1, len(document))
+            finally:
+                document.close()
+        with Image.open(path) as image:
+            return max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:
+        return 1

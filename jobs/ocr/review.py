@@ -1,0 +1,93 @@
+"""A person's review of flagged fields: corrections applied to forms.json,
+the outputs regenerated, the review time recorded, and the job finished
+(with its ledger entry) when nothing is left to check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jobs import ledger, store
+from jobs.artifacts import ArtifactStore
+from jobs.errors import InvalidTransition
+from jobs.lifecycle import State, transition
+from jobs.models import Job
+from jobs.ocr.document import apply_corrections, pending_reviews
+from jobs.ocr.kind import regenerate
+from jobs.registry import JobKind
+
+FORMS_JSON = "forms.json"
+
+
+def load_document(job: Job, *, session: Session, artifacts: ArtifactStore) -> dict[str, Any]:
+    artifact = store.get_artifact(job.id, FORMS_JSON, session=session)
+    doc: dict[str, Any] = json.loads(artifacts.path_for(artifact.sha256).read_text(encoding="utf-8"))
+    return doc
+
+
+def pending(job: Job, *, session: Session, artifacts: ArtifactStore) -> list[dict[str, Any]]:
+    if job.state != State.NEEDS_REVIEW:
+        return []
+    return pending_reviews(load_document(job, session=session, artifacts=artifacts))
+
+
+def apply_review(
+    job: Job,
+    kind: JobKind,
+    corrections: Iterable[Mapping[str, Any]],
+    seconds_spent: float,
+    *,
+    session: Session,
+    artifacts: ArtifactStore,
+    viewer: store.Viewer,
+    tz: str,
+) -> dict[str, Any]:
+    """Apply one batch of corrections in the caller's transaction. Returns
+    the new summary; the job is succeeded when no field is pending."""
+    if job.state != State.NEEDS_REVIEW:
+        raise InvalidTransition(job.id, job.state, State.SUCCEEDED.value)
+    doc = apply_corrections(load_document(job, session=session, artifacts=artifacts), corrections)
+    folder = artifacts.job_work_dir(job.id) / f"review-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    try:
+        for out in regenerate(folder, doc):
+            blob = artifacts.put_file(out.path)
+            store.add_artifact(
+                session=session,
+                job_id=job.id,
+                role="output",
+                name=out.name,
+                sha256=blob.sha256,
+                size=blob.size,
+                media_type=out.media_type,
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    job.human_seconds = (job.human_seconds or 0.0) + max(0.0, seconds_spent)
+    job.summary = {**(job.summary or {}), **doc["summary"]}
+    store.audit(
+        "review",
+        session=session,
+        viewer=viewer,
+        job_id=job.id,
+        corrections=len(list(corrections)) if isinstance(corrections, list) else None,
+        seconds=round(seconds_spent, 1),
+    )
+    if doc["summary"]["fields_pending"] == 0:
+        job = transition(session, job.id, State.SUCCEEDED)
+        ledger.record_job(
+            job,
+            session=session,
+            service=kind.service,
+            unit_name=kind.unit_name,
+            units=float(job.summary.get("units", 0.0)),
+            seconds_per_unit=float(job.summary.get("seconds_per_unit", kind.default_seconds_per_unit)),
+            tz=tz,
+        )
+    summary: dict[str, Any] = doc["summary"]
+    return summary

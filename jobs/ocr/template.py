@@ -1,0 +1,314 @@
+"""Template definitions (帳票定義): where each field of a form is and what it holds.
+
+``parse_template(yaml_bytes, files)`` turns an uploaded YAML document plus
+its reference page (the blank form) into a validated ``Template``;
+``Template.to_dict()`` is the JSON the service stores per version and hands
+to the job, and ``template_from_dict`` reads it back. The reference page is
+kept inside the dict as grey PNGs at the alignment resolution, so a job
+carries everything it needs and a stored version never changes under it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.errors import JobInputError
+from jobs.ocr.pages import Grey, reference_pages
+from jobs.ocr.yamldoc import TemplateError, TemplateProblem, parse_yaml, problem, schema_problems
+
+FIELD_TYPES = (
+    "text",
+    "name",
+    "kana",
+    "number",
+    "amount",
+    "date_wareki",
+    "date",
+    "phone",
+    "postal_code",
+    "account_number",
+    "checkbox",
+    "free_text",
+)
+DIGIT_TYPES = frozenset({"number", "amount", "phone", "postal_code", "account_number"})
+DEFAULT_THRESHOLD = 80.0
+# Manual keying time when the template does not say: handling the sheet,
+# plus typing and checking each field (a tick box is a glance).
+BASE_SECONDS_PER_FORM = 30.0
+SECONDS_PER_FIELD = 10.0
+SECONDS_PER_CHECKBOX = 3.0
+MAX_REFERENCE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in millimetres from the page's top-left corner."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    page: int
+    box: Box
+    type: str
+    language: str
+    allowed_chars: str | None
+    pattern: str | None
+    required: bool
+    # "auto", "always", or None when the template leaves it to the type.
+    review: str | None
+    confidence_threshold: float
+
+    def always_review(self, *, from_text_layer: bool) -> bool:
+        """Whether a person checks this field whatever its confidence.
+
+        Names default to review when read by OCR: variant kanji (髙/高,
+        﨑/崎) came back wrong with high confidence. A text layer is exact."""
+        if self.review is not None:
+            return self.review == "always"
+        return self.type == "name" and not from_text_layer
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    name: str
+    version: int
+    width_mm: float
+    height_mm: float
+    pages: int
+    seconds_per_form: float
+    fields: tuple[Field, ...]
+    reference_png: tuple[bytes, ...]
+    source: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        """Content hash: same definition and reference page, same digest."""
+        return template_digest(self.source, self.reference_png)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def reference(self, page: int) -> Grey:
+        return _decode_png(self.reference_png[page - 1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable; ``template_from_dict`` reads it back."""
+        return {
+            "definition": self.source,
+            "reference_png": [base64.b64encode(p).decode("ascii") for p in self.reference_png],
+            "digest": self.digest,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "name": self.name, "digest": self.digest}
+
+
+def template_digest(source: Mapping[str, Any], reference_png: tuple[bytes, ...]) -> str:
+    canonical = json.dumps(source, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    sha = hashlib.sha256(canonical.encode("utf-8"))
+    for png in reference_png:
+        sha.update(hashlib.sha256(png).digest())
+    return sha.hexdigest()
+
+
+@lru_cache(maxsize=32)
+def _decode_png(png: bytes) -> Grey:
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise JobInputError("invalid_template", "帳票定義の参照ページ画像が壊れています。")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _encode_png(image: Grey) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:  # pragma: no cover - OpenCV can always encode a grey image
+        raise RuntimeError("PNG encoding failed")
+    return bytes(encoded.tobytes())
+
+
+def default_seconds_per_form(fields: list[dict[str, Any]]) -> float:
+    ticks = sum(1 for f in fields if f.get("type") == "checkbox")
+    return BASE_SECONDS_PER_FORM + SECONDS_PER_FIELD * (len(fields) - ticks) + SECONDS_PER_CHECKBOX * ticks
+
+
+def _field(raw: Mapping[str, Any], threshold: float) -> Field:
+    kind = str(raw["type"])
+    box = raw["box"]
+    return Field(
+        name=str(raw["name"]),
+        label=str(raw["label"]),
+        page=int(raw.get("page", 1)),
+        box=Box(float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])),
+        type=kind,
+        language=str(raw.get("language", "eng" if kind in DIGIT_TYPES else "jpn")),
+        allowed_chars=raw.get("allowed_chars"),
+        pattern=raw.get("pattern"),
+        required=bool(raw.get("required", False)),
+        review=raw.get("review"),
+        confidence_threshold=float(raw.get("confidence_threshold", threshold)),
+    )
+
+
+def _semantic_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplateProblem]:
+    """What the schema cannot say: unique names, boxes on the page, regexes."""
+    found: list[TemplateProblem] = []
+    width, height = data["page_size"]["width_mm"], data["page_size"]["height_mm"]
+    pages = int(data.get("pages", 1))
+    seen: set[str] = set()
+    for i, raw in enumerate(data["fields"]):
+        where: list[str | int] = ["fields", i]
+        if raw["name"] in seen:
+            found.append(problem(f"項目名「{raw['name']}」が重複しています。", node, [*where, "name"]))
+        seen.add(raw["name"])
+        box = raw["box"]
+        if box["x"] + box["w"] > width or box["y"] + box["h"] > height:
+            found.append(problem("枠がページの外にはみ出しています。", node, [*where, "box"]))
+        if int(raw.get("page", 1)) > pages:
+            found.append(problem(f"page は pages（{pages}）以下にしてください。", node, [*where, "page"]))
+        if raw.get("pattern") is not None:
+            try:
+                re.compile(raw["pattern"])
+            except re.error as exc:
+                found.append(problem(f"正規表現として正しくありません（{exc}）。", node, [*where, "pattern"]))
+    return found
+
+
+def _reference(data: dict[str, Any], node: yaml.Node, files: Mapping[str, bytes]) -> tuple[bytes, ...]:
+    name = data["reference"]
+    blob = files.get(name)
+    if blob is None:
+        raise TemplateError([problem(f"参照ページ「{name}」のファイルがありません。", node, ["reference"])])
+    if len(blob) > MAX_REFERENCE_BYTES:
+        raise TemplateError(
+            [problem("参照ページのファイルが大きすぎます（20MBまで）。", node, ["reference"])]
+        )
+    size = (float(data["page_size"]["width_mm"]), float(data["page_size"]["height_mm"]))
+    pages = int(data.get("pages", 1))
+    try:
+        images = reference_pages(blob, name, size, pages)
+    except JobInputError as exc:
+        raise TemplateError([problem(exc.message, node, ["reference"])]) from None
+    if len(images) < pages:
+        message = f"参照ページが{len(images)}ページしかありません（pages: {pages}）。"
+        raise TemplateError([problem(message, node, ["reference"])])
+    return tuple(_encode_png(image) for image in images)
+
+
+def build_template(source: dict[str, Any], reference_png: tuple[bytes, ...]) -> Template:
+    """A Template from an already validated definition and its reference PNGs."""
+    threshold = float(source.get("confidence_threshold", DEFAULT_THRESHOLD))
+    seconds = source.get("seconds_per_form") or default_seconds_per_form(source["fields"])
+    return Template(
+        id=source["id"],
+        name=source["name"],
+        version=int(source["version"]),
+        width_mm=float(source["page_size"]["width_mm"]),
+        height_mm=float(source["page_size"]["height_mm"]),
+        pages=int(source.get("pages", 1)),
+        seconds_per_form=float(seconds),
+        fields=tuple(_field(f, threshold) for f in source["fields"]),
+        reference_png=reference_png,
+        source=source,
+    )
+
+
+def check_definition(source: bytes | str) -> tuple[dict[str, Any], yaml.Node, list[TemplateProblem]]:
+    """Parse and check a YAML definition without its reference page."""
+    data, node = parse_yaml(source)
+    problems = schema_problems(data, node)
+    if not problems:
+        problems = _semantic_problems(data, node)
+    return data, node, problems
+
+
+def validate_template(source: bytes | str) -> list[TemplateProblem]:
+    """Every problem in a YAML definition (empty list: it is valid).
+    For the API's validate endpoint; the reference page is not checked."""
+    try:
+        return check_definition(source)[2]
+    except TemplateError as exc:
+        return exc.problems
+
+
+def parse_template(source: bytes | str, files: Mapping[str, bytes]) -> Template:
+    """YAML definition + uploaded files (by name) → Template, or TemplateError."""
+    data, node, problems = check_definition(source)
+    if problems:
+        raise TemplateError(problems)
+    return build_template(data, _reference(data, node, files))
+
+
+def load_template_file(path: Path) -> Template:
+    """A YAML file whose reference page lies beside it (CLI, bundled sample)."""
+    source = path.read_bytes()
+    data, _, problems = check_definition(source)
+    if problems:
+        raise TemplateError(problems)
+    reference = path.parent / Path(str(data["reference"])).name
+    files = {data["reference"]: reference.read_bytes()} if reference.is_file() else {}
+    return parse_template(source, files)
+
+
+def template_from_dict(stored: Mapping[str, Any]) -> Template:
+    """Read back ``Template.to_dict()``; the definition is checked again so a
+    hand-edited or outdated dict fails here, not halfway through a job."""
+    if not isinstance(stored, Mapping) or not isinstance(stored.get("definition"), dict):
+        raise JobInputError("invalid_template", "帳票定義の形式が正しくありません。")
+    definition = stored["definition"]
+    problems = check_definition(json.dumps(definition, ensure_ascii=False))[2]
+    if problems:
+        raise TemplateError(problems)
+    try:
+        pngs = tuple(base64.b64decode(p, validate=True) for p in stored.get("reference_png", []))
+    except (ValueError, TypeError):
+        raise JobInputError("invalid_template", "帳票定義の参照ページ画像が壊れています。") from None
+    if len(pngs) < int(definition.get("pages", 1)):
+        raise JobInputError("invalid_template", "帳票定義に参照ページ画像がありません。")
+    return build_template(definition, pngs)
+
+
+def check_new_version(previous: Template | None, new: Template) -> str:
+    """How an upload relates to the newest stored version of the same id:
+    ``"new"`` (first version or a higher number), ``"unchanged"`` (same
+    content, nothing to store). A changed definition that keeps or lowers
+    the version number is refused, so a job's version never changes meaning."""
+    if previous is None:
+        return "new"
+    if previous.id != new.id:
+        raise ValueError("check_new_version compares versions of one template id")
+    if new.digest == previous.digest:
+        return "unchanged"
+    if new.version <= previous.version:
+        raise JobInputError(
+            "template_version_exists",
+            f"帳票定義「{new.id}」のバージョン{new.version}は既にあります。"
+            f"内容を変えたときは version を{previous.version + 1}以上にしてください。",
+            template=new.id,
+            version=new.version,
+            latest=previous.version,
+        )
+    return "new"

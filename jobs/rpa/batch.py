@@ -1,0 +1,174 @@
+"""Entering a batch of records, each exactly once.
+
+For every record: claim its reference (committed) → type it → record the
+outcome (committed). A claim that finds the reference already entered makes
+the row a duplicate; a claim left ``in_flight`` by a crash is reconciled with
+the script's lookup recipe, after waiting out the target's processing time,
+before anything is typed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from playwright.sync_api import Error as PlaywrightError
+
+from jobs.errors import TransientError
+from jobs.rpa.ledger import FINAL_STATES, Claim, RecordLedger, RecordState
+from jobs.rpa.script import Script
+from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
+from jobs.rpa.validate import Row
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    paths: tuple[Path, ...] = ()
+
+
+@dataclass
+class Batch:
+    job_id: str
+    script: Script
+    session: TargetSession
+    ledger: RecordLedger
+    work_dir: Path
+    stale_after: float = 600.0
+    backoff_base: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def target(self) -> str:
+        return self.script.target.name
+
+    # --- one record --------------------------------------------------------------------
+
+    def enter(self, row: Row, state: RecordState) -> RecordState:
+        claim = self._claim(row, state)
+        if claim.kind == "duplicate":
+            owner = f"（ジョブ {claim.owner[0][:8]} の {claim.owner[1]} 行目）" if claim.owner else ""
+            done = replace(
+                state, state="duplicate", message=f"既に入力済みです{owner}", captured=claim.captured
+            )
+            return self._finish(row, done, release=False)
+        if claim.kind == "reconcile":
+            found = self._reconcile(row)
+            if isinstance(found, dict):
+                done = replace(state, state="entered", message="照合により入力済みを確認", captured=found)
+                return self._finish(row, done, release=False)
+            if found is False:
+                # Unknown whether the crashed attempt went through: never type it blindly.
+                done = replace(
+                    state,
+                    state="failed",
+                    message="前回の入力結果を照合できませんでした。対象システムで確認してください。",
+                )
+                return self._finish(row, done, release=False)
+        return self._attempts(row, state)
+
+    def _claim(self, row: Row, state: RecordState) -> Claim:
+        deadline = time.monotonic() + self.stale_after + 5
+        while True:
+            claim = self.ledger.claim(self.job_id, row.number, self.target, state.reference, self.stale_after)
+            if claim.kind != "busy" or time.monotonic() > deadline:
+                return claim
+            self.sleep(1.0)  # another live job is entering the same reference right now
+
+    def _reconcile(self, row: Row) -> dict[str, str] | bool | None:
+        """Captured values if the target has the entry, None if not, False if unknown."""
+        self.sleep(self.script.target.max_processing_seconds)
+        try:
+            self.session.next_record()
+            return self.session.lookup(self.script.lookup, row.values)
+        except (TransientError, StepFailed, PlaywrightError):
+            log.warning("job %s: lookup of row %d failed", self.job_id, row.number)
+            return False
+
+    def _attempts(self, row: Row, state: RecordState) -> RecordState:
+        message, release = "", True
+        for attempt in range(self.script.target.retries + 1):
+            if attempt:
+                self.sleep(min(self.backoff_base * 2 ** (attempt - 1), 10.0) * (0.5 + random.random()))
+                self.session.trace_start()  # tracing only while retrying a record that failed once
+            try:
+                captured = self._type(row)
+            except RecordRejected as exc:
+                self._stop_trace(row, keep=False)
+                return self._finish(row, replace(state, state="rejected", message=exc.message), release=True)
+            except (TransientError, StepFailed, PlaywrightError) as exc:
+                message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+                log.info(
+                    "job %s: row %d attempt %d failed: %s", self.job_id, row.number, attempt + 1, message
+                )
+                if self.session.submitted:
+                    found = self._reconcile(row)
+                    if isinstance(found, dict):
+                        self._stop_trace(row, keep=False)
+                        done = replace(
+                            state, state="entered", message="照合により入力済みを確認", captured=found
+                        )
+                        return self._finish(row, done, release=False)
+                    release = found is None
+                    if found is False:
+                        break  # cannot tell whether it was entered: never type it again blindly
+                if isinstance(exc, StepFailed):
+                    break
+                continue
+            self._stop_trace(row, keep=False)
+            return self._finish(
+                row, replace(state, state="entered", message="", captured=captured), release=False
+            )
+        self._evidence(row)
+        if not release:
+            message += "（入力されたか確認できません。対象システムで確認してください）"
+        return self._finish(row, replace(state, state="failed", message=message), release=release)
+
+    def _type(self, row: Row) -> dict[str, str]:
+        self.session.next_record()
+        self.session.row_number = row.number
+        return self.session.run(self.script.steps, row.values)
+
+    def _finish(self, row: Row, state: RecordState, *, release: bool) -> RecordState:
+        self.ledger.finish(self.job_id, row.number, self.target, state, release=release)
+        return state
+
+    # --- failure evidence --------------------------------------------------------------
+
+    def _evidence(self, row: Row) -> None:
+        folder = self.work_dir / "failures"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.session.screenshot(folder / f"row{row.number:05d}.png")
+        self._stop_trace(row, keep=True)
+
+    def _stop_trace(self, row: Row, *, keep: bool) -> None:
+        if not self.session.tracing_chunk:
+            return
+        path = self.work_dir / "failures" / f"row{row.number:05d}-trace.zip" if keep else None
+        try:
+            self.session.trace_stop(path)
+        except PlaywrightError:
+            log.warning("job %s: trace of row %d could not be saved", self.job_id, row.number)
+
+
+def run_rows(
+    batch: Batch,
+    rows: list[Row],
+    states: dict[int, RecordState],
+    progress: Progress,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> None:
+    """Every unfinished row in file order; a redelivered task resumes here."""
+    todo = [r for r in rows if r.valid and states[r.number].state not in FINAL_STATES]
+    done_before = len(rows) - len(todo)
+    for i, row in enumerate(todo):
+        progress((done_before + i) / max(len(rows), 1), f"{done_before + i}/{len(rows)}件処理済み")
+        if i % 20 == 0:
+            heartbeat()  # keeps this job's concurrency slot from expiring
+        states[row.number] = batch.enter(row, states[row.number])

@@ -1,0 +1,58 @@
+"""Starting Debian's Chromium under Playwright.
+
+``playwright install`` downloads its own browser and is never used: the
+worker image has the distribution's ``chromium`` package, and the pinned
+Playwright version is tested against it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import JobInputError
+
+CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_path(options: Mapping[str, Any]) -> str:
+    configured = options.get("chromium_path")
+    for candidate in (configured,) if configured else CANDIDATES:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    found = shutil.which("chromium")
+    if found and not configured:
+        return found
+    raise JobInputError(
+        "browser_missing", "Chromium が見つかりません。ワーカーに chromium パッケージを入れてください。"
+    )
+
+
+@contextmanager
+def launch(options: Mapping[str, Any]) -> Iterator[Any]:
+    """One headless Chromium for one task; closed however the task ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path(options),
+            headless=bool(options.get("rpa_headless", True)),
+            args=list(FLAGS),
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

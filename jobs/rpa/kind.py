@@ -1,0 +1,99 @@
+"""The bulk financial-system entry job kind: what the registry loads.
+
+Inputs: the approved entry script (YAML, attached by intake from the approved
+version; its sha256 in ``script_sha256``) and the department's records
+(CSV or XLSX). Options the worker passes: ``database_url`` (the record
+ledger), ``chromium_path``, ``rpa_target_urls`` ({target name: base URL}),
+``rpa_secrets_file``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import JobInputError
+from jobs.registry import JobKind
+from jobs.rpa.core import run
+
+SAMPLES = Path(__file__).parent / "samples"
+MEDIA_TYPES = frozenset(
+    {
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "text/plain",
+    }
+)
+# A person typing one payment record into the financial system (measured: a
+# 3-hour registration run of ~200 records). Scripts carry their own figure.
+DEFAULT_SECONDS_PER_RECORD = 54.0
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    invalid_rows = params.get("invalid_rows", "skip")
+    if invalid_rows not in ("skip", "reject"):
+        raise JobInputError(
+            "invalid_parameters",
+            "invalid_rows は skip または reject で指定してください。",
+            field="invalid_rows",
+        )
+    dry = params.get("dry_run", False)
+    if not isinstance(dry, bool):
+        dry = str(dry).lower() in ("1", "true", "yes")
+    cleaned: dict[str, Any] = {"invalid_rows": invalid_rows, "dry_run": dry}
+    sha = params.get("script_sha256")
+    if sha is not None:
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise JobInputError(
+                "invalid_parameters", "script_sha256 が正しくありません。", field="script_sha256"
+            )
+        cleaned["script_sha256"] = sha
+    for key in ("script_id", "script_version", "script_text"):
+        if key in params:
+            cleaned[key] = params[key]
+    return cleaned
+
+
+def sample() -> tuple[dict[str, Any], list[Path]]:
+    """The demo: the bundled script (approved on first use) and 20 records
+    against the stand-in app."""
+    return {"invalid_rows": "skip", "script": "shishutsu_futan"}, [SAMPLES / "records.csv"]
+
+
+def _resolve(params: Mapping[str, Any], session: Any) -> dict[str, Any]:
+    from jobs.rpa.scripts import resolve_params
+
+    return resolve_params(params, session)
+
+
+def _public(params: Mapping[str, Any]) -> dict[str, Any]:
+    from jobs.rpa.scripts import public_params
+
+    return public_params(params)
+
+
+KIND = JobKind(
+    name="rpa_entry",
+    label_ja="財務会計システム一括入力",
+    queue="rpa",
+    service="rpa",
+    unit_name="records",
+    unit_label_ja="入力件数（件）",
+    default_seconds_per_unit=DEFAULT_SECONDS_PER_RECORD,
+    accepted_media_types=MEDIA_TYPES,
+    run=run,
+    validate_params=validate_params,
+    # Records only: the approved script is attached by intake.
+    min_files=1,
+    max_files=1,
+    soft_time_limit=4 * 3600,
+    time_limit=4 * 3600 + 300,
+    sample=sample,
+    resolve_params=_resolve,
+    public_params=_public,
+)

@@ -1,0 +1,176 @@
+"""The record ledger: every state change of a record is committed on its own,
+before and after the browser touches the target, so a crash at any point
+leaves a truthful trail.
+
+``claim`` is the exactly-once gate: a record may be typed only while its
+reference row in ``rpa_references`` names this job and row as the owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.db import unit_of_work
+from jobs.rpa.models import RpaRecord, RpaReference, RpaTargetSlot
+
+FINAL_STATES = frozenset({"entered", "duplicate", "rejected", "invalid", "failed"})
+ClaimKind = Literal["claimed", "duplicate", "reconcile", "busy"]
+
+
+@dataclass(frozen=True)
+class RecordState:
+    number: int
+    reference: str
+    state: str
+    message: str = ""
+    captured: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    kind: ClaimKind
+    captured: dict[str, Any] = field(default_factory=dict)
+    owner: tuple[str, int] | None = None
+
+
+class RecordLedger(Protocol):
+    def prepare(self, job_id: str, rows: Iterable[RecordState]) -> dict[int, RecordState]:
+        """Insert the rows a job does not have yet; return all of its rows."""
+
+    def claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
+        """Try to become the one entry of ``reference`` on ``target``."""
+
+    def finish(self, job_id: str, number: int, target: str, state: RecordState, *, release: bool) -> None:
+        """Record a row's final state; ``release`` frees the reference for a later job."""
+
+    def acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
+        """Take (or renew) one of ``limit`` concurrent slots on ``target``."""
+
+    def release_slot(self, target: str, holder: str) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _state(rec: RpaRecord) -> RecordState:
+    return RecordState(
+        rec.row_number, rec.reference, rec.state, rec.message, dict(rec.captured), rec.attempts
+    )
+
+
+class SqlRecordLedger:
+    """The ledger on the service database (SQLite or PostgreSQL)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def prepare(self, job_id: str, rows: Iterable[RecordState]) -> dict[int, RecordState]:
+        with unit_of_work(self.factory) as session:
+            known = {
+                r.row_number: r for r in session.scalars(select(RpaRecord).where(RpaRecord.job_id == job_id))
+            }
+            for row in rows:
+                if row.number not in known:
+                    rec = RpaRecord(
+                        job_id=job_id,
+                        row_number=row.number,
+                        reference=row.reference,
+                        state=row.state,
+                        message=row.message,
+                        captured={},
+                        attempts=0,
+                    )
+                    session.add(rec)
+                    known[row.number] = rec
+            session.flush()
+            return {n: _state(r) for n, r in sorted(known.items())}
+
+    def claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
+        try:
+            return self._claim(job_id, number, target, reference, stale_after)
+        except IntegrityError:
+            # Another job inserted the same reference between our read and write.
+            return self._claim(job_id, number, target, reference, stale_after)
+
+    def _claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
+        with unit_of_work(self.factory) as session:
+            rec = session.get_one(RpaRecord, (job_id, number))
+            ref = session.get(RpaReference, (target, reference))
+            now = _now()
+            if ref is None:
+                session.add(
+                    RpaReference(
+                        target=target,
+                        reference=reference,
+                        state="in_flight",
+                        job_id=job_id,
+                        row_number=number,
+                        captured={},
+                        updated_at=now,
+                    )
+                )
+                rec.state, rec.attempts, rec.updated_at = "in_flight", rec.attempts + 1, now
+                return Claim("claimed")
+            owner = (ref.job_id, ref.row_number)
+            if ref.state == "entered":
+                return Claim("duplicate", dict(ref.captured), owner)
+            # One job enters its rows one at a time: an unfinished claim of its own
+            # is a dead delivery's, never a live one.
+            mine = owner[0] == job_id
+            if not mine and now - ref.updated_at < timedelta(seconds=stale_after):
+                return Claim("busy", owner=owner)
+            # Our own unfinished claim (a crash) or an abandoned one: we own it now.
+            ref.job_id, ref.row_number, ref.updated_at = job_id, number, now
+            rec.state, rec.attempts, rec.updated_at = "in_flight", rec.attempts + 1, now
+            return Claim("reconcile", owner=owner)
+
+    def finish(self, job_id: str, number: int, target: str, state: RecordState, *, release: bool) -> None:
+        with unit_of_work(self.factory) as session:
+            rec = session.get_one(RpaRecord, (job_id, number))
+            rec.state, rec.message, rec.captured, rec.updated_at = (
+                state.state,
+                state.message,
+                state.captured,
+                _now(),
+            )
+            ref = session.get(RpaReference, (target, rec.reference))
+            if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
+                return
+            if state.state == "entered":
+                ref.state, ref.captured, ref.updated_at = "entered", state.captured, _now()
+            elif release:
+                session.delete(ref)
+
+    def acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
+        with unit_of_work(self.factory) as session:
+            now = _now()
+            slots = {
+                s.slot: s
+                for s in session.scalars(select(RpaTargetSlot).where(RpaTargetSlot.target == target))
+            }
+            expires = now + timedelta(seconds=ttl)
+            held = next((s for s in slots.values() if s.holder == holder), None)
+            free = held or next((s for s in slots.values() if s.expires_at < now and s.slot < limit), None)
+            if free is not None:
+                free.holder, free.expires_at = holder, expires
+                return True
+            unused = next((i for i in range(limit) if i not in slots), None)
+            if unused is None:
+                return False
+            session.add(RpaTargetSlot(target=target, slot=unused, holder=holder, expires_at=expires))
+            return True
+
+    def release_slot(self, target: str, holder: str) -> None:
+        with unit_of_work(self.factory) as session:
+            session.execute(
+                delete(RpaTargetSlot).where(RpaTargetSlot.target == target, RpaTargetSlot.holder == holder)
+            )

@@ -1,0 +1,85 @@
+"""results.csv (UTF-8 with BOM, so Excel opens it in Japanese) and
+results.xlsx: every row's status, the target's message, the captured values
+and the row as the department sent it."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from jobs.registry import OutputFile
+from jobs.rpa.ledger import RecordState
+from jobs.rpa.records import RawRow
+from jobs.rpa.script import Script
+
+STATE_LABELS = {
+    "pending": "未処理",
+    "in_flight": "処理中断",
+    "entered": "入力済み",
+    "duplicate": "重複（入力済み）",
+    "rejected": "対象システムが拒否",
+    "invalid": "入力データ不備",
+    "failed": "失敗",
+    "checked": "確認済み（試行）",
+}
+CSV_TYPE = "text/csv"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table(script: Script, raw: Sequence[RawRow], states: dict[int, RecordState]) -> list[list[str]]:
+    captures = script.capture_columns
+    headers = [c.header for c in script.columns]
+    rows = [["行番号", "状態", "状態コード", "メッセージ", "参照キー", *captures, *headers]]
+    for r in raw:
+        st = states.get(r.number) or RecordState(r.number, "", "pending")
+        rows.append(
+            [
+                str(r.number),
+                STATE_LABELS.get(st.state, st.state),
+                st.state,
+                st.message,
+                st.reference,
+                *(str(st.captured.get(c, "")) for c in captures),
+                *(r.values.get(h, "") for h in headers),
+            ]
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def write_xlsx(path: Path, rows: list[list[str]]) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "結果"
+    for row in rows:
+        # Values starting with "=" must stay text: a department's payee is not a formula.
+        sheet.append([f"'{v}" if v.startswith("=") else v for v in row])
+    sheet.freeze_panes = "A2"
+    book.save(path)
+
+
+def write_results(
+    folder: Path, script: Script, raw: Sequence[RawRow], states: dict[int, RecordState]
+) -> list[OutputFile]:
+    rows = table(script, raw, states)
+    write_csv(folder / "results.csv", rows)
+    write_xlsx(folder / "results.xlsx", rows)
+    return [
+        OutputFile("results.csv", folder / "results.csv", CSV_TYPE),
+        OutputFile("results.xlsx", folder / "results.xlsx", XLSX_TYPE),
+    ]
+
+
+def counts(states: dict[int, RecordState]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for st in states.values():
+        found[st.state] = found.get(st.state, 0) + 1
+    return found

@@ -1,0 +1,299 @@
+"""The declarative entry-script format: parse safely, validate against the
+JSON Schema, and name the line of every mistake.
+
+YAML is read with the safe loader only (no tags, no objects), composed first
+so each value keeps its line; the schema then checks the shape and a few
+cross-checks (reference columns exist, placeholders name real columns) that
+a schema cannot express.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from jobs.errors import JobInputError
+from jobs.rpa import template
+
+SCHEMA_PATH = Path(__file__).with_name("script.schema.json")
+ACTIONS = ("goto", "fill", "select", "check", "click", "wait_for", "expect", "capture", "screenshot")
+MAX_SCRIPT_BYTES = 256 * 1024
+
+
+class ScriptError(JobInputError):
+    """The script is not a valid entry script; ``line`` points at the mistake."""
+
+    code = "invalid_script"
+
+    def __init__(self, message: str, line: int | None = None, path: str = "") -> None:
+        where = f"{line}行目: " if line else ""
+        super().__init__(None, f"入力スクリプトの{where}{message}", line=line, path=path)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    args: dict[str, Any]
+    line: int = 0
+
+    @property
+    def submits(self) -> bool:
+        return self.action == "click" and bool(self.args.get("submit"))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    type: str
+    required: bool = False
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    enum: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    weekdays: tuple[int, ...]
+    start: str
+    end: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    base_url: str
+    credential: str
+    login: tuple[Step, ...]
+    logged_in: str
+    login_error: str | None
+    validation_messages: str
+    concurrency: int = 1
+    timeout_seconds: float = 15.0
+    max_processing_seconds: float = 5.0
+    retries: int = 3
+    new_page_every: int = 50
+    window: Window | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    steps: tuple[Step, ...]
+    found: str
+    capture: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    target: Target
+    columns: tuple[Column, ...]
+    reference: tuple[str, ...]
+    steps: tuple[Step, ...]
+    lookup: Lookup
+    baseline_seconds_per_record: float
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def capture_columns(self) -> list[str]:
+        """Output columns in the order the steps and the lookup capture them."""
+        cols = [s.args["column"] for s in self.steps if s.action == "capture"]
+        cols += [c["column"] for c in self.lookup.capture]
+        return list(dict.fromkeys(cols))
+
+
+@cache
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+
+def _compose(text: str) -> yaml.Node:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ScriptError(f"YAMLとして読めません（{exc.problem}）。", line) from None
+    if node is None:
+        raise ScriptError("内容が空です。")
+    return node
+
+
+def _line_of(node: yaml.Node, path: list[str | int]) -> int:
+    """The line of the deepest node the path reaches (1-based)."""
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            match = node.value[key]
+        else:
+            match = None
+        if match is None:
+            break
+        node = match
+    return int(node.start_mark.line) + 1
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(最上位)"
+    return f"「{where}」が正しくありません: {error.message}"
+
+
+def load_document(text: str) -> tuple[dict[str, Any], yaml.Node]:
+    """Safe-load and schema-check; returns the data and its node tree."""
+    if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
+        raise ScriptError("大きすぎます（256KBまで）。")
+    node = _compose(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:  # a !!python tag or another non-data construct
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ScriptError(f"使えない書き方です（{exc.problem}）。", line) from None
+    if not isinstance(data, dict):
+        raise ScriptError("最上位はマッピング（キー: 値）にしてください。", 1)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        first = min(errors, key=lambda e: _line_of(node, list(e.absolute_path)))
+        raise ScriptError(_schema_message(first), _line_of(node, list(first.absolute_path)))
+    return data, node
+
+
+# --- building the typed script ----------------------------------------------------------
+
+
+def _steps(items: list[dict[str, Any]], node: yaml.Node, path: list[str | int]) -> tuple[Step, ...]:
+    steps = []
+    for i, item in enumerate(items):
+        action, args = next(iter(item.items()))
+        if action in ("goto", "screenshot"):
+            args = {"url" if action == "goto" else "name": args}
+        steps.append(Step(action, dict(args), _line_of(node, [*path, i])))
+    return tuple(steps)
+
+
+def _column(raw: dict[str, Any]) -> Column:
+    enum = raw.get("enum")
+    return Column(
+        name=raw["name"],
+        header=raw.get("header", raw["name"]),
+        type=raw["type"],
+        required=bool(raw.get("required", False)),
+        pattern=raw.get("pattern"),
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+        max_length=raw.get("max_length"),
+        enum=tuple(str(v) for v in enum) if enum is not None else None,
+    )
+
+
+def _target(raw: dict[str, Any], node: yaml.Node) -> Target:
+    window = raw.get("window")
+    return Target(
+        name=raw["name"],
+        base_url=raw["base_url"].rstrip("/"),
+        credential=raw["credential"],
+        login=_steps(raw["login"], node, ["target", "login"]),
+        logged_in=raw["logged_in"]["selector"],
+        login_error=(raw.get("login_error") or {}).get("selector"),
+        validation_messages=raw["validation_messages"]["selector"],
+        concurrency=int(raw.get("concurrency", 1)),
+        timeout_seconds=float(raw.get("timeout_seconds", 15)),
+        max_processing_seconds=float(raw.get("max_processing_seconds", 5)),
+        retries=int(raw.get("retries", 3)),
+        new_page_every=int(raw.get("new_page_every", 50)),
+        window=Window(
+            weekdays=tuple(window.get("weekdays", [1, 2, 3, 4, 5])),
+            start=window["start"],
+            end=window["end"],
+            timezone=window.get("timezone", "Asia/Tokyo"),
+        )
+        if window
+        else None,
+    )
+
+
+def _check_patterns(script: Script, node: yaml.Node) -> None:
+    for i, col in enumerate(script.columns):
+        if col.pattern is None:
+            continue
+        try:
+            re.compile(col.pattern)
+        except re.error as exc:
+            line = _line_of(node, ["records", "columns", i, "pattern"])
+            raise ScriptError(
+                f"列「{col.name}」のpatternが正規表現として正しくありません（{exc}）。", line
+            ) from None
+
+
+def _check_templates(steps: tuple[Step, ...], scopes: dict[str, set[str]]) -> None:
+    for step in steps:
+        for value in step.args.values():
+            if isinstance(value, str):
+                try:
+                    template.check(value, scopes)
+                except template.TemplateError as exc:
+                    raise ScriptError(f"{exc}。", step.line) from None
+
+
+def _check_references(script: Script, node: yaml.Node) -> None:
+    names = [c.name for c in script.columns]
+    if len(set(names)) != len(names):
+        raise ScriptError("列名（name）が重複しています。", _line_of(node, ["records", "columns"]))
+    for ref in script.reference:
+        if ref not in names:
+            raise ScriptError(
+                f"参照キーの列「{ref}」が columns にありません。", _line_of(node, ["records", "reference"])
+            )
+    submits = [s for s in script.steps if s.submits]
+    if len(submits) > 1:
+        raise ScriptError("submit: true のクリックは1つだけにしてください。", submits[1].line)
+    row_scope = {"row": set(names)}
+    _check_templates(script.target.login, {"credential": {"user", "password"}})
+    _check_templates(script.steps, row_scope)
+    _check_templates(script.lookup.steps, row_scope)
+
+
+def parse_script(text: str) -> Script:
+    """Parse and validate an entry script; raises ScriptError naming the line."""
+    data, node = load_document(text)
+    lookup = data["lookup"]
+    script = Script(
+        name=data["name"],
+        target=_target(data["target"], node),
+        columns=tuple(_column(c) for c in data["records"]["columns"]),
+        reference=tuple(data["records"]["reference"]),
+        steps=_steps(data["steps"], node, ["steps"]),
+        lookup=Lookup(
+            steps=_steps(lookup["steps"], node, ["lookup", "steps"]),
+            found=lookup["found"]["selector"],
+            capture=tuple(lookup.get("capture", [])),
+        ),
+        baseline_seconds_per_record=float(data["baseline_seconds_per_record"]),
+        raw=data,
+    )
+    _check_patterns(script, node)
+    _check_references(script, node)
+    return script
+
+
+def load_script(path: Path) -> Script:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScriptError("UTF-8で保存してください。") from None
+    return parse_script(text)

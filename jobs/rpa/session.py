@@ -1,0 +1,234 @@
+"""One logged-in browser context on a target, and the step interpreter.
+
+Playwright does not raise on an HTTP error page, so every main-frame
+navigation's status is watched: 5xx and timeouts are transient (retried by
+the batch), 4xx means the script is wrong, and the target's own validation
+messages make the record *rejected* (never retried).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from jobs.errors import JobInputError, TransientError
+from jobs.rpa import template
+from jobs.rpa.credentials import Credential
+from jobs.rpa.script import Lookup, Step, Target
+
+log = logging.getLogger(__name__)
+SCREENSHOT_TIMEOUT_MS = 5000
+
+
+class RecordRejected(Exception):
+    """The target refused the record with its own message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StepFailed(Exception):
+    """A step cannot work (4xx, a missing element) and retrying will not help."""
+
+
+class TargetSession:
+    def __init__(self, browser: Any, target: Target, base_url: str, job_id: str, work_dir: Path) -> None:
+        self.target, self.job_id, self.work_dir = target, job_id, work_dir
+        self.row_number = 0
+        self.timeout_ms = target.timeout_seconds * 1000
+        self.context = browser.new_context(base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
+        self.context.set_default_timeout(self.timeout_ms)
+        self.page: Any = None
+        self.tracing = False
+        self.tracing_chunk = False
+        self.submitted = False
+        self._status: int | None = None
+        self._uses = 0
+        self.new_page()
+
+    # --- pages -----------------------------------------------------------------------
+
+    def new_page(self) -> None:
+        """A fresh page: a long-lived one grows with every navigation."""
+        old, self.page, self._uses = self.page, self.context.new_page(), 0
+        self.page.on("response", self._on_response)
+        if old is not None:
+            old.close()
+
+    def next_record(self) -> None:
+        self._uses += 1
+        if self._uses > self.target.new_page_every:
+            self.new_page()
+        self.submitted, self._status = False, None
+
+    def _on_response(self, response: Any) -> None:
+        if response.request.is_navigation_request() and response.frame.parent_frame is None:
+            self._status = response.status
+
+    def close(self) -> None:
+        self.context.close()
+
+    # --- login -----------------------------------------------------------------------
+
+    def login(self, credential: Credential) -> None:
+        """Log in once; a wrong password fails the job before any record."""
+        values = {"credential": credential.template_values()}
+        try:
+            for step in self.target.login:
+                self._step(step, values)
+            # Wait for whichever answer comes: logged in, or the login error.
+            either = ", ".join(filter(None, (self.target.logged_in, self.target.login_error)))
+            self.page.locator(either).first.wait_for(timeout=self.timeout_ms)
+            if self.page.locator(self.target.logged_in).count() == 0:
+                raise StepFailed("login")
+        except (RecordRejected, StepFailed, PlaywrightError):
+            # Never chain the Playwright error: its call log may quote typed values.
+            raise JobInputError(
+                "login_failed",
+                f"対象システムにログインできませんでした{self._login_message(credential)}。"
+                f"資格情報「{credential.name}」を確認してください。",
+            ) from None
+        log.info("job %s: logged in to %s", self.job_id, self.target.name)
+
+    def _login_message(self, credential: Credential) -> str:
+        if not self.target.login_error:
+            return ""
+        texts = self.page.locator(self.target.login_error).all_inner_texts()
+        text = " ".join(t.strip() for t in texts if t.strip())
+        for secret in credential.secrets():
+            text = text.replace(secret, "***")
+        return f"（{text}）" if text else ""
+
+    # --- steps -----------------------------------------------------------------------
+
+    def run(
+        self, steps: tuple[Step, ...], row: Mapping[str, str], *, dry_run: bool = False
+    ) -> dict[str, str]:
+        """Run one record's steps; return the captured values."""
+        values = {"row": dict(row)}
+        captured: dict[str, str] = {}
+        for step in steps:
+            if step.submits and dry_run:
+                break
+            if step.submits:
+                self.submitted = True
+            result = self._step(step, values)
+            if result is not None:
+                captured[step.args["column"]] = result
+        return captured
+
+    def _step(self, step: Step, values: Mapping[str, Mapping[str, str]]) -> str | None:
+        args = {k: template.render(v, values) if isinstance(v, str) else v for k, v in step.args.items()}
+        self._status = None
+        try:
+            result = getattr(self, f"_do_{step.action}")(args)
+        except PlaywrightTimeout:
+            self._check_validation()
+            self._check_status()
+            raise TransientError(
+                "target_timeout", f"対象システムの応答がありません（{step.action}）。"
+            ) from None
+        self._check_status()
+        if step.action == "click" and args.get("navigation"):
+            self._check_validation()
+        return result if isinstance(result, str) else None
+
+    def _check_status(self) -> None:
+        status, self._status = self._status, None
+        if status is None or status < 400:
+            return
+        if status >= 500:
+            raise TransientError(
+                "target_error", f"対象システムがエラーを返しました（HTTP {status}）。", status=status
+            )
+        raise StepFailed(f"対象システムの画面を開けませんでした（HTTP {status}）。")
+
+    def _check_validation(self) -> None:
+        texts = self.page.locator(self.target.validation_messages).all_inner_texts()
+        messages = [t.strip() for t in texts if t.strip()]
+        if messages:
+            raise RecordRejected(" ／ ".join(messages))
+
+    def _do_goto(self, args: dict[str, Any]) -> None:
+        self.page.goto(args["url"])
+
+    def _do_fill(self, args: dict[str, Any]) -> None:
+        self.page.fill(args["selector"], args["value"])
+
+    def _do_select(self, args: dict[str, Any]) -> None:
+        self.page.select_option(args["selector"], args["value"])
+
+    def _do_check(self, args: dict[str, Any]) -> None:
+        self.page.set_checked(args["selector"], bool(args.get("checked", True)))
+
+    def _do_click(self, args: dict[str, Any]) -> None:
+        if args.get("navigation"):
+            with self.page.expect_navigation(wait_until="domcontentloaded"):
+                self.page.click(args["selector"])
+        else:
+            self.page.click(args["selector"])
+
+    def _do_wait_for(self, args: dict[str, Any]) -> None:
+        if "url" in args:
+            self.page.wait_for_url(args["url"])
+        elif "text" in args:
+            self.page.get_by_text(args["text"]).first.wait_for()
+        else:
+            self.page.locator(args["selector"]).first.wait_for()
+
+    def _do_expect(self, args: dict[str, Any]) -> None:
+        self._do_wait_for(args)
+
+    def _do_capture(self, args: dict[str, Any]) -> str:
+        text = str(self.page.locator(args["selector"]).first.inner_text()).strip()
+        if args.get("pattern"):
+            match = re.search(args["pattern"], text)
+            if match is None:
+                raise StepFailed(f"取得した値「{text}」が形式に合いません（{args['column']}）。")
+            text = match.group(1) if match.groups() else match.group(0)
+        return text
+
+    def _do_screenshot(self, args: dict[str, Any]) -> None:
+        folder = self.work_dir / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"row{self.row_number:05d}-{args['name']}.png"
+        self.page.screenshot(path=str(folder / name), timeout=SCREENSHOT_TIMEOUT_MS)
+
+    # --- lookup and failure evidence --------------------------------------------------
+
+    def lookup(self, lookup: Lookup, row: Mapping[str, str]) -> dict[str, str] | None:
+        """Find an existing entry by its reference: its captured values, or None."""
+        values = {"row": dict(row)}
+        for step in lookup.steps:
+            self._step(step, values)
+        if self.page.locator(lookup.found).count() == 0:
+            return None
+        return {c["column"]: self._do_capture(c) for c in lookup.capture}
+
+    def screenshot(self, path: Path) -> bool:
+        try:
+            self.page.screenshot(path=str(path), timeout=SCREENSHOT_TIMEOUT_MS, full_page=True)
+            return True
+        except PlaywrightError:
+            return False  # evidence is best effort; the record's state is what matters
+
+    def trace_start(self) -> None:
+        if self.tracing_chunk:
+            return
+        self.tracing_chunk = True
+        if self.tracing:
+            self.context.tracing.start_chunk()
+        else:
+            self.context.tracing.start(screenshots=True, snapshots=True)
+            self.tracing = True
+
+    def trace_stop(self, path: Path | None) -> None:
+        self.tracing_chunk = False
+        self.context.tracing.stop_chunk(path=str(path) if path else None)

@@ -1,0 +1,298 @@
+"""Synthetic Japanese application forms with known contents.
+
+reportlab draws a 給付金支給申請書 with the Debian IPAex fonts (reportlab
+cannot load Noto CJK): the blank reference page, filled text-layer PDFs,
+and "scans" rendered from them at 200/300 dpi with rotation, shift, scale,
+blur, noise and JPEG. A second, different form (口座振替依頼書) is the page
+that must come back as ``template_mismatch``. Used by the tests, the
+benchmark and to make the bundled sample.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from jobs.wareki import to_wareki
+
+GOTHIC = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
+MINCHO = "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"
+PAGE_MM = (210.0, 297.0)
+ROW_Y0, ROW_STEP, ROW_H = 52.0, 15.0, 10.0
+BOX_X = 58.0
+
+# (name, label, type, box width mm); one row each, top to bottom.
+ROWS: tuple[tuple[str, str, str, float], ...] = (
+    ("application_date", "申請日", "date_wareki", 62),
+    ("name", "氏名", "name", 70),
+    ("kana", "フリガナ", "kana", 80),
+    ("birth_date", "生年月日", "date_wareki", 62),
+    ("postal_code", "郵便番号", "postal_code", 40),
+    ("address", "住所", "text", 132),
+    ("phone", "電話番号", "phone", 60),
+    ("amount", "申請金額", "amount", 60),
+    ("account_number", "口座番号", "account_number", 45),
+    ("note", "備考", "free_text", 132),
+)
+TICKS: tuple[tuple[str, str], ...] = (("counter", "窓口受取"), ("mail", "郵送希望"), ("transfer", "口座振込"))
+TICK_Y, TICK_SIDE = ROW_Y0 + ROW_STEP * len(ROWS) + 2, 5.0
+
+NAMES = (
+    ("山田 太郎", "ヤマダ タロウ"),
+    ("髙橋 一郎", "タカハシ イチロウ"),
+    ("齋藤 花子", "サイトウ ハナコ"),
+    ("渡邊 健", "ワタナベ ケン"),
+    ("佐藤 美咲", "サトウ ミサキ"),
+    ("鈴木 翔太", "スズキ ショウタ"),
+    ("田中 裕子", "タナカ ユウコ"),
+    ("伊藤 誠", "イトウ マコト"),
+    ("中村 明美", "ナカムラ アケミ"),
+    ("小林 大輔", "コバヤシ ダイスケ"),
+    ("吉田 真由美", "ヨシダ マユミ"),
+    ("松本 修", "マツモト オサム"),
+)
+ADDRESSES = (
+    "北九州市小倉北区城内1-1",
+    "北九州市八幡西区黒崎3-15-2",
+    "北九州市門司区港町7-8-105",
+    "北九州市戸畑区新池1-1-1",
+    "北九州市若松区本町2-10-3",
+    "北九州市小倉南区若園5-1-2",
+)
+NOTES = ("", "", "特になし", "転居予定あり", "代理人による申請", "平日の午後に連絡希望")
+
+
+@dataclass(frozen=True)
+class Filled:
+    """One form's printed text and the values the reader must return."""
+
+    printed: dict[str, str]
+    expected: dict[str, Any]
+
+
+def register_fonts() -> None:
+    if "IPAexGothic" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("IPAexGothic", GOTHIC))
+        pdfmetrics.registerFont(TTFont("IPAexMincho", MINCHO))
+
+
+def field_boxes() -> list[dict[str, Any]]:
+    """The template's fields, in millimetres from the top-left corner."""
+    fields = []
+    for i, (name, label, kind, width) in enumerate(ROWS):
+        box = {"x": BOX_X, "y": ROW_Y0 + i * ROW_STEP, "w": width, "h": ROW_H}
+        fields.append({"name": name, "label": label, "type": kind, "box": box})
+    for j, (name, label) in enumerate(TICKS):
+        box = {"x": BOX_X + j * 45, "y": TICK_Y, "w": TICK_SIDE, "h": TICK_SIDE}
+        fields.append({"name": name, "label": label, "type": "checkbox", "box": box})
+    for f in fields:
+        if f["name"] in ("application_date", "name", "kana", "address"):
+            f["required"] = True
+    return fields
+
+
+def template_yaml(reference: str = "reference.pdf", version: int = 1) -> str:
+    """The template as a person would write it (one line per box)."""
+    lines = [
+        "# 給付金支給申請書: box is x, y, width, height in mm from the top-left corner.",
+        "id: kyufukin-shinsei",
+        "name: 給付金支給申請書",
+        f"version: {version}",
+        f"page_size: {{width_mm: {PAGE_MM[0]:g}, height_mm: {PAGE_MM[1]:g}}}",
+        f"reference: {reference}",
+        "seconds_per_form: 150",
+        "confidence_threshold: 80",
+        "fields:",
+    ]
+    for f in field_boxes():
+        box = ", ".join(f"{k}: {v:g}" for k, v in f["box"].items())
+        lines += [f"  - name: {f['name']}", f"    label: {f['label']}", f"    type: {f['type']}"]
+        lines.append(f"    box: {{{box}}}")
+        if f.get("required"):
+            lines.append("    required: true")
+    return "\n".join(lines) + "\n"
+
+
+def _y(top_mm: float) -> float:
+    """reportlab's y grows upwards from the bottom edge."""
+    return (PAGE_MM[1] - top_mm) * mm
+
+
+def _draw_blank(c: canvas.Canvas) -> None:
+    c.setFont("IPAexMincho", 18)
+    c.drawCentredString(105 * mm, _y(22), "給付金支給申請書")
+    c.setFont("IPAexMincho", 9)
+    c.drawString(20 * mm, _y(32), "北九州市長 様　　下記のとおり給付金の支給を申請します。")
+    c.drawRightString(190 * mm, _y(38), "受付番号（市記入欄）")
+    c.rect(150 * mm, _y(46), 40 * mm, 6 * mm)
+    c.setLineWidth(0.8)
+    for f in field_boxes():
+        box = f["box"]
+        c.rect(box["x"] * mm, _y(box["y"] + box["h"]), box["w"] * mm, box["h"] * mm)
+        c.setFont("IPAexMincho", 10.5)
+        if f["type"] == "checkbox":
+            c.drawString((box["x"] + 7) * mm, _y(box["y"] + 4.2), f["label"])
+        else:
+            c.drawString(20 * mm, _y(box["y"] + 6.5), f["label"])
+    c.drawString((BOX_X + 62) * mm, _y(ROW_Y0 + 7 * ROW_STEP + 6.5), "円")
+    c.drawString(20 * mm, _y(TICK_Y + 4.2), "受取方法")
+    c.setFont("IPAexMincho", 8)
+    notes = (
+        "記入上の注意",
+        "1. 黒のボールペンで、枠内に楷書ではっきりと記入してください。",
+        "2. 金額は算用数字で記入し、3桁ごとにカンマで区切ってください。",
+        "3. 日付は和暦（令和・平成・昭和）で記入してください。",
+        "4. 記入内容に誤りがある場合は、二重線で消して訂正してください。",
+        "問い合わせ先　北九州市 保健福祉局 給付金担当　電話 093-582-2102",
+    )
+    for k, line in enumerate(notes):
+        c.drawString(20 * mm, _y(TICK_Y + 18 + k * 6), line)
+    c.rect(150 * mm, _y(280), 40 * mm, 30 * mm)
+    c.drawString(152 * mm, _y(255), "受付印")
+
+
+def _draw_values(c: canvas.Canvas, printed: dict[str, str]) -> None:
+    for f in field_boxes():
+        value, box = printed.get(f["name"], ""), f["box"]
+        if f["type"] == "checkbox":
+            if value:
+                x, y, s = box["x"] * mm, _y(box["y"] + box["h"]), box["w"] * mm
+                c.setLineWidth(1.6)
+                path = c.beginPath()
+                path.moveTo(x + 0.15 * s, y + 0.5 * s)
+                path.lineTo(x + 0.42 * s, y + 0.18 * s)
+                path.lineTo(x + 0.88 * s, y + 0.85 * s)
+                c.drawPath(path, stroke=1, fill=0)
+                c.setLineWidth(0.8)
+        elif value:
+            c.setFont("IPAexGothic", 12)
+            c.drawString((box["x"] + 2.5) * mm, _y(box["y"] + 7.2), value)
+
+
+def form_pdf(pages: list[dict[str, str]] | None) -> bytes:
+    """The form as a PDF; ``None`` or an empty dict draws the blank form."""
+    register_fonts()
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))
+    for printed in pages or [{}]:
+        _draw_blank(c)
+        _draw_values(c, printed)
+        c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def other_form_pdf() -> bytes:
+    """A different form (口座振替依頼書): must not match the template."""
+    register_fonts()
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))
+    c.setFont("IPAexGothic", 16)
+    c.drawString(30 * mm, _y(30), "口座振替依頼書（自動払込利用申込書）")
+    c.setFont("IPAexGothic", 10)
+    labels = ("金融機関名", "支店名", "預金種目", "口座番号", "口座名義", "納付者氏名", "納付者住所", "税目")
+    for k, label in enumerate(labels):
+        top = 60 + k * 22
+        c.drawString(120 * mm, _y(top + 5), label)
+        c.rect(25 * mm, _y(top + 14), 90 * mm, 14 * mm)
+        c.drawString(28 * mm, _y(top + 9), f"{label}：記入例 {k + 1}")
+    c.grid([25 * mm + i * 20 * mm for i in range(9)], [_y(250), _y(262), _y(274)])
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def random_form(rng: random.Random) -> Filled:
+    name, kana = rng.choice(NAMES)
+    applied = date(2019, 5, 1) + timedelta(days=rng.randrange(0, 2400))
+    born = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 25000))
+    amount = rng.randrange(1000, 9_999_999)
+    postal = f"{rng.randrange(800, 830)}-{rng.randrange(0, 10000):04d}"
+    if rng.random() < 0.5:
+        phone = f"093-{rng.randrange(100, 1000)}-{rng.randrange(1000, 10000)}"
+    else:
+        phone = f"0{rng.choice('789')}0-{rng.randrange(1000, 10000)}-{rng.randrange(1000, 10000)}"
+    account = f"{rng.randrange(0, 10_000_000):07d}"
+    ticks = {n: rng.random() < 0.5 for n, _ in TICKS}
+    note = rng.choice(NOTES)
+    printed = {
+        "application_date": to_wareki(applied),
+        "name": name,
+        "kana": kana,
+        "birth_date": to_wareki(born),
+        "postal_code": postal,
+        "address": rng.choice(ADDRESSES),
+        "phone": phone,
+        "amount": f"{amount:,}",
+        "account_number": account,
+        "note": note,
+        **{n: "レ" if on else "" for n, on in ticks.items()},
+    }
+    expected: dict[str, Any] = {
+        "application_date": applied.isoformat(),
+        "name": name.replace(" ", ""),
+        "kana": kana.replace(" ", ""),
+        "birth_date": born.isoformat(),
+        "postal_code": postal,
+        "address": printed["address"],
+        "phone": phone,
+        "amount": amount,
+        "account_number": account,
+        "note": note or None,
+        **ticks,
+    }
+    return Filled(printed, expected)
+
+
+def render(pdf: bytes, dpi: float) -> list[np.ndarray]:
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return [
+            np.asarray(document[i].render(scale=dpi / 72, grayscale=True).to_pil().convert("L"))
+            for i in range(len(document))
+        ]
+    finally:
+        document.close()
+
+
+def degrade(image: np.ndarray, rng: random.Random, dpi: float, *, upside_down: bool = False) -> np.ndarray:
+    """A plausible scan: rotation ±3°, shift ±8 mm, scale ±1 %, blur, noise."""
+    height, width = image.shape
+    angle = rng.uniform(-3, 3) + (180 if upside_down else 0)
+    scale = rng.uniform(0.99, 1.01)
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
+    matrix[:, 2] += [rng.uniform(-8, 8) / 25.4 * dpi, rng.uniform(-8, 8) / 25.4 * dpi]
+    out = cv2.warpAffine(image, matrix, (width, height), borderValue=255, flags=cv2.INTER_LINEAR)
+    out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 0.9))
+    noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 7, out.shape)
+    return np.clip(out.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+def save_image(image: np.ndarray, path: Path, dpi: float, *, quality: int = 85) -> Path:
+    pil = Image.fromarray(image)
+    if path.suffix in (".jpg", ".jpeg"):
+        pil.save(path, quality=quality, dpi=(dpi, dpi))
+    elif path.suffix == ".pdf":
+        pil.save(path, resolution=dpi)
+    else:
+        pil.save(path, dpi=(dpi, dpi))
+    return path
+
+
+def save_tiff(images: list[np.ndarray], path: Path, dpi: float) -> Path:
+    first, *rest = [Image.fromarray(i) for i in images]
+    first.save(path, save_all=True, append_images=rest, dpi=(dpi, dpi), compression="tiff_deflate")
+    return path

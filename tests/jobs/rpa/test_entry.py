@@ -1,0 +1,129 @@
+"""Real Chromium against the real stand-in app: entering, retrying,
+reconciling, duplicates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import JobInputError
+from jobs.rpa.core import run
+from jobs.rpa.ledger import RecordState
+from tests.jobs.rpa.conftest import (
+    HEADER_FIELDS,
+    Jobs,
+    fast_script,
+    read_results,
+    record,
+    script_text,
+    write_records,
+)
+
+SAMPLES = Path(__file__).resolve().parents[3] / "jobs" / "rpa" / "samples"
+
+
+def by_state(results: Iterable[dict[str, str]]) -> Counter[str]:
+    return Counter(r["状態コード"] for r in results)
+
+
+def test_two_hundred_records_each_entered_once_with_voucher(jobs: Jobs, tmp_path: Path) -> None:
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 201)])
+    outcome = run(jobs.context(script_text(), records))
+    entries = jobs.standin.entries()
+    refs = Counter(e["reference"] for e in entries)
+    assert len(entries) == 200 and set(refs.values()) == {1}
+    results = read_results(outcome.outputs[0].path)
+    assert by_state(results) == {"entered": 200}
+    vouchers = {e["reference"]: e["voucher_no"] for e in entries}
+    assert all(r["voucher_no"] == vouchers[r["参照キー"]] for r in results)
+    assert outcome.units == 200 and outcome.seconds_per_unit == 54 and not outcome.needs_review
+    assert {o.name for o in outcome.outputs} == {"results.csv", "results.xlsx"}
+
+
+def test_sample_invalid_rows_reported_and_target_rejections_kept(jobs: Jobs) -> None:
+    outcome = run(jobs.context(script_text(), SAMPLES / "records.csv"))
+    results = {r["行番号"]: r for r in read_results(outcome.outputs[0].path)}
+    assert results["13"]["状態コード"] == "invalid" and "起票日" in results["13"]["メッセージ"]
+    assert results["8"]["状態コード"] == "rejected" and "1,000万円" in results["8"]["メッセージ"]
+    typed = {e["reference"] for e in jobs.standin.entries()}
+    assert "DEMO-0012" not in typed and "DEMO-0007" not in typed and len(typed) == 18
+    assert outcome.units == 18
+
+
+def test_reject_whole_batch_option_types_nothing(jobs: Jobs) -> None:
+    with pytest.raises(JobInputError) as err:
+        run(jobs.context(script_text(), SAMPLES / "records.csv", invalid_rows="reject"))
+    assert err.value.code == "invalid_records" and "13行目" in err.value.message
+    assert jobs.standin.entries() == []
+
+
+def test_http_500_on_a_submit_is_retried_and_batch_goes_on(jobs: Jobs, tmp_path: Path) -> None:
+    jobs.standin.switches(fail_submits=[3])
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 7)])
+    outcome = run(jobs.context(fast_script(), records))
+    refs = Counter(e["reference"] for e in jobs.standin.entries())
+    assert len(refs) == 6 and set(refs.values()) == {1}
+    assert by_state(read_results(outcome.outputs[0].path)) == {"entered": 6}
+
+
+def test_commit_then_timeout_is_reconciled_without_duplicate(jobs: Jobs, tmp_path: Path) -> None:
+    jobs.standin.switches(timeout_submits=[2], hang_seconds=6)
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 5)])
+    outcome = run(jobs.context(fast_script(), records))
+    entries = jobs.standin.entries()
+    refs = Counter(e["reference"] for e in entries)
+    assert len(refs) == 4 and set(refs.values()) == {1}
+    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    second = results["T-00002"]
+    assert second["状態コード"] == "entered" and "照合" in second["メッセージ"]
+    assert second["voucher_no"] == next(e["voucher_no"] for e in entries if e["reference"] == "T-00002")
+
+
+def test_same_file_twice_is_all_duplicate(jobs: Jobs, tmp_path: Path) -> None:
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 6)])
+    run(jobs.context(script_text(), records))
+    second = run(jobs.context(script_text(), records))
+    assert by_state(read_results(second.outputs[0].path)) == {"duplicate": 5}
+    assert second.units == 0 and len(jobs.standin.entries()) == 5
+
+
+def test_wrong_password_fails_before_any_row(
+    jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "wrong-password")
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 4)])
+    ctx = jobs.context(script_text(), records)
+    with pytest.raises(JobInputError) as err:
+        run(ctx)
+    assert err.value.code == "login_failed" and "zaimu_demo" in err.value.message
+    assert "正しくありません" in err.value.message and "wrong-password" not in err.value.message
+    states = jobs.ledger.prepare(ctx.job_id, [])
+    assert {s.state for s in states.values()} == {"pending"} and jobs.standin.entries() == []
+
+
+def test_redelivered_job_reconciles_in_flight_rows_and_resumes(jobs: Jobs, tmp_path: Path) -> None:
+    """A worker died with row 2 in flight after the target stored it and row 3
+    in flight before it was sent; the next delivery enters each exactly once."""
+    rows = [record(n) for n in range(1, 6)]
+    records = write_records(tmp_path / "r.csv", rows)
+    ctx = jobs.context(fast_script(), records)
+    jobs.ledger.prepare(ctx.job_id, [RecordState(n + 1, f"T-{n:05d}", "pending") for n in range(1, 6)])
+    for number, ref in ((3, "T-00002"), (4, "T-00003")):  # file rows 3 and 4
+        assert jobs.ledger.claim(ctx.job_id, number, "zaimu-standin", ref, 600).kind == "claimed"
+    jobs.standin.submit(dict(zip(HEADER_FIELDS, rows[1], strict=True)))  # row 2 reached the target
+    outcome = run(ctx)
+    refs = Counter(e["reference"] for e in jobs.standin.entries())
+    assert len(refs) == 5 and set(refs.values()) == {1}
+    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    assert by_state(results.values()) == {"entered": 5}
+    assert "照合" in results["T-00002"]["メッセージ"] and results["T-00002"]["voucher_no"]
+
+
+def test_dry_run_walks_steps_without_submitting(jobs: Jobs) -> None:
+    outcome = run(jobs.context(script_text(), SAMPLES / "records.csv", dry_run=True))
+    states = by_state(read_results(outcome.outputs[0].path))
+    assert states == {"checked": 18, "invalid": 1, "rejected": 1}
+    assert jobs.standin.entries() == [] and outcome.units == 0

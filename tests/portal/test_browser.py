@@ -1,0 +1,260 @@
+"""The portal in a real browser (Debian's Chromium through Playwright)
+against the app under uvicorn and the service fixture's workers: a
+department user submits the sample meeting, watches it finish and downloads
+the minutes; an operator exports the savings as XLSX. Screenshots of the
+main pages go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from playwright import sync_api as playwright_api
+
+from jobs.ocr.kind import SAMPLES as OCR_SAMPLES
+from jobs.ocr.kind import sample as ocr_sample
+from jobs.transcription.kind import SAMPLES
+from tests.conftest import REPO, Service
+from tests.integration.helpers import wait_until
+from tests.portal.conftest import PASSWORD, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+SHOTS = REPO / "docs" / "screenshots"
+OCR_TEMPLATE = OCR_SAMPLES / "kyufukin-shinsei.yaml"
+OCR_REFERENCE = OCR_SAMPLES / "kyufukin-shinsei.pdf"
+# The browser tests run once, against the SQLite service (the HTTP tests
+# cover PostgreSQL); make install provides Chromium and Playwright.
+pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def portal_url(service: Service, tmp_path: Path) -> Iterator[str]:
+    """uvicorn on a socket this test bound (port 0: the system picks a free one)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    env = {**os.environ, **service.settings.as_env(), "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "uvicorn", "intake_api.main:create_app", "--factory"]
+    argv += ["--fd", str(sock.fileno()), "--no-access-log"]
+    log = (tmp_path / "uvicorn.log").open("wb")
+    process = subprocess.Popen(argv, env=env, pass_fds=(sock.fileno(),), stdout=log, stderr=log, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/portal/login", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return process.poll() is not None
+
+    try:
+        wait_until(up, 30, "uvicorn to answer")
+        assert process.poll() is None, (tmp_path / "uvicorn.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        sock.close()
+        log.close()
+
+
+def _log_in(page, url: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{url}/portal/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_minutes_from_upload_to_download_and_savings_export(
+    service: Service, dept: str, portal_url: str
+) -> None:
+    staff = make_user(service, dept, name=f"{dept}-tanaka")
+    ops = make_user(service, f"{dept}ops", "operator")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(
+                viewport={"width": 1280, "height": 900}, locale="ja-JP", accept_downloads=True
+            )
+            page.goto(f"{portal_url}/portal/login")
+            _shot(page, "login")
+            _log_in(page, portal_url, staff)
+            page.wait_for_url("**/portal/jobs")
+
+            page.goto(f"{portal_url}/portal/jobs/new?kind=transcription")
+            page.set_input_files("input[name=files]", str(SAMPLES / "sample_meeting.flac"))
+            page.fill("input[name=meeting_name]", "防災対策検討会議<script>alert(1)</script>")
+            page.fill("input[name=meeting_date]", "2025-04-15")
+            page.fill("input[name=place]", "本庁舎5階 第1会議室")
+            page.fill("textarea[name=attendees]", "危機管理室長\n総務課長")
+            page.fill("textarea[name=glossary]", "危機管理室、小倉北区")
+            _shot(page, "new-job")
+            page.click("#job-form button[type=submit]")
+            page.wait_for_url("**/portal/jobs/*-*")
+            job_url = page.url
+
+            page.goto(f"{portal_url}/portal/jobs")
+            _shot(page, "department-jobs")
+            page.goto(job_url)
+            # The page polls and reloads itself when the job is done.
+            page.wait_for_selector("text=このジョブで削減できた時間", timeout=150_000)
+            assert page.locator(".state").first.inner_text() == "完了"
+            assert "<script>" in page.locator("dd", has_text="防災対策検討会議").first.inner_text()
+            _shot(page, "job")
+            with page.expect_download() as info:
+                page.click("a.download:has-text('minutes.docx')")
+            minutes = Path(info.value.path()).read_bytes()
+            assert "word/document.xml" in zipfile.ZipFile(io.BytesIO(minutes)).namelist()
+
+            tablet = browser.new_page(viewport={"width": 820, "height": 1180}, locale="ja-JP")
+            tablet.context.add_cookies(page.context.cookies())
+            tablet.goto(f"{portal_url}/portal/jobs")
+            _shot(tablet, "department-jobs-tablet")
+            tablet.close()
+
+            page.click("button:has-text('ログアウト')")
+            _log_in(page, portal_url, ops)
+            page.wait_for_url("**/portal/ops/queues")
+            _shot(page, "queues")
+            page.goto(f"{portal_url}/portal/ops/jobs")
+            _shot(page, "all-jobs")
+            page.goto(f"{portal_url}/portal/ops/failed")
+            _shot(page, "failed-jobs")
+            page.goto(f"{portal_url}/portal/ops/glossary?department={dept}")
+            _shot(page, "glossary")
+            page.goto(f"{portal_url}/portal/savings")
+            _shot(page, "savings")
+            with page.expect_download() as info:
+                page.click("#export-xlsx")
+            assert info.value.suggested_filename.endswith(".xlsx")
+            book = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
+            assert {"部署別", "サービス別", "月別"} <= set(book.sheetnames)
+            departments = [row[0] for row in book["部署別"].iter_rows(values_only=True)]
+            assert dept in departments
+        finally:
+            browser.close()
+
+
+def _review_with_keyboard(page, url: str, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The operator's review: the first field corrected, the others confirmed, Enter only."""
+    page.goto(f"{url}/portal/ops/review")
+    _shot(page, "review-queue")
+    page.click(f"a[href='/portal/jobs/{job_id}/review']")
+    page.wait_for_selector("#review-form input.review-value")
+    inputs = page.locator("input.review-value")
+    count = inputs.count()
+    assert count >= 2 and page.evaluate("document.activeElement.id") == "value-0"
+    _shot(page, "review")
+    page.keyboard.press("Enter")  # confirmed as read
+    assert page.evaluate("document.activeElement.id") == "value-1"
+    assert page.locator("#review-done").inner_text() == "1"
+    page.keyboard.press("Shift+Enter")  # back to the first
+    assert page.evaluate("document.activeElement.id") == "value-0"
+    page.keyboard.type("髙橋一郎")  # the value is selected on focus: typing replaces it
+    for _ in range(count):
+        page.keyboard.press("Enter")
+    page.wait_for_selector("text=確認が終わり、ジョブは完了しました")
+    _shot(page, "review-done")
+
+
+def _draw_field(page, url: str, template_id: str) -> None:  # type: ignore[no-untyped-def]
+    """A new field drawn with the mouse on the reference page, saved as version 2."""
+    page.goto(f"{url}/portal/templates/{template_id}/edit")
+    page.wait_for_function("document.querySelector('#canvas img').naturalWidth > 0")
+    canvas = page.locator("#canvas").bounding_box()
+    assert canvas
+
+    def at(x_mm: float, y_mm: float) -> tuple[float, float]:
+        return canvas["x"] + canvas["width"] * x_mm / 210, canvas["y"] + canvas["height"] * y_mm / 297
+
+    page.mouse.move(*at(20, 232))
+    page.mouse.down()
+    page.mouse.move(*at(120, 244), steps=8)
+    page.mouse.up()
+    row = page.locator("#field-rows tr").last
+    assert row.locator("input[name^=name_]").input_value() == "field_1"
+    assert abs(float(row.locator("input[name^=w_]").input_value()) - 100) <= 1
+    row.locator("input[name^=name_]").fill("extra_note")
+    row.locator("input[name^=label_]").fill("追記欄")
+    _shot(page, "template-edit")
+    page.click("#save-template")
+    page.wait_for_selector("text=第2版として保存しました")
+    assert page.locator("table.fields tbody tr").count() == 14
+    assert "extra_note" in page.locator("table.fields").inner_text()
+
+
+def test_ocr_review_with_the_keyboard_and_a_box_drawn_on_a_template(
+    service: Service, dept: str, portal_url: str, tmp_path: Path
+) -> None:
+    staff = make_user(service, dept, name=f"{dept}-suzuki")
+    ops = make_user(service, f"{dept}ops", "operator")
+    params, scans = ocr_sample()
+    template_id = f"t-{dept}"
+    definition = tmp_path / "template.yaml"
+    text = OCR_TEMPLATE.read_text(encoding="utf-8").replace("id: kyufukin-shinsei", f"id: {template_id}")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+            _log_in(page, portal_url, staff)
+            page.wait_for_url("**/portal/jobs")
+            page.goto(f"{portal_url}/portal/jobs/new?kind=ocr")
+            page.select_option("select[name=template]", params["template"])
+            page.set_input_files("input[name=files]", [str(p) for p in scans])
+            page.click("#job-form button[type=submit]")
+            page.wait_for_url("**/portal/jobs/*-*")
+            job_id = page.url.rsplit("/", 1)[1]
+            page.wait_for_selector("#review-link", timeout=150_000)  # the page reloads when it stops
+            _shot(page, "ocr-job")
+            page.click("button:has-text('ログアウト')")
+
+            _log_in(page, portal_url, ops)
+            page.wait_for_url("**/portal/ops/queues")
+            _review_with_keyboard(page, portal_url, job_id)
+            job = service.api.get(f"/api/v1/jobs/{job_id}", headers=service.token(dept)).json()
+            manual = job["summary"]["forms_read"] * job["summary"]["seconds_per_unit"]
+            assert job["state"] == "succeeded" and manual - 120 < job["saved_seconds"] < manual
+
+            page.goto(f"{portal_url}/portal/templates/new")
+            definition.write_text(text.replace("type: postal_code", "type: zipcode"), encoding="utf-8")
+            page.set_input_files("input[name=definition]", str(definition))
+            page.set_input_files("input[name=reference]", str(OCR_REFERENCE))
+            page.click("button[value=upload]")
+            page.wait_for_selector("#problems")
+            assert "行目" in page.locator("#problems").inner_text()
+            _shot(page, "template-upload")
+            definition.write_text(text, encoding="utf-8")
+            page.set_input_files("input[name=definition]", str(definition))
+            page.set_input_files("input[name=reference]", str(OCR_REFERENCE))
+            page.click("button[value=upload]")
+            page.wait_for_selector("text=第1版として保存しました")
+            _shot(page, "template")
+            page.goto(f"{portal_url}/portal/templates")
+            page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+            _shot(page, "templates")
+            _draw_field(page, portal_url, template_id)
+        finally:
+            browser.close()
