@@ -38,7 +38,13 @@ FLAGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-SHOTS = REPO / "docs" / "screenshots"
+# The docs' screenshots are refreshed only on request (DIGILABO_SCREENSHOTS=1),
+# so a test run leaves the checkout as it was.
+SHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("DIGILABO_SCREENSHOTS")
+    else Path(os.environ.get("TMPDIR", "/tmp")) / "digilabo-screenshots"
+)
 OCR_TEMPLATE = OCR_SAMPLES / "kyufukin-shinsei.yaml"
 OCR_REFERENCE = OCR_SAMPLES / "kyufukin-shinsei.pdf"
 # The browser tests run once, against the SQLite service (the HTTP tests
