@@ -9,7 +9,6 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from digilabo.embedded import Child, start_standin  # noqa: E402
 from jobs.db import make_engine, session_factory  # noqa: E402
 from jobs.models import Base  # noqa: E402
 from jobs.registry import InputFile, JobContext  # noqa: E402
@@ -34,26 +34,10 @@ HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "�
 USER, PASSWORD = "bench", "bench-password"
 
 
-def start_standin(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = tmp / "port"
-    env = {**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "standin",
-        "--port",
-        "0",
-        "--port-file",
-        str(port_file),
-        "--db",
-        str(tmp / "s.db"),
-    ]
-    proc = subprocess.Popen([*cmd, "--user", USER], env=env, cwd=REPO, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not port_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}"
+def start_app(tmp: Path) -> tuple[Child, str]:
+    return start_standin(
+        tmp, env={**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}, user=USER
+    )
 
 
 def rows(prefix: str, n: int) -> list[list[str]]:
@@ -150,7 +134,7 @@ def main() -> None:
     os.environ["DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD"] = PASSWORD
     with tempfile.TemporaryDirectory(prefix="bench-rpa-") as folder:
         tmp = Path(folder)
-        proc, url = start_standin(tmp)
+        proc, url = start_app(tmp)
         engine = make_engine(f"sqlite:///{tmp / 'ledger.db'}")
         Base.metadata.create_all(engine, tables=list(TABLES))
         ledger = SqlRecordLedger(session_factory(engine))
@@ -169,7 +153,7 @@ def main() -> None:
                 }
             print(json.dumps(report, ensure_ascii=False, indent=2))
         finally:
-            proc.terminate()
+            proc.stop()
             engine.dispose()
 
 

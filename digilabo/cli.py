@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -229,13 +231,20 @@ def transcribe(
     raise typer.Exit(1 if failed else 0)
 
 
-def _session() -> Any:
+@contextmanager
+def _session() -> Iterator[Any]:
+    """One transaction on the configured database, migrated first."""
     from jobs.db import make_engine, migrate, session_factory, unit_of_work
 
     settings = settings_or_exit()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
-    return unit_of_work(session_factory(make_engine(settings.database_url)))
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _load_templates(refs: list[str]) -> list[Any]:
@@ -356,14 +365,9 @@ def token_create(
 ) -> None:
     """Create a user (if needed) and print a new token, shown only this once."""
     from jobs import auth, store
-    from jobs.db import make_engine, migrate, session_factory, unit_of_work
 
-    settings = settings_or_exit()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
     try:
-        with unit_of_work(session_factory(engine)) as session:
+        with _session() as session:
             store.ensure_department(department, department_name, session=session)
             user = auth.ensure_user(
                 name or f"{department}-{role}", session=session, department_code=department, role=role
@@ -372,8 +376,6 @@ def token_create(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
     print(token)
 
 
@@ -390,19 +392,14 @@ def user_create(
 ) -> None:
     """Create a portal user (or update one) with a password; asks for it unless --password-stdin."""
     from jobs import auth, store
-    from jobs.db import make_engine, migrate, session_factory, unit_of_work
     from jobs.errors import DigilaboError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    settings = settings_or_exit()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
     try:
-        with unit_of_work(session_factory(engine)) as session:
+        with _session() as session:
             store.ensure_department(department, department_name, session=session)
             user = auth.create_user(
                 name,
@@ -419,8 +416,6 @@ def user_create(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
     console.print(f"user {user_name} ({user_role}, {department}) is ready")
 
 

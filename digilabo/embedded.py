@@ -153,3 +153,29 @@ def start_redis(
 
 def python_argv(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def start_standin(
+    folder: Path, *, env: dict[str, str] | None = None, log_path: Path | None = None, user: str | None = None
+) -> tuple[Child, str]:
+    """The stand-in financial system on a free port (it binds port 0 and
+    writes the port it got), with its database in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "standin.port"
+    port_file.unlink(missing_ok=True)
+    argv = python_argv(
+        "-m", "standin", "--port", "0", "--port-file", str(port_file), "--db", str(folder / "standin.db")
+    )
+    if user:
+        argv += ["--user", user]
+    child = spawn("standin", argv, env=env or dict(os.environ), log_path=log_path or folder / "standin.log")
+    try:
+        wait_for(lambda: port_file.exists() or not child.alive(), 30, "the stand-in financial system")
+        if not child.alive():
+            raise RuntimeError(f"the stand-in app exited:\n{child.tail()}")
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        wait_for(lambda: _port_open(int(port_file.read_text().strip())), 30, "the stand-in to listen")
+    except BaseException:
+        child.stop()
+        raise
+    return child, url

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import httpx
 
-from digilabo.embedded import Child, free_port, port_is_free, python_argv, spawn, start_redis, wait_for
+from digilabo.embedded import (
+    Child,
+    free_port,
+    port_is_free,
+    python_argv,
+    spawn,
+    start_redis,
+    start_standin,
+    wait_for,
+)
 from digilabo.settings import QUEUES, Settings
 from jobs.db import migrate
 
@@ -98,24 +107,10 @@ class Stack:
     def _start_standin(self) -> None:
         """The bundled 財務会計システム stand-in on a free port; its demo user
         becomes the sample script's credential for the workers."""
-        port_file = self.settings.var_dir.resolve() / "standin.port"
-        port_file.unlink(missing_ok=True)
-        argv = python_argv(
-            "-m",
-            "standin",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(self.settings.var_dir.resolve() / "standin.db"),
+        child, self.standin_url = start_standin(
+            self.settings.var_dir.resolve(), log_path=self._log("standin")
         )
-        child = spawn("standin", argv, env=dict(os.environ), log_path=self._log("standin"))
         self.children.append(child)
-        wait_for(lambda: port_file.exists() or not child.alive(), 30, "the stand-in financial system")
-        if not child.alive():
-            raise RuntimeError(f"the stand-in app exited:\n{child.tail()}")
-        self.standin_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
         urls = {**self.settings.rpa_target_urls, "zaimu-standin": self.standin_url}
         self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})
         os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")

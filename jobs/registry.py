@@ -182,6 +182,17 @@ class Registry:
         return name in self._kinds
 
 
+def lazy(path: str) -> Callable[..., Any]:
+    """``module:function`` imported on first call: a kind's hooks may need
+    modules (database tables, a browser) that importing the kind should not load."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        module_name, _, attr = path.partition(":")
+        return getattr(importlib.import_module(module_name), attr)(*args, **kwargs)
+
+    return call
+
+
 def load_kind(path: str) -> JobKind:
     """Import ``module:ATTRIBUTE`` and check it is a JobKind."""
     module_name, _, attr = path.partition(":")

@@ -19,6 +19,7 @@ from digilabo.runtime import Runtime
 from digilabo.settings import QUEUES
 from jobs.models import Job, LedgerEntry
 from jobs.wareki import fiscal_year_of
+from queues.inspect import workers_online
 
 log = logging.getLogger(__name__)
 
@@ -197,17 +198,7 @@ class ClusterCollector(Collector):
         return gauge
 
     def _ping(self) -> dict[str, int]:
-        try:
-            replies = self.runtime.celery.control.ping(timeout=self.ping_timeout) or []
-        except Exception as exc:
-            log.warning("worker ping failed: %s", exc)
-            return {}
-        pools: dict[str, int] = {}
-        for reply in replies:
-            for hostname in reply:
-                pool = hostname.split("@", 1)[0]
-                pools[pool] = pools.get(pool, 0) + 1
-        return pools
+        return workers_online(self.runtime.celery, self.ping_timeout) or {}
 
 
 def unacked_by_queue(values: list[bytes]) -> dict[str, int]:

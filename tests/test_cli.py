@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from digilabo.embedded import free_port, wait_for
+from digilabo.embedded import free_port, start_standin, wait_for
 from tests.conftest import REPO, TEST_KINDS
 
 DIGILABO = str(Path(sys.executable).parent / "digilabo")
@@ -175,24 +175,8 @@ def test_ocr_and_templates_without_the_queue(tmp_path: Path) -> None:
 def test_rpa_without_the_queue_enters_each_record_once(tmp_path: Path) -> None:
     from jobs.rpa.kind import SAMPLES
 
-    port_file = tmp_path / "port"
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "standin",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(tmp_path / "s.db"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    app, url = start_standin(tmp_path / "standin")
     try:
-        wait_for(port_file.exists, 30, "the stand-in app")
-        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
         env.update(
             DIGILABO_VAR_DIR=str(tmp_path / "var"),
@@ -214,5 +198,4 @@ def test_rpa_without_the_queue_enters_each_record_once(tmp_path: Path) -> None:
             "utf-8-sig"
         )
     finally:
-        app.terminate()
-        app.wait(10)
+        app.stop()

@@ -4,7 +4,6 @@ ping. Store-style functions: ``session`` keyword, no commit."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session
 from digilabo.settings import QUEUES
 from jobs.models import Job
 
-log = logging.getLogger(__name__)
 QUEUE_LABELS = {"gpu": "GPU（文字起こし）", "cpu": "CPU（OCRなど）", "rpa": "RPA（システム入力）"}
 
 
@@ -77,18 +75,3 @@ def running_jobs(*, session: Session, limit: int = 100) -> Sequence[Job]:
     return session.scalars(
         select(Job).where(Job.state == "running").order_by(Job.started_at).limit(limit)
     ).all()
-
-
-def workers_online(celery: Any, timeout: float = 1.0) -> dict[str, int] | None:
-    """Worker nodes answering a ping, by pool (node names are pool@host)."""
-    try:
-        replies = celery.control.ping(timeout=timeout) or []
-    except Exception as exc:
-        log.warning("worker ping failed: %s", exc)
-        return None
-    pools: dict[str, int] = {}
-    for reply in replies:
-        for hostname in reply:
-            pool = hostname.split("@", 1)[0]
-            pools[pool] = pools.get(pool, 0) + 1
-    return pools

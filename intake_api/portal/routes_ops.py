@@ -17,6 +17,7 @@ from intake_api.routes import jobs as api
 from jobs import store
 from jobs.errors import STATE_LABELS_JA, JobInputError
 from jobs.lifecycle import FINISHED, State
+from queues.inspect import workers_online
 
 router = APIRouter(prefix="/portal/ops", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50
@@ -24,7 +25,7 @@ PAGE = 50
 
 @router.get("/queues")
 def queues(request: Request, runtime: RuntimeDep, session: SessionDep, _user: OperatorUser) -> Response:
-    workers = overview.workers_online(runtime.celery, timeout=1.0)
+    workers = workers_online(runtime.celery, timeout=1.0)
     rows = overview.queue_rows(session=session, workers=workers)
     running = overview.running_jobs(session=session)
     labels = {k.name: k.label_ja for k in runtime.registry.all()}

@@ -23,7 +23,7 @@ from jobs.ocr.pages import count_pages
 from jobs.ocr.reader import OK, UNREADABLE, FormResult, read_forms
 from jobs.ocr.template import Template, template_from_dict
 from jobs.ocr.workbook import write_xlsx
-from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile
+from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile, lazy
 
 log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
@@ -128,18 +128,6 @@ def sample() -> tuple[dict[str, Any], list[Path]]:
     return {"template": "kyufukin-shinsei"}, sorted(SAMPLES.glob("scan-*"))
 
 
-def _resolve(params: Mapping[str, Any], session: Any) -> dict[str, Any]:
-    from jobs.ocr.store import resolve_params
-
-    return resolve_params(params, session)
-
-
-def _public(params: Mapping[str, Any]) -> dict[str, Any]:
-    from jobs.ocr.store import public_params
-
-    return public_params(params)
-
-
 KIND = JobKind(
     name="ocr",
     label_ja="帳票OCR",
@@ -156,6 +144,6 @@ KIND = JobKind(
     soft_time_limit=3600,
     time_limit=3900,
     sample=sample,
-    resolve_params=_resolve,
-    public_params=_public,
+    resolve_params=lazy("jobs.ocr.store:resolve_params"),
+    public_params=lazy("jobs.ocr.store:public_params"),
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobInputError
-from jobs.registry import JobKind
+from jobs.registry import JobKind, lazy
 from jobs.rpa.core import run
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -65,18 +65,6 @@ def sample() -> tuple[dict[str, Any], list[Path]]:
     return {"invalid_rows": "skip", "script": "shishutsu_futan"}, [SAMPLES / "records.csv"]
 
 
-def _resolve(params: Mapping[str, Any], session: Any) -> dict[str, Any]:
-    from jobs.rpa.scripts import resolve_params
-
-    return resolve_params(params, session)
-
-
-def _public(params: Mapping[str, Any]) -> dict[str, Any]:
-    from jobs.rpa.scripts import public_params
-
-    return public_params(params)
-
-
 KIND = JobKind(
     name="rpa_entry",
     label_ja="財務会計システム一括入力",
@@ -94,6 +82,6 @@ KIND = JobKind(
     soft_time_limit=4 * 3600,
     time_limit=4 * 3600 + 300,
     sample=sample,
-    resolve_params=_resolve,
-    public_params=_public,
+    resolve_params=lazy("jobs.rpa.scripts:resolve_params"),
+    public_params=lazy("jobs.rpa.scripts:public_params"),
 )

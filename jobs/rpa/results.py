@@ -8,6 +8,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+from jobs.exports import defuse
 from jobs.registry import OutputFile
 from jobs.rpa.ledger import RecordState
 from jobs.rpa.records import RawRow
@@ -48,8 +49,10 @@ def table(script: Script, raw: Sequence[RawRow], states: dict[int, RecordState])
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> None:
+    # Cells a spreadsheet would run as formulas (a payee named "=HYPERLINK(…)")
+    # are defused as in every other export.
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerows(rows)
+        csv.writer(fh).writerows([[defuse(cell) for cell in row] for row in rows])
 
 
 def write_xlsx(path: Path, rows: list[list[str]]) -> None:

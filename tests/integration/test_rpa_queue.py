@@ -9,7 +9,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digilabo.embedded import Child, python_argv, spawn, wait_for
+from digilabo.embedded import Child, python_argv, spawn, start_standin, wait_for
 from jobs.rpa.kind import SAMPLES
-from tests.conftest import REPO, Service
+from tests.conftest import Service
 from tests.integration.helpers import submit, wait_finished, wait_until
 
 SCRIPT = SAMPLES / "shishutsu_futan.yaml"
@@ -42,25 +41,8 @@ class Entry:
 @pytest.fixture(scope="module")
 def entry(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Entry]:
     root = tmp_path_factory.mktemp(f"rpa-{service.backend}")
-    port_file = root / "port"
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "standin",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(root / "s.db"),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    app, url = start_standin(root / "standin")
     try:
-        wait_until(port_file.exists, 30, "the stand-in app")
-        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
         env = {
             **service.stack.child_env(),
             "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
@@ -78,8 +60,7 @@ def entry(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         finally:
             worker.stop()
     finally:
-        app.terminate()
-        app.wait(10)
+        app.stop()
 
 
 def _valid(row: list[str]) -> bool:
