@@ -22,22 +22,16 @@ from playwright import sync_api as playwright_api
 
 from jobs.ocr.kind import SAMPLES as OCR_SAMPLES
 from jobs.ocr.kind import sample as ocr_sample
+from jobs.rpa import browser as browser_flags
+from jobs.rpa.browser import chromium_path
 from jobs.transcription.kind import SAMPLES
 from tests.conftest import REPO, Service
 from tests.integration.helpers import wait_until
 from tests.portal.conftest import PASSWORD, make_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
+# The same Chromium and flags as the entry worker.
+CHROMIUM = chromium_path({})
+FLAGS = list(browser_flags.FLAGS)
 # The docs' screenshots are refreshed only on request (DIGILABO_SCREENSHOTS=1),
 # so a test run leaves the checkout as it was.
 SHOTS = (
@@ -100,7 +94,7 @@ def test_minutes_from_upload_to_download_and_savings_export(
     staff = make_user(service, dept, name=f"{dept}-tanaka")
     ops = make_user(service, f"{dept}ops", "operator")
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = browser.new_page(
                 viewport={"width": 1280, "height": 900}, locale="ja-JP", accept_downloads=True
@@ -222,7 +216,7 @@ def test_ocr_review_with_the_keyboard_and_a_box_drawn_on_a_template(
     definition = tmp_path / "template.yaml"
     text = OCR_TEMPLATE.read_text(encoding="utf-8").replace("id: kyufukin-shinsei", f"id: {template_id}")
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
             _log_in(page, portal_url, staff)
