@@ -29,10 +29,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from jobs.registry import InputFile, JobContext  # noqa: E402
+from jobs.registry import JobContext  # noqa: E402
 from jobs.transcription import model as whisper  # noqa: E402
+from jobs.transcription.direct import file_context  # noqa: E402
 from jobs.transcription.japanese import character_error_rate  # noqa: E402
-from jobs.transcription.kind import KIND, validate_params  # noqa: E402
+from jobs.transcription.kind import KIND  # noqa: E402
 from tests.support.speech import SENTENCES, synthesise, write_audio  # noqa: E402
 
 MORE = (
@@ -53,15 +54,7 @@ def speech_file(folder: Path, minutes: float) -> Path:
 
 def context(audio: Path, work: Path, options: dict, params: dict | None = None) -> JobContext:
     work.mkdir(parents=True, exist_ok=True)
-    return JobContext(
-        job_id="bench",
-        department="bench",
-        params=validate_params(params or {}),
-        inputs=(InputFile(audio.name, audio, "audio/flac", audio.stat().st_size),),
-        work_dir=work,
-        progress=lambda f, m="": None,
-        options=options,
-    )
+    return file_context(audio, work, params=params, options=options, progress=lambda f, m="": None)
 
 
 def job_vs_bare(folder: Path, model_dir: Path, cache: Path) -> dict:

@@ -5,7 +5,7 @@ recording."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,28 @@ def read_glossary(path: Path) -> list[str]:
     return glossary_terms(t for line in lines for t in line.replace("、", ",").split(","))
 
 
+def file_context(
+    audio: Path,
+    work_dir: Path,
+    *,
+    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any],
+    progress: ProgressReporter,
+    glossary: tuple[str, ...] = (),
+) -> JobContext:
+    """A job context for one recording outside the queue (CLI, tests, bench)."""
+    return JobContext(
+        job_id=audio.stem,
+        department="",
+        params=validate_params(params or {}),
+        inputs=(InputFile(audio.name, audio, "", audio.stat().st_size),),
+        work_dir=work_dir,
+        progress=progress,
+        options=options,
+        glossary=glossary,
+    )
+
+
 def transcribe_file(
     audio: Path,
     out_dir: Path,
@@ -36,15 +58,7 @@ def transcribe_file(
         raise ValueError(f"unknown format(s): {', '.join(unknown)} (known: {', '.join(FORMATS)})")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="digilabo-") as work:
-        ctx = JobContext(
-            job_id=audio.stem,
-            department="",
-            params=validate_params(params or {}),
-            inputs=(InputFile(audio.name, audio, "", audio.stat().st_size),),
-            work_dir=Path(work),
-            progress=progress,
-            options=options,
-        )
+        ctx = file_context(audio, Path(work), params=params, options=options, progress=progress)
         segments, language, seconds = join_parts([run_part(ctx, spec) for spec in plan(ctx)])
         meta = {"language": language, "duration": round(seconds, 3), "model": options.get("model_name", "")}
         files = write_outputs(out_dir, audio.stem, segments, meta, ctx.params, tuple(formats))

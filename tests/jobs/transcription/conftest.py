@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobs.registry import InputFile, JobContext
+from jobs.registry import JobContext
 from jobs.transcription import model as whisper
+from jobs.transcription.direct import file_context
 from tests.support.speech import SENTENCES, synthesise, write_audio
 
 REFERENCE = "".join(SENTENCES)
@@ -37,18 +38,14 @@ def make_ctx(tmp_path: Path, model_cache: Path) -> Callable[..., JobContext]:
     def make(
         audio: Path, params: dict | None = None, glossary: tuple[str, ...] = (), **options: object
     ) -> JobContext:
-        from jobs.transcription.kind import validate_params
-
         work = tmp_path / f"work-{len(list(tmp_path.iterdir()))}"
         work.mkdir()
-        return JobContext(
-            job_id="test",
-            department="d",
-            params=validate_params(params or {}),
-            inputs=(InputFile(audio.name, audio, "audio/wav", audio.stat().st_size),),
-            work_dir=work,
-            progress=lambda fraction, message="": None,
+        return file_context(
+            audio,
+            work,
+            params=params,
             options={"model_cache_dir": str(model_cache), "cpu_threads": 2, **options},
+            progress=lambda fraction, message="": None,
             glossary=glossary,
         )
 
