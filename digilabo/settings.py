@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Recordings longer than this are split at pauses into parts that run as
     # separate tasks on any free gpu-pool worker.
     transcription_part_seconds: float = Field(default=600.0, ge=30)
+    # Pages one OCR job may hold (all its files together); a bigger batch is
+    # refused before anything is rendered.
+    max_ocr_pages: int = Field(default=1000, gt=0)
 
     # Portal sessions: the signing key, shared by every API host. Empty: a
     # key is created in var_dir (fine for one host).
@@ -173,6 +176,7 @@ class Settings(BaseSettings):
             "rpa_target_urls": dict(self.rpa_target_urls),
             "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,
             "max_upload_bytes": self.max_upload_bytes,
+            "max_ocr_pages": self.max_ocr_pages,
         }
 
 

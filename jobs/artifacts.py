@@ -59,7 +59,9 @@ class BlobWriter:
             self.abort()
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StorageError(
-                    None, "保存領域の空きが足りないため、ファイルを保存できませんでした。", name=self._name
+                    "storage_full",
+                    "保存領域の空きが足りないため、ファイルを保存できませんでした。",
+                    name=self._name,
                 ) from exc
             raise StorageError(None, "ファイルを保存できませんでした。", name=self._name) from exc
 
@@ -222,14 +224,18 @@ def sniff_media_type(head: bytes, filename: str) -> str:
 
 
 def _looks_textual(head: bytes) -> bool:
+    """UTF-8, or Shift_JIS (cp932) as Excel in Japan saves CSV; a multi-byte
+    character cut at the end of the sample is still text."""
     if b"\x00" in head:
         return False
-    try:
-        head.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        return exc.start >= len(head) - 3
+    for codec in ("utf-8", "cp932"):
+        try:
+            head.decode(codec)
+            return True
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 3:
+                return True
+    return False
 
 
 def check_media_type(media_type: str, accepted: frozenset[str], name: str) -> None:
@@ -242,10 +248,12 @@ def check_media_type(media_type: str, accepted: frozenset[str], name: str) -> No
         )
 
 
-def safe_name(name: str, limit: int = 200) -> str:
+def safe_name(name: str, limit: int = 180) -> str:
     """A file name safe to show and to use as an artifact name: no folders,
-    no control characters, NFKC-normalised, at most ``limit`` characters
-    (keeping the extension)."""
+    no control characters, NFKC-normalised, at most ``limit`` bytes of UTF-8
+    (keeping the extension). Bytes, not characters: file systems allow 255
+    bytes per name, a Japanese character takes three, and cores derive
+    names from inputs (``<stem>.upper.txt``, a link under the input's name)."""
     import unicodedata
 
     name = unicodedata.normalize("NFKC", name or "")
@@ -253,7 +261,10 @@ def safe_name(name: str, limit: int = 200) -> str:
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*').strip(" .")
     if not name:
         raise UploadRejected("invalid_filename", "ファイル名が正しくありません。", name="")
-    if len(name) > limit:
+    if len(name.encode("utf-8")) > limit:
         suffix = Path(name).suffix[:16]
-        name = name[: limit - len(suffix)] + suffix
+        stem = name[: len(name) - len(suffix)]
+        budget = limit - len(suffix.encode("utf-8"))
+        stem = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+        name = stem + suffix
     return name

@@ -14,6 +14,7 @@ work never duplicates results or savings.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 PLAN_FILE = "parts.json"
 
 INTERNAL_ERROR_JA = "予期しないエラーで処理できませんでした。Digi-Labo運用担当にお問い合わせください。"
+STORAGE_FULL_JA = (
+    "保存領域の空きが足りないため、処理を完了できませんでした。"
+    "Digi-Labo運用担当に連絡のうえ、空きができてから再実行してください。"
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,16 @@ class JobRunner:
             return self.fail(job_id, exc.code, exc.message, attempt=attempt)
         except StorageError as exc:
             log.warning("job %s: storage error: %s", job_id, exc)
+            self._clean_work_dir(job_id, attempt)
             return self.fail(job_id, exc.code, exc.message, attempt=attempt)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # The core's own writes hit a full disk. Free what this attempt
+            # wrote at once, so the other jobs on this storage can go on.
+            log.warning("job %s: storage full while running: %s", job_id, exc)
+            self._clean_work_dir(job_id, attempt)
+            return self.fail(job_id, "storage_full", STORAGE_FULL_JA, attempt=attempt)
 
     def begin(self, job_id: str, *, task_id: str, worker: str) -> tuple[Job, JobKind] | None:
         """Mark the job running, or return None when this delivery has nothing to do."""

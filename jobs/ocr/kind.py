@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
 MAX_CANDIDATES = 10
 DEFAULT_SECONDS_PER_FORM = 180.0
+DEFAULT_MAX_PAGES = 1000
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -67,7 +68,11 @@ def manual_seconds(forms: Sequence[FormResult]) -> float:
 def _all_unreadable(forms: Sequence[FormResult]) -> JobInputError | None:
     if forms and all(f.status == UNREADABLE for f in forms):
         shown = "\n".join(f"・{f.file}: {f.message}" for f in forms[:5])
-        return JobInputError("no_readable_pages", f"読み取れるページがありませんでした。\n{shown}")
+        # One cause for every file (an encrypted PDF, an oversized image) is
+        # the job's own error code; mixed causes are just "nothing readable".
+        codes = {f.error_code for f in forms}
+        code = codes.pop() if len(codes) == 1 and "" not in codes else "no_readable_pages"
+        return JobInputError(code, f"読み取れるページがありませんでした。\n{shown}")
     return None
 
 
@@ -75,6 +80,14 @@ def run(ctx: JobContext) -> JobOutcome:
     templates = candidates(ctx.params)
     inputs = [(f.name, f.path) for f in ctx.inputs]
     total = max(1, sum(count_pages(path) for _, path in inputs))
+    limit = int(ctx.options.get("max_ocr_pages") or DEFAULT_MAX_PAGES)
+    if total > limit:
+        raise JobInputError(
+            "too_many_pages",
+            f"ページ数が多すぎます（{total}ページ、1件のジョブは{limit}ページまで）。ファイルを分けて登録してください。",
+            pages=total,
+            limit=limit,
+        )
     done = [0]
 
     def report(form: FormResult) -> None:

@@ -9,6 +9,7 @@ decompression-bomb limit stays on: a scan never needs 90 million pixels.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ OCR_DPI = 300.0
 ALIGN_DPI = 150.0
 # The largest page we render; a 2 m poster at 300 dpi would not fit in memory.
 MAX_RENDER_PIXELS = 60_000_000
+# The largest image we decode (Pillow's own bomb limit; an A3 page at 600 dpi is 70 M).
+MAX_IMAGE_PIXELS = 90_000_000
 PDF_MAGIC = b"%PDF-"
 
 
@@ -40,6 +43,9 @@ class Page:
     image: Grey
     dpi: float | None
     pdf_page: Any = None
+    # Why this page could not be decoded (a corrupt frame in a multi-page
+    # TIFF); the other pages of the file are still read.
+    error: str = ""
 
     @property
     def has_text(self) -> bool:
@@ -81,11 +87,35 @@ def _text_chars(page: Any) -> int:
         textpage.close()
 
 
-def _pdf_pages(path: Path, name: str) -> Iterator[Page]:
+def _open_pdf(path: Path | io.BytesIO, name: str) -> Any:
     try:
-        document = pdfium.PdfDocument(path)
+        return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise JobInputError(
+                "pdf_encrypted",
+                f"ファイル「{name}」はパスワードで保護されたPDFのため読み取れません。"
+                "パスワードを解除したPDFを登録してください。",
+                file=name,
+            ) from None
         raise unreadable(name, "PDFとして開けません", reason=str(exc)) from None
+
+
+def _too_many_pixels(name: str, image: Image.Image | None = None, pillow_says: str = "") -> JobInputError:
+    size = ""
+    if image is not None:
+        size = f"（{image.width}×{image.height}画素）"
+    elif found := re.search(r"\((\d+) pixels\)", pillow_says):  # Pillow refused it before we saw it
+        size = f"（{int(found.group(1)):,}画素）"
+    return JobInputError(
+        "image_too_large",
+        f"ファイル「{name}」の画像は画素数が多すぎます{size}。300dpi程度で読み取り直してください。",
+        file=name,
+    )
+
+
+def _pdf_pages(path: Path, name: str) -> Iterator[Page]:
+    document = _open_pdf(path, name)
     try:
         for index in range(len(document)):
             page = document[index]
@@ -105,15 +135,30 @@ def _dpi(image: Image.Image) -> float | None:
 
 
 def _image_pages(path: Path, name: str) -> Iterator[Page]:
+    """One frame at a time (a 500-page TIFF is never all in memory); a frame
+    that does not decode becomes a page with ``error`` set."""
     try:
         image = Image.open(path)
-        frames = [(_grey(frame), _dpi(frame)) for frame in ImageSequence.Iterator(image)]
-    except Image.DecompressionBombError:
-        raise unreadable(name, "画像の画素数が多すぎます") from None
+        frames = int(getattr(image, "n_frames", 1))
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(name, pillow_says=str(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
-    for index, (grey, dpi) in enumerate(frames):
-        yield Page(name, index + 1, grey, dpi)
+    with image:
+        for index in range(frames):
+            try:
+                image.seek(index)
+                # Pillow checks only the first frame, and only warns below
+                # twice its limit; every TIFF frame declares its own size.
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise _too_many_pixels(name, image)
+                grey, dpi = _grey(image), _dpi(image)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                if frames == 1:
+                    raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
+                yield Page(name, index + 1, np.zeros((1, 1), dtype=np.uint8), None, error=str(exc))
+                continue
+            yield Page(name, index + 1, grey, dpi)
 
 
 def iter_pages(path: Path, name: str | None = None) -> Iterator[Page]:
@@ -137,10 +182,7 @@ def reference_pages(data: bytes, name: str, size_mm: tuple[float, float], count:
     folder = io.BytesIO(data)
     pages: list[Grey] = []
     if data.startswith(PDF_MAGIC):
-        try:
-            document = pdfium.PdfDocument(folder)
-        except pdfium.PdfiumError as exc:
-            raise unreadable(name, "PDFとして開けません", reason=str(exc)) from None
+        document = _open_pdf(folder, name)
         try:
             pages = [render_pdf_page(document[i], ALIGN_DPI) for i in range(min(count, len(document)))]
         finally:

@@ -37,6 +37,7 @@ class FormResult:
     source: str = ""
     message: str = ""
     alignment: dict[str, float] = field(default_factory=dict)
+    error_code: str = ""  # why an unreadable form could not be read (JobInputError.code)
 
     @property
     def needs_review(self) -> bool:
@@ -152,6 +153,17 @@ def _file_forms(
             page = next(pages, None)
         if page is None:
             break
+        if page.error:
+            if opened is not None:
+                yield _incomplete(index, name, opened)
+                index += 1
+                opened = None
+            message = f"{page.number}ページ目の画像が壊れていて読み取れません。読み取り直してください。"
+            yield FormResult(
+                index, name, [page.number], UNREADABLE, message=message, error_code="page_unreadable"
+            )
+            index += 1
+            continue
         if opened is not None:
             with timer.stage("align"):
                 found = align(page.image, page.dpi, opened.template, len(opened.pages) + 1)
@@ -174,10 +186,14 @@ def _file_forms(
             index += 1
             opened = None
     if opened is not None:
-        message = f"ページが足りません（{opened.template.pages}ページの帳票が{len(opened.pages)}ページで終わっています）。"
-        yield FormResult(
-            index, name, [p.number for p, _ in opened.pages], UNREADABLE, opened.template, message=message
-        )
+        yield _incomplete(index, name, opened)
+
+
+def _incomplete(index: int, name: str, opened: _Open) -> FormResult:
+    message = f"ページが足りません（{opened.template.pages}ページの帳票が{len(opened.pages)}ページで終わっています）。"
+    return FormResult(
+        index, name, [p.number for p, _ in opened.pages], UNREADABLE, opened.template, message=message
+    )
 
 
 def read_forms(
@@ -197,7 +213,7 @@ def read_forms(
                 forms.append(form)
                 on_form(form)
         except JobInputError as exc:
-            form = FormResult(len(forms) + 1, name, [], UNREADABLE, message=exc.message)
+            form = FormResult(len(forms) + 1, name, [], UNREADABLE, message=exc.message, error_code=exc.code)
             forms.append(form)
             on_form(form)
     return forms

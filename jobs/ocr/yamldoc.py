@@ -1,10 +1,8 @@
 """Template YAML read safely, checked against the JSON Schema, every problem
 tied to a line.
 
-Only the safe loader is used (no tags, no Python objects), and aliases are
-refused outright: a template never needs them, and nested aliases are how a
-few hundred bytes of YAML expand into gigabytes ("billion laughs"). The
-document is composed first so every value keeps the line it came from.
+Parsed with ``jobs.safeyaml`` (safe loader, aliases refused). The document
+is composed first so every value keeps the line it came from.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from jobs import safeyaml
 from jobs.errors import JobInputError
 
 SCHEMA_PATH = Path(__file__).with_name("template.schema.json")
@@ -65,16 +64,6 @@ def problem(message: str, node: yaml.Node | None = None, path: Path_ | None = No
     return TemplateProblem(line_of(node, path or []) if node is not None else 0, where, message)
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (``*name``) wherever they appear."""
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(None, None, "エイリアス（*）は使えません", event.start_mark, None)
-        return super().compose_node(parent, index)
-
-
 def parse_yaml(source: bytes | str) -> tuple[Any, yaml.Node]:
     """(data, node tree) or TemplateError naming the line of the syntax error."""
     raw = source.encode("utf-8") if isinstance(source, str) else source
@@ -84,16 +73,12 @@ def parse_yaml(source: bytes | str) -> tuple[Any, yaml.Node]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise TemplateError([TemplateProblem(0, "", "UTF-8 のテキストとして読めません。")]) from None
-    loader = _NoAliasLoader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data = safeyaml.compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise TemplateError([TemplateProblem(line, "", f"YAMLとして読めません（{exc.problem}）。")]) from None
-    finally:
-        loader.dispose()
     if node is None:
         raise TemplateError([TemplateProblem(0, "", "内容が空です。")])
     return data, node

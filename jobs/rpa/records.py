@@ -84,17 +84,31 @@ def read_csv(path: Path) -> list[RawRow]:
     return _rows(table[0], [(i + 2, r, {}) for i, r in enumerate(table[1:])])
 
 
+def _first_visible(workbook: Any) -> Any:
+    """The sheet a person sees first: hidden and very hidden sheets are never
+    read (they are where stale or unreviewed rows hide)."""
+    for sheet in workbook.worksheets:
+        if getattr(sheet, "sheet_state", "visible") == "visible":
+            return sheet
+    raise JobInputError("empty_records", "表示されているシートがありません。")
+
+
 def read_xlsx(path: Path) -> list[RawRow]:
-    """The first sheet. Values are the ones Excel saved; a formula cell that
-    was never calculated (a file written by a program) has no saved value,
-    and we refuse that cell rather than type an empty amount."""
+    """The first visible sheet. Values are the ones Excel saved; a formula
+    cell that was never calculated (a file written by a program) has no saved
+    value, and we refuse that cell rather than type an empty amount."""
     import openpyxl
 
+    # From bytes, not the path: openpyxl judges a path by its suffix, and a
+    # stored upload has none.
+    data = path.read_bytes()
     try:
-        values = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False).worksheets[0]
+        values_book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        formulas_book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:
         raise JobInputError("unreadable_records", "XLSXファイルとして読めません。") from None
+    values = _first_visible(values_book)
+    formulas = formulas_book[values.title]
     grid = list(values.iter_rows(values_only=True))
     raw = list(formulas.iter_rows(values_only=True))
     if not grid:

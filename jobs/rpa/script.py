@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from jobs import safeyaml
 from jobs.errors import JobInputError
 from jobs.rpa import template
 
@@ -122,15 +123,17 @@ def schema() -> dict[str, Any]:
 # --- YAML with line numbers -------------------------------------------------------------
 
 
-def _compose(text: str) -> yaml.Node:
+def _compose(text: str) -> tuple[yaml.Node, Any]:
+    """Node tree and data; aliases and non-data tags (``!!python/...``) are
+    refused with the line they are on."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, data = safeyaml.compose(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ScriptError(f"YAMLとして読めません（{exc.problem}）。", line) from None
     if node is None:
         raise ScriptError("内容が空です。")
-    return node
+    return node, data
 
 
 def _line_of(node: yaml.Node, path: list[str | int]) -> int:
@@ -157,12 +160,7 @@ def load_document(text: str) -> tuple[dict[str, Any], yaml.Node]:
     """Safe-load and schema-check; returns the data and its node tree."""
     if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
         raise ScriptError("大きすぎます（256KBまで）。")
-    node = _compose(text)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:  # a !!python tag or another non-data construct
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ScriptError(f"使えない書き方です（{exc.problem}）。", line) from None
+    node, data = _compose(text)
     if not isinstance(data, dict):
         raise ScriptError("最上位はマッピング（キー: 値）にしてください。", 1)
     validator = jsonschema.Draft202012Validator(schema())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -120,15 +121,28 @@ def model_for(ctx: JobContext) -> Any:
     return whisper.load_model(folder, cpu_threads=int(ctx.options.get("cpu_threads") or 0))
 
 
-def plan(ctx: JobContext) -> list[PartSpec]:
+def audio_path(ctx: JobContext) -> Path:
+    """The upload under its own name (a link to the stored blob), so every
+    message about the file names what the department sent, not a digest."""
     audio = ctx.inputs[0]
+    # Its own folder: outputs written to work_dir must never go through the link.
+    named = ctx.work_dir / "input" / audio.name
+    if not named.exists():
+        named.parent.mkdir(exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another part of this attempt made it
+            named.symlink_to(audio.path)
+    return named
+
+
+def plan(ctx: JobContext) -> list[PartSpec]:
+    path = audio_path(ctx)
     info = probe_audio(
-        audio.path,
+        path,
         max_seconds=ctx.options.get("max_audio_seconds"),
         max_bytes=ctx.options.get("max_upload_bytes"),
     )
     part_s = float(ctx.options.get("transcription_part_seconds") or DEFAULT_PART_SECONDS)
-    ranges = plan_ranges(audio.path, info.duration_s, part_s)
+    ranges = plan_ranges(path, info.duration_s, part_s)
     return [{"start": a, "end": b, "duration": info.duration_s} for a, b in ranges]
 
 
@@ -140,7 +154,7 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
 
     segments, language = transcribe_range(
         model_for(ctx),
-        ctx.inputs[0].path,
+        audio_path(ctx),
         float(spec["start"]),
         float(spec["end"]),
         options_for(ctx),

@@ -7,104 +7,15 @@ takes seconds instead of hours; the figures are in docs/reliability.md.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
-from digilabo.embedded import Child, free_port, python_argv, spawn, start_redis
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings
-from intake_api.main import create_app
-from jobs import auth
-from jobs.db import migrate, unit_of_work
-from jobs.models import LedgerEntry
-from tests.conftest import make_settings
+from tests.faults.conftest import Cluster
 from tests.integration.helpers import submit, wait_finished, wait_until
 
 pytestmark = pytest.mark.faults
-
-LIMITS = {"gpu": (20, 30), "cpu": (20, 30), "rpa": (20, 30)}
-
-
-@dataclass
-class Cluster:
-    settings: Settings
-    runtime: Runtime
-    api: TestClient
-    headers: dict[str, str]
-    root: Path
-    redis: Child
-    redis_port: int
-    worker: Child | None = None
-
-    def start_worker(self) -> Child:
-        env = {**os.environ, **self.settings.as_env()}
-        self.worker = spawn(
-            "worker",
-            python_argv("-m", "digilabo", "worker", "--pool", "cpu"),
-            env=env,
-            log_path=self.root / "worker.log",
-        )
-        return self.worker
-
-    def kill_worker(self) -> None:
-        assert self.worker is not None
-        os.killpg(self.worker.process.pid, signal.SIGKILL)  # main process and its children at once
-        self.worker.process.wait()
-
-    def restart_redis(self, kill: bool) -> None:
-        if kill:
-            os.kill(self.redis.process.pid, signal.SIGKILL)
-            self.redis.process.wait()
-        else:
-            self.redis.stop()
-        self.redis, _ = start_redis(self.root / "redis", port=self.redis_port)
-
-    def ledger_count(self, job_id: str) -> int:
-        with self.runtime.factory() as session:
-            return int(
-                session.scalar(
-                    select(func.count()).select_from(LedgerEntry).where(LedgerEntry.job_id == job_id)
-                )
-                or 0
-            )
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    port = free_port()
-    redis, url = start_redis(tmp_path / "redis", port=port)
-    settings = make_settings(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'db.sqlite'}",
-        url,
-        time_limits=LIMITS,
-        visibility_margin_s=10,
-        broker_restore_interval_s=1,
-    )
-    migrate(settings.database_url)
-    runtime = Runtime(settings)
-    with unit_of_work(runtime.factory) as session:
-        user = auth.ensure_user(f"f-{uuid.uuid4().hex[:6]}", session=session, department_code="faults")
-        headers = {"Authorization": f"Bearer {auth.create_token(user, session=session)}"}
-    cluster = Cluster(
-        settings, runtime, TestClient(create_app(settings, runtime)), headers, tmp_path, redis, port
-    )
-    try:
-        yield cluster
-    finally:
-        if cluster.worker:
-            cluster.worker.stop()
-        cluster.redis.stop()
-        runtime.close()
 
 
 def test_whole_worker_killed_and_restarted_redelivers_after_visibility_timeout(

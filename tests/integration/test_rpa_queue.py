@@ -11,56 +11,17 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import httpx
-import pytest
 
-from digilabo.embedded import Child, python_argv, spawn, start_standin, wait_for
+from digilabo.embedded import wait_for
 from jobs.rpa.kind import SAMPLES
-from tests.conftest import Service
 from tests.integration.helpers import submit, wait_finished, wait_until
+from tests.support.entry import Entry, entry_bench  # noqa: F401 - the module's fixture
 
 SCRIPT = SAMPLES / "shishutsu_futan.yaml"
-
-
-@dataclass
-class Entry:
-    service: Service
-    standin: str
-    worker: Child
-    env: dict[str, str]
-
-    def entries(self) -> list[dict]:
-        return httpx.get(f"{self.standin}/_admin/entries", timeout=10).json()
-
-
-@pytest.fixture(scope="module")
-def entry(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Entry]:
-    root = tmp_path_factory.mktemp(f"rpa-{service.backend}")
-    app, url = start_standin(root / "standin")
-    try:
-        env = {
-            **service.stack.child_env(),
-            "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
-        }
-        worker = spawn(
-            "worker-rpa",
-            python_argv("-m", "digilabo", "worker", "--pool", "rpa"),
-            env=env,
-            log_path=root / "worker-rpa.log",
-        )
-        try:
-            yield Entry(service, url, worker, env)
-        finally:
-            worker.stop()
-    finally:
-        app.stop()
 
 
 def _valid(row: list[str]) -> bool:

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 import pytest
 
 from jobs.artifacts import ArtifactStore, check_media_type, safe_name, sniff_media_type
-from jobs.errors import StorageError, UploadRejected, UploadTooLarge
+from jobs.errors import UploadRejected, UploadTooLarge
 
 
 @pytest.fixture
@@ -30,22 +29,6 @@ def test_over_the_limit_is_refused_and_leaves_nothing(artifacts: ArtifactStore) 
     assert "big.wav" in caught.value.message
     assert list(artifacts.tmp_dir.iterdir()) == []
     assert not any(p.is_file() for p in artifacts.blob_dir.rglob("*"))
-
-
-def test_disk_full_is_a_storage_error(artifacts: ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A fake: ENOSPC cannot be caused safely on a shared disk.
-    writer = artifacts.writer(100, "a.wav")
-
-    class Full:
-        def write(self, _chunk: bytes) -> None:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def close(self) -> None:
-            pass
-
-    writer._file = Full()  # type: ignore[assignment]
-    with pytest.raises(StorageError, match="空き"):
-        writer.write(b"abc")
 
 
 @pytest.mark.parametrize(
@@ -74,3 +57,14 @@ def test_wrong_media_type_is_refused_in_japanese() -> None:
 )
 def test_safe_name(raw: str, clean: str) -> None:
     assert safe_name(raw) == clean
+
+
+def test_long_japanese_name_fits_a_file_system_name() -> None:
+    name = safe_name("議事録" * 150 + ".txt")
+    assert name.endswith(".txt") and name.startswith("議事録")
+    assert len(name.encode("utf-8")) <= 180  # room for derived names within 255 bytes
+
+
+def test_shift_jis_csv_is_text() -> None:
+    head = "整理番号,金額,支払先\r\nA-1,1000,小倉印刷\r\n".encode("cp932")[:64]
+    assert sniff_media_type(head, "支出.csv") == "text/csv"

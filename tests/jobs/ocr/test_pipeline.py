@@ -158,7 +158,7 @@ def test_only_unreadable_files_fail_the_job(tmp_path: Path, batch: Batch) -> Non
     bad.write_bytes(b"not an image")
     with pytest.raises(JobInputError) as caught:
         KIND.run(context([bad], tmp_path / "work", {"template": batch.template.to_dict()}))
-    assert caught.value.code == "no_readable_pages"
+    assert caught.value.code == "page_unreadable"  # one cause: the job says which
     assert "bad.png" in caught.value.message
 
 

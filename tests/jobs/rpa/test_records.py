@@ -58,3 +58,15 @@ def test_missing_required_column(tmp_path: Path) -> None:
     with pytest.raises(JobInputError) as err:
         validate_rows(load_script(SAMPLE_SCRIPT), read_records(path))
     assert err.value.code == "missing_columns" and "支払先" in err.value.message
+
+
+def test_stored_xlsx_without_suffix_is_read_by_the_uploaded_name(tmp_path: Path) -> None:
+    """Blobs are stored under their digest; the upload's name says XLSX."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["整理番号", "金額"])
+    sheet.append(["A-1", 100])
+    book.save(tmp_path / "blob")
+    rows = read_records(tmp_path / "blob", "支出.xlsx")
+    assert [r.values for r in rows] == [{"整理番号": "A-1", "金額": "100"}]
