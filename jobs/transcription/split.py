@@ -7,6 +7,7 @@ a pause means no word is split between two parts.
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from jobs.transcription.audio import SAMPLE_RATE, iter_windows
 
 FRAME_S = 0.1
+QUIET_MARGIN_DB = 6.0
 
 
 def loudness(path: Path) -> np.ndarray:
@@ -31,29 +33,42 @@ def loudness(path: Path) -> np.ndarray:
     return np.concatenate(values) if values else np.zeros(0)
 
 
+def part_count(duration_s: float, part_s: float) -> int:
+    """How many parts: none longer than about 1.25 × ``part_s``."""
+    return max(1, math.ceil(duration_s / part_s - 0.25))
+
+
 def cut_points(levels: np.ndarray, duration_s: float, part_s: float, search_s: float = 30.0) -> list[float]:
-    """Boundaries about every ``part_s`` seconds, each moved to the quietest
-    half second within ``search_s`` of its target."""
-    cuts: list[float] = []
-    last = 0.0
+    """Boundaries at even fractions of the recording, each moved to a pause
+    (a half second near the quietest) within ``search_s`` (at most a quarter
+    part) of its target. Even parts matter: four parts on two workers take two rounds,
+    but drifting cuts once made five parts of a 10-minute file, three rounds."""
+    count = part_count(duration_s, part_s)
+    step = duration_s / count
+    search = min(search_s, step / 4)
     window = max(1, int(0.5 / FRAME_S))
-    while duration_s - last > part_s * 1.25:
-        target = last + part_s
-        lo = max(int((target - search_s) / FRAME_S), int((last + part_s / 2) / FRAME_S))
-        hi = min(int((target + search_s) / FRAME_S), len(levels) - window)
+    cuts: list[float] = []
+    for k in range(1, count):
+        target = k * step
+        lo = max(0, int((target - search) / FRAME_S))
+        hi = min(int((target + search) / FRAME_S), len(levels) - window)
         if hi <= lo:
             cut = target
         else:
             smoothed = np.convolve(levels[lo : hi + window], np.ones(window) / window, mode="valid")
-            cut = (lo + int(np.argmin(smoothed)) + window / 2) * FRAME_S
+            # Of the pauses about as quiet as the quietest, the one nearest
+            # the target: parts stay even, and no word is cut.
+            quiet = np.flatnonzero(smoothed <= smoothed.min() + QUIET_MARGIN_DB)
+            centre = target / FRAME_S - lo - window / 2
+            best = int(quiet[np.argmin(np.abs(quiet - centre))])
+            cut = (lo + best + window / 2) * FRAME_S
         cuts.append(round(cut, 2))
-        last = cut
     return cuts
 
 
 def plan_ranges(path: Path, duration_s: float, part_s: float) -> list[tuple[float, float]]:
     """``[(start, end), …]`` covering the file; one range when it is short."""
-    if duration_s <= part_s * 1.25:
+    if part_count(duration_s, part_s) == 1:
         return [(0.0, duration_s)]
     cuts = cut_points(loudness(path), duration_s, part_s)
     edges = [0.0, *cuts, duration_s]

@@ -65,6 +65,13 @@ def alive(pids: set[int]) -> set[int]:
     return running
 
 
+def entry_job(cluster: Cluster, prefix: str, count: int) -> str:
+    header, rows = sample_rows(prefix, count)
+    files = [("r.csv", records_csv(header, rows))]
+    response = submit(cluster.api, cluster.headers, files, {"script": "shishutsu_futan"}, kind="rpa_entry")
+    return str(response.json()["id"])
+
+
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[tuple[Child, str]]:
     app, url = start_standin(tmp_path / "standin")
@@ -85,14 +92,7 @@ def test_entry_job_past_its_time_limit_leaves_no_browser_behind(
     }
     worker = cluster.start_worker("rpa", env)
     httpx.post(f"{url}/_admin/switches", json={"delay_ms": 3000}, timeout=10).raise_for_status()
-    header, rows = sample_rows("SLOW", 40)
-    job_id = submit(
-        cluster.api,
-        cluster.headers,
-        [("r.csv", records_csv(header, rows))],
-        {"script": "shishutsu_futan"},
-        kind="rpa_entry",
-    ).json()["id"]
+    job_id = entry_job(cluster, "SLOW", 40)
     started = wait_until(lambda: browser_processes(worker.process.pid), 60, "the job's browser to start")
     job = wait_finished(cluster.api, cluster.headers, job_id, timeout=90)
     assert job["state"] == "failed" and job["error_code"] == "time_limit", job
@@ -102,14 +102,7 @@ def test_entry_job_past_its_time_limit_leaves_no_browser_behind(
     assert worker.alive()
 
     httpx.post(f"{url}/_admin/switches", json={"delay_ms": 0}, timeout=10).raise_for_status()
-    header, rows = sample_rows("FAST", 1)
-    after = submit(
-        cluster.api,
-        cluster.headers,
-        [("r.csv", records_csv(header, rows))],
-        {"script": "shishutsu_futan"},
-        kind="rpa_entry",
-    ).json()["id"]
+    after = entry_job(cluster, "FAST", 1)
     finished = wait_finished(cluster.api, cluster.headers, after, timeout=90)
     assert finished["state"] == "succeeded", (finished["error_code"], finished["error_message"])
     assert finished["summary"]["entered"] == 1

@@ -48,3 +48,21 @@ def test_punctuation(raw: str, clean: str) -> None:
 def test_cer_ignores_width_and_punctuation() -> None:
     assert character_error_rate("令和７年度、予算。", "令和7年度予算") == 0
     assert character_error_rate("あいうえお", "あいうえか") == pytest.approx(0.2)
+
+
+def test_cuts_are_even_and_fall_in_pauses() -> None:
+    """600 s in 150 s parts: four parts (two rounds on two workers), each cut
+    at the pause nearest its target."""
+    import numpy as np
+
+    from jobs.transcription.split import FRAME_S, cut_points, part_count
+
+    levels = np.full(6000, -20.0)
+    for pause in (125.0, 140.0, 310.0, 445.0):  # seconds, each 1 s of silence
+        levels[int(pause / FRAME_S) : int((pause + 1) / FRAME_S)] = -90.0
+    levels[int(125 / FRAME_S) : int(126 / FRAME_S)] = -95.0  # quieter, but further away
+    cuts = cut_points(levels, 600.0, 150.0)
+    assert len(cuts) == 3 and part_count(600.0, 150.0) == 4
+    for cut, pause in zip(cuts, (140.0, 310.0, 445.0), strict=True):
+        assert pause <= cut <= pause + 1, cuts  # inside the pause nearest each target
+    assert part_count(150.0 * 1.25, 150.0) == 1 and part_count(190.0, 150.0) == 2
