@@ -52,6 +52,17 @@ def list_templates(session: SessionDep, _viewer: CurrentViewer) -> list[dict[str
     ]
 
 
+@router.get("/{template_id}/versions")
+def list_template_versions(
+    template_id: str, session: SessionDep, _viewer: CurrentViewer
+) -> list[dict[str, Any]]:
+    """Every version of one template, newest first."""
+    return [
+        {k: v for k, v in _describe(row).items() if k != "fields"}
+        for row in templates.list_versions(template_id, session=session)
+    ]
+
+
 @router.get("/{template_id}")
 def get_template(
     template_id: str, session: SessionDep, _viewer: CurrentViewer, version: int | None = None

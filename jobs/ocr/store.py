@@ -60,6 +60,17 @@ def save(template: Template, *, session: Session, created_by: str) -> tuple[OcrT
     return row, True
 
 
+def list_versions(template_id: str, *, session: Session) -> Sequence[OcrTemplate]:
+    """Every stored version of one template, newest first (jobs keep the
+    version they used, so old ones stay readable)."""
+    rows = session.scalars(
+        select(OcrTemplate).where(OcrTemplate.template_id == template_id).order_by(OcrTemplate.version.desc())
+    ).all()
+    if not rows:
+        raise NotFound(f"帳票定義「{template_id}」")
+    return rows
+
+
 def list_latest(*, session: Session) -> Sequence[OcrTemplate]:
     newest = (
         select(OcrTemplate.template_id, func.max(OcrTemplate.version).label("version"))

@@ -48,6 +48,11 @@ def test_templates_are_versioned_validated_and_previewed(service: Service, dept:
 
     listed = service.api.get("/api/v1/templates", headers=staff).json()
     assert f"t-{dept}" in [t["id"] for t in listed]
+    second = upload(service, operator, changed.replace("version: 1", "version: 2", 1))
+    assert second.status_code == 201 and second.json()["version"] == 2, second.text
+    versions = service.api.get(f"/api/v1/templates/t-{dept}/versions", headers=staff).json()
+    assert [v["version"] for v in versions] == [2, 1] and versions[0]["name"].startswith("改")
+    assert service.api.get("/api/v1/templates/no-such/versions", headers=staff).status_code == 404
     png = service.api.get(f"/api/v1/templates/t-{dept}/preview.png", headers=staff)
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(png.content)).size[0] > 500
