@@ -132,21 +132,28 @@ def _checkbox(crop: Grey) -> tuple[str, float, bool]:
 def read_image_field(
     spec: Field, image: Grey, alignment: Alignment, *, tessdata: str | None = None
 ) -> FieldResult:
-    """A field from an aligned scan."""
-    context = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    """A field from an aligned scan, with its crop when it goes to review
+    (only a person looks at it, so the others are not cut at all)."""
+    result = _read_image_value(spec, image, alignment, tessdata)
+    if result.review:
+        result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    return result
+
+
+def _read_image_value(spec: Field, image: Grey, alignment: Alignment, tessdata: str | None) -> FieldResult:
     if spec.type == "checkbox":
         side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
         raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
-        result = _decide(spec, raw, confidence, text_layer=False, crop=context)
+        result = _decide(spec, raw, confidence, text_layer=False, crop=None)
         if ambiguous:
             result.reasons.append("ambiguous_mark")
         return result
     ink = ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI))
     if ink is None:
-        return _decide(spec, "", 100.0, text_layer=False, crop=context)
+        return _decide(spec, "", 100.0, text_layer=False, crop=None)
     whitelist = spec.allowed_chars or WHITELISTS.get(spec.type, "")
     raw, confidence = engine.recognise(ink, spec.language, whitelist, tessdata)
-    return _decide(spec, raw.strip(), confidence, text_layer=False, crop=context)
+    return _decide(spec, raw.strip(), confidence, text_layer=False, crop=None)
 
 
 def _pdf_rect(page: Any, box: Box) -> tuple[float, float, float, float]:
