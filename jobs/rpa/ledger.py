@@ -4,6 +4,13 @@ leaves a truthful trail.
 
 ``claim`` is the exactly-once gate: a record may be typed only while its
 reference row in ``rpa_references`` names this job and row as the owner.
+
+Races between workers: on SQLite every transaction starts with BEGIN IMMEDIATE
+(``jobs.db``), so they are serialised. PostgreSQL runs them side by side under
+READ COMMITTED, so rows that are read and then changed are read FOR UPDATE (a
+second worker waits, then sees the first one's change), and a row two workers
+both found missing and both inserted makes one of them fail with a unique
+violation: that transaction is rolled back and run again, and then finds the row.
 """
 
 from __future__ import annotations
@@ -104,7 +111,9 @@ class SqlRecordLedger:
     def _claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
         with unit_of_work(self.factory) as session:
             rec = session.get_one(RpaRecord, (job_id, number))
-            ref = session.get(RpaReference, (target, reference))
+            # FOR UPDATE: two jobs taking over the same stale claim at once would
+            # otherwise both see it stale, both write, and both type the record.
+            ref = session.get(RpaReference, (target, reference), with_for_update=True)
             now = _now()
             if ref is None:
                 session.add(
@@ -142,7 +151,7 @@ class SqlRecordLedger:
                 state.captured,
                 _now(),
             )
-            ref = session.get(RpaReference, (target, rec.reference))
+            ref = session.get(RpaReference, (target, rec.reference), with_for_update=True)
             if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
                 return
             if state.state == "entered":
@@ -151,12 +160,28 @@ class SqlRecordLedger:
                 session.delete(ref)
 
     def acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
+        # Each unique violation means another worker took a slot number that looked
+        # free; there are only ``limit`` of them, so this ends.
+        for _ in range(max(limit, 0) + 1):
+            try:
+                return self._acquire_slot(target, holder, limit, ttl)
+            except IntegrityError:
+                continue  # rolled back: look at the slots again
+        return False
+
+    def _acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
         with unit_of_work(self.factory) as session:
             now = _now()
-            slots = {
-                s.slot: s
-                for s in session.scalars(select(RpaTargetSlot).where(RpaTargetSlot.target == target))
-            }
+            # FOR UPDATE (in slot order, so two workers cannot deadlock): two workers
+            # must not both take the same expired slot. Rows that do not exist yet
+            # cannot be locked; a clash on one of those is the IntegrityError above.
+            query = (
+                select(RpaTargetSlot)
+                .where(RpaTargetSlot.target == target)
+                .order_by(RpaTargetSlot.slot)
+                .with_for_update()
+            )
+            slots = {s.slot: s for s in session.scalars(query)}
             expires = now + timedelta(seconds=ttl)
             held = next((s for s in slots.values() if s.holder == holder), None)
             free = held or next((s for s in slots.values() if s.expires_at < now and s.slot < limit), None)

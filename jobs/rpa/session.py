@@ -151,8 +151,15 @@ class TargetSession:
         raise StepFailed(f"対象システムの画面を開けませんでした（HTTP {status}）。")
 
     def _check_validation(self) -> None:
-        texts = self.page.locator(self.target.validation_messages).all_inner_texts()
-        messages = [t.strip() for t in texts if t.strip()]
+        found = self.page.locator(self.target.validation_messages)
+        # On every record's path (after each navigating click), so it must be cheap.
+        # count() queries in Playwright's utility world, which the other steps use
+        # anyway; all_inner_texts() evaluates in the page's main world, which sets up
+        # Playwright's injected script a second time on every new document. Texts are
+        # read only when there is something to read.
+        if found.count() == 0:
+            return
+        messages = [t.strip() for t in found.all_inner_texts() if t.strip()]
         if messages:
             raise RecordRejected(" ／ ".join(messages))
 
