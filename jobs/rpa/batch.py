@@ -163,11 +163,15 @@ def run_rows(
     states: dict[int, RecordState],
     progress: Progress,
     heartbeat: Callable[[], None] = lambda: None,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Every unfinished row in file order; a redelivered task resumes here."""
+    """Every unfinished row in file order; a redelivered task resumes here.
+    Stops before a row when ``keep_going`` says so (the rest stay pending)."""
     todo = [r for r in rows if r.valid and states[r.number].state not in FINAL_STATES]
     done_before = len(rows) - len(todo)
     for i, row in enumerate(todo):
+        if not keep_going():
+            return
         progress((done_before + i) / max(len(rows), 1), f"{done_before + i}/{len(rows)}件処理済み")
         if i % 20 == 0:
             heartbeat()  # keeps this job's concurrency slot from expiring

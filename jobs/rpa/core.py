@@ -8,7 +8,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -68,12 +68,21 @@ def read_inputs(ctx: JobContext) -> Inputs:
     return Inputs(script, raw, validate_rows(script, raw))
 
 
-def check_window(window: Window | None, now: datetime | None = None) -> None:
+WINDOW_CLOSED_JA = (
+    "対象システムの利用時間が終わったため入力していません。時間内に再実行すると続きから入力します。"
+)
+
+
+def in_window(window: Window | None, now: datetime | None = None) -> bool:
     if window is None:
-        return
+        return True
     local = (now or datetime.now(ZoneInfo(window.timezone))).astimezone(ZoneInfo(window.timezone))
-    hhmm = local.strftime("%H:%M")
-    if local.isoweekday() not in window.weekdays or not window.start <= hhmm < window.end:
+    return local.isoweekday() in window.weekdays and window.start <= local.strftime("%H:%M") < window.end
+
+
+def check_window(window: Window | None, now: datetime | None = None) -> None:
+    if not in_window(window, now):
+        assert window is not None
         days = "・".join("月火水木金土日"[d - 1] for d in window.weekdays)
         raise JobInputError(
             "outside_window",
@@ -165,11 +174,23 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
                 def renew() -> None:
                     ledger.acquire_slot(script.target.name, ctx.job_id, script.target.concurrency, ttl)
 
-                run_rows(batch, inputs.rows, states, ctx.progress, heartbeat=renew)
+                # Checked before every record too: a batch that runs into the end of
+                # the window stops there; its remaining rows stay pending for a re-run.
+                run_rows(
+                    batch,
+                    inputs.rows,
+                    states,
+                    ctx.progress,
+                    heartbeat=renew,
+                    keep_going=lambda: in_window(script.target.window),
+                )
             finally:
                 session.close()
     finally:
         ledger.release_slot(script.target.name, ctx.job_id)
+    for row in inputs.rows:
+        if row.valid and states[row.number].state == "pending":
+            states[row.number] = replace(states[row.number], message=WINDOW_CLOSED_JA)
     return states
 
 
@@ -216,6 +237,8 @@ def run(ctx: JobContext) -> JobOutcome:
         units=float(entered),
         seconds_per_unit=inputs.script.baseline_seconds_per_record,
         # A failed row needs a person: it may or may not be in the target.
-        needs_review=not is_dry and (tally.get("failed", 0) + tally.get("in_flight", 0)) > 0,
+        # Pending rows: the batch ran into the end of the target's time window.
+        needs_review=not is_dry
+        and (tally.get("failed", 0) + tally.get("in_flight", 0) + tally.get("pending", 0)) > 0,
         summary={"records": len(states), "dry_run": is_dry, "script": inputs.script.name, **tally},
     )

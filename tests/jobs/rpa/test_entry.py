@@ -127,3 +127,28 @@ def test_dry_run_walks_steps_without_submitting(jobs: Jobs) -> None:
     states = by_state(read_results(outcome.outputs[0].path))
     assert states == {"checked": 18, "invalid": 1, "rejected": 1}
     assert jobs.standin.entries() == [] and outcome.units == 0
+
+
+def test_batch_stops_when_the_time_window_closes_and_resumes_on_rerun(
+    jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock is faked (a window cannot be made to close mid-test
+    otherwise): the window closes after two records; a re-run in the
+    window enters the rest, each record once."""
+    import jobs.rpa.core as core
+
+    checks = iter([True, True, True])  # the start check, then one before each of two rows
+    monkeypatch.setattr(core, "in_window", lambda window, now=None: next(checks, False))
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 6)])
+    ctx = jobs.context(script_text(), records)
+    first = run(ctx)
+    results = read_results(first.outputs[0].path)
+    assert by_state(results) == {"entered": 2, "pending": 3}
+    assert all("利用時間" in r["メッセージ"] for r in results if r["状態コード"] == "pending")
+    assert first.needs_review and first.units == 2
+
+    monkeypatch.setattr(core, "in_window", lambda window, now=None: True)
+    second = run(ctx)  # the same job retried: only the pending rows are typed
+    assert by_state(read_results(second.outputs[0].path)) == {"entered": 5}
+    refs = Counter(e["reference"] for e in jobs.standin.entries())
+    assert len(refs) == 5 and set(refs.values()) == {1}
