@@ -148,7 +148,7 @@ def test_batch_stops_when_the_time_window_closes_and_resumes_on_rerun(
     assert first.needs_review and first.units == 2
 
     monkeypatch.setattr(core, "in_window", lambda window, now=None: True)
-    second = run(ctx)  # the same job retried: only the pending rows are typed
-    assert by_state(read_results(second.outputs[0].path)) == {"entered": 5}
+    second = run(jobs.context(script_text(), records))  # the same file sent again
+    assert by_state(read_results(second.outputs[0].path)) == {"duplicate": 2, "entered": 3}
     refs = Counter(e["reference"] for e in jobs.standin.entries())
     assert len(refs) == 5 and set(refs.values()) == {1}
