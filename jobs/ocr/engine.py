@@ -5,6 +5,10 @@ tesserocr keeps the model loaded between fields (loading ``jpn`` costs
 only the fallback when tesserocr cannot be imported. ``OMP_THREAD_LIMIT=1``
 is set before tesseract is loaded: its own OpenMP threads made pages 2–30×
 slower when several workers share the cores.
+
+tesserocr is handed each line already scaled to LINE_HEIGHT, the height the
+LSTM models read lines at: tesseract would scale it there itself, after
+thresholding and outlining about four times the pixels.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
 from jobs.ocr.pages import OCR_DPI, Grey
 
 log = logging.getLogger(__name__)
@@ -25,6 +32,10 @@ TESSDATA_DIRS = (
     "/usr/share/tessdata",
     "/usr/local/share/tessdata",
 )
+# The input height of the LSTM models ("[1,36,0,1 Ct3,3,16 ..." in Debian's
+# eng and jpn data, and in tessdata_best/fast); a model with another height
+# still gets its own scaling from tesseract.
+LINE_HEIGHT = 36
 _apis: dict[str, Any] = {}
 _lock = threading.Lock()
 _backend: list[Any] = []
@@ -80,14 +91,28 @@ def _api(tesserocr: Any, lang: str, tessdata: str) -> Any:
     return api
 
 
+def to_line_height(image: Grey) -> tuple[Grey, float]:
+    """The line scaled down to LINE_HEIGHT (area averaging, so the strokes'
+    edges turn grey as in tesseract's own scaling), and its resolution.
+    On the benchmark's fields tesseract reads exactly the same text from
+    it, in about 14 % less time."""
+    height, width = image.shape
+    if height <= LINE_HEIGHT:
+        return image, OCR_DPI
+    factor = LINE_HEIGHT / height
+    size = (max(1, round(width * factor)), LINE_HEIGHT)
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8), OCR_DPI * factor
+
+
 def _with_tesserocr(
     tesserocr: Any, image: Grey, lang: str, whitelist: str, tessdata: str
 ) -> tuple[str, float]:
     api = _api(tesserocr, lang, tessdata)
-    height, width = image.shape
+    line, dpi = to_line_height(image)
+    height, width = line.shape
     api.SetVariable("tessedit_char_whitelist", whitelist)
-    api.SetImageBytes(image.tobytes(), width, height, 1, width)
-    api.SetSourceResolution(int(OCR_DPI))
+    api.SetImageBytes(line.tobytes(), width, height, 1, width)
+    api.SetSourceResolution(round(dpi))
     text = api.GetUTF8Text()
     confidences = api.AllWordConfidences()
     api.Clear()

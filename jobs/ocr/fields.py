@@ -84,26 +84,41 @@ def grow(box: Box, mm: float) -> Box:
 
 def ink_only(crop: Grey) -> Grey | None:
     """Otsu-binarised ink with specks and box lines touching the edge
-    removed, cropped tight and padded; None when the box is blank."""
+    removed, cropped tight and padded; None when the box is blank.
+
+    Components are judged from their statistics all at once, and only the
+    tight rectangle of what is kept is ever painted: looping over them in
+    Python and mapping the whole label image cost as much as the rest of
+    the clean-up together."""
     if int(crop.min()) > 150:
         return None
     threshold, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    mask = (crop < min(threshold, 180)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = np.less(crop, min(threshold, 180)).view(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, _label_type(mask.shape), cv2.CCL_DEFAULT
+    )
+    x, y, w, h, area = (stats[:, i] for i in range(5))
     height, width = mask.shape
-    keep = np.zeros(count, dtype=bool)
-    for i in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        on_edge = x == 0 or y == 0 or x + w >= width or y + h >= height
-        line_like = max(w, h) >= 5 * max(1, min(w, h))
-        keep[i] = area >= SPECK_PIXELS and not (on_edge and (line_like or area < 4 * SPECK_PIXELS))
-    kept = keep[labels]
-    if not kept.any():
+    on_edge = (x == 0) | (y == 0) | (x + w >= width) | (y + h >= height)
+    line_like = np.maximum(w, h) >= 5 * np.maximum(1, np.minimum(w, h))
+    keep = (area >= SPECK_PIXELS) & ~(on_edge & (line_like | (area < 4 * SPECK_PIXELS)))
+    keep[0] = False  # the background
+    if not keep.any():
         return None
-    rows, cols = np.nonzero(kept)
-    tight = np.where(kept, 0, 255).astype(np.uint8)[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    left, top = int(x[keep].min()), int(y[keep].min())
+    right, bottom = int((x + w)[keep].max()), int((y + h)[keep].max())
+    paint = np.where(keep, 0, 255).astype(np.uint8)
+    tight = paint[labels[top:bottom, left:right]]
     padded = cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
     return np.asarray(padded, dtype=np.uint8)
+
+
+def _label_type(shape: tuple[int, ...]) -> int:
+    """16-bit labels when even a checkerboard of single pixels (the most
+    8-connected components an image can hold) would fit: labelling a field
+    that way took a third of the time it takes with 32-bit labels."""
+    most = ((shape[0] + 1) // 2) * ((shape[1] + 1) // 2) + 1
+    return cv2.CV_16U if most <= np.iinfo(np.uint16).max else cv2.CV_32S
 
 
 def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None) -> FieldResult:

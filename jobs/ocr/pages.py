@@ -8,7 +8,9 @@ decompression-bomb limit stays on: a scan never needs 90 million pixels.
 
 from __future__ import annotations
 
+import ctypes
 import io
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from jobs.errors import JobInputError
@@ -62,21 +65,40 @@ def unreadable(name: str, why: str, **details: Any) -> JobInputError:
 
 
 def _grey(image: Image.Image) -> Grey:
+    """The image as 8-bit grey, read-only: the array wraps the one copy of
+    the pixels Pillow hands out. Converting an ``L`` scan to ``L`` and
+    copying the array once more took half as long again as decoding the
+    JPEG, and nothing downstream writes into a page."""
     if image.mode in ("RGBA", "LA", "P"):
         # Transparent areas are paper, not ink.
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
-    return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+    if image.mode != "L":
+        image = image.convert("L")
+    return np.asarray(image, dtype=np.uint8)
 
 
-def render_pdf_page(page: Any, dpi: float) -> Grey:
-    width, height = page.get_size()
-    scale = dpi / 72.0
-    pixels = width * scale * height * scale
-    if pixels > MAX_RENDER_PIXELS:
-        scale *= (MAX_RENDER_PIXELS / pixels) ** 0.5
-    bitmap = page.render(scale=scale, grayscale=True)
-    return _grey(bitmap.to_pil())
+def render_pdf_page(page: Any, dpi: float, size: tuple[int, int] | None = None) -> Grey:
+    """The page in grey at ``dpi`` (capped at MAX_RENDER_PIXELS), or
+    stretched onto exactly ``size`` (width, height) pixels. pdfium draws
+    straight into the array: no bitmap, PIL image or conversion in between."""
+    if size is None:
+        width, height = page.get_size()
+        scale = dpi / 72.0
+        pixels = width * scale * height * scale
+        if pixels > MAX_RENDER_PIXELS:
+            scale *= (MAX_RENDER_PIXELS / pixels) ** 0.5
+        # What pypdfium2's own render() would make.
+        size = (math.ceil(width * scale), math.ceil(height * scale))
+    buffer = (ctypes.c_ubyte * (size[0] * size[1]))()
+    ctypes.memset(buffer, 255, len(buffer))  # white paper, as pypdfium2 fills it
+    bitmap = pdfium.PdfBitmap.new_native(*size, pdfium_c.FPDFBitmap_Gray, buffer=buffer, stride=size[0])
+    try:
+        flags = pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT
+        pdfium_c.FPDF_RenderPageBitmap(bitmap.raw, page.raw, 0, 0, *size, 0, flags)
+    finally:
+        bitmap.close()  # the buffer is ours and stays with the array
+    return np.frombuffer(memoryview(buffer), dtype=np.uint8).reshape(size[1], size[0])
 
 
 def _text_chars(page: Any) -> int:
@@ -175,24 +197,26 @@ def iter_pages(path: Path, name: str | None = None) -> Iterator[Page]:
 
 
 def reference_pages(data: bytes, name: str, size_mm: tuple[float, float], count: int) -> list[Grey]:
-    """The blank form's pages as grey images at ALIGN_DPI, exactly the page size."""
+    """The blank form's pages as grey images at ALIGN_DPI, exactly the page
+    size. A PDF page is drawn onto that size directly: rendered at 150 dpi it
+    came out 1 px wider (the size is rounded up) and resampling it to fit
+    blurred rules unevenly across the page; the anchors found on the sharp
+    page put the tests' field corners within 0.12 mm instead of 0.21 mm."""
     import cv2
 
     target = (round(size_mm[0] / MM_PER_INCH * ALIGN_DPI), round(size_mm[1] / MM_PER_INCH * ALIGN_DPI))
     folder = io.BytesIO(data)
-    pages: list[Grey] = []
     if data.startswith(PDF_MAGIC):
         document = _open_pdf(folder, name)
         try:
-            pages = [render_pdf_page(document[i], ALIGN_DPI) for i in range(min(count, len(document)))]
+            return [render_pdf_page(document[i], ALIGN_DPI, target) for i in range(min(count, len(document)))]
         finally:
             document.close()
-    else:
-        try:
-            image = Image.open(folder)
-            pages = [_grey(f) for f in ImageSequence.Iterator(image)][:count]
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
+    try:
+        image = Image.open(folder)
+        pages: list[Grey] = [_grey(f) for f in ImageSequence.Iterator(image)][:count]
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
     return [np.asarray(cv2.resize(p, target, interpolation=cv2.INTER_AREA), dtype=np.uint8) for p in pages]
 
 
