@@ -11,7 +11,6 @@ Workers on other machines read the same ``<root>`` through a shared mount
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from jobs.errors import StorageError, UploadRejected, UploadTooLarge
+from jobs.errors import DISK_FULL_ERRNOS, StorageError, UploadRejected, UploadTooLarge
 
 CHUNK = 1024 * 1024
 
@@ -57,7 +56,7 @@ class BlobWriter:
             yield
         except OSError as exc:
             self.abort()
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if exc.errno in DISK_FULL_ERRNOS:
                 raise StorageError(
                     "storage_full",
                     "保存領域の空きが足りないため、ファイルを保存できませんでした。",

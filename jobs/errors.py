@@ -7,6 +7,7 @@ Structured fields (job id, field name, record number…) go in ``details``.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -109,6 +110,10 @@ class StorageError(DigilaboError):
 
     code = "storage_error"
     http_status = 507
+
+
+# What a write fails with when the disk (or the service user's quota) is full.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 STATE_LABELS_JA: dict[str, str] = {

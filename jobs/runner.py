@@ -14,7 +14,6 @@ work never duplicates results or savings.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -32,7 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import ledger, store
 from jobs.artifacts import ArtifactStore
 from jobs.db import unit_of_work
-from jobs.errors import DigilaboError, InvalidTransition, JobCancelled, JobInputError, StorageError
+from jobs.errors import (
+    DISK_FULL_ERRNOS,
+    DigilaboError,
+    InvalidTransition,
+    JobCancelled,
+    JobInputError,
+    StorageError,
+)
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Department, Job, utcnow
 from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry, run_parts
@@ -117,7 +123,7 @@ class JobRunner:
             self._clean_work_dir(job_id, attempt)
             return self.fail(job_id, exc.code, exc.message, attempt=attempt)
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if exc.errno not in DISK_FULL_ERRNOS:
                 raise
             # The core's own writes hit a full disk. Free what this attempt
             # wrote at once, so the other jobs on this storage can go on.

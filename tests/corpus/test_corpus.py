@@ -19,13 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from jobs.models import Artifact, Job
 from jobs.ocr.kind import SAMPLES as OCR_SAMPLES
 from tests.conftest import Service
 from tests.corpus import inputs
-from tests.integration.helpers import submit, wait_finished
+from tests.integration.helpers import counts, raw_multipart, submit, wait_finished
 
 pytestmark = [pytest.mark.corpus, pytest.mark.parametrize("service", ["sqlite"], indirect=True)]
 
@@ -174,14 +172,6 @@ CASES = [
 ]
 
 
-def counts(service: Service) -> tuple[int, int]:
-    with service.runtime.factory() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Job)) or 0,
-            session.scalar(select(func.count()).select_from(Artifact)) or 0,
-        )
-
-
 @pytest.fixture(scope="module")
 def corpus_jobs() -> list[str]:
     """Ids of every corpus job, checked for redelivery at the end."""
@@ -191,14 +181,14 @@ def corpus_jobs() -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_gets_its_code(service: Service, dept: str, case: Case, corpus_jobs: list[str]) -> None:
     headers = service.token(dept)
-    before = counts(service)
+    before = counts(service.runtime)
     response = case.send(service, headers)
     assert response.status_code == case.status, response.text
     if case.status != 202:
         error = response.json()["error"]
         message = error["message"]
         assert error["code"] == case.code, error
-        assert counts(service) == before, "a refused upload stored something"
+        assert counts(service.runtime) == before, "a refused upload stored something"
     else:
         job_id = response.json()["id"]
         corpus_jobs.append(job_id)
@@ -233,18 +223,6 @@ def test_tiff_with_a_corrupt_page_reads_the_others(service: Service, dept: str) 
     assert "2ページ目" in broken["message"]
 
 
-def raw_multipart(files: list[tuple[str, bytes]], kind: str = "echo") -> tuple[bytes, str]:
-    """A multipart body written by hand: HTTP clients escape control
-    characters in file names, a hostile client does not."""
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n{kind}\r\n'.encode()]
-    for name, body in files:
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-        parts.append(head.encode() + b"Content-Type: text/plain\r\n\r\n" + body + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
 def test_hostile_file_names_are_cleaned_not_followed(service: Service, dept: str) -> None:
     headers = service.token(dept)
     long_name = "議事録" * 150 + ".txt"
@@ -270,14 +248,14 @@ def test_hostile_file_names_are_cleaned_not_followed(service: Service, dept: str
 def test_request_larger_than_the_body_limit_is_refused_before_reading(service: Service, dept: str) -> None:
     headers = {**service.token(dept), "Content-Type": "multipart/form-data; boundary=x"}
     declared = service.settings.max_upload_bytes * service.settings.max_files_per_job + 2 * LIMIT
-    before = counts(service)
+    before = counts(service.runtime)
     response = service.api.post(
         "/api/v1/jobs", headers={**headers, "Content-Length": str(declared)}, content=b"--x--\r\n"
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
     assert JAPANESE.search(response.json()["error"]["message"])
-    assert counts(service) == before
+    assert counts(service.runtime) == before
 
 
 def test_after_the_corpus_every_kind_still_works(service: Service, dept: str, corpus_jobs: list[str]) -> None:

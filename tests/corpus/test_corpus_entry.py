@@ -13,11 +13,10 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.corpus import inputs
-from tests.integration.helpers import submit, wait_finished
-from tests.support.entry import Entry, entry_bench  # noqa: F401 - the module's fixture
+from tests.integration.helpers import wait_finished
+from tests.support.entry import Entry, entry_bench, submit_records  # noqa: F401 - the module's fixture
 
 pytestmark = [pytest.mark.corpus, pytest.mark.parametrize("service", ["sqlite"], indirect=True)]
-SCRIPT = {"script": "shishutsu_futan"}
 
 
 def prefix() -> str:
@@ -33,7 +32,7 @@ def test_shift_jis_csv_from_excel_is_entered(entry: Entry, dept: str) -> None:
     headers, ref = entry.service.token(dept), prefix()
     header, rows = inputs.sample_rows(ref, 3)
     body = inputs.records_csv(header, rows, encoding="cp932")
-    job_id = submit(entry.service.api, headers, [("支出.csv", body)], SCRIPT, kind="rpa_entry").json()["id"]
+    job_id = submit_records(entry.service.api, headers, body, "支出.csv")
     job = wait_finished(entry.service.api, headers, job_id, timeout=180)
     assert job["state"] == "succeeded" and job["summary"]["entered"] == 3, job
     typed = {e["reference"]: e for e in entry.entries() if e["reference"].startswith(ref)}
@@ -44,7 +43,7 @@ def test_workbook_formulas_and_hidden_sheets_are_not_typed(entry: Entry, dept: s
     headers, ref = entry.service.token(dept), prefix()
     header, rows = inputs.sample_rows(ref, 3)
     body = inputs.records_xlsx_with_traps(header, rows)
-    job_id = submit(entry.service.api, headers, [("支出.xlsx", body)], SCRIPT, kind="rpa_entry").json()["id"]
+    job_id = submit_records(entry.service.api, headers, body, "支出.xlsx")
     job = wait_finished(entry.service.api, headers, job_id, timeout=180)
     assert job["state"] == "succeeded", (job["error_code"], job["error_message"])
     assert job["summary"]["entered"] == 2 and job["summary"]["invalid"] == 1, job["summary"]
@@ -61,7 +60,7 @@ def test_formula_injection_stays_text_in_the_results(entry: Entry, dept: str) ->
     rows[0][7] = payee
     rows[1][8] = "@SUM(1+1)"
     body = inputs.records_csv(header, rows)
-    job_id = submit(entry.service.api, headers, [("r.csv", body)], SCRIPT, kind="rpa_entry").json()["id"]
+    job_id = submit_records(entry.service.api, headers, body)
     job = wait_finished(entry.service.api, headers, job_id, timeout=180)
     assert job["state"] == "succeeded" and job["summary"]["entered"] == 2, job
     # The target got the department's text as typed ...

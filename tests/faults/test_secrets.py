@@ -21,7 +21,8 @@ from jobs import auth
 from jobs.db import unit_of_work
 from jobs.rpa.kind import SAMPLES
 from tests.faults.conftest import Cluster
-from tests.integration.helpers import submit, wait_finished
+from tests.integration.helpers import wait_finished
+from tests.support.entry import entry_env, submit_records
 
 pytestmark = [
     pytest.mark.faults,
@@ -49,12 +50,7 @@ def test_no_secret_in_anything_a_run_wrote(
     outside = tmp_path_factory.mktemp("target")  # the target system legitimately knows it
     app, url = start_standin(outside, env={**os.environ, "STANDIN_PASSWORD": password})
     try:
-        env = {
-            "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": password,
-        }
-        worker = cluster.start_worker("rpa", env)
+        worker = cluster.start_worker("rpa", entry_env(url, password))
         with unit_of_work(cluster.runtime.factory) as session:
             operator = auth.ensure_user(
                 f"op-{uuid.uuid4().hex[:6]}", session=session, department_code="digilabo", role="operator"
@@ -62,13 +58,7 @@ def test_no_secret_in_anything_a_run_wrote(
             operator_token = auth.create_token(operator, session=session)
         tokens = [cluster.headers["Authorization"].split()[-1], operator_token]
         records = (SAMPLES / "records.csv").read_bytes()  # 18 good rows, one refused, one invalid
-        good = submit(
-            cluster.api,
-            cluster.headers,
-            [("r.csv", records)],
-            {"script": "shishutsu_futan"},
-            kind="rpa_entry",
-        ).json()["id"]
+        good = submit_records(cluster.api, cluster.headers, records)
         job = wait_finished(cluster.api, cluster.headers, good, timeout=240)
         assert job["state"] == "succeeded" and job["summary"]["rejected"] == 1, job
         for output in job["outputs"]:
@@ -77,15 +67,8 @@ def test_no_secret_in_anything_a_run_wrote(
         assert cluster.api.get("/api/v1/audit", headers=operator_view).status_code == 200
         worker.stop()
 
-        env["DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD"] = password[::-1]  # wrong: login fails
-        worker = cluster.start_worker("rpa", env)
-        wrong = submit(
-            cluster.api,
-            cluster.headers,
-            [("r.csv", records)],
-            {"script": "shishutsu_futan"},
-            kind="rpa_entry",
-        ).json()["id"]
+        worker = cluster.start_worker("rpa", entry_env(url, password[::-1]))  # wrong: login fails
+        wrong = submit_records(cluster.api, cluster.headers, records)
         failed = wait_finished(cluster.api, cluster.headers, wrong, timeout=240)
         assert failed["state"] == "failed" and failed["error_code"] == "login_failed", failed
         worker.stop()

@@ -14,7 +14,8 @@ import pytest
 from digilabo.embedded import Child, start_standin
 from tests.corpus.inputs import records_csv, sample_rows
 from tests.faults.conftest import Cluster
-from tests.integration.helpers import submit, wait_finished, wait_until
+from tests.integration.helpers import wait_finished, wait_until
+from tests.support.entry import entry_env, submit_records
 
 pytestmark = [
     pytest.mark.faults,
@@ -67,9 +68,7 @@ def alive(pids: set[int]) -> set[int]:
 
 def entry_job(cluster: Cluster, prefix: str, count: int) -> str:
     header, rows = sample_rows(prefix, count)
-    files = [("r.csv", records_csv(header, rows))]
-    response = submit(cluster.api, cluster.headers, files, {"script": "shishutsu_futan"}, kind="rpa_entry")
-    return str(response.json()["id"])
+    return submit_records(cluster.api, cluster.headers, records_csv(header, rows))
 
 
 @pytest.fixture
@@ -85,12 +84,7 @@ def test_entry_job_past_its_time_limit_leaves_no_browser_behind(
     cluster: Cluster, target: tuple[Child, str]
 ) -> None:
     _, url = target
-    env = {
-        "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
-        "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
-        "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
-    }
-    worker = cluster.start_worker("rpa", env)
+    worker = cluster.start_worker("rpa", entry_env(url))
     httpx.post(f"{url}/_admin/switches", json={"delay_ms": 3000}, timeout=10).raise_for_status()
     job_id = entry_job(cluster, "SLOW", 40)
     started = wait_until(lambda: browser_processes(worker.process.pid), 60, "the job's browser to start")

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from digilabo.runtime import Runtime
+from jobs.models import Artifact, Job
 
 FINISHED = ("succeeded", "failed", "needs_review", "cancelled")
 
@@ -47,3 +52,29 @@ def wait_finished(
 
     result: dict[str, Any] = wait_until(done, timeout, f"job {job_id} to finish")
     return result
+
+
+def counts(runtime: Runtime) -> tuple[int, int]:
+    """Jobs and artifacts in the database (a refused upload adds neither)."""
+    with runtime.factory() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Job)) or 0,
+            session.scalar(select(func.count()).select_from(Artifact)) or 0,
+        )
+
+
+def blob_names(runtime: Runtime) -> set[str]:
+    return {p.name for p in runtime.artifacts.blob_dir.rglob("*") if p.is_file()}
+
+
+def raw_multipart(files: list[tuple[str, bytes]], kind: str = "echo") -> tuple[bytes, str]:
+    """A job submission's body written by hand, and its content type: HTTP
+    clients escape control characters in file names and send a body whole,
+    a hostile or interrupted client does neither."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n{kind}\r\n'.encode()]
+    for name, body in files:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        parts.append(head.encode() + b"Content-Type: text/plain\r\n\r\n" + body + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -6,23 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
 
-from jobs.models import Artifact, Job
 from tests.conftest import Service
-from tests.integration.helpers import submit, wait_finished
-
-
-def counts(service: Service) -> tuple[int, int]:
-    with service.runtime.factory() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Job)) or 0,
-            session.scalar(select(func.count()).select_from(Artifact)) or 0,
-        )
-
-
-def blob_files(service: Service) -> set[str]:
-    return {p.name for p in service.runtime.artifacts.blob_dir.rglob("*") if p.is_file()}
+from tests.integration.helpers import blob_names, counts, submit, wait_finished
 
 
 def test_other_department_gets_404_and_operator_sees_all(service: Service, dept: str) -> None:
@@ -93,7 +79,7 @@ def test_bad_submission_is_refused_and_changes_nothing(
     service: Service, dept: str, form: dict[str, str], files: list[tuple[str, bytes]], status: int, code: str
 ) -> None:
     headers = service.token(dept)
-    before, blobs = counts(service), blob_files(service)
+    before, blobs = counts(service.runtime), blob_names(service.runtime)
     response = service.api.post(
         "/api/v1/jobs",
         headers=headers,
@@ -104,13 +90,13 @@ def test_bad_submission_is_refused_and_changes_nothing(
     error = response.json()["error"]
     assert error["code"] == code
     assert any("\u3040" <= ch <= "\u9fff" for ch in error["message"]), error  # a Japanese message
-    assert counts(service) == before
-    assert blob_files(service) <= blobs
+    assert counts(service.runtime) == before
+    assert blob_names(service.runtime) <= blobs
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer dl_wrong", "Basic abc", "Bearer " + "x" * 300])
 def test_bad_token_is_401(service: Service, header: str | None) -> None:
-    before = counts(service)
+    before = counts(service.runtime)
     headers = {"Authorization": header} if header else {}
     response = service.api.post(
         "/api/v1/jobs", headers=headers, data={"kind": "echo"}, files=[("files", ("a.txt", b"x"))]
@@ -118,7 +104,7 @@ def test_bad_token_is_401(service: Service, header: str | None) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
     assert service.api.get("/api/v1/jobs", headers=headers).status_code == 401
-    assert counts(service) == before
+    assert counts(service.runtime) == before
 
 
 def test_unknown_job_and_artifact_are_404(service: Service, dept: str) -> None:

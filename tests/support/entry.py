@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from digilabo.embedded import Child, python_argv, spawn, start_standin
 from tests.conftest import Service
+from tests.integration.helpers import submit
 
 
 @dataclass
@@ -25,17 +27,30 @@ class Entry:
         return httpx.get(f"{self.standin}/_admin/entries", timeout=10).json()
 
 
+def entry_env(url: str, password: str = "demo-password") -> dict[str, str]:
+    """What an rpa worker needs to reach the stand-in at ``url`` as the
+    sample script's target, logged in as its demo user."""
+    return {
+        "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
+        "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
+        "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": password,
+    }
+
+
+def submit_records(api: TestClient, headers: dict[str, str], body: bytes, name: str = "r.csv") -> str:
+    """An entry job of the bundled sample script over the record file
+    ``body`` (CSV or XLSX, by ``name``); its id."""
+    response = submit(api, headers, [(name, body)], {"script": "shishutsu_futan"}, kind="rpa_entry")
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
 @pytest.fixture(scope="module", name="entry")
 def entry_bench(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Entry]:
     root = tmp_path_factory.mktemp(f"rpa-{service.backend}")
     app, url = start_standin(root / "standin")
     try:
-        env = {
-            **service.stack.child_env(),
-            "DIGILABO_RPA_TARGET_URLS": f'{{"zaimu-standin": "{url}"}}',
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
-            "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
-        }
+        env = {**service.stack.child_env(), **entry_env(url)}
         worker = spawn(
             "worker-rpa",
             python_argv("-m", "digilabo", "worker", "--pool", "rpa"),
