@@ -82,8 +82,8 @@ def test_two_workers_take_the_two_free_slots(pg_engine: Engine, pg_ledger: SqlRe
     assert [s for s, _ in rows] == [0, 1] and {h for _, h in rows} == {"job-a", "job-b"}
 
 
-def test_one_free_slot_goes_to_exactly_one_worker(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
-    target = f"t-{uuid.uuid4().hex[:8]}"
+def assert_one_slot_one_winner(pg_engine: Engine, pg_ledger: SqlRecordLedger, target: str) -> None:
+    """Two workers race for a target with one slot: exactly one holds it."""
     got = race(
         pg_engine,
         "rpa_target_slots",
@@ -92,19 +92,16 @@ def test_one_free_slot_goes_to_exactly_one_worker(pg_engine: Engine, pg_ledger: 
     )
     assert sorted(got) == [False, True]
     assert [h for _, h in slot_rows(pg_ledger, target)] == ["job-a" if got[0] else "job-b"]
+
+
+def test_one_free_slot_goes_to_exactly_one_worker(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
+    assert_one_slot_one_winner(pg_engine, pg_ledger, f"t-{uuid.uuid4().hex[:8]}")
 
 
 def test_an_expired_slot_goes_to_exactly_one_worker(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
     target = f"t-{uuid.uuid4().hex[:8]}"
     assert pg_ledger.acquire_slot(target, "job-dead", 1, -1)  # a lease that has run out
-    got = race(
-        pg_engine,
-        "rpa_target_slots",
-        lambda: pg_ledger.acquire_slot(target, "job-a", 1, 60),
-        lambda: pg_ledger.acquire_slot(target, "job-b", 1, 60),
-    )
-    assert sorted(got) == [False, True]
-    assert [h for _, h in slot_rows(pg_ledger, target)] == ["job-a" if got[0] else "job-b"]
+    assert_one_slot_one_winner(pg_engine, pg_ledger, target)
 
 
 def test_two_jobs_claiming_one_new_reference(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
