@@ -75,7 +75,9 @@ def job(tmp: Path, url: str, ledger: SqlRecordLedger, prefix: str, n: int) -> No
 
 
 def bare(url: str, prefix: str, n: int) -> None:
-    """What a person would write by hand: log in, then the same fills and clicks."""
+    """What a person would write by hand: log in, then the sample script's
+    steps (the same fills, selects and clicks, its two ``expect`` steps and
+    the ``capture``), with none of the job's checks, ledger or results."""
     with browser.launch({}) as chromium:
         page = chromium.new_context(base_url=url).new_page()
         page.goto("/login")
@@ -94,9 +96,11 @@ def bare(url: str, prefix: str, n: int) -> None:
             page.fill("#reference", r[0])
             with page.expect_navigation():
                 page.click("#to-confirm")
+            page.get_by_text("入力内容の確認").first.wait_for()
             with page.expect_navigation():
                 page.click("#commit")
-            page.locator("#voucher-no").inner_text()
+            page.locator("#voucher-no").first.wait_for()
+            page.locator("#voucher-no").first.inner_text()
 
 
 def chromium_rss_mb() -> float:
