@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digilabo.settings import Settings
 from jobs.artifacts import ArtifactStore
-from jobs.db import make_engine, session_factory, unit_of_work
-from jobs.housekeeping import purge_expired, reap_overdue
+from jobs.db import make_engine, read_only, session_factory, unit_of_work
+from jobs.housekeeping import purge_expired, reap_overdue, sweep_orphan_blobs
 from jobs.registry import Registry, build_registry
 from jobs.runner import JobRunner, RunnerConfig
 
@@ -64,7 +64,8 @@ class Runtime:
         }
 
     def housekeeping(self, now: datetime | None = None) -> dict[str, Any]:
-        """The retention purge and the stuck-job reaper, in one transaction each."""
+        """The retention purge, the stuck-job reaper and the sweep of stored
+        files no job refers to, in one transaction each."""
         with unit_of_work(self.factory) as session:
             purged = purge_expired(
                 session=session,
@@ -74,11 +75,16 @@ class Runtime:
             )
         with unit_of_work(self.factory) as session:
             reaped = reap_overdue(session=session, limits=self.hard_limits(), now=now)
+        # File times are real time: a test's moved clock must not make the blob of
+        # an upload still in progress look old.
+        with read_only(self.factory) as session:
+            orphans = sweep_orphan_blobs(session=session, artifacts=self.artifacts)
         self.artifacts.sweep_tmp()
         return {
             "purged_jobs": purged.jobs,
             "purged_artifacts": purged.artifacts,
             "blobs_deleted": purged.blobs_deleted,
+            "orphan_blobs_deleted": orphans,
             "reaped": reaped,
         }
 

@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from digilabo.runtime import Runtime
-from jobs.auth import AuthError, viewer_for_token
-from jobs.db import unit_of_work
+from jobs.auth import AuthError, check_token, touch_token
+from jobs.db import read_only, unit_of_work
 from jobs.errors import Forbidden
+from jobs.models import utcnow
 from jobs.store import Viewer
 
 
@@ -35,16 +36,21 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
-    """The caller, from a short transaction of its own: routes that open
-    their own transactions (submit, retry) must not find one held here."""
+    """The caller, from a short read-only transaction of its own: routes that
+    open their own transactions (submit, retry) must not find one held here,
+    and a request must not queue for the write lock just to be let in."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(None, "認証が必要です。Authorization: Bearer <トークン> を付けてください。")
-    with unit_of_work(runtime.factory) as session:
-        viewer = viewer_for_token(token.strip(), session=session)
-    request.state.viewer = viewer
-    return viewer
+    with read_only(runtime.factory) as session:
+        checked = check_token(token.strip(), session=session)
+    now = utcnow()
+    if checked.needs_touch(now):
+        with unit_of_work(runtime.factory) as session:
+            touch_token(checked.token_id, session=session, now=now)
+    request.state.viewer = checked.viewer
+    return checked.viewer
 
 
 CurrentViewer = Annotated[Viewer, Depends(get_viewer)]

@@ -20,6 +20,7 @@ from digilabo.runtime import Runtime
 from digilabo.settings import Settings, get_settings
 from intake_api import portal
 from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates
+from jobs.db import READ_ONLY
 from jobs.errors import DigilaboError
 from monitoring.metrics import api_metrics
 
@@ -219,7 +220,8 @@ def _check(probe: Any) -> str:
 
 
 def _ping_db(rt: Runtime) -> None:
-    with rt.engine.connect() as conn:
+    # Read-only: a health probe must not queue for SQLite's write lock.
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         conn.execute(text("SELECT 1"))
 
 

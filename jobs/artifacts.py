@@ -94,8 +94,10 @@ class BlobWriter:
         digest = self._hash.hexdigest()
         final = self._store.path_for(digest)
         if final.exists():
-            # Same content already stored: keep the existing blob.
+            # Same content already stored: keep the existing blob, and mark it
+            # used now, so the orphan sweep's grace period starts again.
             self._tmp.unlink(missing_ok=True)
+            os.utime(final)
         else:
             with self._guard():
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +150,16 @@ class ArtifactStore:
 
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
+
+    def blobs(self) -> Iterator[tuple[str, Path, float]]:
+        """Every stored blob: (sha256, path, modification time)."""
+        for path in self.blob_dir.glob("??/??/*"):
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # deleted while we looked
+            if len(path.name) == 64:
+                yield path.name, path, mtime
 
     def job_work_dir(self, job_id: str) -> Path:
         folder = self.work_dir / job_id

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jobs.errors import DigilaboError
@@ -68,7 +70,23 @@ def create_token(user: User, *, session: Session, label: str = "") -> str:
     return token
 
 
-def viewer_for_token(token: str, *, session: Session) -> Viewer:
+# Recording a token's last use is a write; on every request it made each
+# read-only call queue for SQLite's write lock. To the minute is enough.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    viewer: Viewer
+    token_id: str
+    last_used_at: datetime | None
+
+    def needs_touch(self, now: datetime) -> bool:
+        return self.last_used_at is None or now - self.last_used_at >= TOUCH_EVERY
+
+
+def check_token(token: str, *, session: Session) -> TokenCheck:
+    """The token's viewer; reads only, so it can run in a read-only transaction."""
     if not token or len(token) > 200:
         raise AuthError(None, "認証トークンが正しくありません。")
     digest = hash_token(token)
@@ -80,8 +98,12 @@ def viewer_for_token(token: str, *, session: Session) -> Viewer:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthError(None, "この利用者は無効になっています。")
-    row.last_used_at = utcnow()
-    return Viewer(user_id=user.id, name=user.name, department_code=user.department_code, role=user.role)
+    viewer = Viewer(user_id=user.id, name=user.name, department_code=user.department_code, role=user.role)
+    return TokenCheck(viewer, row.id, row.last_used_at)
+
+
+def touch_token(token_id: str, *, session: Session, now: datetime | None = None) -> None:
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now or utcnow()))
 
 
 def revoke_token(token: str, *, session: Session) -> bool:

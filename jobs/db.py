@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,11 +25,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN and breaks
-        # SELECT-then-UPDATE atomicity; issue BEGIN IMMEDIATE ourselves.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+READ_ONLY = "digilabo_read_only"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """pysqlite's own transaction handling defers BEGIN and breaks
+    SELECT-then-UPDATE atomicity, so we send BEGIN IMMEDIATE ourselves: the
+    write lock up front. A read-only transaction sends a plain BEGIN instead:
+    in WAL mode it reads a snapshot and never waits for a writer, where
+    BEGIN IMMEDIATE would queue behind every writer in SQLite's busy handler
+    (which sleeps and polls, so waits come in steps of up to 100 ms)."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -57,6 +68,20 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction that only reads: it never takes SQLite's write lock
+    (see ``_sqlite_begin``) and is rolled back at the end. A write inside it
+    is a bug, and SQLite may refuse it with "database is locked"."""
+    session = factory()
+    try:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
+    finally:
+        session.rollback()
         session.close()
 
 

@@ -8,13 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs import store
-from jobs.artifacts import ArtifactStore, StoredBlob, check_media_type, sniff_media_type
+from jobs.artifacts import StoredBlob, check_media_type, sniff_media_type
 from jobs.errors import UploadRejected
-from jobs.models import Artifact, Job
+from jobs.models import Job
 from jobs.registry import JobKind, check_params
 from jobs.store import Viewer
 
@@ -86,12 +85,3 @@ def accept(
         files=[{"name": s.name, "size": s.blob.size, "sha256": s.blob.sha256} for s in staged],
     )
     return job
-
-
-def discard_unreferenced(blobs: Sequence[StoredBlob], artifacts: ArtifactStore, *, session: Session) -> None:
-    """Remove blobs of a rejected upload unless another job already uses the
-    same content."""
-    for blob in blobs:
-        used = session.scalar(select(Artifact.id).where(Artifact.sha256 == blob.sha256).limit(1))
-        if used is None:
-            artifacts.delete(blob.sha256)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import ledger, store
-from jobs.artifacts import ArtifactStore
+from jobs.artifacts import ArtifactStore, StoredBlob
 from jobs.db import unit_of_work
 from jobs.errors import (
     DISK_FULL_ERRNOS,
@@ -39,6 +39,7 @@ from jobs.errors import (
     JobInputError,
     StorageError,
 )
+from jobs.housekeeping import discard_unreferenced
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Department, Job, utcnow
 from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry, run_parts
@@ -245,10 +246,25 @@ class JobRunner:
                     self.record_savings(session, job, kind)
         except InvalidTransition as exc:
             log.info("job %s: not finished as %s, state is %s", job_id, target, exc.details["current"])
+            self._discard([blob for _, blob in stored])  # cancelled or superseded: keep nothing
             return RunResult(job_id, exc.details["current"])
+        except BaseException:
+            self._discard([blob for _, blob in stored])
+            raise
         self._clean_work_dir(job_id)
         log.info("job %s: %s with %d outputs", job_id, target.value, len(stored))
         return RunResult(job_id, target.value)
+
+    def _discard(self, blobs: list[StoredBlob]) -> None:
+        """Outputs stored for a finish that did not commit. Best effort: if the
+        database is what failed, the hourly orphan sweep removes them."""
+        if not blobs:
+            return
+        try:
+            with unit_of_work(self.factory) as session:
+                discard_unreferenced(blobs, self.artifacts, session=session)
+        except Exception as exc:
+            log.warning("stored outputs left for the orphan sweep: %s", exc)
 
     def record_savings(self, session: Session, job: Job, kind: JobKind) -> None:
         """The primary ledger entry, in the caller's transaction (the one that

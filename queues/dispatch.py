@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from celery import Celery
 
 from digilabo.settings import Settings
@@ -14,10 +16,18 @@ def _limits(settings: Settings, kind: JobKind) -> tuple[int, int]:
     return min(soft, kind.soft_time_limit), min(hard, kind.time_limit)
 
 
-def enqueue(app: Celery, settings: Settings, kind: JobKind, job_id: str) -> str:
+def new_task_id() -> str:
+    """A task id chosen before sending, so it is stored with the job in the
+    same transaction that accepts it (one write instead of two)."""
+    return str(uuid4())
+
+
+def enqueue(
+    app: Celery, settings: Settings, kind: JobKind, job_id: str, *, task_id: str | None = None
+) -> str:
     """Send the job's task to its pool's queue with its time limits; returns
     the task id. Only the job id travels: files stay in the artifact store."""
-    return _send(app, settings, kind, RUN_JOB, [job_id])
+    return _send(app, settings, kind, RUN_JOB, [job_id], task_id)
 
 
 def enqueue_parts(
@@ -29,11 +39,14 @@ def enqueue_parts(
         _send(app, settings, kind, RUN_PART, [job_id, attempt, index])
 
 
-def _send(app: Celery, settings: Settings, kind: JobKind, name: str, args: list[object]) -> str:
+def _send(
+    app: Celery, settings: Settings, kind: JobKind, name: str, args: list[object], task_id: str | None = None
+) -> str:
     soft, hard = _limits(settings, kind)
     result = app.send_task(
         name,
         args=args,
+        task_id=task_id,
         queue=kind.queue,
         exchange=kind.queue,
         routing_key=kind.queue,

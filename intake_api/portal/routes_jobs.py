@@ -180,6 +180,13 @@ def download(
     return api.download_artifact(job_id, name, runtime, session, user.viewer)
 
 
+@router.get("/jobs/{job_id}/inputs/{name}")
+def download_input(
+    job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
+) -> FileResponse:
+    return api.download_input(job_id, name, runtime, session, user.viewer)
+
+
 @router.post("/jobs/{job_id}/cancel", dependencies=[CsrfChecked])
 def cancel(
     job_id: str,

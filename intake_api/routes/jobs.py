@@ -10,18 +10,21 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from digilabo.runtime import Runtime
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from intake_api.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
-from jobs import intake, ledger, store
+from jobs import housekeeping, intake, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
 from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, UploadRejected
 from jobs.lifecycle import State, transition
 from jobs.models import Job
+from jobs.registry import JobKind
+from jobs.store import Viewer
 from monitoring.metrics import api_metrics
-from queues.dispatch import enqueue
+from queues.dispatch import enqueue, new_task_id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -59,6 +62,8 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
                 item.url = f"/api/v1/jobs/{job.id}/artifacts/{artifact.name}"
                 out.outputs.append(item)
             elif artifact.role == "input":
+                if artifact.purged_at is None:
+                    item.url = f"/api/v1/jobs/{job.id}/inputs/{artifact.name}"
                 out.inputs.append(item)
         if job.state == State.SUCCEEDED:
             out.saved_seconds = ledger.job_total(job.id, session=session)
@@ -105,7 +110,7 @@ async def stage_uploads(files: list[UploadFile], runtime: Runtime) -> list[intak
 
 def discard(blobs: list[StoredBlob], runtime: Runtime) -> None:
     with unit_of_work(runtime.factory) as session:
-        intake.discard_unreferenced(blobs, runtime.artifacts, session=session)
+        housekeeping.discard_unreferenced(blobs, runtime.artifacts, session=session)
 
 
 def parse_parameters(raw: str) -> dict[str, Any]:
@@ -140,27 +145,26 @@ async def submit_job(
     job_kind = runtime.registry.get(kind)
     params = parse_parameters(parameters)
     staged = await stage_uploads(files, runtime)
+    task_id = new_task_id()
     try:
         with unit_of_work(runtime.factory) as session:
             job = intake.accept(session=session, kind=job_kind, viewer=viewer, params=params, staged=staged)
+            job.task_id, job.enqueued_at = task_id, job.submitted_at
             job_id = job.id
     except DigilaboError:
         discard([s.blob for s in staged], runtime)
         raise
-    dispatch(runtime, job_id)
+    publish(runtime, job_kind, job_id, task_id)
     api_metrics().submitted.labels(job_kind.name, viewer.department_code).inc()
     return JobAccepted(id=job_id, state=State.QUEUED.value, url=f"/api/v1/jobs/{job_id}")
 
 
-def dispatch(runtime: Runtime, job_id: str) -> None:
+def publish(runtime: Runtime, kind: JobKind, job_id: str, task_id: str) -> None:
     """Enqueue after the commit, so a worker never sees a job the database
-    does not have yet. A broker outage fails the job with a reason instead of
-    leaving it queued forever."""
-    with unit_of_work(runtime.factory) as session:
-        job = store.get_job(job_id, session=session)
-        kind = runtime.registry.get(job.kind)
+    does not have yet; the task id was stored with that commit. A broker
+    outage fails the job with a reason instead of leaving it queued forever."""
     try:
-        task_id = enqueue(runtime.celery, runtime.settings, kind, job_id)
+        enqueue(runtime.celery, runtime.settings, kind, job_id, task_id=task_id)
     except Exception as exc:
         log.error("job %s: could not enqueue: %s", job_id, exc)
         with unit_of_work(runtime.factory) as session:
@@ -174,10 +178,6 @@ def dispatch(runtime: Runtime, job_id: str) -> None:
         raise DigilaboError(
             "queue_unavailable", "処理キューに接続できません。時間をおいて再度お試しください。"
         ) from exc
-    with unit_of_work(runtime.factory) as session:
-        job = store.get_job(job_id, session=session)
-        job.task_id = task_id
-        job.enqueued_at = job.enqueued_at or job.submitted_at
 
 
 def _day_start(day: date | None, tz: str) -> datetime | None:
@@ -221,18 +221,35 @@ def get_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: Curre
     return job_public(job, runtime, session=session)
 
 
-@router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse)
+@router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, summary="Download an output file")
 def download_artifact(
     job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
 ) -> FileResponse:
+    return _download(job_id, name, "output", runtime, session, viewer)
+
+
+@router.get(
+    "/jobs/{job_id}/inputs/{name}",
+    response_class=FileResponse,
+    summary="Download a file the job was sent with",
+)
+def download_input(
+    job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
+) -> FileResponse:
+    return _download(job_id, name, "input", runtime, session, viewer)
+
+
+def _download(
+    job_id: str, name: str, role: str, runtime: Runtime, session: Session, viewer: Viewer
+) -> FileResponse:
     job = store.get_job(job_id, session=session, viewer=viewer)
-    artifact = store.get_artifact(job.id, name, session=session)
+    artifact = store.get_artifact(job.id, name, session=session, role=role)
     path = runtime.artifacts.path_for(artifact.sha256)
     if not path.is_file():
         raise DigilaboError(
             "artifact_missing", "ファイルが保存領域にありません。運用担当にお問い合わせください。"
         )
-    store.audit("download", session=session, viewer=viewer, job_id=job.id, name=name)
+    store.audit("download", session=session, viewer=viewer, job_id=job.id, name=name, role=role)
     return FileResponse(path, media_type=artifact.media_type, filename=artifact.name)
 
 
@@ -250,11 +267,21 @@ def cancel_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: Cu
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
 def retry_job(job_id: str, runtime: RuntimeDep, viewer: CurrentViewer) -> JobAccepted:
+    task_id = new_task_id()
     with unit_of_work(runtime.factory) as session:
         job = store.get_job(job_id, session=session, viewer=viewer)
         if job.state not in (State.FAILED, State.CANCELLED):
             raise InvalidTransition(job.id, job.state, State.QUEUED.value)
-        transition(session, job.id, State.QUEUED, error_code=None, error_message=None, progress_message="")
+        transition(
+            session,
+            job.id,
+            State.QUEUED,
+            error_code=None,
+            error_message=None,
+            progress_message="",
+            task_id=task_id,
+        )
         store.audit("retry", session=session, viewer=viewer, job_id=job.id)
-    dispatch(runtime, job_id)
+        kind = runtime.registry.get(job.kind)
+    publish(runtime, kind, job_id, task_id)
     return JobAccepted(id=job_id, state=State.QUEUED.value, url=f"/api/v1/jobs/{job_id}")

@@ -4,9 +4,14 @@ changes nothing."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
+from sqlalchemy import select, update
 
+from jobs import auth
+from jobs.db import unit_of_work
+from jobs.models import ApiToken, AuditEvent, Job
 from tests.conftest import Service
 from tests.integration.helpers import blob_names, counts, submit, wait_finished
 
@@ -129,3 +134,55 @@ def test_savings_rejects_unknown_grouping(service: Service, dept: str) -> None:
     response = service.api.get("/api/v1/savings", headers=service.token(dept), params={"group_by": "colour"})
     assert response.status_code == 422
     assert "colour" in response.json()["error"]["message"]
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(service: Service, dept: str) -> None:
+    headers = service.token(dept)
+    digest = auth.hash_token(headers["Authorization"].split()[1])
+
+    def last_used() -> datetime | None:
+        with service.runtime.factory() as session:
+            return session.scalar(select(ApiToken.last_used_at).where(ApiToken.token_hash == digest))
+
+    assert last_used() is None
+    assert service.api.get("/api/v1/kinds", headers=headers).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert service.api.get("/api/v1/kinds", headers=headers).status_code == 200
+    assert last_used() == first  # within the minute: no write
+    with unit_of_work(service.runtime.factory) as session:
+        earlier = first - auth.TOUCH_EVERY
+        session.execute(update(ApiToken).where(ApiToken.token_hash == digest).values(last_used_at=earlier))
+    assert service.api.get("/api/v1/kinds", headers=headers).status_code == 200
+    latest = last_used()
+    assert latest is not None and latest >= first
+
+
+def test_the_task_id_stored_at_submit_is_the_one_the_worker_runs(service: Service, dept: str) -> None:
+    headers = service.token(dept)
+    job_id = submit(service.api, headers, [("a.txt", b"x\n")]).json()["id"]
+    with service.runtime.factory() as session:
+        stored = session.scalar(select(Job.task_id).where(Job.id == job_id))
+    assert stored
+    assert wait_finished(service.api, headers, job_id)["state"] == "succeeded"
+    with service.runtime.factory() as session:
+        # The runner records the delivered task's id when it starts the job.
+        assert session.scalar(select(Job.task_id).where(Job.id == job_id)) == stored
+
+
+def test_the_uploaded_file_can_be_downloaded_by_its_department_only(service: Service, dept: str) -> None:
+    headers = service.token(dept)
+    body = f"元の依頼ファイル {dept}\n".encode()
+    job = wait_finished(service.api, headers, submit(service.api, headers, [("依頼.txt", body)]).json()["id"])
+    url = job["inputs"][0]["url"]
+    assert url == f"/api/v1/jobs/{job['id']}/inputs/依頼.txt"
+    download = service.api.get(url, headers=headers)
+    assert download.status_code == 200 and download.content == body
+    assert service.api.get(url, headers=service.token(f"x{dept}")).status_code == 404
+    # An output's name is not an input's: each has its own URL.
+    assert service.api.get(url.replace("/inputs/", "/artifacts/"), headers=headers).status_code == 404
+    with service.runtime.factory() as session:
+        details = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.job_id == job["id"], AuditEvent.action == "download")
+        ).all()
+    assert [(d["name"], d["role"]) for d in details] == [("依頼.txt", "input")]

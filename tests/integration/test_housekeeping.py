@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from jobs.db import unit_of_work
 from jobs.lifecycle import State, transition
-from jobs.models import AuditEvent, Job, LedgerEntry, utcnow
+from jobs.models import Artifact, AuditEvent, Job, LedgerEntry, utcnow
+from jobs.registry import JobOutcome, OutputFile
 from tests.conftest import Service
 from tests.integration.helpers import submit, wait_finished
 
@@ -99,3 +104,48 @@ def test_beat_sends_housekeeping_to_the_cpu_workers(service: Service) -> None:
         wait_for(lambda: bool(done.search(log.read_text())), 60, "a housekeeping run on the cpu worker")
     finally:
         beat.stop()
+
+
+def test_stored_files_no_job_refers_to_are_swept_after_an_hour(service: Service, dept: str) -> None:
+    api, headers, artifacts = service.api, service.token(dept), service.runtime.artifacts
+    job = wait_finished(api, headers, submit(api, headers, [("kept.txt", f"{dept}\n".encode())]).json()["id"])
+    kept = artifacts.path_for(job["inputs"][0]["sha256"])
+    orphan = artifacts.put_chunks([f"left by a crash {dept}".encode()], 1 << 20)
+    fresh = artifacts.put_chunks([f"an upload in progress {dept}".encode()], 1 << 20)
+    two_hours_ago = time.time() - 7200
+    for path in (kept, orphan.path):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert service.runtime.housekeeping()["orphan_blobs_deleted"] >= 1
+    assert not orphan.path.exists()
+    assert fresh.path.exists()  # its job may not be committed yet
+    assert kept.exists()  # an old blob a job still refers to
+    download = api.get(job["outputs"][0]["url"], headers=headers)
+    assert download.status_code == 200 and download.content == f"{dept}\n".upper().encode()
+
+
+def test_outputs_of_a_job_cancelled_while_running_are_not_kept(
+    service: Service, dept: str, tmp_path: Path
+) -> None:
+    from jobs import store
+
+    runtime = service.runtime
+    with unit_of_work(runtime.factory) as session:
+        store.ensure_department(dept, session=session)
+        job_id = store.create_job(
+            session=session, kind="echo", queue="cpu", department_code=dept, submitted_by=None, parameters={}
+        ).id
+        transition(session, job_id, State.RUNNING, attempts=1)
+        transition(session, job_id, State.CANCELLED)
+    output = tmp_path / "result.txt"
+    output.write_text(f"a transcript nobody may keep {dept}\n")
+    kind = runtime.registry.get("echo")
+    outcome = JobOutcome(outputs=(OutputFile("result.txt", output, "text/plain"),), units=1.0)
+
+    assert runtime.runner.finish(job_id, kind, outcome).state == "cancelled"
+    digest = hashlib.sha256(output.read_bytes()).hexdigest()
+    assert not runtime.artifacts.path_for(digest).exists()
+    with runtime.factory() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Artifact).where(Artifact.job_id == job_id)) == 0
+        )

@@ -4,6 +4,8 @@ the job page with downloads (audited), escaping, other departments' 404s."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -107,9 +109,14 @@ def test_generic_job_from_form_to_download(
         output_name = outputs[0].name
     download = staff.client.get(f"/portal/jobs/{job_id}/files/{output_name}")
     assert download.status_code == 200 and download.content == b"HELLO PORTAL\n"
+    # The file the person sent is linked from the page too.
+    link = re.search(rf'href="(/portal/jobs/{job_id}/inputs/[^"]+)"', page.text)
+    assert link is not None
+    original = staff.client.get(html.unescape(link.group(1)))
+    assert original.status_code == 200 and original.content == b"hello portal\n"
     with unit_of_work(service.runtime.factory) as session:
         events = store.list_audit(session=session, job_id=job_id, action="download")
-        assert [e.actor_name for e in events] == [staff.name]
+        assert [e.actor_name for e in events] == [staff.name, staff.name]
 
 
 def test_form_errors_are_japanese_and_escaped(
@@ -144,6 +151,7 @@ def test_other_departments_jobs_are_not_found(
     assert stranger.client.get(f"/portal/jobs/{job_id}").status_code == 404
     assert "見つかりません" in stranger.client.get(f"/portal/jobs/{job_id}").text
     assert stranger.client.get(f"/portal/jobs/{job_id}/files/a.upper.txt").status_code == 404
+    assert stranger.client.get(f"/portal/jobs/{job_id}/inputs/a.txt").status_code == 404
     assert stranger.client.get(f"/portal/api/jobs?ids={job_id}").json() == {"jobs": []}
     assert job_id not in stranger.client.get("/portal/jobs").text
     cancel = stranger.post(f"/portal/jobs/{job_id}/cancel")
