@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
-from jobs.db import unit_of_work
+from jobs.db import read_only
 from jobs.errors import DigilaboError, Forbidden
 from jobs.models import Department, User
 from jobs.store import Viewer
@@ -90,7 +90,7 @@ def portal_user(request: Request, runtime: RuntimeDep) -> PortalUser:
     user_id = data.get("uid")
     if not user_id:
         raise LoginRequired
-    with unit_of_work(runtime.factory) as session:
+    with read_only(runtime.factory) as session:  # on every page and poll: never wait for writers
         user = session.get(User, user_id)
         if (
             user is None
