@@ -20,18 +20,19 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, event, select
 
-from jobs.db import make_engine, session_factory, unit_of_work
-from jobs.models import Base
+from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.rpa.ledger import RecordState, SqlRecordLedger
-from jobs.rpa.models import TABLES, RpaReference, RpaTargetSlot
+from jobs.rpa.models import RpaReference, RpaTargetSlot
 
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    # The migrations, not create_all: the service tests share this database and
+    # migrate it too, which fails on tables create_all made first.
+    migrate(postgres_url)
     engine = make_engine(postgres_url)
-    Base.metadata.create_all(engine, tables=list(TABLES))
     yield engine
     engine.dispose()
 
@@ -104,17 +105,23 @@ def test_an_expired_slot_goes_to_exactly_one_worker(pg_engine: Engine, pg_ledger
     assert_one_slot_one_winner(pg_engine, pg_ledger, target)
 
 
-def test_two_jobs_claiming_one_new_reference(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
-    ref = f"R-{uuid.uuid4().hex[:8]}"
-    for job in ("job-a", "job-b"):
-        pg_ledger.prepare(f"{job}-{ref}", [RecordState(2, ref, "pending")])
+def claim_race(pg_engine: Engine, pg_ledger: SqlRecordLedger, ref: str) -> list[str]:
+    """Jobs ``job-a-<ref>`` and ``job-b-<ref>`` claim row 2's reference at once:
+    the two claim kinds, sorted."""
     got = race(
         pg_engine,
         "rpa_references",
         lambda: pg_ledger.claim(f"job-a-{ref}", 2, "zaimu", ref, 600).kind,
         lambda: pg_ledger.claim(f"job-b-{ref}", 2, "zaimu", ref, 600).kind,
     )
-    assert sorted(got) == ["busy", "claimed"]
+    return sorted(got)
+
+
+def test_two_jobs_claiming_one_new_reference(pg_engine: Engine, pg_ledger: SqlRecordLedger) -> None:
+    ref = f"R-{uuid.uuid4().hex[:8]}"
+    for job in ("job-a", "job-b"):
+        pg_ledger.prepare(f"{job}-{ref}", [RecordState(2, ref, "pending")])
+    assert claim_race(pg_engine, pg_ledger, ref) == ["busy", "claimed"]
 
 
 def test_a_stale_claim_is_taken_over_by_exactly_one_job(
@@ -129,10 +136,4 @@ def test_a_stale_claim_is_taken_over_by_exactly_one_job(
         stale.updated_at = datetime.now(UTC) - timedelta(hours=1)
     # Both would see the dead job's claim as stale; only one may take it over
     # (and reconcile, then type), the other must see the new owner's fresh claim.
-    got = race(
-        pg_engine,
-        "rpa_references",
-        lambda: pg_ledger.claim(f"job-a-{ref}", 2, "zaimu", ref, 600).kind,
-        lambda: pg_ledger.claim(f"job-b-{ref}", 2, "zaimu", ref, 600).kind,
-    )
-    assert sorted(got) == ["busy", "reconcile"]
+    assert claim_race(pg_engine, pg_ledger, ref) == ["busy", "reconcile"]
