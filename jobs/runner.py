@@ -214,6 +214,7 @@ class JobRunner:
         """Store outputs and end the job, with its ledger entry, in one
         transaction; nothing is kept when this attempt no longer owns the job."""
         stored = [(out, self.artifacts.put_file(out.path)) for out in outcome.outputs]
+        blobs = [blob for _, blob in stored]
         target = State.NEEDS_REVIEW if outcome.needs_review else State.SUCCEEDED
         try:
             with unit_of_work(self.factory) as session:
@@ -246,10 +247,10 @@ class JobRunner:
                     self.record_savings(session, job, kind)
         except InvalidTransition as exc:
             log.info("job %s: not finished as %s, state is %s", job_id, target, exc.details["current"])
-            self._discard([blob for _, blob in stored])  # cancelled or superseded: keep nothing
+            self._discard(blobs)  # cancelled or superseded: keep nothing
             return RunResult(job_id, exc.details["current"])
         except BaseException:
-            self._discard([blob for _, blob in stored])
+            self._discard(blobs)
             raise
         self._clean_work_dir(job_id)
         log.info("job %s: %s with %d outputs", job_id, target.value, len(stored))
