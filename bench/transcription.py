@@ -95,9 +95,9 @@ def job_vs_bare(folder: Path, model_dir: Path, cache: Path) -> dict:
 
 def queue_run(folder: Path, audio: Path, workers: int, part_s: float) -> float:
     """Wall time of one job through Redis and real worker processes."""
+    from config.runtime import Runtime
+    from config.settings import Settings
     from digilabo.embedded import python_argv, spawn, start_redis
-    from digilabo.runtime import Runtime
-    from digilabo.settings import Settings
     from jobs import intake
     from jobs.db import migrate, unit_of_work
     from jobs.store import Viewer, ensure_department

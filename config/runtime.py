@@ -12,7 +12,7 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from digilabo.settings import Settings
+from config.settings import Settings
 from jobs.artifacts import ArtifactStore
 from jobs.db import make_engine, read_only, session_factory, unit_of_work
 from jobs.housekeeping import purge_expired, reap_overdue, sweep_orphan_blobs

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from digilabo.settings import QUEUES, Settings, get_settings
+from config.settings import QUEUES, Settings, get_settings
 
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -106,7 +106,7 @@ def exporter(
     host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes it
 ) -> None:
     """Serve cluster metrics (queues, workers, jobs, time saved) for Prometheus."""
-    from digilabo.runtime import Runtime
+    from config.runtime import Runtime
     from monitoring.exporter import serve_exporter
 
     settings = settings_or_exit()
@@ -122,7 +122,7 @@ def exporter(
 @app.command()
 def housekeeping() -> None:
     """Purge files past the retention period and fail jobs stuck running (also run hourly by beat)."""
-    from digilabo.runtime import Runtime
+    from config.runtime import Runtime
 
     runtime = Runtime(settings_or_exit())
     try:

@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from config.settings import Settings
 from digilabo.client import ApiClient
 from digilabo.progress import follow
-from digilabo.settings import Settings
 from digilabo.stack import Stack
 from jobs import auth, store
 from jobs.db import make_engine, session_factory, unit_of_work

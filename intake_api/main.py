@@ -16,8 +16,8 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings, get_settings
+from config.runtime import Runtime
+from config.settings import Settings, get_settings
 from intake_api import portal
 from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates
 from jobs.db import READ_ONLY

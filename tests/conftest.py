@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from config.runtime import Runtime
+from config.settings import Settings
 from digilabo.embedded import start_redis
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings
 from digilabo.stack import Stack
 from intake_api.main import create_app
 from jobs import auth

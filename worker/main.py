@@ -9,8 +9,8 @@ import socket
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from digilabo.runtime import Runtime
-from digilabo.settings import QUEUES, Settings
+from config.runtime import Runtime
+from config.settings import QUEUES, Settings
 from jobs.registry import build_registry
 from queues.app import make_celery
 from worker.tasks import register_tasks

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake_api.portal.ocr import template_choices
-from intake_api.portal.rpa import INVALID_ROWS, invalid_rows_choices, script_choices
 from jobs.errors import JobInputError
+from jobs.ocr.portal import template_choices
 from jobs.registry import JobKind
+from jobs.rpa.portal import INVALID_ROWS, invalid_rows_choices, script_choices
 from jobs.store import Viewer
 
 GENERIC_ROWS = 5

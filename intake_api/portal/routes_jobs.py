@@ -15,16 +15,16 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal import forms
-from intake_api.portal.rpa import record_counts
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
 from intake_api.routes import jobs as api
 from jobs import store
 from jobs.errors import STATE_LABELS_JA, DigilaboError, NotFound
 from jobs.lifecycle import FINISHED, State
 from jobs.registry import JobKind
+from jobs.rpa.portal import record_counts
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50

@@ -21,7 +21,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from intake_api.deps import SessionDep
-from intake_api.portal.rpa import STATUS_LABELS, approved_newest, install_samples
 from intake_api.portal.web import (
     CsrfChecked,
     NavItem,
@@ -34,6 +33,7 @@ from intake_api.portal.web import (
 )
 from intake_api.routes import scripts as scripts_api
 from jobs.errors import DigilaboError, InvalidTransition, JobInputError
+from jobs.rpa.portal import STATUS_LABELS, approved_newest, install_samples
 
 router = APIRouter(prefix="/portal/scripts", route_class=PortalRoute, include_in_schema=False)
 add_nav(NavItem("/portal/scripts", "入力スクリプト", ("operator", "admin")), before="/portal/ops/glossary")

@@ -23,7 +23,6 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from intake_api.deps import SessionDep
-from intake_api.portal.ocr import TYPE_LABELS, latest_templates
 from intake_api.portal.web import (
     CsrfChecked,
     CurrentUser,
@@ -39,6 +38,7 @@ from jobs import store
 from jobs.errors import DigilaboError, JobInputError, NotFound
 from jobs.ocr import store as templates
 from jobs.ocr.edit import FieldEdit, definition_yaml, edited_template, unchanged
+from jobs.ocr.portal import TYPE_LABELS, latest_templates
 from jobs.ocr.template import Box
 from jobs.ocr.yamldoc import MAX_TEMPLATE_BYTES, TemplateError
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from intake_api.deps import OperatorViewer, SessionDep
-from intake_api.schemas import AuditPublic, DepartmentPublic, DepartmentUpdate
 from jobs import store
+from services.schemas import AuditPublic, DepartmentPublic, DepartmentUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 

@@ -12,9 +12,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
-from intake_api.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 from jobs import housekeeping, intake, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
@@ -25,6 +24,7 @@ from jobs.registry import JobKind
 from jobs.store import Viewer
 from monitoring.metrics import api_metrics
 from queues.dispatch import enqueue, new_task_id
+from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["jobs"])

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
-from intake_api.schemas import SavingsPublic
 from jobs import exports, ledger, store
 from jobs.errors import UploadRejected
 from jobs.wareki import fiscal_year_label, fiscal_year_of
+from services.schemas import SavingsPublic
 
 router = APIRouter(prefix="/api/v1/savings", tags=["savings"])
 
