@@ -261,4 +261,7 @@ KIND = JobKind(
     time_limit=4 * 3600 + 300,
     sample=sample,
     fanout=FANOUT,
+    load_observers=whisper.LOAD_OBSERVERS,
+    cli="jobs.transcription.cli:register",
+    portal="jobs.transcription.portal:PORTAL",
 )
