@@ -1,25 +1,26 @@
-"""/api/v1/jobs: submit, list, read, download, cancel, retry."""
+"""Jobs for every caller (API routes, portal pages): submit, list, read,
+download, cancel, retry. Each function takes the runtime, the viewer and,
+where it reads or writes in the caller's transaction, ``session``."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
-from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from config.runtime import Runtime
-from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from jobs import housekeeping, intake, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
-from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, UploadRejected
-from jobs.lifecycle import State, transition
-from jobs.models import Job
+from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound, UploadRejected
+from jobs.lifecycle import FINISHED, State, transition
+from jobs.models import Artifact, Job
 from jobs.registry import JobKind
 from jobs.store import Viewer
 from monitoring.metrics import api_metrics
@@ -27,7 +28,14 @@ from queues.dispatch import enqueue, new_task_id
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+class Upload(Protocol):
+    """An uploaded file being received (FastAPI's UploadFile is one)."""
+
+    filename: str | None
+
+    async def read(self, size: int = -1) -> bytes: ...
 
 
 def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = True) -> JobPublic:
@@ -70,8 +78,7 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
     return out
 
 
-@router.get("/kinds", response_model=list[KindPublic])
-def list_kinds(runtime: RuntimeDep, _viewer: CurrentViewer) -> list[KindPublic]:
+def list_kinds(runtime: Runtime) -> list[KindPublic]:
     return [
         KindPublic(
             name=k.name,
@@ -87,7 +94,7 @@ def list_kinds(runtime: RuntimeDep, _viewer: CurrentViewer) -> list[KindPublic]:
     ]
 
 
-async def stage_uploads(files: list[UploadFile], runtime: Runtime) -> list[intake.StagedInput]:
+async def stage_uploads(files: Sequence[Upload], runtime: Runtime) -> list[intake.StagedInput]:
     """Stream each upload into the artifact store, chunk by chunk."""
     staged: list[intake.StagedInput] = []
     limit = runtime.settings.max_upload_bytes
@@ -128,22 +135,11 @@ def parse_parameters(raw: str) -> dict[str, Any]:
     return value
 
 
-@router.post(
-    "/jobs",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=JobAccepted,
-    summary="Submit a job (returns at once; the work runs on a worker)",
-)
-async def submit_job(
-    request: Request,
-    runtime: RuntimeDep,
-    viewer: CurrentViewer,
-    kind: Annotated[str, Form(description="job kind, see /api/v1/kinds")],
-    files: Annotated[list[UploadFile], File(description="input files")],
-    parameters: Annotated[str, Form(description="JSON object of job parameters")] = "{}",
+async def submit(
+    runtime: Runtime, viewer: Viewer, kind: str, files: Sequence[Upload], params: dict[str, Any]
 ) -> JobAccepted:
+    """Store the uploads, record the job, enqueue it after the commit."""
     job_kind = runtime.registry.get(kind)
-    params = parse_parameters(parameters)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:
@@ -184,18 +180,17 @@ def _day_start(day: date | None, tz: str) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)) if day else None
 
 
-@router.get("/jobs", response_model=JobsPublic)
 def list_jobs(
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: CurrentViewer,
+    runtime: Runtime,
+    session: Session,
+    viewer: Viewer,
     state: State | None = None,
     kind: str | None = None,
     department: str | None = None,
-    submitted_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
-    submitted_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    submitted_from: date | None = None,
+    submitted_to: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> JobsPublic:
     tz = runtime.settings.timezone
     end = _day_start(submitted_to, tz)
@@ -214,34 +209,17 @@ def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer) -> JobPublic:
+def get_job(job_id: str, runtime: Runtime, session: Session, viewer: Viewer) -> JobPublic:
+    """One job with its files; the view is audited."""
     job = store.get_job(job_id, session=session, viewer=viewer)
     store.audit("view", session=session, viewer=viewer, job_id=job.id)
     return job_public(job, runtime, session=session)
 
 
-@router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, summary="Download an output file")
-def download_artifact(
-    job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
-) -> FileResponse:
-    return _download(job_id, name, "output", runtime, session, viewer)
-
-
-@router.get(
-    "/jobs/{job_id}/inputs/{name}",
-    response_class=FileResponse,
-    summary="Download a file the job was sent with",
-)
-def download_input(
-    job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
-) -> FileResponse:
-    return _download(job_id, name, "input", runtime, session, viewer)
-
-
-def _download(
+def download(
     job_id: str, name: str, role: str, runtime: Runtime, session: Session, viewer: Viewer
-) -> FileResponse:
+) -> tuple[Path, Artifact]:
+    """The stored file of one input or output (audited), for the caller to send."""
     job = store.get_job(job_id, session=session, viewer=viewer)
     artifact = store.get_artifact(job.id, name, session=session, role=role)
     path = runtime.artifacts.path_for(artifact.sha256)
@@ -250,11 +228,10 @@ def _download(
             "artifact_missing", "ファイルが保存領域にありません。運用担当にお問い合わせください。"
         )
     store.audit("download", session=session, viewer=viewer, job_id=job.id, name=name, role=role)
-    return FileResponse(path, media_type=artifact.media_type, filename=artifact.name)
+    return path, artifact
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer) -> JobPublic:
+def cancel_job(job_id: str, runtime: Runtime, session: Session, viewer: Viewer) -> JobPublic:
     job = store.get_job(job_id, session=session, viewer=viewer)
     job = transition(session, job.id, State.CANCELLED, error_code=None, error_message=None)
     store.audit("cancel", session=session, viewer=viewer, job_id=job.id)
@@ -265,8 +242,8 @@ def cancel_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: Cu
     return job_public(job, runtime, session=session)
 
 
-@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
-def retry_job(job_id: str, runtime: RuntimeDep, viewer: CurrentViewer) -> JobAccepted:
+def retry_job(job_id: str, runtime: Runtime, viewer: Viewer) -> JobAccepted:
+    """A failed or cancelled job back to the queue, in a transaction of its own."""
     task_id = new_task_id()
     with unit_of_work(runtime.factory) as session:
         job = store.get_job(job_id, session=session, viewer=viewer)
@@ -285,3 +262,24 @@ def retry_job(job_id: str, runtime: RuntimeDep, viewer: CurrentViewer) -> JobAcc
         kind = runtime.registry.get(job.kind)
     publish(runtime, kind, job_id, task_id)
     return JobAccepted(id=job_id, state=State.QUEUED.value, url=f"/api/v1/jobs/{job_id}")
+
+
+def job_states(ids: list[str], *, session: Session, viewer: Viewer) -> list[dict[str, Any]]:
+    """State and progress of up to 100 jobs (those the viewer may see)."""
+    out = []
+    for job_id in list(dict.fromkeys(i for i in ids if i))[:100]:
+        try:
+            job = store.get_job(job_id, session=session, viewer=viewer)
+        except NotFound:
+            continue
+        out.append(
+            {
+                "id": job.id,
+                "state": job.state,
+                "state_label": STATE_LABELS_JA.get(job.state, job.state),
+                "progress": round(job.progress or 0.0, 4),
+                "progress_message": job.progress_message or "",
+                "finished": State(job.state) in FINISHED,
+            }
+        )
+    return out

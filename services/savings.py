@@ -1,28 +1,20 @@
-"""/api/v1/savings: time-saved totals, and their CSV/XLSX exports."""
+"""Time-saved totals and their CSV/XLSX exports, for the API, the portal and
+the CLI (through the API)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from config.runtime import Runtime
-from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from jobs import exports, ledger, store
 from jobs.errors import UploadRejected
 from jobs.wareki import fiscal_year_label, fiscal_year_of
 from services.schemas import SavingsPublic
 
-router = APIRouter(prefix="/api/v1/savings", tags=["savings"])
-
-GroupBy = Annotated[
-    str,
-    Query(description="comma-separated groupings: department, service, month, fiscal_year"),
-]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def parse_group_by(raw: str) -> tuple[str, ...]:
@@ -64,16 +56,16 @@ def labeller(runtime: Runtime, session: Session) -> exports.Labeller:
     return label
 
 
-@router.get("", response_model=SavingsPublic)
 def savings(
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: CurrentViewer,
-    group_by: GroupBy = "department,service",
-    fiscal_year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    runtime: Runtime,
+    session: Session,
+    viewer: store.Viewer,
+    group_by: str = "department,service",
+    fiscal_year: int | None = None,
     service: str | None = None,
     department: str | None = None,
 ) -> SavingsPublic:
+    """Totals grouped by ``group_by``, with progress against the annual target."""
     keys = parse_group_by(group_by)
     rows = ledger.totals(query_for(viewer, keys, fiscal_year, service, department), session=session)
     label = labeller(runtime, session)
@@ -102,39 +94,26 @@ def savings(
     )
 
 
-@router.get(
-    "/export",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-            }
-        }
-    },
-)
 def export(
-    runtime: RuntimeDep,
-    session: SessionDep,
-    viewer: CurrentViewer,
-    format: Literal["csv", "xlsx"] = "csv",
-    group_by: GroupBy = "fiscal_year,month,department,service",
-    fiscal_year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    runtime: Runtime,
+    session: Session,
+    viewer: store.Viewer,
+    format: str = "csv",
+    group_by: str = "fiscal_year,month,department,service",
+    fiscal_year: int | None = None,
     service: str | None = None,
     department: str | None = None,
-) -> Response:
+) -> tuple[bytes, str, str]:
     """CSV: one table grouped by ``group_by``. XLSX: that table plus one sheet
-    per single grouping, each with a totals row."""
+    per single grouping, each with a totals row. Returns (body, media type,
+    file name); the export is audited."""
     keys = parse_group_by(group_by) or ("department",)
     label = labeller(runtime, session)
     store.audit("export", session=session, viewer=viewer, format=format, group_by=",".join(keys))
     suffix = f"_{fiscal_year}" if fiscal_year else ""
     if format == "csv":
         rows = ledger.totals(query_for(viewer, keys, fiscal_year, service, department), session=session)
-        return _attachment(
-            exports.to_csv(rows, keys, label), "text/csv; charset=utf-8", f"削減時間{suffix}.csv"
-        )
+        return exports.to_csv(rows, keys, label), "text/csv; charset=utf-8", f"削減時間{suffix}.csv"
     sheets = {
         ",".join(keys): ledger.totals(
             query_for(viewer, keys, fiscal_year, service, department), session=session
@@ -145,19 +124,4 @@ def export(
             key, ledger.totals(query_for(viewer, (key,), fiscal_year, service, department), session=session)
         )
     title = f"削減時間 {fiscal_year_label(fiscal_year)}" if fiscal_year else "削減時間"
-    body = exports.to_xlsx(sheets, label, title=title)
-    return _attachment(
-        body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"削減時間{suffix}.xlsx"
-    )
-
-
-def _attachment(body: bytes, media_type: str, filename: str) -> Response:
-    # filename* carries the Japanese name; plain filename is an ASCII fallback.
-    ascii_name = "savings" + filename.removeprefix("削減時間")
-    return Response(
-        body,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-        },
-    )
+    return exports.to_xlsx(sheets, label, title=title), XLSX, f"削減時間{suffix}.xlsx"
