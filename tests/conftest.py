@@ -27,7 +27,7 @@ from jobs import auth
 from jobs.db import migrate, unit_of_work
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_KINDS = "tests.support.kinds:ECHO"
+TEST_KINDS = "tests.support.echo.kind:ECHO"
 POSTGRES_ADMIN_URL = os.environ.get(
     "DIGILABO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
