@@ -202,6 +202,11 @@ class Registry:
     def all(self) -> list[JobKind]:
         return [self._kinds[n] for n in self.names()]
 
+    def first(self) -> JobKind | None:
+        """The first kind registered (the first of ``BUILTIN_KINDS``): what a
+        new-job form shows when no kind is chosen."""
+        return next(iter(self._kinds.values()), None)
+
     def services(self) -> list[str]:
         return sorted({k.service for k in self._kinds.values()})
 

@@ -67,10 +67,7 @@ def accept_attr(kind: JobKind) -> str:
 def _kind_or_first(runtime: Runtime, name: str) -> JobKind | None:
     if name and name in runtime.registry:
         return runtime.registry.get(name)
-    kinds = runtime.registry.all()
-    preferred = [k for k in kinds if k.name == "transcription"]
-    found = preferred or kinds
-    return found[0] if found else None
+    return runtime.registry.first()
 
 
 def new_job_page(
