@@ -1,9 +1,12 @@
-"""Reading one field: from the PDF text layer, or from the aligned scan
-(crop, binarise, clean, tesseract), then normalising and deciding review.
+"""Reading a page's fields: from the PDF text layer, or from the aligned
+scan (crop, binarise, clean, then the engines ``jobs.ocr.recognise`` picks),
+normalising and deciding review.
 
 A field goes to review when its confidence (the lowest word confidence) is
 below the threshold, its value fails the type check, it is required and
-empty, or the template says ``always``.
+empty, the two engines disagree, a name holds a kanji with a common variant
+(``variant_kanji``), its checkbox group's rule is broken, or the template
+says ``always``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from jobs.ocr import engine
+from jobs.ocr import recognise
 from jobs.ocr.align import Alignment, warp_box
-from jobs.ocr.normalise import Value, normalise
+from jobs.ocr.normalise import Value, variant_kanji
 from jobs.ocr.pages import ALIGN_DPI, MM_PER_INCH, OCR_DPI, Grey
-from jobs.ocr.template import Box, Field
+from jobs.ocr.recognise import PPOCR, TESSERACT, Prepared
+from jobs.ocr.template import Box, CheckboxGroup, Field
 
 TEXT_INSET_MM = 0.7
 CHECKBOX_INSET = 0.22  # of the box side: keeps the printed square out
@@ -28,7 +32,10 @@ CERTAIN_EMPTY, CERTAIN_TICKED = 0.015, 0.10
 SPECK_PIXELS = 12
 PAD = 12
 CONTEXT_MM = 2.0
+CELL_GAP = 24  # px of white between digit-box cells set side by side
+CELL_INSET_MM = 0.9  # keeps each box's own lines out of its cell
 WHITELISTS = {
+    "digits": "0123456789",
     "number": "0123456789,-",
     "amount": "0123456789,",
     "phone": "0123456789-",
@@ -41,6 +48,9 @@ REASONS_JA = {
     "required_empty": "必須項目が空欄",
     "always": "定義により常に確認",
     "ambiguous_mark": "チェックの有無がはっきりしない",
+    "engines_disagree": "2つの読み取りエンジンの結果が一致しない",
+    "variant_kanji": "異体字のある漢字を含む（例: 髙・﨑）",
+    "checkbox_rule": "チェックの数が決まり（1つだけ等）に合わない",
 }
 
 
@@ -56,6 +66,9 @@ class FieldResult:
     reasons: list[str] = field(default_factory=list)
     problem: str | None = None
     crop: Grey | None = field(default=None, repr=False)
+    engine: str = ""  # tesseract, ppocr, both (they agreed), text_layer, mark
+    decision: str = ""  # alone, agree, disagree
+    readings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def review(self) -> bool:
@@ -70,6 +83,9 @@ class FieldResult:
             "review": self.review,
             "reasons": list(self.reasons),
             "problem": self.problem,
+            "engine": self.engine,
+            "decision": self.decision,
+            "readings": self.readings,
         }
 
 
@@ -121,8 +137,10 @@ def _label_type(shape: tuple[int, ...]) -> int:
     return cv2.CV_16U if most <= np.iinfo(np.uint16).max else cv2.CV_32S
 
 
-def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None) -> FieldResult:
-    checked = normalise(spec.type, raw, allowed_chars=spec.allowed_chars, pattern=spec.pattern)
+def _decide(
+    spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None, cells: int = 0
+) -> FieldResult:
+    checked = recognise.check(spec, raw, cells)
     reasons = []
     if checked.text and confidence < spec.confidence_threshold:
         reasons.append("low_confidence")
@@ -130,6 +148,8 @@ def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop:
         reasons.append("type_check")
     if spec.required and not checked.text:
         reasons.append("required_empty")
+    if spec.variant_kanji and variant_kanji(checked.text):
+        reasons.append("variant_kanji")
     if spec.always_review(from_text_layer=text_layer):
         reasons.append("always")
     return FieldResult(
@@ -147,28 +167,115 @@ def _checkbox(crop: Grey) -> tuple[str, float, bool]:
 def read_image_field(
     spec: Field, image: Grey, alignment: Alignment, *, tessdata: str | None = None
 ) -> FieldResult:
-    """A field from an aligned scan, with its crop when it goes to review
-    (only a person looks at it, so the others are not cut at all)."""
-    result = _read_image_value(spec, image, alignment, tessdata)
-    if result.review:
-        result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    """One field from an aligned scan (see ``read_image_fields``)."""
+    return read_image_fields([spec], image, alignment, tessdata=tessdata)[0]
+
+
+def read_image_fields(
+    specs: list[Field],
+    image: Grey,
+    alignment: Alignment,
+    *,
+    tessdata: str | None = None,
+    groups: tuple[CheckboxGroup, ...] = (),
+) -> list[FieldResult]:
+    """A page's fields from an aligned scan, each with its crop when it goes
+    to review (only a person looks at it, so the others are not cut at all).
+    Each engine reads the page's fields in one pass, PP-OCR in one batch."""
+    results: dict[str, FieldResult] = {}
+    prepared: list[Prepared] = []
+    for spec in specs:
+        if spec.type == "checkbox":
+            results[spec.name] = _read_checkbox(spec, image, alignment)
+        else:
+            prepared.append(_prepare(spec, image, alignment))
+    for name in (TESSERACT, PPOCR):
+        chosen = [p for p in prepared if recognise.first_engine(p.spec) == name]
+        recognise.read_with(name, chosen, WHITELISTS, tessdata)
+    second = [p for p in prepared if recognise.needs_second(p)]
+    for name in (TESSERACT, PPOCR):
+        recognise.read_with(name, second, WHITELISTS, tessdata)
+    for item in prepared:
+        results[item.spec.name] = _from_readings(item)
+    out = [results[s.name] for s in specs]
+    apply_groups(out, groups)
+    for spec, result in zip(specs, out, strict=True):
+        if result.review:
+            result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    return out
+
+
+def _read_checkbox(spec: Field, image: Grey, alignment: Alignment) -> FieldResult:
+    side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
+    raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
+    result = _decide(spec, raw, confidence, text_layer=False, crop=None)
+    result.engine = "mark"
+    if ambiguous:
+        result.reasons.append("ambiguous_mark")
     return result
 
 
-def _read_image_value(spec: Field, image: Grey, alignment: Alignment, tessdata: str | None) -> FieldResult:
-    if spec.type == "checkbox":
-        side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
-        raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
-        result = _decide(spec, raw, confidence, text_layer=False, crop=None)
-        if ambiguous:
-            result.reasons.append("ambiguous_mark")
-        return result
-    ink = ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI))
-    if ink is None:
-        return _decide(spec, "", 100.0, text_layer=False, crop=None)
-    whitelist = spec.allowed_chars or WHITELISTS.get(spec.type, "")
-    raw, confidence = engine.recognise(ink, spec.language, whitelist, tessdata)
-    return _decide(spec, raw.strip(), confidence, text_layer=False, crop=None)
+def _prepare(spec: Field, image: Grey, alignment: Alignment) -> Prepared:
+    if spec.cells:
+        ink, cells = _cells(spec, image, alignment)
+        return Prepared(spec, ink, cells)
+    return Prepared(spec, ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI)))
+
+
+def _cells(spec: Field, image: Grey, alignment: Alignment) -> tuple[Grey | None, int]:
+    """A digit-box row: each box cut and cleaned alone (its printed lines
+    fall outside the inset), the written ones set side by side on one line."""
+    count = spec.cells or 1
+    width = spec.box.w / count
+    inks = []
+    for i in range(count):
+        cell = inset(Box(spec.box.x + i * width, spec.box.y, width, spec.box.h), CELL_INSET_MM)
+        ink = ink_only(warp_box(image, alignment, cell, dpi=OCR_DPI))
+        if ink is not None:
+            inks.append(ink)
+    if not inks:
+        return None, 0
+    height = max(i.shape[0] for i in inks)
+    parts = [
+        cv2.copyMakeBorder(
+            i,
+            (height - i.shape[0]) // 2,
+            height - i.shape[0] - (height - i.shape[0]) // 2,
+            0,
+            CELL_GAP,
+            cv2.BORDER_CONSTANT,
+            value=255,
+        )
+        for i in inks
+    ]
+    return np.asarray(np.hstack(parts), np.uint8), len(inks)
+
+
+def _from_readings(item: Prepared) -> FieldResult:
+    if item.ink is None:
+        return _decide(item.spec, "", 100.0, text_layer=False, crop=None)
+    decision = recognise.decide(item)
+    result = _decide(
+        item.spec, decision.raw, decision.confidence, text_layer=False, crop=None, cells=item.cells
+    )
+    if decision.disagree:
+        result.reasons.insert(0, "engines_disagree")
+    result.engine, result.decision, result.readings = decision.engine, decision.decision, decision.readings
+    return result
+
+
+def apply_groups(results: list[FieldResult], groups: tuple[CheckboxGroup, ...]) -> None:
+    """Checkbox groups whose rule is broken send all their boxes to review."""
+    by_name = {r.name: r for r in results}
+    for group in groups:
+        members = [by_name[n] for n in group.fields if n in by_name]
+        if len(members) != len(group.fields):
+            continue  # spread over pages: checked by the caller with the whole form
+        ticked = sum(1 for m in members if m.value is True)
+        if ticked > 1 or (group.rule == "exactly_one" and ticked == 0):
+            for member in members:
+                if "checkbox_rule" not in member.reasons:
+                    member.reasons.append("checkbox_rule")
 
 
 def _pdf_rect(page: Any, box: Box) -> tuple[float, float, float, float]:
@@ -229,6 +336,12 @@ def read_text_field(
     text = str(textpage.get_text_bounded(*_pdf_rect(page, spec.box)))
     if spec.type == "checkbox":
         raw = "1" if text.strip() or _vector_tick(page, spec.box) else "0"
-        return _decide(spec, raw, 100.0, text_layer=True, crop=context)
-    raw = " ".join(text.split())
-    return _decide(spec, raw, 100.0, text_layer=True, crop=context)
+    else:
+        raw = (
+            "\n".join(" ".join(line.split()) for line in text.splitlines())
+            if spec.multiline
+            else " ".join(text.split())
+        )
+    result = _decide(spec, raw, 100.0, text_layer=True, crop=context)
+    result.engine = "text_layer"
+    return result
