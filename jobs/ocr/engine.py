@@ -78,17 +78,16 @@ def backend() -> Any:
     return _backend[0]
 
 
-def _api(tesserocr: Any, lang: str, tessdata: str, block: bool = False) -> Any:
-    key = f"{lang}/block" if block else lang
-    api = _apis.get(key)
+def _api(tesserocr: Any, lang: str, tessdata: str) -> Any:
+    api = _apis.get(lang)
     if api is None:
         # RAW_LINE, not SINGLE_LINE: the field is already one cropped line, and
         # the bundled tesseract 5.5's line finder returned nothing for some
-        # bold Japanese crops that RAW_LINE reads at confidence 90+. A
-        # multi-line box is one block of lines.
-        psm = tesserocr.PSM.SINGLE_BLOCK if block else tesserocr.PSM.RAW_LINE
-        api = tesserocr.PyTessBaseAPI(path=tessdata, lang=lang, psm=psm, oem=tesserocr.OEM.LSTM_ONLY)
-        _apis[key] = api
+        # bold Japanese crops that RAW_LINE reads at confidence 90+.
+        api = tesserocr.PyTessBaseAPI(
+            path=tessdata, lang=lang, psm=tesserocr.PSM.RAW_LINE, oem=tesserocr.OEM.LSTM_ONLY
+        )
+        _apis[lang] = api
     return api
 
 
@@ -106,10 +105,10 @@ def to_line_height(image: Grey) -> tuple[Grey, float]:
 
 
 def _with_tesserocr(
-    tesserocr: Any, image: Grey, lang: str, whitelist: str, tessdata: str, block: bool = False
+    tesserocr: Any, image: Grey, lang: str, whitelist: str, tessdata: str
 ) -> tuple[str, float]:
-    api = _api(tesserocr, lang, tessdata, block)
-    line, dpi = (image, OCR_DPI) if block else to_line_height(image)
+    api = _api(tesserocr, lang, tessdata)
+    line, dpi = to_line_height(image)
     height, width = line.shape
     api.SetVariable("tessedit_char_whitelist", whitelist)
     api.SetImageBytes(line.tobytes(), width, height, 1, width)
@@ -120,13 +119,11 @@ def _with_tesserocr(
     return str(text), float(min(confidences)) if confidences else 0.0
 
 
-def _with_pytesseract(
-    image: Grey, lang: str, whitelist: str, tessdata: str, psm: int = 13
-) -> tuple[str, float]:
+def _with_pytesseract(image: Grey, lang: str, whitelist: str, tessdata: str) -> tuple[str, float]:
     import pytesseract
     from PIL import Image
 
-    config = f"--psm {psm} --oem 1 --tessdata-dir {tessdata}"
+    config = f"--psm 13 --oem 1 --tessdata-dir {tessdata}"
     if whitelist:
         config += f" -c tessedit_char_whitelist={whitelist}"
     data = pytesseract.image_to_data(
@@ -145,18 +142,6 @@ def recognise(image: Grey, lang: str, whitelist: str = "", tessdata: str | None 
         if tesserocr is None:
             return _with_pytesseract(image, lang, whitelist, folder)
         return _with_tesserocr(tesserocr, image, lang, whitelist, folder)
-
-
-def recognise_block(
-    image: Grey, lang: str, whitelist: str = "", tessdata: str | None = None
-) -> tuple[str, float]:
-    """Several lines (a multi-line box): text with newlines, lowest word confidence."""
-    folder = tessdata_dir(tessdata)
-    tesserocr = backend()
-    with _lock:
-        if tesserocr is None:
-            return _with_pytesseract(image, lang, whitelist, folder, psm=6)
-        return _with_tesserocr(tesserocr, image, lang, whitelist, folder, block=True)
 
 
 def engine_name() -> str:

@@ -34,6 +34,14 @@ PAD = 12
 CONTEXT_MM = 2.0
 CELL_GAP = 24  # px of white between digit-box cells set side by side
 CELL_INSET_MM = 0.9  # keeps each box's own lines out of its cell
+PRINTED_LEVEL = 200  # reference pixels darker than this are the printed form
+DROPOUT_PX = 3  # its ink widened by this much (0.25 mm): alignment and blur
+LINE_GAP_PX, MIN_LINE_PX = 4, 10
+GREY = (
+    True  # the engines get the grey writing, not the binarised  # blank rows between lines; the shortest line
+)
+# The reference page in its own frame: template pixels are its pixels.
+ON_REFERENCE = Alignment(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), 0, 0, 1.0, 0.0, True)
 WHITELISTS = {
     "digits": "0123456789",
     "number": "0123456789,-",
@@ -98,7 +106,7 @@ def grow(box: Box, mm: float) -> Box:
     return Box(max(0.0, box.x - mm), max(0.0, box.y - mm), box.w + 2 * mm, box.h + 2 * mm)
 
 
-def ink_only(crop: Grey) -> Grey | None:
+def ink_only(crop: Grey, *, grey: bool = False) -> Grey | None:
     """Otsu-binarised ink with specks and box lines touching the edge
     removed, cropped tight and padded; None when the box is blank.
 
@@ -123,8 +131,17 @@ def ink_only(crop: Grey) -> Grey | None:
         return None
     left, top = int(x[keep].min()), int(y[keep].min())
     right, bottom = int((x + w)[keep].max()), int((y + h)[keep].max())
-    paint = np.where(keep, 0, 255).astype(np.uint8)
-    tight = paint[labels[top:bottom, left:right]]
+    if grey:
+        # The scan's own grey inside the rectangle, only what was dropped
+        # whitened: thin light strokes (Mincho's horizontals at 200 dpi) that
+        # fall below Otsu's threshold stay for the engines to see.
+        dropped = ~keep
+        dropped[0] = False
+        tight = crop[top:bottom, left:right].copy()
+        tight[dropped[labels[top:bottom, left:right]]] = 255
+    else:
+        paint = np.where(keep, 0, 255).astype(np.uint8)
+        tight = paint[labels[top:bottom, left:right]]
     padded = cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
     return np.asarray(padded, dtype=np.uint8)
 
@@ -178,6 +195,7 @@ def read_image_fields(
     *,
     tessdata: str | None = None,
     groups: tuple[CheckboxGroup, ...] = (),
+    reference: Grey | None = None,
 ) -> list[FieldResult]:
     """A page's fields from an aligned scan, each with its crop when it goes
     to review (only a person looks at it, so the others are not cut at all).
@@ -188,7 +206,7 @@ def read_image_fields(
         if spec.type == "checkbox":
             results[spec.name] = _read_checkbox(spec, image, alignment)
         else:
-            prepared.append(_prepare(spec, image, alignment))
+            prepared.append(_prepare(spec, image, alignment, reference))
     for name in (TESSERACT, PPOCR):
         chosen = [p for p in prepared if recognise.first_engine(p.spec) == name]
         recognise.read_with(name, chosen, WHITELISTS, tessdata)
@@ -215,44 +233,75 @@ def _read_checkbox(spec: Field, image: Grey, alignment: Alignment) -> FieldResul
     return result
 
 
-def _prepare(spec: Field, image: Grey, alignment: Alignment) -> Prepared:
+def _prepare(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> Prepared:
     if spec.cells:
-        ink, cells = _cells(spec, image, alignment)
-        return Prepared(spec, ink, cells)
-    return Prepared(spec, ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI)))
+        ink, cells = _cells(spec, image, alignment, reference)
+        return Prepared(spec, [] if ink is None else [ink], cells)
+    ink = _ink(image, alignment, inset(spec.box, TEXT_INSET_MM), reference)
+    if ink is None:
+        return Prepared(spec, [])
+    return Prepared(spec, split_lines(ink) if spec.multiline else [ink])
 
 
-def _cells(spec: Field, image: Grey, alignment: Alignment) -> tuple[Grey | None, int]:
+def _ink(image: Grey, alignment: Alignment, box: Box, reference: Grey | None) -> Grey | None:
+    """The box's writing: the printed form's own ink (box lines, 〒, 円, 様,
+    dividers; the blank reference where the alignment puts it, widened by
+    DROPOUT_PX) turned white, then ``ink_only``."""
+    crop = warp_box(image, alignment, box, dpi=OCR_DPI)
+    if reference is not None:
+        printed = warp_box(reference, ON_REFERENCE, box, dpi=OCR_DPI) < PRINTED_LEVEL
+        if printed.any():
+            kernel = np.ones((2 * DROPOUT_PX + 1, 2 * DROPOUT_PX + 1), np.uint8)
+            crop = crop.copy()
+            crop[cv2.dilate(printed.view(np.uint8), kernel) > 0] = 255
+    return ink_only(crop, grey=GREY)
+
+
+def split_lines(ink: Grey) -> list[Grey]:
+    """A multi-line box's ink cut into lines at the blank rows between them."""
+    rows: list[bool] = list(np.less(ink, 128).any(axis=1).tolist())
+    lines, top, gap = [], None, 0
+    for y, inked in enumerate(rows):
+        if inked:
+            top, gap = (y if top is None else top), 0
+        elif top is not None:
+            gap += 1
+            if gap >= LINE_GAP_PX:
+                lines.append((top, y - gap + 1))
+                top = None
+    if top is not None:
+        lines.append((top, len(rows)))
+    parts = [ink[a:b] for a, b in lines if b - a >= MIN_LINE_PX]
+    return [
+        np.asarray(cv2.copyMakeBorder(p, PAD, PAD, 0, 0, cv2.BORDER_CONSTANT, value=255), np.uint8)
+        for p in parts
+    ] or [ink]
+
+
+def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> tuple[Grey | None, int]:
     """A digit-box row: each box cut and cleaned alone (its printed lines
-    fall outside the inset), the written ones set side by side on one line."""
+    dropped out and outside the inset), the written ones set side by side."""
     count = spec.cells or 1
     width = spec.box.w / count
     inks = []
     for i in range(count):
         cell = inset(Box(spec.box.x + i * width, spec.box.y, width, spec.box.h), CELL_INSET_MM)
-        ink = ink_only(warp_box(image, alignment, cell, dpi=OCR_DPI))
+        ink = _ink(image, alignment, cell, reference)
         if ink is not None:
             inks.append(ink)
     if not inks:
         return None, 0
     height = max(i.shape[0] for i in inks)
-    parts = [
-        cv2.copyMakeBorder(
-            i,
-            (height - i.shape[0]) // 2,
-            height - i.shape[0] - (height - i.shape[0]) // 2,
-            0,
-            CELL_GAP,
-            cv2.BORDER_CONSTANT,
-            value=255,
-        )
-        for i in inks
-    ]
+    parts = []
+    for ink in inks:
+        top = (height - ink.shape[0]) // 2
+        bottom = height - ink.shape[0] - top
+        parts.append(cv2.copyMakeBorder(ink, top, bottom, 0, CELL_GAP, cv2.BORDER_CONSTANT, value=255))
     return np.asarray(np.hstack(parts), np.uint8), len(inks)
 
 
 def _from_readings(item: Prepared) -> FieldResult:
-    if item.ink is None:
+    if item.blank:
         return _decide(item.spec, "", 100.0, text_layer=False, crop=None)
     decision = recognise.decide(item)
     result = _decide(

@@ -27,7 +27,7 @@ DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 THREADS = 1
 # Recognition reads lines 48 px high; crops are batched in this many.
-BATCH = 16
+BATCH = 1
 _engine: list[Any] = []
 _lock = threading.Lock()
 
@@ -54,7 +54,7 @@ def _params(folder: Path) -> dict[str, Any]:
         "Global.model_root_dir": str(folder),
         "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
         "EngineConfig.onnxruntime.inter_op_num_threads": THREADS,
-        "Det.model_path": str(folder / DET_MODEL),
+        "Det.model_path": str(folder / DET_MODEL),  # never loaded: boxes are cut by the template
         "Rec.model_path": str(folder / REC_MODEL),
         "Rec.rec_batch_num": BATCH,
     }
@@ -68,7 +68,7 @@ def engine() -> Any:
                 from rapidocr import RapidOCR
 
                 folder = models_dir()
-                for name in (DET_MODEL, REC_MODEL):
+                for name in (REC_MODEL,):
                     if not (folder / name).is_file():  # pragma: no cover - the wheel carries them
                         raise FileNotFoundError(f"PP-OCR model missing from the rapidocr wheel: {name}")
                 ocr = RapidOCR(params=_params(folder))
@@ -92,34 +92,6 @@ def recognise_lines(images: list[Grey]) -> list[Reading]:
 
         out = recogniser(TextRecInput(img=[_bgr(i) for i in images]))
     return [Reading(str(t).strip(), float(s) * 100) for t, s in zip(out.txts, out.scores, strict=True)]
-
-
-def recognise_block(image: Grey) -> Reading:
-    """A multi-line crop: lines found by detection, read top to bottom and
-    joined with newlines; the confidence is the lowest line's."""
-    ocr = engine()
-    with _lock:
-        out = ocr(_bgr(image), use_cls=False)
-    boxes = getattr(out, "boxes", None)
-    if boxes is None or not out.txts:
-        return Reading("", 0.0)
-    order = sorted(range(len(out.txts)), key=lambda i: float(min(p[1] for p in boxes[i])))
-    lines = _group_lines([(boxes[i], str(out.txts[i]), float(out.scores[i])) for i in order])
-    return Reading("\n".join(t for t, _ in lines), min(s for _, s in lines) * 100)
-
-
-def _group_lines(parts: list[tuple[Any, str, float]]) -> list[tuple[str, float]]:
-    """Detected boxes whose centres fall within one line's height joined
-    left to right; ``parts`` come sorted by their top edge."""
-    rows: list[tuple[float, float, list[tuple[float, str, float]]]] = []
-    for box, text, score in parts:
-        top, bottom = float(min(p[1] for p in box)), float(max(p[1] for p in box))
-        left = float(min(p[0] for p in box))
-        if rows and rows[-1][0] <= (top + bottom) / 2 <= rows[-1][1]:
-            rows[-1][2].append((left, text, score))
-        else:
-            rows.append((top, bottom, [(left, text, score)]))
-    return [(" ".join(t for _, t, _ in sorted(items)), min(s for _, _, s in items)) for _, _, items in rows]
 
 
 def engine_name() -> str:

@@ -113,7 +113,12 @@ def _read_page(
     scaled = Alignment(alignment.matrix * matrix_scale, *_rest(alignment))
     with timer.stage("ocr"):
         return read_image_fields(
-            specs, image, scaled, tessdata=tessdata, groups=template.checkbox_groups
+            specs,
+            image,
+            scaled,
+            tessdata=tessdata,
+            groups=template.checkbox_groups,
+            reference=template.reference(number),
         ), "image"
 
 

@@ -43,16 +43,17 @@ SOLO_PPOCR = 97.0
 
 @dataclass
 class Prepared:
-    """One text field's pixels as the engines get them."""
+    """One text field's pixels as the engines get them: one line image, or
+    one per line of a multi-line box; none when the box is blank."""
 
     spec: Field
-    ink: Grey | None
+    parts: list[Grey]
     cells: int = 0  # written cells of a digit-box row
     readings: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @property
-    def block(self) -> bool:
-        return self.spec.multiline
+    def blank(self) -> bool:
+        return not self.parts
 
 
 @dataclass(frozen=True)
@@ -77,32 +78,30 @@ def first_engine(spec: Field) -> str:
     return PPOCR if spec.handwritten else TESSERACT
 
 
+def _joined(readings: Sequence[tuple[str, float]]) -> tuple[str, float]:
+    """A multi-line field's lines, newline-joined, at the lowest line confidence."""
+    return "\n".join(t for t, _ in readings), min(c for _, c in readings)
+
+
 def _read_tesseract(items: Sequence[Prepared], defaults: dict[str, str], tessdata: str | None) -> None:
     for item in items:
-        assert item.ink is not None
         allowed = whitelist(item.spec, defaults)
-        read = tesseract.recognise_block if item.block else tesseract.recognise
-        text, confidence = read(item.ink, item.spec.language, allowed, tessdata)
-        item.readings[TESSERACT] = (text.strip(), confidence)
+        lines = [tesseract.recognise(p, item.spec.language, allowed, tessdata) for p in item.parts]
+        item.readings[TESSERACT] = _joined([(t.strip(), c) for t, c in lines])
 
 
 def _read_ppocr(items: Sequence[Prepared]) -> None:
-    lines = [i for i in items if not i.block]
-    for item, reading in zip(
-        lines, ppocr.recognise_lines([i.ink for i in lines if i.ink is not None]), strict=True
-    ):
-        item.readings[PPOCR] = (reading.text, reading.confidence)
+    """All parts of all items in one batch."""
+    found = iter(ppocr.recognise_lines([p for i in items for p in i.parts]))
     for item in items:
-        if item.block and item.ink is not None:
-            reading = ppocr.recognise_block(item.ink)
-            item.readings[PPOCR] = (reading.text, reading.confidence)
+        item.readings[PPOCR] = _joined([(r.text, r.confidence) for r in (next(found) for _ in item.parts)])
 
 
 def read_with(
     engine_name: str, items: Sequence[Prepared], defaults: dict[str, str], tessdata: str | None
 ) -> None:
-    """Every item read by one engine (PP-OCR: one batch)."""
-    todo = [i for i in items if i.ink is not None and engine_name not in i.readings]
+    """Every item not yet read by this engine, read by it (PP-OCR: one batch)."""
+    todo = [i for i in items if not i.blank and engine_name not in i.readings]
     if not todo:
         return
     if engine_name == TESSERACT:
@@ -136,9 +135,7 @@ def confident(item: Prepared, engine_name: str) -> bool:
 
 
 def needs_second(item: Prepared) -> bool:
-    return (
-        item.spec.engine == "auto" and item.ink is not None and not confident(item, first_engine(item.spec))
-    )
+    return item.spec.engine == "auto" and not item.blank and not confident(item, first_engine(item.spec))
 
 
 def decide(item: Prepared) -> Decision:
