@@ -32,7 +32,6 @@ CERTAIN_EMPTY, CERTAIN_TICKED = 0.015, 0.10
 SPECK_PIXELS = 12
 PAD = 12
 CONTEXT_MM = 2.0
-CELL_GAP = 24  # px of white between digit-box cells set side by side
 CELL_INSET_MM = 0.9  # keeps each box's own lines out of its cell
 PRINTED_LEVEL = 200  # reference pixels darker than this are the printed form
 DROPOUT_PX = 3  # its ink widened by this much (0.25 mm): alignment and blur
@@ -165,7 +164,7 @@ def _decide(
         reasons.append("type_check")
     if spec.required and not checked.text:
         reasons.append("required_empty")
-    if spec.variant_kanji and variant_kanji(checked.text):
+    if spec.variant_kanji and not text_layer and variant_kanji(checked.text):
         reasons.append("variant_kanji")
     if spec.always_review(from_text_layer=text_layer):
         reasons.append("always")
@@ -259,7 +258,8 @@ def _ink(image: Grey, alignment: Alignment, box: Box, reference: Grey | None) ->
 
 def split_lines(ink: Grey) -> list[Grey]:
     """A multi-line box's ink cut into lines at the blank rows between them."""
-    rows: list[bool] = list(np.less(ink, 128).any(axis=1).tolist())
+    inked_rows = np.asarray(np.less(ink, 128).any(axis=1), dtype=bool)
+    rows = [bool(r) for r in inked_rows]
     lines, top, gap = [], None, 0
     for y, inked in enumerate(rows):
         if inked:
@@ -271,11 +271,19 @@ def split_lines(ink: Grey) -> list[Grey]:
                 top = None
     if top is not None:
         lines.append((top, len(rows)))
-    parts = [ink[a:b] for a, b in lines if b - a >= MIN_LINE_PX]
-    return [
-        np.asarray(cv2.copyMakeBorder(p, PAD, PAD, 0, 0, cv2.BORDER_CONSTANT, value=255), np.uint8)
-        for p in parts
-    ] or [ink]
+    parts = [_padded(ink[a:b]) for a, b in lines if b - a >= MIN_LINE_PX]
+    return parts or [ink]
+
+
+def _padded(ink: Grey) -> Grey:
+    """Cut tight to the ink's columns and rows, then padded: white space
+    beside a line cost tesseract most of its confidence."""
+    inked = np.less(ink, 128)
+    columns, rows = np.flatnonzero(inked.any(axis=0)), np.flatnonzero(inked.any(axis=1))
+    if not columns.size:
+        return ink
+    tight = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    return np.asarray(cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255), np.uint8)
 
 
 def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> tuple[Grey | None, int]:
@@ -296,8 +304,8 @@ def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | Non
     for ink in inks:
         top = (height - ink.shape[0]) // 2
         bottom = height - ink.shape[0] - top
-        parts.append(cv2.copyMakeBorder(ink, top, bottom, 0, CELL_GAP, cv2.BORDER_CONSTANT, value=255))
-    return np.asarray(np.hstack(parts), np.uint8), len(inks)
+        parts.append(cv2.copyMakeBorder(ink, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=255))
+    return _padded(np.asarray(np.hstack(parts), np.uint8)), len(inks)
 
 
 def _from_readings(item: Prepared) -> FieldResult:

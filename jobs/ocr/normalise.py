@@ -229,14 +229,18 @@ def variant_kanji(text: str) -> str:
 
 
 def strip_affixes(text: str, prefixes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> str:
-    """``text`` without one printed prefix and one suffix it is allowed (〒, 円, 様, 号)."""
-    for prefix in sorted(prefixes, key=len, reverse=True):
-        if text.startswith(prefix):
-            text = text[len(prefix) :].lstrip()
-            break
-    for suffix in sorted(suffixes, key=len, reverse=True):
-        if text.endswith(suffix):
-            text = text[: -len(suffix)].rstrip()
+    """``text`` without the printed marks it is allowed (〒, 円, 様, 第…号).
+    Either mark is taken from either end: a PDF's text layer lists the
+    printed form's own text before what was written on it (様山田太郎)."""
+    marks = sorted({*prefixes, *suffixes}, key=len, reverse=True)
+    for _ in range(4):
+        before = text
+        for mark in marks:
+            if text.startswith(mark):
+                text = text[len(mark) :].lstrip()
+            if text.endswith(mark):
+                text = text[: -len(mark)].rstrip()
+        if text == before:
             break
     return text
 

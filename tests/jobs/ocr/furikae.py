@@ -135,7 +135,7 @@ def _draw_blank(c: canvas.Canvas) -> None:
     c.drawString(16 * mm, _y(32), "北九州市 会計室 御中　市税・使用料の口座振替を依頼します。")
     c.drawString(16 * mm, _y(38), "裏面の注意事項をお読みのうえ、太枠内をご記入ください。")
     c.setLineWidth(1.1)
-    for name, label, kind, x, y, w, extra, (prefix, suffix) in FIELDS:
+    for name, label, _, x, y, w, extra, (prefix, suffix) in FIELDS:
         h = _height(name)
         c.setFont("KleeOneBold", 9)
         c.drawString(x * mm, _y(y - 1.6), label)
