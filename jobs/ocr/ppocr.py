@@ -54,6 +54,7 @@ def _params(folder: Path) -> dict[str, Any]:
         "Global.model_root_dir": str(folder),
         "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
         "EngineConfig.onnxruntime.inter_op_num_threads": THREADS,
+        "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         "Det.model_path": str(folder / DET_MODEL),  # never loaded: boxes are cut by the template
         "Rec.model_path": str(folder / REC_MODEL),
         "Rec.rec_batch_num": BATCH,

@@ -18,16 +18,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from jobs.wareki import to_wareki
 from tests.jobs.ocr import synth
 
-KLEE = "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf"
-KLEE_BOLD = "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf"
-YUSEI = "/usr/share/fonts/truetype/yusei-magic/YuseiMagic-Regular.ttf"
 HANDS = ("KleeOne", "YuseiMagic")
 PAGE_MM = (210.0, 297.0)
 BOX_H = 12.0
@@ -74,14 +69,6 @@ BUILDINGS = ("", "コーポ城野", "サンハイツ", "グリーン館")
 class Filled:
     printed: dict[str, str]
     expected: dict[str, Any]
-
-
-def register_fonts() -> None:
-    synth.register_fonts()
-    if "KleeOne" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("KleeOne", KLEE))
-        pdfmetrics.registerFont(TTFont("KleeOneBold", KLEE_BOLD))
-        pdfmetrics.registerFont(TTFont("YuseiMagic", YUSEI))
 
 
 def _height(name: str) -> float:
@@ -168,21 +155,12 @@ def _draw_blank(c: canvas.Canvas) -> None:
 
 
 def _draw_text(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
-    """Printed: one string. Handwritten: each character on its own, jittered."""
+    """Printed values in IPAex Mincho (the first form prints Gothic)."""
     if hand is None:
         c.setFont("IPAexMincho", 12)
         c.drawString(x * mm, _y(y), text)
         return
-    cursor = x * mm
-    for char in text:
-        size = 13 * rng.uniform(0.9, 1.1)
-        c.saveState()
-        c.translate(cursor + rng.uniform(-0.3, 0.3) * mm, _y(y) + rng.uniform(-0.5, 0.5) * mm)
-        c.rotate(rng.uniform(-5, 5))
-        c.setFont(hand, size)
-        c.drawString(0, 0, char)
-        c.restoreState()
-        cursor += pdfmetrics.stringWidth(char, hand, size) * rng.uniform(1.0, 1.12)
+    synth.draw_text(c, text, x, y, hand, rng)
 
 
 def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random) -> None:
@@ -213,7 +191,7 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rn
 def form_pdf(pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0) -> bytes:
     """The form as a PDF; ``None`` draws the blank reference. ``hand``: a
     handwriting font name from HANDS, or None for printed values."""
-    register_fonts()
+    synth.register_fonts()
     rng = random.Random(seed)
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))

@@ -134,3 +134,22 @@ def test_ppocr_reads_with_the_wheels_models_and_no_network() -> None:
     done = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["027589", "1", "1"]
+
+
+def test_review_items_carry_the_engine_and_both_readings() -> None:
+    from jobs.ocr.document import forms_document, pending_reviews
+    from jobs.ocr.reader import OK, FormResult
+    from jobs.ocr.template import parse_template
+    from tests.jobs.ocr import furikae
+
+    template = parse_template(furikae.template_yaml(), {"reference.pdf": furikae.form_pdf(None)})
+    receipt = next(f for f in template.fields if f.name == "receipt")
+    result = fields._from_readings(_item(receipt, tesseract=("27589", 30.0), ppocr=("第027589号", 95.0)))
+    doc = forms_document([FormResult(1, "a.png", [1], OK, template, [result])], [template])
+    entry = doc["forms"][0]["fields"]["receipt"]
+    assert entry["engine"] == "ppocr" and entry["decision"] == "disagree" and entry["value"] == "027589"
+    (item,) = pending_reviews(doc)
+    assert (
+        item["readings"]["tesseract"]["text"] == "27589" and item["readings"]["ppocr"]["text"] == "第027589号"
+    )
+    assert item["reasons"][0] == "engines_disagree" and "一致しない" in item["reasons_ja"][0]
