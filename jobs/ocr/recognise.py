@@ -12,7 +12,8 @@ not sure:
 2. *Accepted alone* when its normalised value passes the type check and its
    confidence reaches the field's threshold; for PP-OCR alone on
    handwriting the bar is ``SOLO_PPOCR`` (its scores are mean character
-   probabilities, high even on many misreads).
+   probabilities, high even on many misreads) and every character must be
+   one Japanese forms are written in (JIS X 0208: not 黑 for 黒).
 3. *Otherwise the other engine reads it too* (PP-OCR crops in one batch per
    page). Both give the same value that passes the type check: accepted
    (``agree``). Different values: review (``engines_disagree``), both
@@ -125,12 +126,25 @@ def check(spec: Field, raw: str, cells: int = 0) -> Checked:
     return checked
 
 
+def japanese_charset(text: str) -> bool:
+    """Whether every character is in JIS X 0208, the set Japanese forms are
+    written in. PP-OCR's dictionary also holds Chinese forms (黑 for 黒) that
+    it returns with high confidence."""
+    try:
+        text.encode("shift_jis")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def confident(item: Prepared, engine_name: str) -> bool:
     """A single engine's reading that may be accepted on its own."""
     text, confidence = item.readings[engine_name]
     bar = item.spec.confidence_threshold
     if engine_name == PPOCR and item.spec.engine == "auto":
         bar = max(bar, SOLO_PPOCR)
+        if not japanese_charset(text):
+            return False
     return confidence >= bar and check(item.spec, text, item.cells).problem is None
 
 

@@ -153,3 +153,9 @@ def test_review_items_carry_the_engine_and_both_readings() -> None:
         item["readings"]["tesseract"]["text"] == "27589" and item["readings"]["ppocr"]["text"] == "第027589号"
     )
     assert item["reasons"][0] == "engines_disagree" and "一致しない" in item["reasons_ja"][0]
+
+
+def test_ppocr_alone_never_accepts_characters_japanese_forms_do_not_use() -> None:
+    text = _spec("text", language="jpn", handwritten=True)
+    assert not recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黒崎", 99.0)))
+    assert recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黑崎", 99.0)))  # Chinese 黑
