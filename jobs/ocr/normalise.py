@@ -23,6 +23,7 @@ _DASHES = "ー一—–−‐‑－ｰ〜~_"
 _DIGIT_DASH = re.compile(f"(?<=\\d)\\s*[{_DASHES}-]\\s*(?=\\d)")
 _KATAKANA = re.compile("^[\u30a1-\u30f6\u30fc\u30fb]+$")
 _NAME = re.compile(f"^[{_JA}]+$")
+_BAD_SMALL_YA = re.compile("(?<![キギシジチヂニヒビピミリフテデヴ])[ャュョ]")
 
 # (era, first day, last day, first Gregorian year); 明治 only from 1873, when
 # Japan adopted the Gregorian calendar (earlier days would be off anyway).
@@ -179,8 +180,13 @@ def _kana(text: str) -> Checked:
     kana = to_katakana(text.replace(" ", ""))
     # 長音 read as 漢数字の一 or a dash next to katakana.
     kana = re.sub("(?<=[\u30a1-\u30f6])[一—–−‐-]", "ー", kana)
-    ok = _KATAKANA.match(kana)
-    return Checked(kana, kana, None if ok else "カタカナ以外の文字が含まれています。")
+    if not _KATAKANA.match(kana):
+        return Checked(kana, kana, "カタカナ以外の文字が含まれています。")
+    if _BAD_SMALL_YA.search(kana):
+        # A small ャュョ only follows キ, シ, チ … (or フ, テ, デ, ヴ in loanwords):
+        # in handwriting ュ and ユ differ by size alone.
+        return Checked(kana, kana, "小さい「ャ・ュ・ョ」の前の文字が正しくありません（大きい文字の可能性）。")
+    return Checked(kana, kana, None)
 
 
 def _name(text: str) -> Checked:
