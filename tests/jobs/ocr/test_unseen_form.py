@@ -94,7 +94,8 @@ def test_handwritten_form(tmp_path: Path, hand: str) -> None:
     assert [n for n, exact, review in graded if not exact and not review] == []
     assert sum(review for _, _, review in graded) / len(graded) <= 0.35
     text_fields = [r for r in read.fields if r.engine != "mark" and r.value is not None]
-    assert all(r.engine in ("ppocr", "both") for r in text_fields)  # PP-OCR reads handwriting first
+    assert all("ppocr" in r.readings for r in text_fields)  # PP-OCR reads handwriting first
+    assert any(r.engine == "ppocr" and r.decision == "alone" for r in text_fields)
 
 
 def test_text_layer_checkbox_group_rule_and_printed_marks(tmp_path: Path) -> None:
