@@ -18,9 +18,10 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.align import FAILED, Alignment, align, is_identity
-from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields, read_text_field
+from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields
 from jobs.ocr.pages import OCR_DPI, Page, iter_pages, render_pdf_page
 from jobs.ocr.template import Template
+from jobs.ocr.textlayer import read_text_field
 
 OK, MISMATCH, UNREADABLE = "ok", "template_mismatch", "unreadable"
 MISMATCH_JA = "どの帳票定義とも一致しません（別の帳票、または白紙・読み取り不良の可能性があります）。"
