@@ -72,7 +72,7 @@ class Filled:
 
 
 def _height(name: str) -> float:
-    return BOX_HEIGHTS.get(name, BOX_H)
+    return float(BOX_HEIGHTS.get(name, BOX_H))
 
 
 def template_yaml(reference: str = "reference.pdf", *, handwritten: bool = False) -> str:
@@ -112,7 +112,7 @@ def _yaml_value(value: Any) -> str:
 
 
 def _y(top_mm: float) -> float:
-    return (PAGE_MM[1] - top_mm) * mm
+    return float((PAGE_MM[1] - top_mm) * mm)
 
 
 def _draw_blank(c: canvas.Canvas) -> None:

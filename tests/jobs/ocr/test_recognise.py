@@ -20,7 +20,7 @@ LINE = np.zeros((40, 200), np.uint8)
 
 def _spec(kind: str = "digits", **extra: object) -> Field:
     base = Field("f", "項目", 1, Box(10, 10, 50, 10), kind, "eng", None, None, False, None, 80.0)
-    return Field(**{**base.__dict__, **extra})  # type: ignore[arg-type]
+    return Field(**{**base.__dict__, **extra})
 
 
 def _item(spec: Field, **readings: tuple[str, float]) -> Prepared:

@@ -110,4 +110,4 @@ def test_text_layer_checkbox_group_rule_and_printed_marks(tmp_path: Path) -> Non
     assert {n: r.value for n, r in results.items()} == form.expected
     assert "checkbox_rule" in results["futsu"].reasons and "checkbox_rule" in results["touza"].reasons
     assert not results["by_mail"].review and not results["by_mail_no"].review
-    assert results["address"].value.count("\n") == form.expected["address"].count("\n")
+    assert str(results["address"].value).count("\n") == form.expected["address"].count("\n")
