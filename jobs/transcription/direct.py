@@ -59,7 +59,9 @@ def transcribe_file(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="digilabo-") as work:
         ctx = file_context(audio, Path(work), params=params, options=options, progress=progress)
-        segments, language, seconds = join_parts([run_part(ctx, spec) for spec in plan(ctx)])
+        segments, language, seconds = join_parts(
+            [run_part(ctx, spec) for spec in plan(ctx)], int(ctx.params.get("speakers", 0))
+        )
         meta = {"language": language, "duration": round(seconds, 3), "model": options.get("model_name", "")}
         files = write_outputs(out_dir, audio.stem, segments, meta, ctx.params, tuple(formats))
     return [f.path for f in files]
