@@ -75,8 +75,9 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
         return np.zeros((0, N_MELS), dtype=np.float32)
     index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
-    power = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
-    return (power @ mel_filters().T).astype(np.float32)
+    power: np.ndarray = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
+    mel: np.ndarray = (power @ mel_filters().T).astype(np.float32)
+    return mel
 
 
 def normalise_volume(samples: np.ndarray) -> np.ndarray:
@@ -130,8 +131,9 @@ class VoiceEncoder:
             _, (hidden, _) = self._lstm(torch.from_numpy(batch))
             raw = torch.relu(self._linear(hidden[-1]))
             partials = raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-9)
-        mean = partials.mean(dim=0).numpy().astype(np.float64)
-        return mean / max(float(np.linalg.norm(mean)), 1e-9)
+        mean: np.ndarray = partials.mean(dim=0).numpy().astype(np.float64)
+        unit: np.ndarray = mean / max(float(np.linalg.norm(mean)), 1e-9)
+        return unit
 
 
 _encoders: dict[int, Any] = {}
