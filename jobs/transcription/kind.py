@@ -14,15 +14,15 @@ from jobs.registry import FanOut, JobContext, JobKind, JobOutcome, OutputFile, P
 from jobs.transcription import model as whisper
 from jobs.transcription.audio import probe_audio
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
+from jobs.transcription.glossary import correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
 from jobs.transcription.segments import Segment, full_text, segment_from_json
 from jobs.transcription.speakers import (
     MAX_SPEAKERS,
-    embed_segments,
+    diarize_part,
     label_segments,
     speaker_names,
-    split_at_pauses,
 )
 from jobs.transcription.split import plan_ranges
 from jobs.transcription.transcribe import Options, transcribe_range
@@ -184,9 +184,7 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
     }
     if ctx.params.get("diarize"):
         ctx.progress(0.99, "話者を識別しています")
-        segments = split_at_pauses(segments)
-        result["segments"] = [s.to_json() for s in segments]
-        result["embeddings"] = embed_segments(
+        segments, result["embeddings"] = diarize_part(
             audio_path(ctx),
             segments,
             float(spec["start"]),
@@ -194,12 +192,16 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
             expected_s=duration,
             threads=int(ctx.options.get("cpu_threads") or 0),
         )
+        result["segments"] = [s.to_json() for s in segments]
     return result
 
 
-def join_parts(results: list[dict[str, Any]], speakers: int = 0) -> tuple[list[Segment], str, float]:
+def join_parts(
+    results: list[dict[str, Any]], speakers: int = 0, terms: tuple[str, ...] = ()
+) -> tuple[list[Segment], str, float]:
     """Segments of all parts in time order, the language and the seconds;
-    with speakers labelled over all parts together when the parts embedded them."""
+    with speakers labelled over all parts together when the parts embedded
+    them, and glossary ``terms`` put back where they were misheard."""
     language = next((r["language"] for r in results), "ja")
     pairs = sorted(
         (
@@ -213,11 +215,15 @@ def join_parts(results: list[dict[str, Any]], speakers: int = 0) -> tuple[list[S
     if any("embeddings" in r for r in results):
         raw = label_segments(raw, [p[1] for p in pairs], speakers or None)
     segments = clean_segments(raw, language=language)  # drops repeats across part boundaries
+    if language == "ja":
+        segments = correct_segments(segments, terms)
     return segments, language, sum(float(r["seconds"]) for r in results)
 
 
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
-    segments, language, seconds = join_parts(results, int(ctx.params.get("speakers", 0)))
+    segments, language, seconds = join_parts(
+        results, int(ctx.params.get("speakers", 0)), options_for(ctx).hotwords
+    )
     meta = {"language": language, "duration": round(seconds, 3), "model": ctx.options.get("model_name", "")}
     outputs = write_outputs(ctx.work_dir, "transcript", segments, meta, ctx.params)
     return JobOutcome(

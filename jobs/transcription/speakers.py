@@ -1,6 +1,6 @@
 """Who spoke when: segments labelled 話者1, 話者2 … by their voice prints.
 
-Each part of a recording embeds its own segments (``embed_segments``, in the
+Each part of a recording embeds its own segments (``diarize_part``, in the
 part task); the merge clusters the embeddings of all parts together
 (``label_segments``), so one person keeps one label across parts. The
 clustering is average-linkage agglomerative on cosine distance: with no
@@ -10,14 +10,16 @@ speaker count given, clusters join while their voices are more alike than
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from jobs.transcription.audio import SAMPLE_RATE, decode_range
-from jobs.transcription.segments import Segment, Word
+from jobs.transcription.segments import Segment
 
 LABEL = "話者{}"
 # Shortest speech worth a voice print; shorter segments take a neighbour's label.
@@ -27,35 +29,51 @@ MIN_EMBED_S = 0.8
 # voices 0.20 or more (tests/jobs/transcription/test_speakers.py).
 SAME_VOICE_DISTANCE = 0.17
 MAX_SPEAKERS = 20
-PAUSE_S = 0.4
+PAUSE_S = 0.3
+_SENTENCE_END = re.compile(r"(?<=[。？！?!])")
 
 
-def split_at_pauses(segments: Sequence[Segment], gap_s: float = PAUSE_S) -> list[Segment]:
-    """Segments cut where their words leave a pause of ``gap_s`` or more:
-    Whisper often runs several speakers' sentences into one segment, and
-    people seldom change without a pause. Needs word timestamps."""
-    out: list[Segment] = []
-    for seg in segments:
-        if not seg.words:
-            out.append(seg)
-            continue
-        pieces: list[list[Word]] = [[seg.words[0]]]
-        for word in seg.words[1:]:
-            if word.start - pieces[-1][-1].end >= gap_s:
-                pieces.append([])
-            pieces[-1].append(word)
-        if len(pieces) == 1:
-            out.append(seg)
-            continue
-        for i, words in enumerate(pieces):
-            start = seg.start if i == 0 else words[0].start
-            end = seg.end if i == len(pieces) - 1 else words[-1].end
-            text = "".join(w.text for w in words).strip()
-            out.append(replace(seg, start=start, end=end, text=text, words=tuple(words)))
-    return out
+def pauses(audio: np.ndarray, offset: float, min_s: float = PAUSE_S) -> np.ndarray:
+    """Centres (absolute seconds) of the quiet stretches of ``min_s`` or more:
+    100 ms frames 30 dB or more below the loud end of the recording."""
+    frame = SAMPLE_RATE // 10
+    usable = len(audio) - len(audio) % frame
+    if usable == 0:
+        return np.zeros(0)
+    levels = 10 * np.log10(np.mean(audio[:usable].astype(np.float64).reshape(-1, frame) ** 2, axis=1) + 1e-10)
+    quiet = np.concatenate([[False], levels < np.percentile(levels, 95) - 30, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(int)))
+    runs = edges.reshape(-1, 2)
+    long = runs[(runs[:, 1] - runs[:, 0]) * 0.1 >= min_s]
+    return np.asarray(offset + (long[:, 0] + long[:, 1]) * 0.05)
 
 
-def embed_segments(
+def split_sentences(segment: Segment, quiet: np.ndarray) -> list[Segment]:
+    """A segment of several sentences cut into one per sentence, each cut at
+    the pause nearest to where the characters put it: Whisper often runs
+    several speakers' sentences into one segment, and people seldom take
+    the floor mid-sentence or without a pause."""
+    sentences = [t for t in _SENTENCE_END.split(segment.text) if t.strip()]
+    inside = quiet[(quiet > segment.start) & (quiet < segment.end)]
+    if len(sentences) < 2 or len(inside) == 0:
+        return [segment]
+    total = sum(len(t) for t in sentences)
+    length = segment.end - segment.start
+    cuts, done = [], 0
+    for text in sentences[:-1]:
+        done += len(text)
+        guess = segment.start + length * done / total
+        cuts.append(round(float(inside[np.argmin(np.abs(inside - guess))]), 3))
+    edges = [segment.start, *cuts, segment.end]
+    if any(b <= a for a, b in pairwise(edges)):
+        return [segment]  # fewer pauses than sentences: keep it whole
+    return [
+        replace(segment, start=a, end=b, text=t.strip(), words=None)
+        for (a, b), t in zip(pairwise(edges), sentences, strict=True)
+    ]
+
+
+def diarize_part(
     path: Path,
     segments: Sequence[Segment],
     start_s: float,
@@ -63,23 +81,26 @@ def embed_segments(
     *,
     expected_s: float | None = None,
     threads: int = 0,
-) -> list[list[float] | None]:
-    """One voice print per segment of ``[start_s, end_s)`` (None: too short)."""
+) -> tuple[list[Segment], list[list[float] | None]]:
+    """The part's segments cut into sentences, and a voice print per
+    segment (None: too short to tell)."""
     from jobs.transcription.voices import encoder
 
     if not segments:
-        return []
+        return [], []
     audio = decode_range(path, start_s, end_s, expected_s=expected_s)
+    quiet = pauses(audio, start_s)
+    pieces = [p for seg in segments for p in split_sentences(seg, quiet)]
     model = encoder(threads)
-    out: list[list[float] | None] = []
-    for seg in segments:
+    prints: list[list[float] | None] = []
+    for seg in pieces:
         a = max(0, int((seg.start - start_s) * SAMPLE_RATE))
         b = min(len(audio), int((seg.end - start_s) * SAMPLE_RATE))
         if b - a < MIN_EMBED_S * SAMPLE_RATE:
-            out.append(None)
+            prints.append(None)
             continue
-        out.append([round(float(x), 5) for x in model.embed(audio[a:b])])
-    return out
+        prints.append([round(float(x), 5) for x in model.embed(audio[a:b])])
+    return pieces, prints
 
 
 def _linkage_labels(vectors: np.ndarray, count: int | None) -> np.ndarray:
