@@ -26,6 +26,7 @@ from jobs.rpa.validate import Row
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
+FOUND_BEFORE_JA = "対象システムに入力済みです（入力前の照会で確認）"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ class Batch:
                 self.sleep(min(self.backoff_base * 2 ** (attempt - 1), 10.0) * (0.5 + random.random()))
                 self.session.trace_start()  # tracing only while retrying a record that failed once
             try:
+                found = self._look_up_first(row)
+                if found is not None:
+                    self._stop_trace(row, keep=False)
+                    done = replace(state, state="duplicate", message=FOUND_BEFORE_JA, captured=found)
+                    return self._finish(row, done, release=False)
                 captured = self._type(row)
             except RecordRejected as exc:
                 self._stop_trace(row, keep=False)
@@ -129,6 +135,14 @@ class Batch:
         if not release:
             message += "（入力されたか確認できません。対象システムで確認してください）"
         return self._finish(row, replace(state, state="failed", message=message), release=release)
+
+    def _look_up_first(self, row: Row) -> dict[str, str] | None:
+        """``check_before_entry``: the target's own entry of this reference, if any."""
+        if not self.script.check_before_entry:
+            return None
+        self.session.next_record()
+        self.session.row_number = row.number
+        return self.session.lookup(self.script.lookup, row.values)
 
     def _type(self, row: Row) -> dict[str, str]:
         self.session.next_record()

@@ -154,7 +154,7 @@ class SqlRecordLedger:
             ref = session.get(RpaReference, (target, rec.reference), with_for_update=True)
             if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
                 return
-            if state.state == "entered":
+            if state.state in ("entered", "duplicate"):  # duplicate here: found in the target itself
                 ref.state, ref.captured, ref.updated_at = "entered", state.captured, _now()
             elif release:
                 session.delete(ref)
