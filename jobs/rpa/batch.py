@@ -99,10 +99,10 @@ class Batch:
                 self.sleep(min(self.backoff_base * 2 ** (attempt - 1), 10.0) * (0.5 + random.random()))
                 self.session.trace_start()  # tracing only while retrying a record that failed once
             try:
-                found = self._look_up_first(row)
-                if found is not None:
+                existing = self._look_up_first(row)
+                if existing is not None:
                     self._stop_trace(row, keep=False)
-                    done = replace(state, state="duplicate", message=FOUND_BEFORE_JA, captured=found)
+                    done = replace(state, state="duplicate", message=FOUND_BEFORE_JA, captured=existing)
                     return self._finish(row, done, release=False)
                 captured = self._type(row)
             except RecordRejected as exc:
