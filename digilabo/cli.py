@@ -293,6 +293,9 @@ def rpa(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="validate and walk the steps without submitting")
     ] = False,
+    unapproved: Annotated[
+        bool, typer.Option("--unapproved", help="enter with a script file nobody approved (loud warning)")
+    ] = False,
 ) -> None:
     """Enter records into the target system here, without the queue."""
     from rich.progress import Progress
@@ -302,6 +305,18 @@ def rpa(
     from jobs.rpa.direct import enter_file
 
     settings = settings_or_exit()
+    if Path(script).is_file() and not dry_run:
+        if not unapproved:
+            err.print(
+                "[red]承認されていない入力スクリプトのファイルでは対象システムに入力できません。"
+                "承認済みのスクリプトIDを指定するか、--dry-run で確認してください"
+                "（承認なしで入力するには --unapproved）。[/red]"
+            )
+            raise typer.Exit(2)
+        err.print(
+            "[bold red]警告: 承認されていない入力スクリプトで対象システムに入力します"
+            f"（{script}）。WARNING: entering with an UNAPPROVED script.[/bold red]"
+        )
     source: Path | str = Path(script)
     with _session() as session:  # also creates the record ledger's tables
         if not Path(script).is_file():
