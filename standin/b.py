@@ -79,106 +79,112 @@ def stored(v: dict[str, str]) -> dict[str, str]:
     }
 
 
-def create_app(db: Path, user: str, password: str) -> Starlette:
-    store = Store(db, voucher_prefix="SF7")
-    sessions: dict[str, Session] = {}
+class SystemB:
+    """The screens; one method each. Sessions live in memory (a restart logs everyone out)."""
 
-    def session_of(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get("JSESSIONID", ""))
+    def __init__(self, db: Path, user: str, password: str) -> None:
+        self.store = Store(db, voucher_prefix="SF7")
+        self.user, self.password = user, password
+        self.sessions: dict[str, Session] = {}
 
-    def page(html: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(html, status_code=status)
+    def session_of(self, request: Request) -> Session | None:
+        return self.sessions.get(request.cookies.get("JSESSIONID", ""))
 
-    async def login(form: dict[str, str]) -> Response:
-        ok = secrets.compare_digest(form.get("uid", ""), user) and secrets.compare_digest(
-            form.get("pwd", ""), password
+    async def slow(self) -> None:
+        if self.store.switches.delay_ms:
+            await asyncio.sleep(self.store.switches.delay_ms / 1000)
+
+    def login(self, form: dict[str, str]) -> Response:
+        ok = secrets.compare_digest(form.get("uid", ""), self.user) and secrets.compare_digest(
+            form.get("pwd", ""), self.password
         )
         if not ok:
-            return page(pages.login("利用者IDまたはパスワードに誤りがあります。"))
+            return HTMLResponse(pages.login("利用者IDまたはパスワードに誤りがあります。"))
         sid = secrets.token_hex(16)
-        sessions[sid] = Session(user, secrets.token_hex(12))
+        self.sessions[sid] = Session(self.user, secrets.token_hex(12))
         response = RedirectResponse(pages.URL, status_code=303)
         response.set_cookie("JSESSIONID", sid, httponly=True)
         return response
 
-    async def commit(s: Session, form: dict[str, str]) -> Response:
+    async def commit(self, s: Session, form: dict[str, str]) -> Response:
         values = {k: form.get(name, "").strip() for k, name in FORM.items()}
         errors = validate(values)
         if errors:
-            return page(pages.entry(s.token, s.user, values, errors))
-        sw = store.switches
+            return HTMLResponse(pages.entry(s.token, s.user, values, errors))
+        sw = self.store.switches
         sw.submits += 1
         if sw.submits in sw.fail_submits:
-            return page(pages.message("システムエラー", "システムエラーが発生しました。"), 500)
-        voucher = store.add(stored(values))
+            return HTMLResponse(pages.message("システムエラー", "システムエラーが発生しました。"), 500)
+        voucher = self.store.add(stored(values))
         if sw.submits in sw.timeout_submits:
             await asyncio.sleep(sw.hang_seconds)  # committed, but the answer comes too late
         return RedirectResponse(f"{pages.URL}?scr=KF0102&vno={voucher}", status_code=303)
 
-    async def post(request: Request) -> Response:
+    async def post(self, request: Request) -> Response:
+        """Every form posts here; ``action`` (and ``scr``) say what it is."""
         form = {k: str(v) for k, v in (await request.form()).items()}
         if form.get("action") == "login":
-            return await login(form)
-        s = session_of(request)
+            return self.login(form)
+        s = self.session_of(request)
         if s is None or not secrets.compare_digest(form.get("_tkn", ""), s.token):
-            return page(pages.message("エラー", "不正な画面遷移です。再度ログインしてください。"))
-        if store.switches.delay_ms:
-            await asyncio.sleep(store.switches.delay_ms / 1000)
+            return HTMLResponse(pages.message("エラー", "不正な画面遷移です。再度ログインしてください。"))
+        await self.slow()
         action, scr = form.get("action"), form.get("scr")
         if action == "open" and scr == "KF0101":
-            return page(pages.entry(s.token, s.user, {}))
+            return HTMLResponse(pages.entry(s.token, s.user, {}))
         if action == "open" and scr == "KF0201":
-            return page(pages.inquiry(s.token, s.user))
+            return HTMLResponse(pages.inquiry(s.token, s.user))
         if action == "commit":
-            return await commit(s, form)
+            return await self.commit(s, form)
         if action == "inquiry":
             ref = form.get("txtSeiriNo", "").strip()
-            return page(pages.inquiry(s.token, s.user, ref, store.search(ref) if ref else []))
-        return page(pages.message("エラー", "この画面は利用できません。"), 404)
+            return HTMLResponse(pages.inquiry(s.token, s.user, ref, self.store.search(ref) if ref else []))
+        return HTMLResponse(pages.message("エラー", "この画面は利用できません。"), 404)
 
-    async def get(request: Request) -> Response:
-        s = session_of(request)
+    async def get(self, request: Request) -> Response:
+        s = self.session_of(request)
         if s is None:
-            return page(pages.login())
+            return HTMLResponse(pages.login())
         if request.query_params.get("scr") == "KF0102":
-            found = store.get(request.query_params.get("vno", ""))
+            found = self.store.get(request.query_params.get("vno", ""))
             if found is not None:
-                return page(pages.registered(s.token, s.user, found))
-        return page(pages.menu(s.token, s.user))
+                return HTMLResponse(pages.registered(s.token, s.user, found))
+        return HTMLResponse(pages.menu(s.token, s.user))
 
-    async def main(request: Request) -> Response:
-        return await (post(request) if request.method == "POST" else get(request))
+    async def main(self, request: Request) -> Response:
+        return await (self.post(request) if request.method == "POST" else self.get(request))
 
-    async def ajax(request: Request) -> Response:
-        if session_of(request) is None:
+    async def ajax(self, request: Request) -> Response:
+        """項 for a 款, as the entry screen's script asks for them."""
+        if self.session_of(request) is None:
             return JSONResponse([], status_code=403)
         kan = request.query_params.get("kan", "")
-        if store.switches.delay_ms:
-            await asyncio.sleep(store.switches.delay_ms / 1000)
-        return JSONResponse(
-            [{"v": f"{kan}{code}", "l": f"{code} {name}"} for code, name in pages.KOU.items()]
-            if kan in pages.KAN
-            else []
-        )
+        await self.slow()
+        items = pages.KOU.items() if kan in pages.KAN else []
+        return JSONResponse([{"v": f"{kan}{code}", "l": f"{code} {name}"} for code, name in items])
 
-    async def admin_switches(request: Request) -> Response:
+    async def admin_switches(self, request: Request) -> Response:
         if request.method == "POST":
             data = await request.json()
-            store.switches = Switches(**{k: v for k, v in data.items() if k != "submits"})
-        return JSONResponse(store.switches.to_json())
+            self.store.switches = Switches(**{k: v for k, v in data.items() if k != "submits"})
+        return JSONResponse(self.store.switches.to_json())
 
-    async def admin_entries(request: Request) -> Response:
-        return JSONResponse(store.all())
+    async def admin_entries(self, request: Request) -> Response:
+        return JSONResponse(self.store.all())
 
-    async def root(request: Request) -> Response:
-        return RedirectResponse(pages.URL, status_code=303)
 
+async def root(request: Request) -> Response:
+    return RedirectResponse(pages.URL, status_code=303)
+
+
+def create_app(db: Path, user: str, password: str) -> Starlette:
+    b = SystemB(db, user, password)
     return Starlette(
         routes=[
             Route("/", root),
-            Route(pages.URL, main, methods=["GET", "POST"]),
-            Route("/servlet/Ajax", ajax),
-            Route("/_admin/switches", admin_switches, methods=["GET", "POST"]),
-            Route("/_admin/entries", admin_entries),
+            Route(pages.URL, b.main, methods=["GET", "POST"]),
+            Route("/servlet/Ajax", b.ajax),
+            Route("/_admin/switches", b.admin_switches, methods=["GET", "POST"]),
+            Route("/_admin/entries", b.admin_entries),
         ]
     )
