@@ -74,3 +74,19 @@ def test_check_before_entry_finds_rows_another_tool_entered(jobs_b: Jobs, tmp_pa
         e["voucher_no"] for e in entries if e["reference"] == "T-00002"
     )
     assert "照会" in results["T-00002"]["メッセージ"]
+
+
+def test_unexpected_confirm_fails_the_row_with_its_text_and_enters_nothing(
+    jobs_b: Jobs, tmp_path: Path
+) -> None:
+    """The script as a new operator would first write it, without the dialog option."""
+    text = fast_script(SCRIPT_B).replace(
+        "      dialog: {type: confirm, text: 登録してよろしいですか？, accept: true}\n", ""
+    )
+    assert "dialog:" not in text
+    records = write_records(tmp_path / "r.csv", [record(1)])
+    outcome = run(jobs_b.context(text, records))
+    (result,) = read_results(outcome.outputs[0].path)
+    assert result["状態コード"] == "failed" and outcome.needs_review
+    assert "想定外のダイアログ" in result["メッセージ"] and "登録してよろしいですか？" in result["メッセージ"]
+    assert jobs_b.standin.entries() == []  # dismissed, never confirmed
