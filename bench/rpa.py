@@ -1,7 +1,10 @@
-"""Bulk-entry throughput against the stand-in app: records per minute of a
-job (ledger, claims, checks) vs a bare hand-written Playwright loop doing the
-same steps, with 1 and 2 concurrent contexts, and Chromium's memory.
-Prints one JSON object. ``python bench/rpa.py [--records N] [--rounds R]``.
+"""Bulk-entry throughput against both stand-in systems: records per minute
+of a job (ledger, claims, checks) vs a bare hand-written Playwright loop
+doing the same steps, and Chromium's memory. System A (ids, a confirmation
+page) with 1 and 2 concurrent contexts; system B (tree menu, labels in <th>,
+an XHR-filled select, a confirm() dialog before 登録; the target allows one
+job at a time) with 1. Prints one JSON object.
+``python bench/rpa.py [--records N] [--rounds R] [--systems a,b]``.
 
 Both sides are timed from launching Chromium to the last record, login
 included; the job also reads and checks the records, commits each record's
@@ -25,8 +28,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -40,67 +46,132 @@ from jobs.rpa.core import run  # noqa: E402
 from jobs.rpa.ledger import SqlRecordLedger  # noqa: E402
 from jobs.rpa.models import TABLES  # noqa: E402
 
-SCRIPT = REPO / "jobs" / "rpa" / "samples" / "shishutsu_futan.yaml"
+SAMPLES = REPO / "jobs" / "rpa" / "samples"
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
 USER, PASSWORD = "bench", "bench-password"
+Row = list[str]
 
 
-def start_app(tmp: Path) -> tuple[Child, str]:
-    return start_standin(
-        tmp, env={**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}, user=USER
-    )
+def start_app(tmp: Path, system: str) -> tuple[Child, str]:
+    env = {**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
+    return start_standin(tmp / f"standin-{system}", env=env, user=USER, system=system)
 
 
-def rows(prefix: str, n: int) -> list[list[str]]:
+def rows(prefix: str, n: int) -> list[Row]:
     return [
         [f"{prefix}-{i:05d}", "2025-06-02", "02", "01", "01", "07", str(1000 + i), f"商事{i}", "購入"]
         for i in range(n)
     ]
 
 
-def job(tmp: Path, url: str, ledger: SqlRecordLedger, prefix: str, n: int) -> None:
+def job(system: System, tmp: Path, url: str, ledger: SqlRecordLedger, prefix: str, n: int) -> None:
     records = tmp / f"{prefix}.csv"
     with records.open("w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows([HEADERS, *rows(prefix, n)])
     work = tmp / prefix
     work.mkdir()
     inputs = (
-        InputFile("script.yaml", SCRIPT, "application/yaml", 0),
+        InputFile("script.yaml", system.script, "application/yaml", 0),
         InputFile(records.name, records, "text/csv", 0),
     )
-    options = {"rpa_ledger": ledger, "rpa_target_urls": {"zaimu-standin": url}}
+    options = {"rpa_ledger": ledger, "rpa_target_urls": {system.target: url}}
     outcome = run(JobContext(str(uuid.uuid4()), "bench", {}, inputs, work, lambda f, m="": None, options))
     if outcome.units != n:
         raise SystemExit(f"bench job entered {outcome.units} of {n}: {dict(outcome.summary)}")
+    # Every row's voucher must come from its own 登録, not from a look-up after a failure.
+    with outcome.outputs[0].path.open(encoding="utf-8-sig", newline="") as fh:
+        messages = Counter(r["メッセージ"] for r in csv.DictReader(fh))
+    if set(messages) != {""}:
+        raise SystemExit(f"bench job rows with messages: {dict(messages)}")
 
 
-def bare(url: str, prefix: str, n: int) -> None:
-    """What a person would write by hand: log in, then the sample script's
-    steps (the same fills, selects and clicks, its two ``expect`` steps and
-    the ``capture``), with none of the job's checks, ledger or results."""
+def login_a(page: Any) -> None:
+    page.goto("/login")
+    page.fill("#user", USER)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("#login")
+
+
+def row_a(page: Any, r: Row) -> None:
+    """The sample script's steps: fills, selects, clicks, its two ``expect``
+    steps and the ``capture``."""
+    page.goto("/entry")
+    page.fill("#entry_date", r[1])
+    for sel, val in zip(("#kan", "#kou", "#moku", "#setsu"), r[2:6], strict=True):
+        page.select_option(sel, val)
+    page.fill("#amount", r[6])
+    page.fill("#payee", r[7])
+    page.fill("#purpose", r[8])
+    page.fill("#reference", r[0])
+    with page.expect_navigation():
+        page.click("#to-confirm")
+    page.get_by_text("入力内容の確認").first.wait_for()
+    with page.expect_navigation():
+        page.click("#commit")
+    page.locator("#voucher-no").first.wait_for()
+    page.locator("#voucher-no").first.inner_text()
+
+
+def th(label: str, tag: str = "input") -> str:
+    return f"th:has-text('{label}') + td {tag}"
+
+
+def login_b(page: Any) -> None:
+    page.goto("/servlet/Main")
+    page.fill(th("利用者ID"), USER)
+    page.fill(th("パスワード"), PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit][value='ログイン']")
+
+
+def row_b(page: Any, r: Row) -> None:
+    """System B's sample script by hand, the confirm() accepted with page.once."""
+    page.goto("/servlet/Main")
+    page.click("span.node:text-is('歳出')")
+    with page.expect_navigation():
+        page.click("span.leaf:text-is('支出負担行為入力')")
+    page.fill(th("起票日"), r[1])
+    page.select_option(th("款", "select"), value=r[2])
+    page.select_option(th("項", "select"), value=r[2] + r[3])  # waits for the XHR to fill it
+    page.select_option(th("目", "select"), value=r[4])
+    page.select_option(th("節", "select"), label=r[5])
+    page.fill(th("金額"), r[6])
+    page.fill(th("支払先"), r[7])
+    page.fill(th("摘要"), r[8])
+    page.fill(th("整理番号"), r[0])
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.click("input[type=submit][value='登　録']")
+    page.get_by_text("登録しました。").first.wait_for()
+    page.locator("th:text-is('伝票番号') + td").first.inner_text()
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    script: Path
+    target: str
+    credential: str
+    login: Callable[[Any], None]
+    row: Callable[[Any, Row], None]
+    contexts: tuple[int, ...]
+
+
+SYSTEMS = {
+    "a": System("a", SAMPLES / "shishutsu_futan.yaml", "zaimu-standin", "ZAIMU_DEMO", login_a, row_a, (1, 2)),
+    "b": System("b", SAMPLES / "saishutsu_b.yaml", "saishutsu-b", "SAISHUTSU_DEMO", login_b, row_b, (1,)),
+}
+
+
+def bare(system: System, url: str, prefix: str, n: int) -> None:
+    """What a person would write by hand: log in, then the script's steps,
+    with none of the job's checks, ledger or results."""
     with browser.launch({}) as chromium:
         page = chromium.new_context(base_url=url).new_page()
-        page.goto("/login")
-        page.fill("#user", USER)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("#login")
+        system.login(page)
         for r in rows(prefix, n):
-            page.goto("/entry")
-            page.fill("#entry_date", r[1])
-            for sel, val in zip(("#kan", "#kou", "#moku", "#setsu"), r[2:6], strict=True):
-                page.select_option(sel, val)
-            page.fill("#amount", r[6])
-            page.fill("#payee", r[7])
-            page.fill("#purpose", r[8])
-            page.fill("#reference", r[0])
-            with page.expect_navigation():
-                page.click("#to-confirm")
-            page.get_by_text("入力内容の確認").first.wait_for()
-            with page.expect_navigation():
-                page.click("#commit")
-            page.locator("#voucher-no").first.wait_for()
-            page.locator("#voucher-no").first.inner_text()
+            system.row(page, r)
 
 
 def chromium_rss_mb() -> float:
@@ -189,34 +260,47 @@ def compare(
     }
 
 
+def bench_system(system: System, tmp: Path, n: int, rounds: int) -> dict[str, object]:
+    os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_USER"] = USER
+    os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_PASSWORD"] = PASSWORD
+    proc, url = start_app(tmp, system.name)
+    engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
+    Base.metadata.create_all(engine, tables=list(TABLES))
+    ledger = SqlRecordLedger(session_factory(engine))
+    sides: dict[str, Callable[[str], None]] = {
+        "job": lambda p: job(system, tmp, url, ledger, p, n),
+        "bare": lambda p: bare(system, url, p, n),
+    }
+    try:
+        job(system, tmp, url, ledger, f"WARMUP-J{system.name.upper()}", 5)  # unmeasured: see the docstring
+        bare(system, url, f"WARMUP-B{system.name.upper()}", 5)
+        report: dict[str, object] = {"script": system.script.name}
+        for contexts in system.contexts:
+            report[f"contexts_{contexts}"] = compare(sides, contexts, n, rounds, proc)
+        return report
+    finally:
+        proc.stop()
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--systems", default="a,b")
     args = parser.parse_args()
-    n, rounds = args.records, args.rounds
-    os.environ["DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER"] = USER
-    os.environ["DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD"] = PASSWORD
+    report: dict[str, object] = {
+        "benchmark": "rpa_entry",
+        "records_per_context": args.records,
+        "rounds": args.rounds,
+        "load_average_at_start": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-rpa-") as folder:
-        tmp = Path(folder)
-        proc, url = start_app(tmp)
-        engine = make_engine(f"sqlite:///{tmp / 'ledger.db'}")
-        Base.metadata.create_all(engine, tables=list(TABLES))
-        ledger = SqlRecordLedger(session_factory(engine))
-        sides: dict[str, Callable[[str], None]] = {
-            "job": lambda p: job(tmp, url, ledger, p, n),
-            "bare": lambda p: bare(url, p, n),
-        }
-        try:
-            job(tmp, url, ledger, "WARMUP-J", 5)  # unmeasured: see the module's docstring
-            bare(url, "WARMUP-B", 5)
-            report: dict[str, object] = {"benchmark": "rpa_entry", "records_per_context": n, "rounds": rounds}
-            for contexts in (1, 2):
-                report[f"contexts_{contexts}"] = compare(sides, contexts, n, rounds, proc)
-            print(json.dumps(report, ensure_ascii=False, indent=2))
-        finally:
-            proc.stop()
-            engine.dispose()
+        for name in args.systems.split(","):
+            report[f"system_{name}"] = bench_system(SYSTEMS[name], Path(folder), args.records, args.rounds)
+    report["load_average_at_end"] = os.getloadavg()[0]
+    print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from jobs.rpa.liveness import Timings
 
 QUEUES = ("gpu", "cpu", "rpa")
 
@@ -75,6 +78,15 @@ class Settings(BaseSettings):
     chromium_path: Path | None = None
     rpa_target_urls: dict[str, str] = Field(default_factory=dict)
     rpa_secrets_file: Path | None = None
+    # A running entry job renews its target slot and its in-flight claims
+    # every rpa_heartbeat_seconds; a job that stopped (killed worker or CLI
+    # run) loses its slot after rpa_slot_ttl and its claims after
+    # rpa_stale_seconds, and the next run takes them over. A job waits up to
+    # rpa_slot_wait for a free slot, then is retried later.
+    rpa_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    rpa_slot_ttl: float = Field(default=30.0, gt=0, le=3600)
+    rpa_stale_seconds: float = Field(default=30.0, gt=0, le=3600)
+    rpa_slot_wait: float = Field(default=90.0, ge=0, le=3600)
 
     # API.
     api_host: str = "127.0.0.1"
@@ -124,6 +136,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _check_rpa_timings(self) -> Settings:
+        if min(self.rpa_slot_ttl, self.rpa_stale_seconds) < 2 * self.rpa_heartbeat_seconds:
+            raise ValueError(
+                "DIGILABO_RPA_SLOT_TTL and _STALE_SECONDS must be at least twice _HEARTBEAT_SECONDS"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'digilabo.db').resolve()}"
@@ -150,6 +170,17 @@ class Settings(BaseSettings):
             env[f"DIGILABO_{name.upper()}"] = text
         return env
 
+    def rpa_timings(self) -> Timings:
+        """The entry core's typed liveness figures (``jobs.rpa.liveness.Timings``)."""
+        from jobs.rpa.liveness import Timings
+
+        return Timings(
+            heartbeat_seconds=self.rpa_heartbeat_seconds,
+            slot_ttl=self.rpa_slot_ttl,
+            stale_seconds=self.rpa_stale_seconds,
+            slot_wait=self.rpa_slot_wait,
+        )
+
     @property
     def storage(self) -> Path:
         assert self.storage_dir is not None
@@ -174,6 +205,7 @@ class Settings(BaseSettings):
             "chromium_path": str(self.chromium_path) if self.chromium_path else None,
             "rpa_target_urls": dict(self.rpa_target_urls),
             "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,
+            "rpa_timings": self.rpa_timings(),
             "max_upload_bytes": self.max_upload_bytes,
             "max_ocr_pages": self.max_ocr_pages,
         }

@@ -156,10 +156,15 @@ def python_argv(*args: str) -> list[str]:
 
 
 def start_standin(
-    folder: Path, *, env: dict[str, str] | None = None, log_path: Path | None = None, user: str | None = None
+    folder: Path,
+    *,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    user: str | None = None,
+    system: str = "a",
 ) -> tuple[Child, str]:
-    """The stand-in financial system on a free port (it binds port 0 and
-    writes the port it got), with its database in ``folder``."""
+    """The stand-in financial system ``system`` (a or b) on a free port (it
+    binds port 0 and writes the port it got), with its database in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "standin.port"
     port_file.unlink(missing_ok=True)
@@ -168,6 +173,8 @@ def start_standin(
     )
     if user:
         argv += ["--user", user]
+    if system != "a":
+        argv += ["--system", system]
     child = spawn("standin", argv, env=env or dict(os.environ), log_path=log_path or folder / "standin.log")
     try:
         wait_for(lambda: port_file.exists() or not child.alive(), 30, "the stand-in financial system")

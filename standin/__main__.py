@@ -1,4 +1,8 @@
-"""``python -m standin --port N [--db FILE] [--port-file FILE]``.
+"""``python -m standin --port N [--db FILE] [--port-file FILE] [--system a|b]``.
+
+``--system a`` (the default) is the 財務会計システム of the demo; ``--system b``
+is a different one (tree menu, one URL for every POST, a confirm dialog
+before 登録; see ``standin/b_pages.py``), for the entry tests and the bench.
 
 ``--port 0`` binds a free port chosen by the system; ``--port-file`` then
 tells the caller which one (tests never guess a free port). The password
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from standin.app import create_app
+from standin import app, b
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -26,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, default=Path("var/standin.db"))
     parser.add_argument("--port-file", type=Path)
     parser.add_argument("--user", default=os.environ.get("STANDIN_USER", DEMO_USER))
+    parser.add_argument("--system", choices=("a", "b"), default="a")
     args = parser.parse_args(argv)
     password = os.environ.get("STANDIN_PASSWORD", DEMO_PASSWORD)
     args.db.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp.replace(args.port_file)  # the reader never sees a half-written number
     print(f"standin: http://{args.host}:{port}/", flush=True)
     config = uvicorn.Config(
-        create_app(args.db, args.user, password),
+        (b.create_app if args.system == "b" else app.create_app)(args.db, args.user, password),
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=1,

@@ -37,7 +37,8 @@ class Switches:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, voucher_prefix: str = "R07") -> None:
+        self.voucher_prefix = voucher_prefix
         # One connection behind a lock: the app is small and SQLite serialises anyway.
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -49,7 +50,7 @@ class Store:
         with self.lock:
             cur = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM entries")
             next_id = int(cur.fetchone()[0])
-            voucher = f"R07-{next_id:06d}"
+            voucher = f"{self.voucher_prefix}-{next_id:06d}"
             self.conn.execute(
                 f"INSERT INTO entries (voucher_no, {', '.join(FIELDS)}, created_at) "  # noqa: S608 - fixed names
                 f"VALUES (?, {', '.join('?' for _ in FIELDS)}, ?)",

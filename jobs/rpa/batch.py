@@ -26,6 +26,8 @@ from jobs.rpa.validate import Row
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
+BUSY_JA = "同じ参照キーの行を別のジョブが入力中のため、入力していません。結果を確認してください。"
+FOUND_BEFORE_JA = "対象システムに入力済みです（入力前の照会で確認）"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Batch:
     session: TargetSession
     ledger: RecordLedger
     work_dir: Path
-    stale_after: float = 600.0
+    stale_after: float = 30.0
     backoff_base: float = 0.5
     sleep: Callable[[float], None] = time.sleep
 
@@ -58,6 +60,9 @@ class Batch:
                 state, state="duplicate", message=f"既に入力済みです{owner}", captured=claim.captured
             )
             return self._finish(row, done, release=False)
+        if claim.kind == "busy":
+            # Another live job is still entering this reference: typing it too could make a second entry.
+            return self._finish(row, replace(state, state="failed", message=BUSY_JA), release=False)
         if claim.kind == "reconcile":
             found = self._reconcile(row)
             if isinstance(found, dict):
@@ -98,6 +103,11 @@ class Batch:
                 self.sleep(min(self.backoff_base * 2 ** (attempt - 1), 10.0) * (0.5 + random.random()))
                 self.session.trace_start()  # tracing only while retrying a record that failed once
             try:
+                existing = self._look_up_first(row)
+                if existing is not None:
+                    self._stop_trace(row, keep=False)
+                    done = replace(state, state="duplicate", message=FOUND_BEFORE_JA, captured=existing)
+                    return self._finish(row, done, release=False)
                 captured = self._type(row)
             except RecordRejected as exc:
                 self._stop_trace(row, keep=False)
@@ -129,6 +139,14 @@ class Batch:
         if not release:
             message += "（入力されたか確認できません。対象システムで確認してください）"
         return self._finish(row, replace(state, state="failed", message=message), release=release)
+
+    def _look_up_first(self, row: Row) -> dict[str, str] | None:
+        """``check_before_entry``: the target's own entry of this reference, if any."""
+        if not self.script.check_before_entry:
+            return None
+        self.session.next_record()
+        self.session.row_number = row.number
+        return self.session.lookup(self.script.lookup, row.values)
 
     def _type(self, row: Row) -> dict[str, str]:
         self.session.next_record()
@@ -162,7 +180,6 @@ def run_rows(
     rows: list[Row],
     states: dict[int, RecordState],
     progress: Progress,
-    heartbeat: Callable[[], None] = lambda: None,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> None:
     """Every unfinished row in file order; a redelivered task resumes here.
@@ -173,6 +190,4 @@ def run_rows(
         if not keep_going():
             return
         progress((done_before + i) / max(len(rows), 1), f"{done_before + i}/{len(rows)}件処理済み")
-        if i % 20 == 0:
-            heartbeat()  # keeps this job's concurrency slot from expiring
         states[row.number] = batch.enter(row, states[row.number])

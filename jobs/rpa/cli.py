@@ -21,6 +21,9 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="validate and walk the steps without submitting")
         ] = False,
+        unapproved: Annotated[
+            bool, typer.Option("--unapproved", help="enter with a script file nobody approved (loud warning)")
+        ] = False,
     ) -> None:
         """Enter records into the target system here, without the queue."""
         from rich.progress import Progress
@@ -29,6 +32,8 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         from jobs.rpa import scripts
         from jobs.rpa.direct import enter_file
 
+        if Path(script).is_file() and not dry_run:
+            refuse_unapproved(host, script, unapproved=unapproved)
         source: Path | str = Path(script)
         with host.session() as session:  # also creates the record ledger's tables
             if not Path(script).is_file():
@@ -49,3 +54,19 @@ def register(app: typer.Typer, host: CommandHost) -> None:
             host.fail(exc.message)
         host.console.print(f"wrote {out}")
         host.console.print_json(data=dict(outcome.summary))
+
+
+def refuse_unapproved(host: CommandHost, script: str, *, unapproved: bool) -> None:
+    """A script file has not been through approval: refuse it against a real
+    target unless the operator said ``--unapproved``, and then say so loudly."""
+    if not unapproved:
+        host.fail(
+            "承認されていない入力スクリプトのファイルでは対象システムに入力できません。"
+            "承認済みのスクリプトIDを指定するか、--dry-run で確認してください"
+            "（承認なしで入力するには --unapproved）。",
+            2,
+        )
+    host.err.print(
+        "[bold red]警告: 承認されていない入力スクリプトで対象システムに入力します"
+        f"（{script}）。WARNING: entering with an UNAPPROVED script.[/bold red]"
+    )

@@ -21,6 +21,7 @@ from jobs.registry import JobContext, JobOutcome, OutputFile
 from jobs.rpa import browser, credentials, results
 from jobs.rpa.batch import Batch, run_rows
 from jobs.rpa.ledger import RecordLedger, RecordState
+from jobs.rpa.liveness import Timings, heartbeat
 from jobs.rpa.records import RawRow, read_records
 from jobs.rpa.script import Script, Window, parse_script
 from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
@@ -131,11 +132,12 @@ def open_session(ctx: JobContext, script: Script, chromium: Any) -> TargetSessio
     return session
 
 
-def wait_for_slot(ledger: RecordLedger, ctx: JobContext, target: Script) -> None:
-    """Honour the target's concurrency cap across every worker."""
-    limit, ttl = target.target.concurrency, float(ctx.options.get("rpa_slot_ttl", 900))
-    deadline = time.monotonic() + float(ctx.options.get("rpa_slot_wait", 60))
-    while not ledger.acquire_slot(target.target.name, ctx.job_id, limit, ttl):
+def wait_for_slot(ledger: RecordLedger, ctx: JobContext, target: Script, timings: Timings) -> None:
+    """Honour the target's concurrency cap across every worker (a dead
+    holder's slot frees itself ``slot_ttl`` after its last heartbeat)."""
+    limit = target.target.concurrency
+    deadline = time.monotonic() + timings.slot_wait
+    while not ledger.acquire_slot(target.target.name, ctx.job_id, limit, timings.slot_ttl):
         if time.monotonic() > deadline:
             raise TransientError(
                 "target_busy", "対象システムの同時実行数の上限に達しています。しばらくして再実行します。"
@@ -149,10 +151,13 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
     if all(s.state in ("entered", "duplicate", "rejected", "invalid", "failed") for s in states.values()):
         return states  # a redelivery after everything was done
     check_window(script.target.window)
-    wait_for_slot(ledger, ctx, script)
-    ttl = float(ctx.options.get("rpa_slot_ttl", 900))
+    timings = Timings.from_options(ctx.options)
+    wait_for_slot(ledger, ctx, script, timings)
     try:
-        with browser.launch(ctx.options) as chromium:
+        with (
+            heartbeat(ledger, script.target.name, ctx.job_id, timings),
+            browser.launch(ctx.options) as chromium,
+        ):
             session = open_session(ctx, script, chromium)
             try:
                 batch = Batch(
@@ -161,12 +166,8 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
                     session,
                     ledger,
                     ctx.work_dir,
-                    stale_after=float(ctx.options.get("rpa_stale_seconds", 600)),
+                    stale_after=timings.stale_seconds,
                 )
-
-                def renew() -> None:
-                    ledger.acquire_slot(script.target.name, ctx.job_id, script.target.concurrency, ttl)
-
                 # Checked before every record too: a batch that runs into the end of
                 # the window stops there; its remaining rows stay pending for a re-run.
                 run_rows(
@@ -174,7 +175,6 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
                     inputs.rows,
                     states,
                     ctx.progress,
-                    heartbeat=renew,
                     keep_going=lambda: in_window(script.target.window),
                 )
             finally:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,6 +62,9 @@ class RecordLedger(Protocol):
         """Take (or renew) one of ``limit`` concurrent slots on ``target``."""
 
     def release_slot(self, target: str, holder: str) -> None: ...
+
+    def heartbeat(self, target: str, holder: str, ttl: float) -> None:
+        """The live job says so: its slot is renewed, its in-flight claims kept fresh."""
 
 
 def _now() -> datetime:
@@ -154,7 +157,7 @@ class SqlRecordLedger:
             ref = session.get(RpaReference, (target, rec.reference), with_for_update=True)
             if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
                 return
-            if state.state == "entered":
+            if state.state in ("entered", "duplicate"):  # duplicate here: found in the target itself
                 ref.state, ref.captured, ref.updated_at = "entered", state.captured, _now()
             elif release:
                 session.delete(ref)
@@ -198,4 +201,22 @@ class SqlRecordLedger:
         with unit_of_work(self.factory) as session:
             session.execute(
                 delete(RpaTargetSlot).where(RpaTargetSlot.target == target, RpaTargetSlot.holder == holder)
+            )
+
+    def heartbeat(self, target: str, holder: str, ttl: float) -> None:
+        with unit_of_work(self.factory) as session:
+            now = _now()
+            session.execute(
+                update(RpaTargetSlot)
+                .where(RpaTargetSlot.target == target, RpaTargetSlot.holder == holder)
+                .values(expires_at=now + timedelta(seconds=ttl))
+            )
+            session.execute(
+                update(RpaReference)
+                .where(
+                    RpaReference.target == target,
+                    RpaReference.job_id == holder,
+                    RpaReference.state == "in_flight",
+                )
+                .values(updated_at=now)
             )

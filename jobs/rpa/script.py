@@ -24,7 +24,18 @@ from jobs.errors import JobInputError
 from jobs.rpa import template
 
 SCHEMA_PATH = Path(__file__).with_name("script.schema.json")
-ACTIONS = ("goto", "fill", "select", "check", "click", "wait_for", "expect", "capture", "screenshot")
+ACTIONS = (
+    "goto",
+    "fill",
+    "select",
+    "check",
+    "click",
+    "dialog",
+    "wait_for",
+    "expect",
+    "capture",
+    "screenshot",
+)
 MAX_SCRIPT_BYTES = 256 * 1024
 
 
@@ -104,6 +115,7 @@ class Script:
     steps: tuple[Step, ...]
     lookup: Lookup
     baseline_seconds_per_record: float
+    check_before_entry: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -240,7 +252,8 @@ def _check_patterns(script: Script, node: yaml.Node) -> None:
 
 def _check_templates(steps: tuple[Step, ...], scopes: dict[str, set[str]]) -> None:
     for step in steps:
-        for value in step.args.values():
+        nested = [v for v in step.args.values() if isinstance(v, dict)]
+        for value in [*step.args.values(), *(v for d in nested for v in d.values())]:
             if isinstance(value, str):
                 try:
                     template.check(value, scopes)
@@ -260,6 +273,10 @@ def _check_references(script: Script, node: yaml.Node) -> None:
     submits = [s for s in script.steps if s.submits]
     if len(submits) > 1:
         raise ScriptError("submit: true のクリックは1つだけにしてください。", submits[1].line)
+    for steps in (script.target.login, script.steps, script.lookup.steps):
+        for step, following in zip(steps, [*steps[1:], None], strict=True):
+            if step.action == "dialog" and (following is None or following.action == "dialog"):
+                raise ScriptError("dialog の次には、そのダイアログを開く操作を書いてください。", step.line)
     row_scope = {"row": set(names)}
     _check_templates(script.target.login, {"credential": {"user", "password"}})
     _check_templates(script.steps, row_scope)
@@ -282,6 +299,7 @@ def parse_script(text: str) -> Script:
             capture=tuple(lookup.get("capture", [])),
         ),
         baseline_seconds_per_record=float(data["baseline_seconds_per_record"]),
+        check_before_entry=bool(data.get("check_before_entry", False)),
         raw=data,
     )
     _check_patterns(script, node)

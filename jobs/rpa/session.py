@@ -8,6 +8,7 @@ messages make the record *rejected* (never retried).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -20,10 +21,23 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from jobs.errors import JobInputError, TransientError
 from jobs.rpa import template
 from jobs.rpa.credentials import Credential
+from jobs.rpa.dialogs import DialogGuard, Expectation
 from jobs.rpa.script import Lookup, Step, Target
 
 log = logging.getLogger(__name__)
 SCREENSHOT_TIMEOUT_MS = 5000
+
+
+def _render(args: Mapping[str, Any], values: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """Placeholders filled in every string argument (one level of nesting: ``dialog``)."""
+    return {
+        k: template.render(v, values)
+        if isinstance(v, str)
+        else _render(v, values)
+        if isinstance(v, Mapping)
+        else v
+        for k, v in args.items()
+    }
 
 
 class RecordRejected(Exception):
@@ -51,6 +65,7 @@ class TargetSession:
         self.submitted = False
         self._status: int | None = None
         self._uses = 0
+        self.dialogs = DialogGuard()
         self.new_page()
 
     # --- pages -----------------------------------------------------------------------
@@ -59,14 +74,22 @@ class TargetSession:
         """A fresh page: a long-lived one grows with every navigation."""
         old, self.page, self._uses = self.page, self.context.new_page(), 0
         self.page.on("response", self._on_response)
-        if old is not None:
+        self.page.on("dialog", self._on_dialog)
+        if old is not None and not old.is_closed():
             old.close()
 
     def next_record(self) -> None:
         self._uses += 1
-        if self._uses > self.target.new_page_every:
-            self.new_page()
+        if self._uses > self.target.new_page_every or self.page.is_closed():
+            self.new_page()  # closed: an unexpected dialog ended the last record
         self.submitted, self._status = False, None
+        self.dialogs.reset()
+
+    def _on_dialog(self, dialog: Any) -> None:
+        if self.dialogs.handle(dialog):
+            log.info("job %s: row %d: unexpected dialog (%s)", self.job_id, self.row_number, dialog.type)
+            with contextlib.suppress(PlaywrightError):
+                dialog.page.close()  # the step waiting on this page fails now, not at its timeout
 
     def _on_response(self, response: Any) -> None:
         if response.request.is_navigation_request() and response.frame.parent_frame is None:
@@ -125,20 +148,34 @@ class TargetSession:
         return captured
 
     def _step(self, step: Step, values: Mapping[str, Mapping[str, str]]) -> str | None:
-        args = {k: template.render(v, values) if isinstance(v, str) else v for k, v in step.args.items()}
+        args = _render(step.args, values)
+        if step.action == "dialog":
+            self.dialogs.armed = Expectation.from_args(args)
+            return None
         self._status = None
+        self.dialogs.begin(args.get("dialog"))
         try:
             result = getattr(self, f"_do_{step.action}")(args)
         except PlaywrightTimeout:
+            self._check_dialogs()
             self._check_validation()
             self._check_status()
             raise TransientError(
                 "target_timeout", f"対象システムの応答がありません（{step.action}）。"
             ) from None
+        except PlaywrightError:
+            self._check_dialogs()
+            raise
+        self._check_dialogs()
         self._check_status()
         if step.action == "click" and args.get("navigation"):
             self._check_validation()
         return result if isinstance(result, str) else None
+
+    def _check_dialogs(self) -> None:
+        problem = self.dialogs.end()
+        if problem is not None:
+            raise StepFailed(problem)
 
     def _check_status(self) -> None:
         status, self._status = self._status, None
@@ -170,7 +207,11 @@ class TargetSession:
         self.page.fill(args["selector"], args["value"])
 
     def _do_select(self, args: dict[str, Any]) -> None:
-        self.page.select_option(args["selector"], args["value"])
+        # ``value`` matches the option's value attribute only, ``label`` its shown text.
+        if "label" in args:
+            self.page.select_option(args["selector"], label=args["label"])
+        else:
+            self.page.select_option(args["selector"], value=args["value"])
 
     def _do_check(self, args: dict[str, Any]) -> None:
         self.page.set_checked(args["selector"], bool(args.get("checked", True)))

@@ -4,8 +4,11 @@ fixture)."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -35,6 +38,20 @@ def entry_env(url: str, password: str = "demo-password") -> dict[str, str]:
         "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
         "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": password,
     }
+
+
+def entry_env_b(url: str, password: str = "demo-password") -> dict[str, str]:
+    """The same for stand-in system B and its sample script ``saishutsu_b``."""
+    return {
+        "DIGILABO_RPA_TARGET_URLS": json.dumps({"saishutsu-b": url}),
+        "DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_USER": "demo",
+        "DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_PASSWORD": password,
+    }
+
+
+def start_standin_b(folder: Path, password: str = "demo-password") -> tuple[Child, str]:
+    """Stand-in system B (``python -m standin --system b``) on a free port."""
+    return start_standin(folder, env={**os.environ, "STANDIN_PASSWORD": password}, system="b")
 
 
 def submit_records(api: TestClient, headers: dict[str, str], body: bytes, name: str = "r.csv") -> str:

@@ -26,6 +26,7 @@ from jobs.rpa.models import TABLES
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE_SCRIPT = REPO / "jobs" / "rpa" / "samples" / "shishutsu_futan.yaml"
+SCRIPT_B = REPO / "jobs" / "rpa" / "samples" / "saishutsu_b.yaml"
 HEADER_FIELDS = ["reference", "entry_date", "kan", "kou", "moku", "setsu", "amount", "payee", "purpose"]
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
 USER, PASSWORD = "kaikei01", "Pw-7f3a9c-SECRET-d41e"
@@ -58,12 +59,13 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise TimeoutError(what)
 
 
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    port_file = tmp_path / "standin.port"
+def start_standin(folder: Path, system: str = "a") -> Iterator[StandIn]:
+    """The stand-in ``system`` (a or b) on a free port, its database in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "standin.port"
     env = {**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "standin", "--port", "0", "--port-file", str(port_file)]
-    cmd += ["--db", str(tmp_path / "standin.db"), "--user", USER]
+    cmd += ["--db", str(folder / "standin.db"), "--user", USER, "--system", system]
     process = subprocess.Popen(cmd, env=env, cwd=REPO)
     try:
         wait_until(port_file.exists, 20, "stand-in app did not start")
@@ -71,7 +73,7 @@ def standin(tmp_path: Path) -> Iterator[StandIn]:
 
         def ready() -> bool:
             try:
-                return httpx.get(f"{url}/login").status_code == 200
+                return httpx.get(f"{url}/_admin/switches").status_code == 200
             except httpx.TransportError:
                 return False
 
@@ -80,6 +82,16 @@ def standin(tmp_path: Path) -> Iterator[StandIn]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[StandIn]:
+    yield from start_standin(tmp_path)
+
+
+@pytest.fixture
+def standin_b(tmp_path: Path) -> Iterator[StandIn]:
+    yield from start_standin(tmp_path / "system-b", "b")
 
 
 @pytest.fixture
@@ -99,19 +111,31 @@ def ledger(ledger_engine: Engine) -> SqlRecordLedger:
 def credential(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", USER)
     monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", PASSWORD)
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_USER", USER)
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_PASSWORD", PASSWORD)
 
 
-def script_text(**changes: str) -> str:
-    """The bundled sample script with some ``key: value`` lines replaced."""
-    text = SAMPLE_SCRIPT.read_text(encoding="utf-8")
+def script_text(source: Path = SAMPLE_SCRIPT, **changes: str) -> str:
+    """A bundled sample script with some top-level or target ``key: value``
+    lines replaced (or, for a key it lacks, added at the top)."""
+    text = source.read_text(encoding="utf-8")
+    for key in [
+        k for k in changes if not any(line.lstrip().startswith(f"{k}:") for line in text.splitlines())
+    ]:
+        text = f"{key}: {changes.pop(key)}\n{text}"
     for key, value in changes.items():
-        lines = [f"  {key}: {value}" if line.startswith(f"  {key}:") else line for line in text.splitlines()]
+        lines = [
+            f"{line[: len(line) - len(line.lstrip())]}{key}: {value}"
+            if line.lstrip().startswith(f"{key}:")
+            else line
+            for line in text.splitlines()
+        ]
         text = "\n".join(lines) + "\n"
     return text
 
 
-def fast_script(**changes: str) -> str:
-    return script_text(**{"timeout_seconds": "3", "max_processing_seconds": "0.5", **changes})
+def fast_script(source: Path = SAMPLE_SCRIPT, **changes: str) -> str:
+    return script_text(source, **{"timeout_seconds": "3", "max_processing_seconds": "0.5", **changes})
 
 
 def record(n: int, prefix: str = "T", **values: str) -> list[str]:
@@ -141,6 +165,7 @@ class Jobs:
     tmp: Path
     standin: StandIn
     ledger: SqlRecordLedger
+    urls: dict[str, str] | None = None
 
     def context(self, script: str, records: Path, job_id: str | None = None, **params: Any) -> JobContext:
         job_id = job_id or str(uuid.uuid4())
@@ -154,7 +179,7 @@ class Jobs:
         )
         options = {
             "rpa_ledger": self.ledger,
-            "rpa_target_urls": {"zaimu-standin": self.standin.url},
+            "rpa_target_urls": self.urls or {"zaimu-standin": self.standin.url},
             "chromium_path": "/usr/bin/chromium",
         }
         return JobContext(job_id, "somu", params, inputs, work, lambda f, m="": None, options)
@@ -163,6 +188,12 @@ class Jobs:
 @pytest.fixture
 def jobs(tmp_path: Path, standin: StandIn, ledger: SqlRecordLedger) -> Jobs:
     return Jobs(tmp_path, standin, ledger)
+
+
+@pytest.fixture
+def jobs_b(tmp_path: Path, standin_b: StandIn, ledger: SqlRecordLedger) -> Jobs:
+    """Jobs of the system B sample script against stand-in system B."""
+    return Jobs(tmp_path, standin_b, ledger, {"saishutsu-b": standin_b.url})
 
 
 def read_results(path: Path) -> list[dict[str, str]]:

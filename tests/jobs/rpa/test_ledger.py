@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from jobs.rpa.ledger import RecordState, SqlRecordLedger
+from jobs.rpa.liveness import Timings
 
 T = "zaimu"
 
@@ -53,3 +58,34 @@ def test_slots_cap_concurrent_jobs_per_target(ledger: SqlRecordLedger) -> None:
     ledger.release_slot(T, "a")
     assert ledger.acquire_slot(T, "c", 2, 60)
     assert ledger.acquire_slot(T, "d", 3, -1) and ledger.acquire_slot(T, "e", 3, 60)  # d's lease expired
+
+
+def test_heartbeat_keeps_a_live_holders_slot_and_claims_a_silent_one_loses_them(
+    ledger: SqlRecordLedger,
+) -> None:
+    prepared(ledger, "live", "R1")
+    prepared(ledger, "dead", "R2")
+    prepared(ledger, "next", "R1", "R2")
+    assert ledger.acquire_slot(T, "live", 2, 1.0) and ledger.acquire_slot(T, "dead", 2, 1.0)
+    ledger.claim("live", 2, T, "R1", 1.0)
+    ledger.claim("dead", 2, T, "R2", 1.0)
+    time.sleep(0.6)
+    ledger.heartbeat(T, "live", 1.0)  # only "live" beats
+    time.sleep(0.6)
+    assert ledger.claim("next", 2, T, "R1", 1.0).kind == "busy"  # beat 0.6 s ago: alive
+    takeover = ledger.claim("next", 3, T, "R2", 1.0)
+    assert takeover.kind == "reconcile" and takeover.owner == ("dead", 2)
+    assert ledger.acquire_slot(T, "next", 2, 1.0)  # the dead holder's slot, not the live one's
+    assert not ledger.acquire_slot(T, "other", 2, 1.0)
+
+
+def test_timings_refuse_a_ttl_shorter_than_two_heartbeats() -> None:
+    assert Timings.from_options({}) == Timings()
+    assert (
+        Timings.from_options(
+            {"rpa_timings": {"heartbeat_seconds": 2, "slot_ttl": 4, "stale_seconds": 9}}
+        ).slot_ttl
+        == 4
+    )
+    with pytest.raises(ValueError, match="twice"):
+        Timings(heartbeat_seconds=10, slot_ttl=15)

@@ -137,3 +137,17 @@ def test_a_stale_claim_is_taken_over_by_exactly_one_job(
     # Both would see the dead job's claim as stale; only one may take it over
     # (and reconcile, then type), the other must see the new owner's fresh claim.
     assert claim_race(pg_engine, pg_ledger, ref) == ["busy", "reconcile"]
+
+
+def test_heartbeat_renews_the_holders_slot_and_claims_on_postgres(pg_ledger: SqlRecordLedger) -> None:
+    target, live, other = f"t-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), str(uuid.uuid4())
+    pg_ledger.prepare(live, [RecordState(2, "R1", "pending")])
+    pg_ledger.prepare(other, [RecordState(2, "R1", "pending")])
+    assert pg_ledger.acquire_slot(target, live, 1, -1)  # already expired...
+    assert pg_ledger.claim(live, 2, target, "R1", 600).kind == "claimed"
+    with unit_of_work(pg_ledger.factory) as session:  # the claim as if taken a minute ago
+        ref = session.get_one(RpaReference, (target, "R1"))
+        ref.updated_at = datetime.now(UTC) - timedelta(seconds=60)
+    pg_ledger.heartbeat(target, live, 60)  # ...until the live job beats
+    assert not pg_ledger.acquire_slot(target, other, 1, 60)
+    assert pg_ledger.claim(other, 2, target, "R1", 30).kind == "busy"
