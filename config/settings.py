@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from jobs.rpa.liveness import Timings
 
 QUEUES = ("gpu", "cpu", "rpa")
 
@@ -170,16 +167,15 @@ class Settings(BaseSettings):
             env[f"DIGILABO_{name.upper()}"] = text
         return env
 
-    def rpa_timings(self) -> Timings:
-        """The entry core's typed liveness figures (``jobs.rpa.liveness.Timings``)."""
-        from jobs.rpa.liveness import Timings
-
-        return Timings(
-            heartbeat_seconds=self.rpa_heartbeat_seconds,
-            slot_ttl=self.rpa_slot_ttl,
-            stale_seconds=self.rpa_stale_seconds,
-            slot_wait=self.rpa_slot_wait,
-        )
+    def rpa_timings(self) -> dict[str, float]:
+        """The entry core's liveness figures, as plain numbers: the core turns
+        them into ``jobs.rpa.liveness.Timings`` (settings import nothing of ours)."""
+        return {
+            "heartbeat_seconds": self.rpa_heartbeat_seconds,
+            "slot_ttl": self.rpa_slot_ttl,
+            "stale_seconds": self.rpa_stale_seconds,
+            "slot_wait": self.rpa_slot_wait,
+        }
 
     @property
     def storage(self) -> Path:
