@@ -13,7 +13,10 @@ COPY queues queues
 COPY worker worker
 COPY intake_api intake_api
 COPY monitoring monitoring
-RUN pip install --no-cache-dir .
+COPY standin standin
+# Speaker labels need torch: the CPU build, not PyPI's default CUDA build (GBs more).
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install --no-cache-dir .
 
 # Stage 2: the runtime, with the same Debian packages as `make install`.
 FROM python:3.11-slim-bookworm
