@@ -36,16 +36,22 @@ def _edit_and_save(page) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_edit_rename_save_then_new_minutes_and_adjusted_saving(
-    service: Service, dept: str, portal_url: str  # noqa: F811
+    service: Service,
+    dept: str,
+    portal_url: str,  # noqa: F811
 ) -> None:
     staff = make_user(service, dept, name=f"{dept}-sato")
     job_id = finished_transcription(service.runtime, dept)
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*FLAGS, "--autoplay-policy=no-user-gesture-required"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*FLAGS, "--autoplay-policy=no-user-gesture-required"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP", accept_downloads=True)
+            page = browser.new_page(
+                viewport={"width": 1280, "height": 900}, locale="ja-JP", accept_downloads=True
+            )
             _log_in(page, portal_url, staff)
             page.wait_for_url("**/portal/jobs")
             page.goto(f"{portal_url}/portal/jobs/{job_id}")

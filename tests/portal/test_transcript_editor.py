@@ -69,8 +69,8 @@ def test_api_reads_edits_and_counts_the_bounded_time(service: Service, dept: str
     assert job["saved_seconds"] == SAVING - 300.0 - MAX_SECONDS_PER_EDIT
 
     # A wrong edit or none at all saves nothing and counts no time.
-    for edits in ([{"op": "merge", "index": 9}], []):
-        refused = service.api.put(url, json={"edits": edits, "seconds_spent": 60}, headers=staff)
+    for wrong in ([{"op": "merge", "index": 9}], []):
+        refused = service.api.put(url, json={"edits": wrong, "seconds_spent": 60}, headers=staff)
         assert refused.status_code == 422
     assert service.api.get(url, headers=staff).json()["human_seconds"] == 300.0 + MAX_SECONDS_PER_EDIT
 
