@@ -20,7 +20,7 @@ from config.runtime import Runtime
 from config.settings import Settings, get_settings
 from intake_api.errors import validation_message
 from intake_api.portal.app import install as install_portal
-from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates
+from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates, transcripts
 from jobs.db import READ_ONLY
 from jobs.errors import DigilaboError
 from monitoring.metrics import api_metrics
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(templates.router)
     app.include_router(review.router)
     app.include_router(scripts.router)
+    app.include_router(transcripts.router)
     install_portal(app)
 
     @app.exception_handler(DigilaboError)

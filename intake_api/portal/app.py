@@ -16,6 +16,7 @@ from intake_api.portal import (
     routes_savings,
     routes_scripts,
     routes_templates,
+    routes_transcript,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -25,6 +26,7 @@ ROUTERS = (
     routes_jobs.router,
     routes_ops.router,
     routes_review.router,
+    routes_transcript.router,
     routes_templates.router,
     routes_scripts.router,
     routes_savings.router,

@@ -1,7 +1,10 @@
 """The transcription kind's portal pieces: the meeting's facts on the
-new-job form. Plain declarations: the portal renders them."""
+new-job form, the link to the transcript editor on the job page and
+the editor page itself (``editor.html``). Plain declarations: the portal renders them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from jobs.adapters import FormField, PortalKind
 
@@ -25,4 +28,6 @@ PORTAL = PortalKind(
             max_length=4000,
         ),
     ),
+    templates=Path(__file__).parent / "templates",
+    job_fragment="job.html",
 )
