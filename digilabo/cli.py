@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -42,6 +41,17 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except ValidationError as exc:
         err.print(f"[red]Invalid settings:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+
+
+def secure_or_exit(settings: Settings) -> None:
+    """Owner-only umask; leave root (or refuse with advice)."""
+    from digilabo.privileges import RootRefused, secure_process
+
+    try:
+        secure_process(settings)
+    except RootRefused as exc:
+        err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 
 
@@ -93,11 +103,8 @@ def worker(
     if not settings.redis_url:
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
+    secure_or_exit(settings)
     run_worker(settings, pool, concurrency, loglevel, metrics_port)
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 @app.command()
@@ -110,6 +117,7 @@ def exporter(
     from monitoring.exporter import serve_exporter
 
     settings = settings_or_exit()
+    secure_or_exit(settings)
     serve_exporter(Runtime(settings), port, host)
     console.print(f"exporter on http://{host}:{port}/metrics")
     try:
@@ -141,36 +149,25 @@ def beat() -> None:
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secure_or_exit(settings)
     make_celery(settings).Beat(
         schedule=str(settings.var_dir.resolve() / "beat-schedule"), loglevel="INFO"
     ).run()
 
 
 @app.command()
-def up() -> None:
-    """Run the embedded stack in the foreground until Ctrl-C."""
-    from digilabo.stack import Stack
+def up(
+    port: Annotated[int | None, typer.Option(help="API port (default DIGILABO_API_PORT, 8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1)")] = None,
+    allow_root: Annotated[bool, typer.Option("--allow-root", help="run as root (CI containers)")] = False,
+) -> None:
+    """Run the embedded stack in the foreground, restarting children that die, until Ctrl-C."""
+    from digilabo.up import run_up
 
     settings = settings_or_exit()
-    stack = Stack(settings, metrics=True, beat=True)
-    # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with console.status("starting Redis, workers and the API…"):
-            stack.start()
-        console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
-        console.print(f"Redis: {stack.redis_url}   database: {settings.database_url}")
-        console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
-        console.print("Ctrl-C stops everything.")
-        while not stack.dead_children():
-            time.sleep(0.5)
-        for child in stack.dead_children():
-            err.print(f"[red]{child.name} exited with {child.process.returncode}[/red]")
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        console.print("stopping…")
-    finally:
-        stack.stop()
+    changes: dict[str, Any] = {"api_port": port, "api_host": host, "allow_root": allow_root or None}
+    settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    raise typer.Exit(run_up(settings, console, err, strict_port=port is not None))
 
 
 @app.command()
@@ -178,7 +175,11 @@ def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")]
     """Start the embedded stack, run every job kind's sample job, print savings."""
     from digilabo.demo import run_demo
 
-    raise typer.Exit(run_demo(settings_or_exit(), console, timeout=timeout))
+    settings = settings_or_exit()
+    # A demonstration on the machine it was installed on: root is allowed.
+    settings = settings.model_copy(update={"allow_root": True})
+    secure_or_exit(settings)
+    raise typer.Exit(run_demo(settings, console, timeout=timeout))
 
 
 @app.command()
@@ -362,21 +363,64 @@ def token_create(
     name: Annotated[str, typer.Option(help="user name (default: <department>-<role>)")] = "",
     department_name: Annotated[str, typer.Option(help="department's Japanese name")] = "",
     label: str = "",
+    expires: Annotated[str, typer.Option(help="lifetime, e.g. 90d, 12h, 2w (default: until revoked)")] = "",
 ) -> None:
     """Create a user (if needed) and print a new token, shown only this once."""
     from jobs import auth, store
 
     try:
+        lifetime = auth.parse_lifetime(expires) if expires else None
         with _session() as session:
             store.ensure_department(department, department_name, session=session)
-            user = auth.ensure_user(
-                name or f"{department}-{role}", session=session, department_code=department, role=role
+            token, _info = auth.issue_token(
+                name or f"{department}-{role}",
+                session=session,
+                actor=auth.CLI,
+                department_code=department,
+                role=role,
+                label=label,
+                lifetime=lifetime,
             )
-            token = auth.create_token(user, session=session, label=label)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     print(token)
+
+
+@token_app.command("list")
+def token_list(user: Annotated[str, typer.Option(help="only this user's tokens")] = "") -> None:
+    """Every token's id, user, state and dates (never the token itself)."""
+    from jobs import auth
+
+    table = Table("id", "user", "role", "label", "state", "created", "last used", "expires")
+    with _session() as session:
+        for t in auth.list_tokens(session=session, user_name=user or None):
+            table.add_row(
+                t.id,
+                t.user_name,
+                t.role,
+                t.label,
+                t.status(),
+                f"{t.created_at:%Y-%m-%d %H:%M}",
+                f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
+                f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "",
+            )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="id (or its first 8+ characters)")]) -> None:
+    """Revoke a token at once: it answers 401 from now on."""
+    from jobs import auth
+    from jobs.errors import DigilaboError
+
+    try:
+        with _session() as session:
+            row = auth.revoke(token_id, session=session, actor=auth.CLI)
+            console.print(f"token {row.id} revoked")
+    except DigilaboError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
 
 
 @user_app.command("create")
@@ -409,6 +453,7 @@ def user_create(
                 password=password,
                 display_name=display_name,
             )
+            auth.audit_user_saved(user, session=session, actor=auth.CLI, password_set=True)
             user_name, user_role = user.name, user.role
     except DigilaboError as exc:
         err.print(f"[red]{exc.message}[/red]")
@@ -505,6 +550,7 @@ def export(
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.umask(0o077)  # files this process and its children create: owner only
     try:
         app()
     except KeyboardInterrupt:

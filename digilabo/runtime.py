@@ -53,6 +53,7 @@ class Runtime:
                 kind_options=self.settings.kind_options(),
                 # Only workers run jobs, and a worker can hand parts to others.
                 fan_out=True,
+                heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
             ),
         )
 

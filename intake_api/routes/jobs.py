@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -13,12 +12,13 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from digilabo.runtime import Runtime
+from digilabo.settings import Settings
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from intake_api.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
-from jobs import housekeeping, intake, ledger, store
+from jobs import housekeeping, intake, jsonlimits, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
-from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, UploadRejected
+from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition
 from jobs.lifecycle import State, transition
 from jobs.models import Job
 from jobs.registry import JobKind
@@ -113,19 +113,11 @@ def discard(blobs: list[StoredBlob], runtime: Runtime) -> None:
         housekeeping.discard_unreferenced(blobs, runtime.artifacts, session=session)
 
 
-def parse_parameters(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or "{}")
-    except json.JSONDecodeError as exc:
-        raise UploadRejected(
-            "invalid_parameters",
-            f"parameters のJSONが正しくありません（{exc.lineno}行{exc.colno}文字目）。",
-        ) from exc
-    if not isinstance(value, dict):
-        raise UploadRejected(
-            "invalid_parameters", "parameters はJSONオブジェクト（{...}）で指定してください。"
-        )
-    return value
+def parse_parameters(raw: str, settings: Settings) -> dict[str, Any]:
+    """The parameters field as a JSON object, within size and depth limits (422)."""
+    return jsonlimits.load_object(
+        raw, max_bytes=settings.max_parameters_bytes, max_depth=settings.max_parameters_depth
+    )
 
 
 @router.post(
@@ -143,7 +135,7 @@ async def submit_job(
     parameters: Annotated[str, Form(description="JSON object of job parameters")] = "{}",
 ) -> JobAccepted:
     job_kind = runtime.registry.get(kind)
-    params = parse_parameters(parameters)
+    params = parse_parameters(parameters, runtime.settings)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:
