@@ -44,6 +44,12 @@ def secure_process(settings: Settings) -> str:
         target = None
     if target is not None and target.pw_uid != 0:
         drop_to(target, folders=[settings.var_dir, settings.storage])
+        for folder in (settings.var_dir, settings.storage):
+            if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                raise RootRefused(
+                    f"switched to {target.pw_name}, which cannot reach {folder.resolve()}: "
+                    "let it through the folders above (chmod o+x) or move DIGILABO_VAR_DIR"
+                )
         return target.pw_name
     if settings.allow_root:
         log.warning("running as root (DIGILABO_ALLOW_ROOT is set)")
