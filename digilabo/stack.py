@@ -94,6 +94,7 @@ class Stack:
 
     def _start(self) -> None:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.var_dir.chmod(0o700)  # the database, Redis's files, logs: owner only
         migrate(self.settings.database_url)
         if not self.redis_url:
             self._start_redis()

@@ -236,3 +236,20 @@ def test_retention_purge_runs_under_up(up: Up) -> None:
     print(
         f"\nretention purge under up: {time.monotonic() - started:.1f}s after the job was written (beat every 10s)"
     )
+
+
+def test_state_is_owner_only_and_redis_wants_its_password(up: Up) -> None:
+    import redis
+
+    password_file = up.var / "redis" / "password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    for path in (up.var / "digilabo.db", *(up.var / "storage" / "blobs").rglob("*")):
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    for folder in (up.var, up.var / "redis", up.var / "storage", up.var / "storage" / "blobs"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    command = Path(f"/proc/{up.child('redis-server')}/cmdline").read_bytes().decode()
+    port = int(command.split(":")[-1].split()[0])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port).ping()
+    assert redis.Redis(port=port, password=password_file.read_text().strip()).ping()
+    assert password_file.read_text().strip() not in up.log.read_text()
