@@ -30,7 +30,9 @@ def running_job(factory: sessionmaker[Session], *, beat_ago_s: float, worker: st
             session=session, kind="echo", queue="cpu", department_code="a", submitted_by=None, parameters={}
         )
         beat = utcnow() - timedelta(seconds=beat_ago_s)
-        transition(session, job.id, State.RUNNING, attempts=1, task_id="t-1", worker=worker, heartbeat_at=beat)
+        transition(
+            session, job.id, State.RUNNING, attempts=1, task_id="t-1", worker=worker, heartbeat_at=beat
+        )
         return job.id
 
 
@@ -39,7 +41,9 @@ def get(factory: sessionmaker[Session], job_id: str) -> Job:
         return store.get_job(job_id, session=session)
 
 
-def test_a_job_without_a_recent_heartbeat_is_requeued_under_a_new_task(factory: sessionmaker[Session]) -> None:
+def test_a_job_without_a_recent_heartbeat_is_requeued_under_a_new_task(
+    factory: sessionmaker[Session],
+) -> None:
     lost = running_job(factory, beat_ago_s=120)
     alive = running_job(factory, beat_ago_s=5)
     with unit_of_work(factory) as session:
