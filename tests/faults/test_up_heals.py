@@ -248,7 +248,7 @@ def test_state_is_owner_only_and_redis_wants_its_password(up: Up) -> None:
     for folder in (up.var, up.var / "redis", up.var / "storage", up.var / "storage" / "blobs"):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
     command = Path(f"/proc/{up.child('redis-server')}/cmdline").read_bytes().decode()
-    port = int(command.split(":")[-1].split()[0])
+    port = int(command.replace("\0", " ").split(":")[-1].split()[0])
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=port).ping()
     assert redis.Redis(port=port, password=password_file.read_text().strip()).ping()
