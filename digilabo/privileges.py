@@ -15,7 +15,7 @@ import os
 import pwd
 from pathlib import Path
 
-from digilabo.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

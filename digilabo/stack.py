@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from config.settings import QUEUES, Settings
 from digilabo.embedded import (
     Child,
     free_port,
@@ -27,7 +28,6 @@ from digilabo.embedded import (
     start_standin,
     wait_for,
 )
-from digilabo.settings import QUEUES, Settings
 from digilabo.supervisor import Supervisor
 from jobs.db import migrate
 
@@ -147,7 +147,7 @@ class Stack:
         it was running go back to the queue now, not after a heartbeat timeout."""
 
         def requeue(child: Child) -> None:
-            from digilabo.runtime import Runtime
+            from config.runtime import Runtime
             from worker.reaper import reap_once
 
             if self._runtime is None:

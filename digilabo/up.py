@@ -9,9 +9,9 @@ import signal
 
 from rich.console import Console
 
+from config.settings import Settings
 from digilabo.embedded import mask_url, port_is_free
 from digilabo.privileges import RootRefused, secure_process
-from digilabo.settings import Settings
 from digilabo.stack import Stack
 from digilabo.supervisor import CrashLoop
 

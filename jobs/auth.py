@@ -323,15 +323,3 @@ def revoke(token_id: str, *, session: Session, actor: Viewer) -> ApiToken:
     row = revoke_token_id(token_id, session=session)
     store.audit("token_revoke", session=session, viewer=actor, token_id=row.id)
     return row
-
-
-def audit_user_saved(user: User, *, session: Session, actor: Viewer, password_set: bool) -> None:
-    store.audit(
-        "user_create",
-        session=session,
-        viewer=actor,
-        user=user.name,
-        role=user.role,
-        department=user.department_code,
-        password_set=password_set,
-    )

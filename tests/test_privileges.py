@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as the su
 PROBE = """
 import os
 from digilabo.privileges import RootRefused, secure_process
-from digilabo.settings import Settings
+from config.settings import Settings
 try:
     user = secure_process(Settings())
 except RootRefused as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from digilabo.settings import Settings
+from config.settings import Settings
 from intake_api.main import create_app
 from jobs.errors import JobInputError
 from jobs.jsonlimits import load_object, nesting_depth

@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Callable, Collection
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from jobs.db import unit_of_work
 from jobs.heartbeat import Requeued, requeue_lost
 from jobs.lifecycle import State, transition

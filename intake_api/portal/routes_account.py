@@ -7,22 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from digilabo.settings import Settings
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render, safe_next
-from jobs import auth, store, throttle
+from jobs import auth, throttle
 from jobs.db import unit_of_work
 from jobs.store import Viewer
+from services import accounts
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 root = APIRouter(route_class=PortalRoute, include_in_schema=False)
-
-
-def login_limits(settings: Settings) -> throttle.LoginLimits:
-    return throttle.LoginLimits(
-        settings.login_window_s, settings.login_max_failures_per_user, settings.login_max_failures_per_address
-    )
 
 
 def home_for(viewer: Viewer) -> str:
@@ -55,24 +49,14 @@ def login(
     address = request.client.host if request.client else ""
     try:
         with unit_of_work(runtime.factory) as session:
-            throttle.check_login(name, address, session=session, limits=login_limits(runtime.settings))
-            user = auth.authenticate(name, password, session=session)
-            viewer = auth.viewer_for_user(user)
-            throttle.clear_user(name, session=session)
-            store.audit("login", session=session, viewer=viewer, via="portal")
+            user, viewer = accounts.log_in(
+                session, name, password, address=address, settings=runtime.settings
+            )
             user_id, password_hash = user.id, user.password_hash
     except (auth.AuthError, throttle.LoginThrottled) as exc:
         refused = isinstance(exc, throttle.LoginThrottled)
         with unit_of_work(runtime.factory) as session:
-            if not refused:
-                throttle.record_failure(name, address, session=session)
-            store.audit(
-                "login_throttled" if refused else "login_failed",
-                session=session,
-                viewer=Viewer(user_id=None, name=name[:100], department_code="", role="department"),
-                via="portal",
-                address=address,
-            )
+            accounts.log_failed_login(session, name, address=address, refused=refused)
         context = {"next": safe_next(next) or "", "error": exc.message, "name": name}
         return render(request, "login.html", context, status=429 if refused else 401)
     cookie.log_in(request, user_id, password_hash)

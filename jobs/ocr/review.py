@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jobs import ledger, store
+from jobs import store
 from jobs.artifacts import ArtifactStore
 from jobs.errors import InvalidTransition
-from jobs.lifecycle import State, transition
+from jobs.finish import finish_job
+from jobs.lifecycle import State
 from jobs.models import Job
 from jobs.ocr.document import apply_corrections, pending_reviews
 from jobs.ocr.kind import regenerate
@@ -79,15 +80,6 @@ def apply_review(
         seconds=round(seconds_spent, 1),
     )
     if doc["summary"]["fields_pending"] == 0:
-        job = transition(session, job.id, State.SUCCEEDED)
-        ledger.record_job(
-            job,
-            session=session,
-            service=kind.service,
-            unit_name=kind.unit_name,
-            units=float(job.summary.get("units", 0.0)),
-            seconds_per_unit=float(job.summary.get("seconds_per_unit", kind.default_seconds_per_unit)),
-            tz=tz,
-        )
+        finish_job(session, job.id, kind, State.SUCCEEDED, tz=tz)
     summary: dict[str, Any] = doc["summary"]
     return summary

@@ -1,14 +1,17 @@
-"""Entry-script helpers shared by the portal's pages: the approved scripts a
-department chooses from, Japanese labels for script and record states, and
-the counts shown on an entry job's page."""
+"""The entry kind's portal pieces: the approved scripts a department chooses
+from, Japanese labels for script and record states, the records file input,
+and the counts on an entry job's page (``templates/job.html``). Plain
+declarations: the portal renders them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs.adapters import FileInput, FormField, PortalKind
 from jobs.rpa import scripts
 from jobs.rpa.kind import SAMPLES
 from jobs.rpa.results import STATE_LABELS
@@ -59,3 +62,48 @@ def record_counts(summary: Mapping[str, Any]) -> list[tuple[str, str, int]]:
     """(state, Japanese label, count) for an entry job's summary."""
     shown = [*SHOWN_ALWAYS, *[s for s in SHOWN_IF_ANY if summary.get(s)]]
     return [(s, STATE_LABELS.get(s, s), int(summary.get(s) or 0)) for s in shown]
+
+
+def job_context(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {"record_counts": record_counts(summary) if "records" in summary else []}
+
+
+PORTAL = PortalKind(
+    fields=(
+        FormField(
+            "script",
+            "入力スクリプト",
+            kind="select",
+            required=True,
+            help="承認済みの入力スクリプトの最新版で入力します。一覧にないときは運用担当に登録を依頼してください。",
+            max_length=120,
+            choices=script_choices,
+        ),
+        FormField(
+            "invalid_rows",
+            "不備のある行",
+            kind="select",
+            max_length=20,
+            choices=invalid_rows_choices,
+            default="skip",
+        ),
+        FormField(
+            "dry_run",
+            "確認のみ（登録しない）",
+            kind="checkbox",
+            help="入力データと画面の流れを確かめるだけで、財務会計システムには登録しません。",
+        ),
+    ),
+    file_input=FileInput(
+        "入力データ（CSV・XLSX）",
+        ".csv,.xlsx",
+        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのYAMLは添付しないでください。",
+    ),
+    value_labels={
+        "invalid_rows": dict(INVALID_ROWS),
+        "dry_run": {True: "はい（登録しない）", False: "いいえ"},
+    },
+    templates=Path(__file__).parent / "templates",
+    job_fragment="job.html",
+    job_context=job_context,
+)
