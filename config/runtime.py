@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from jobs import throttle
 from jobs.artifacts import ArtifactStore
 from jobs.db import make_engine, read_only, session_factory, unit_of_work
 from jobs.housekeeping import purge_expired, reap_overdue, sweep_orphan_blobs
@@ -53,6 +54,7 @@ class Runtime:
                 kind_options=self.kind_options(),
                 # Only workers run jobs, and a worker can hand parts to others.
                 fan_out=True,
+                heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
             ),
         )
 
@@ -80,6 +82,8 @@ class Runtime:
             )
         with unit_of_work(self.factory) as session:
             reaped = reap_overdue(session=session, limits=self.hard_limits(), now=now)
+            # Failed logins are kept only as long as the throttle looks back.
+            throttle.prune(session=session, older_than_s=self.settings.login_window_s, now=now)
         # File times are real time: a test's moved clock must not make the blob of
         # an upload still in progress look old.
         with read_only(self.factory) as session:

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Intake limits.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
     max_files_per_job: int = Field(default=50, gt=0)
+    # A whole request (every file and field together), checked against
+    # Content-Length before the body is read.
+    max_request_bytes: int = Field(default=2 * 1024**3 + 16 * 1024**2, gt=0)
+    # Job parameters (the JSON form field): size and nesting depth.
+    max_parameters_bytes: int = Field(default=64 * 1024, gt=0)
+    max_parameters_depth: int = Field(default=16, gt=0)
 
     # Data protection.
     retention_days: int = Field(default=90, ge=1)
@@ -88,6 +94,24 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+
+    # Portal login throttling: failures allowed per user name and per client
+    # address within the window before logins are refused.
+    login_window_s: float = Field(default=900.0, gt=0)
+    login_max_failures_per_user: int = Field(default=5, gt=0)
+    login_max_failures_per_address: int = Field(default=20, gt=0)
+
+    # Processes started as root: drop to this user when it exists, else
+    # refuse unless allow_root (CI containers, the demo).
+    run_as: str = "digilabo"
+    allow_root: bool = False
+
+    # Workers write a heartbeat for the jobs they run; a job whose heartbeat
+    # is older than the timeout lost its worker and is requeued as the next
+    # attempt by the reaper, which runs every reaper_interval_s (beat).
+    heartbeat_interval_s: float = Field(default=15.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=90.0, ge=5)
+    reaper_interval_s: float = Field(default=30.0, ge=1)
 
     # Retries of transient errors.
     retry_max: int = Field(default=5, ge=0)
@@ -148,6 +172,8 @@ class Settings(BaseSettings):
             self.storage_dir = self.var_dir / "storage"
         if self.model_cache_dir is None:
             self.model_cache_dir = self.var_dir / "models"
+        if self.heartbeat_timeout_s < 3 * self.heartbeat_interval_s:
+            raise ValueError("heartbeat_timeout_s must be at least three heartbeat intervals")
         return self
 
     def as_env(self) -> dict[str, str]:

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from config.settings import QUEUES, get_settings
 from digilabo import cli_accounts, cli_remote
-from digilabo.cli_host import Host, console, err, settings_or_exit
+from digilabo.cli_host import Host, console, err, secure_or_exit, settings_or_exit
 
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_accounts.token_app, name="token")
@@ -63,11 +62,8 @@ def worker(
     if not settings.redis_url:
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
+    secure_or_exit(settings)
     run_worker(settings, pool, concurrency, loglevel, metrics_port)
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 @app.command()
@@ -80,6 +76,7 @@ def exporter(
     from monitoring.exporter import serve_exporter
 
     settings = settings_or_exit()
+    secure_or_exit(settings)
     serve_exporter(Runtime(settings), port, host)
     console.print(f"exporter on http://{host}:{port}/metrics")
     try:
@@ -111,36 +108,25 @@ def beat() -> None:
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secure_or_exit(settings)
     make_celery(settings).Beat(
         schedule=str(settings.var_dir.resolve() / "beat-schedule"), loglevel="INFO"
     ).run()
 
 
 @app.command()
-def up() -> None:
-    """Run the embedded stack in the foreground until Ctrl-C."""
-    from digilabo.stack import Stack
+def up(
+    port: Annotated[int | None, typer.Option(help="API port (default DIGILABO_API_PORT, 8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1)")] = None,
+    allow_root: Annotated[bool, typer.Option("--allow-root", help="run as root (CI containers)")] = False,
+) -> None:
+    """Run the embedded stack in the foreground, restarting children that die, until Ctrl-C."""
+    from digilabo.up import run_up
 
     settings = settings_or_exit()
-    stack = Stack(settings, metrics=True, beat=True)
-    # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with console.status("starting Redis, workers and the API…"):
-            stack.start()
-        console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
-        console.print(f"Redis: {stack.redis_url}   database: {settings.database_url}")
-        console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
-        console.print("Ctrl-C stops everything.")
-        while not stack.dead_children():
-            time.sleep(0.5)
-        for child in stack.dead_children():
-            err.print(f"[red]{child.name} exited with {child.process.returncode}[/red]")
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        console.print("stopping…")
-    finally:
-        stack.stop()
+    changes: dict[str, Any] = {"api_port": port, "api_host": host, "allow_root": allow_root or None}
+    settings = settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    raise typer.Exit(run_up(settings, console, err, strict_port=port is not None))
 
 
 @app.command()
@@ -148,7 +134,11 @@ def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")]
     """Start the embedded stack, run every job kind's sample job, print savings."""
     from digilabo.demo import run_demo
 
-    raise typer.Exit(run_demo(settings_or_exit(), console, timeout=timeout))
+    settings = settings_or_exit()
+    # A demonstration on the machine it was installed on: root is allowed.
+    settings = settings.model_copy(update={"allow_root": True})
+    secure_or_exit(settings)
+    raise typer.Exit(run_demo(settings, console, timeout=timeout))
 
 
 cli_remote.register(app)
@@ -169,6 +159,7 @@ def add_kind_commands(target: typer.Typer) -> None:
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.umask(0o077)  # files this process and its children create: owner only
     add_kind_commands(app)
     try:
         app()

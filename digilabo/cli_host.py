@@ -28,6 +28,17 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def secure_or_exit(settings: Settings) -> None:
+    """Owner-only umask; leave root (or refuse with advice)."""
+    from digilabo.privileges import RootRefused, secure_process
+
+    try:
+        secure_process(settings)
+    except RootRefused as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
 @contextmanager
 def db_session() -> Iterator[Session]:
     """One transaction on the configured database, migrated first."""

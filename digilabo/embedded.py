@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -114,15 +115,42 @@ def redis_binary() -> str:
     return found
 
 
+def secret_file(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), created on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
 def start_redis(
-    data_dir: Path, *, port: int | None = None, log_path: Path | None = None, appendonly: bool = True
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    appendonly: bool = True,
+    password: str | None = None,
 ) -> tuple[Child, str]:
     """A private redis-server on 127.0.0.1 with AOF (fsync every second) in
-    ``data_dir``, so queued jobs survive a restart of the embedded stack."""
+    ``data_dir``, so queued jobs survive a restart of the embedded stack.
+    With ``password``, clients must authenticate; it is handed to redis-server
+    in a 0600 config file, never on its command line (``ps`` shows that)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
     port = port or free_port()
+    config: list[str] = []
+    if password:
+        conf = data_dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"requirepass {password}\n")
+        config = [str(conf.resolve())]
     argv = [
         redis_binary(),
+        *config,
         "--bind",
         "127.0.0.1",
         "--port",
@@ -148,7 +176,17 @@ def start_redis(
     except BaseException:
         child.stop()
         raise
-    return child, f"redis://127.0.0.1:{port}/0"
+    auth = f":{password}@" if password else ""
+    return child, f"redis://{auth}127.0.0.1:{port}/0"
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password replaced by ``***`` (for terminals and logs)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def python_argv(*args: str) -> list[str]:

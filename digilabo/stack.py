@@ -1,12 +1,18 @@
 """The embedded stack behind ``digilabo up`` and ``digilabo demo``: migrate,
-Redis (unless a URL is set), the API and one worker per pool, each a child
-process that ``stop()`` ends cleanly."""
+Redis (unless a URL is set), the API, one worker per pool, the exporter and
+Celery beat, each a child process that ``stop()`` ends cleanly. With
+``supervise()`` (``digilabo up``) a child that dies is started again
+(``digilabo.supervisor``); a worker's running jobs are requeued at once."""
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,11 +22,13 @@ from digilabo.embedded import (
     free_port,
     port_is_free,
     python_argv,
+    secret_file,
     spawn,
     start_redis,
     start_standin,
     wait_for,
 )
+from digilabo.supervisor import Supervisor
 from jobs.db import migrate
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,8 @@ class Stack:
         # The demo's stand-in financial system, as the bulk-entry target.
         self.standin = standin
         self.standin_url = ""
+        self.supervisor = Supervisor()
+        self._runtime: Any = None  # built when a dead worker's jobs are requeued
 
     def __enter__(self) -> Stack:
         self.start()
@@ -84,10 +94,10 @@ class Stack:
 
     def _start(self) -> None:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.var_dir.chmod(0o700)  # the database, Redis's files, logs: owner only
         migrate(self.settings.database_url)
         if not self.redis_url:
-            child, self.redis_url = start_redis(self.settings.var_dir / "redis", log_path=self._log("redis"))
-            self.children.append(child)
+            self._start_redis()
         if self.standin:
             self._start_standin()
         env = self.child_env()
@@ -95,14 +105,59 @@ class Stack:
             argv = python_argv("-m", "digilabo", "worker", "--pool", pool)
             if self.metrics:
                 argv += ["--metrics-port", str(self._metrics_port())]
-            self.children.append(spawn(f"worker-{pool}", argv, env=env, log_path=self._log(f"worker-{pool}")))
+            self._add(f"worker-{pool}", argv, env, on_exit=self._requeue_jobs_of(pool))
         if self.metrics:
             argv = python_argv(
                 "-m", "digilabo", "exporter", "--host", "127.0.0.1", "--port", str(self._metrics_port())
             )
-            self.children.append(spawn("exporter", argv, env=env, log_path=self._log("exporter")))
+            self._add("exporter", argv, env)
+        if self.beat:
+            self._add("beat", python_argv("-m", "digilabo", "beat"), env)
         if self.with_api:
             self._start_api(env)
+
+    def _add(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        on_exit: Callable[[Child], None] | None = None,
+    ) -> None:
+        def start() -> Child:
+            return spawn(name, argv, env=env, log_path=self._log(name))
+
+        self.children.append(self.supervisor.add(name, start, on_exit))
+
+    def _start_redis(self) -> None:
+        """The embedded Redis with a random password (kept in a 0600 file),
+        restarted on the same port and AOF folder by the supervisor."""
+        folder = self.settings.var_dir / "redis"
+        password = secret_file(folder / "password")
+        port = free_port()
+
+        def start() -> Child:
+            child, _url = start_redis(folder, port=port, log_path=self._log("redis"), password=password)
+            return child
+
+        self.children.append(self.supervisor.add("redis", start))
+        self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
+
+    def _requeue_jobs_of(self, pool: str) -> Callable[[Child], None]:
+        """After a worker died: its node name is ``pool@host-pid``; the jobs
+        it was running go back to the queue now, not after a heartbeat timeout."""
+
+        def requeue(child: Child) -> None:
+            from config.runtime import Runtime
+            from worker.reaper import reap_once
+
+            if self._runtime is None:
+                self._runtime = Runtime(self.settings.model_copy(update={"redis_url": self.redis_url}))
+            node = f"{pool}@{socket.gethostname()}-{child.process.pid}"
+            requeued = reap_once(self._runtime, dead_workers=[node])
+            if requeued:
+                log.warning("%s: requeued the jobs it was running: %s", child.name, ", ".join(requeued))
+
+        return requeue
 
     def _start_standin(self) -> None:
         """The bundled 財務会計システム stand-in on a free port; its demo user
@@ -138,14 +193,22 @@ class Stack:
             str(port),
             "--no-access-log",
         )
-        child = spawn("api", argv, env=env, log_path=self._log("api"))
-        self.children.append(child)
         self.api_url = f"http://{host}:{port}"
         if self.metrics:
             self.metrics_targets.append(f"{host}:{port}")
-        wait_for(lambda: self._api_up() or not child.alive(), 60, "the API to answer /healthz")
-        if not child.alive():
-            raise RuntimeError(f"the API exited:\n{child.tail()}")
+
+        def start() -> Child:
+            child = spawn("api", argv, env=env, log_path=self._log("api"))
+            try:
+                wait_for(lambda: self._api_up() or not child.alive(), 60, "the API to answer /healthz")
+                if not child.alive():
+                    raise RuntimeError(f"the API exited:\n{child.tail()}")
+            except BaseException:
+                child.stop()
+                raise
+            return child
+
+        self.children.append(self.supervisor.add("api", start))
 
     def _api_up(self) -> bool:
         try:
@@ -156,8 +219,29 @@ class Stack:
     def dead_children(self) -> list[Child]:
         return [c for c in self.children if not c.alive()]
 
+    def check(self) -> None:
+        """Restart children that died (raises CrashLoop when one keeps dying)."""
+        self.supervisor.check()
+        self._sync()
+
+    def supervise(self, *, interval_s: float = 0.5, until: Callable[[], bool] = lambda: False) -> None:
+        """Keep the stack up until ``until()`` (or Ctrl-C, or a crash loop)."""
+        while not until():
+            self.check()
+            time.sleep(interval_s)
+
     def stop(self) -> None:
         # Workers and API first (they finish or give back their task), Redis last.
+        self._sync()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+        self.supervisor.entries.clear()
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+    def _sync(self) -> None:
+        """The supervisor's current child of each name (a restarted one)."""
+        current = {c.name: c for c in self.supervisor.children()}
+        self.children = [current.get(c.name, c) for c in self.children]

@@ -63,3 +63,12 @@ def require_operator(viewer: CurrentViewer) -> Viewer:
 
 
 OperatorViewer = Annotated[Viewer, Depends(require_operator)]
+
+
+def require_admin(viewer: CurrentViewer) -> Viewer:
+    if viewer.role != "admin":
+        raise Forbidden(None, "この操作は管理者のみ行えます。")
+    return viewer
+
+
+AdminViewer = Annotated[Viewer, Depends(require_admin)]

@@ -20,7 +20,17 @@ from config.runtime import Runtime
 from config.settings import Settings, get_settings
 from intake_api.errors import validation_message
 from intake_api.portal.app import install as install_portal
-from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates, transcripts
+from intake_api.routes import (
+    admin,
+    glossary,
+    jobs,
+    review,
+    savings,
+    scripts,
+    templates,
+    tokens,
+    transcripts,
+)
 from jobs.db import READ_ONLY
 from jobs.errors import DigilaboError
 from monitoring.metrics import api_metrics
@@ -33,6 +43,11 @@ _HTTP_MESSAGES_JA = {
     405: ("method_not_allowed", "このURLではその操作はできません。"),
     413: ("request_too_large", "送信されたデータが大きすぎます。"),
 }
+
+
+FIELD_TOO_LARGE_JA = (
+    "送信された項目（ファイル以外）が大きすぎます。parameters などの項目は1項目1MiBまでです。"
+)
 
 
 def error_response(
@@ -137,6 +152,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(review.router)
     app.include_router(scripts.router)
     app.include_router(transcripts.router)
+    app.include_router(tokens.router)
     install_portal(app)
 
     @app.exception_handler(DigilaboError)
@@ -151,6 +167,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
+            # A form field (not a file) past Starlette's 1 MiB per field.
+            return error_response(422, "field_too_large", FIELD_TOO_LARGE_JA)
         code, message = _HTTP_MESSAGES_JA.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
         return error_response(exc.status_code, code, message)
 
@@ -168,8 +187,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             status_code=200 if ok else 503, content={"status": "ok" if ok else "degraded", **checks}
         )
 
-    # Every file may reach the per-file limit; 1 MiB more covers the form fields.
-    limit = settings.max_upload_bytes * settings.max_files_per_job + 1024**2
+    # The request cap, but never more than every file at the per-file limit
+    # plus 1 MiB for the form fields.
+    limit = min(settings.max_request_bytes, settings.max_upload_bytes * settings.max_files_per_job + 1024**2)
     app.add_middleware(BodyLimit, limit=limit)
     app.add_middleware(RequestTimer)
     return app

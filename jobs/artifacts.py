@@ -34,6 +34,14 @@ class StoredBlob:
     head: bytes  # first bytes, for media-type sniffing
 
 
+def private_dirs(folder: Path) -> None:
+    """Create ``folder`` and missing parents as 0700 (owner only)."""
+    if folder.is_dir():
+        return
+    private_dirs(folder.parent)
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
 class BlobWriter:
     """Streams one blob into the store; ``commit`` makes it visible."""
 
@@ -47,7 +55,10 @@ class BlobWriter:
         self._tmp = store.tmp_dir / f"{uuid.uuid4().hex}.part"
         self._file: BinaryIO | None = None
         with self._guard():
-            self._file = open(self._tmp, "xb")  # noqa: SIM115 - closed in commit/abort
+            # Owner-only whatever the process's umask: stored files hold
+            # recordings, scans and records of people.
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._file = os.fdopen(fd, "wb")
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -100,7 +111,7 @@ class BlobWriter:
             os.utime(final)
         else:
             with self._guard():
-                final.parent.mkdir(parents=True, exist_ok=True)
+                private_dirs(final.parent)
                 os.replace(self._tmp, final)
         return StoredBlob(digest, self._size, final, self._head)
 
@@ -120,7 +131,7 @@ class ArtifactStore:
 
     def ensure(self) -> None:
         for folder in (self.blob_dir, self.tmp_dir, self.work_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dirs(folder)
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -163,7 +174,7 @@ class ArtifactStore:
 
     def job_work_dir(self, job_id: str) -> Path:
         folder = self.work_dir / job_id
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dirs(folder)
         return folder
 
     def sweep_tmp(self, older_than_s: float = 3600.0) -> int:

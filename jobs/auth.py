@@ -20,7 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jobs.errors import DigilaboError
+from jobs import store
+from jobs.errors import DigilaboError, NotFound
 from jobs.models import ApiToken, User, utcnow
 from jobs.store import Viewer, ensure_department
 
@@ -63,11 +64,86 @@ def ensure_user(
     return user
 
 
-def create_token(user: User, *, session: Session, label: str = "") -> str:
+def create_token(user: User, *, session: Session, label: str = "", expires_at: datetime | None = None) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label))
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label, expires_at=expires_at))
     session.flush()
     return token
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_lifetime(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m``, ``2w`` as a timedelta (ValueError otherwise)."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in _UNITS or not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"lifetime must look like 90d, 12h, 30m or 2w, not {text!r}")
+    return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    user_name: str
+    department_code: str
+    role: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime | None = None) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or utcnow()):
+            return "expired"
+        return "active"
+
+
+def list_tokens(*, session: Session, user_name: str | None = None) -> list[TokenInfo]:
+    """Every token (never the token itself: only its id and metadata)."""
+    query = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    if user_name:
+        query = query.where(User.name == user_name)
+    rows = session.execute(query.order_by(ApiToken.created_at, ApiToken.id)).all()
+    return [
+        TokenInfo(
+            t.id,
+            u.name,
+            u.department_code,
+            u.role,
+            t.label,
+            t.created_at,
+            t.last_used_at,
+            t.expires_at,
+            t.revoked_at,
+        )
+        for t, u in rows
+    ]
+
+
+def find_token(token_id: str, *, session: Session) -> ApiToken:
+    """A token by its id, or by a unique prefix of at least 8 characters."""
+    token_id = token_id.strip()
+    row = session.get(ApiToken, token_id)
+    if row is None and len(token_id) >= 8:
+        matches = session.scalars(
+            select(ApiToken).where(ApiToken.id.startswith(token_id, autoescape=True))
+        ).all()
+        row = matches[0] if len(matches) == 1 else None
+    if row is None:
+        raise NotFound("トークン")
+    return row
+
+
+def revoke_token_id(token_id: str, *, session: Session, now: datetime | None = None) -> ApiToken:
+    """Revoke a token by id (idempotent: the first revocation time is kept)."""
+    row = find_token(token_id, session=session)
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+    return row
 
 
 # Recording a token's last use is a write; on every request it made each
@@ -93,8 +169,18 @@ def check_token(token: str, *, session: Session) -> TokenCheck:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     # compare_digest keeps the final check constant-time even though the
     # index lookup is not; the digest is not secret-derived in a useful way.
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise AuthError(None, "認証トークンが正しくないか、無効になっています。")
+    if row.revoked_at is not None:
+        raise AuthError(
+            "token_revoked",
+            "この認証トークンは取り消されています。管理者に新しいトークンを依頼してください。",
+        )
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise AuthError(
+            "token_expired",
+            "この認証トークンは有効期限が切れています。管理者に新しいトークンを依頼してください。",
+        )
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthError(None, "この利用者は無効になっています。")
@@ -194,3 +280,46 @@ def authenticate(name: str, password: str, *, session: Session) -> User:
 
 def viewer_for_user(user: User) -> Viewer:
     return Viewer(user_id=user.id, name=user.name, department_code=user.department_code, role=user.role)
+
+
+# --- audited actions (the CLI and the admin API share them) --------------------------
+
+CLI = Viewer(user_id=None, name="cli", department_code="", role="admin")
+
+
+def issue_token(
+    user_name: str,
+    *,
+    session: Session,
+    actor: Viewer,
+    department_code: str,
+    role: str = "department",
+    label: str = "",
+    lifetime: timedelta | None = None,
+) -> tuple[str, TokenInfo]:
+    """Create the user if needed and a new token for it; audited (never the
+    token itself). Returns the token, shown once, and its metadata."""
+    user = ensure_user(user_name, session=session, department_code=department_code, role=role)
+    expires_at = utcnow() + lifetime if lifetime else None
+    token = create_token(user, session=session, label=label, expires_at=expires_at)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    assert row is not None
+    store.audit(
+        "token_create",
+        session=session,
+        viewer=actor,
+        token_id=row.id,
+        user=user.name,
+        role=role,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
+    info = TokenInfo(
+        row.id, user.name, user.department_code, user.role, label, row.created_at, None, expires_at, None
+    )
+    return token, info
+
+
+def revoke(token_id: str, *, session: Session, actor: Viewer) -> ApiToken:
+    row = revoke_token_id(token_id, session=session)
+    store.audit("token_revoke", session=session, viewer=actor, token_id=row.id)
+    return row

@@ -68,6 +68,7 @@ def transition(
     values: dict[str, Any] = {"state": target.value, **fields}
     if target is State.RUNNING:
         values.setdefault("started_at", now)
+        values.setdefault("heartbeat_at", now)
         values.setdefault("finished_at", None)
         values.setdefault("error_code", None)
         values.setdefault("error_message", None)

@@ -92,6 +92,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # None: valid until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Job(Base):
@@ -122,6 +124,8 @@ class Job(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written every few seconds by the worker running the job (jobs.heartbeat).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Artifact(Base):
@@ -168,6 +172,21 @@ class LedgerEntry(Base):
     # same on every database.
     fiscal_year: Mapped[int] = mapped_column(Integer)
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+
+
+class LoginFailure(Base):
+    """A failed portal login, kept for the throttling window (jobs.throttle)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_user", "user_name", "at"),
+        Index("ix_login_failures_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs import ledger, store
+from jobs import heartbeat, ledger, store
 from jobs.artifacts import ArtifactStore, StoredBlob
 from jobs.db import unit_of_work
 from jobs.errors import (
@@ -65,6 +65,9 @@ class RunnerConfig:
     # True in workers, which can send a long job's parts to other workers;
     # elsewhere a fan-out kind runs its parts one after another.
     fan_out: bool = False
+    # A running job whose heartbeat is younger than this belongs to the task
+    # that beats for it (see jobs.heartbeat.held_elsewhere).
+    heartbeat_timeout_s: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,11 @@ class JobRunner:
         with unit_of_work(self.factory) as session:
             job = store.get_job(job_id, session=session)
             if State(job.state) in FINISHED:
+                return None
+            if heartbeat.held_elsewhere(job, task_id, self.config.heartbeat_timeout_s):
+                log.warning(
+                    "job %s: delivery of task %s skipped, task %s holds it", job_id, task_id, job.task_id
+                )
                 return None
             kind = self.registry.get(job.kind)
             try:

@@ -5,14 +5,17 @@ change is written and audited one way."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from jobs import auth, store
-from jobs.errors import JobInputError, NotFound
+from config.settings import Settings
+from jobs import auth, store, throttle
+from jobs.errors import DigilaboError, JobInputError, NotFound
 from jobs.models import Department, User
 
-SYSTEM = store.SYSTEM  # the actor of changes made on the server's command line
+SYSTEM = store.SYSTEM  # the actor of changes the service makes by itself
+CLI = auth.CLI  # the actor of changes made on the server's command line
 
 
 def save_department(
@@ -68,7 +71,15 @@ def create_user(
         password=password,
         display_name=display_name,
     )
-    store.audit("user", session=session, viewer=actor, user=user.name, role=role, department=department)
+    store.audit(
+        "user_create",
+        session=session,
+        viewer=actor,
+        user=user.name,
+        role=role,
+        department=department,
+        password_set=password is not None,
+    )
     return user
 
 
@@ -99,24 +110,97 @@ def issue_token(
     name: str = "",
     department_name: str = "",
     label: str = "",
+    lifetime: timedelta | None = None,
+    actor: store.Viewer = CLI,
 ) -> str:
     """A new API token for the user (created when missing, as
-    ``<department>-<role>`` by default); shown only this once."""
+    ``<department>-<role>`` by default), audited; shown only this once."""
     store.ensure_department(department, department_name, session=session)
-    user = auth.ensure_user(
-        name or f"{department}-{role}", session=session, department_code=department, role=role
+    token, _info = auth.issue_token(
+        name or f"{department}-{role}",
+        session=session,
+        actor=actor,
+        department_code=department,
+        role=role,
+        label=label,
+        lifetime=lifetime,
     )
-    return auth.create_token(user, session=session, label=label)
+    return token
 
 
-def log_in(session: Session, name: str, password: str) -> tuple[User, store.Viewer]:
-    """The user behind a name and password (audited); AuthError otherwise."""
+def create_token(
+    session: Session,
+    actor: store.Viewer,
+    *,
+    user_name: str,
+    department_code: str,
+    role: str,
+    label: str = "",
+    expires_in: str | None = None,
+) -> tuple[str, auth.TokenInfo]:
+    """A token for the API's admins: ``expires_in`` like 90d, 12h, 30m, 2w."""
+    try:
+        lifetime = auth.parse_lifetime(expires_in) if expires_in else None
+    except ValueError as exc:
+        raise DigilaboError(
+            "invalid_request",
+            "expires_in は 90d、12h、30m、2w のように指定してください。",
+            field="expires_in",
+        ) from exc
+    return auth.issue_token(
+        user_name,
+        session=session,
+        actor=actor,
+        department_code=department_code,
+        role=role,
+        label=label,
+        lifetime=lifetime,
+    )
+
+
+def list_tokens(session: Session, user_name: str | None = None) -> list[auth.TokenInfo]:
+    """Every token's id and metadata (never the token itself)."""
+    return auth.list_tokens(session=session, user_name=user_name)
+
+
+def revoke_token(session: Session, actor: store.Viewer, token_id: str) -> auth.TokenInfo:
+    """Revoke a token (by id or its first 8+ characters) at once, audited."""
+    row = auth.revoke(token_id, session=session, actor=actor)
+    return next(t for t in auth.list_tokens(session=session) if t.id == row.id)
+
+
+def login_limits(settings: Settings) -> throttle.LoginLimits:
+    return throttle.LoginLimits(
+        settings.login_window_s, settings.login_max_failures_per_user, settings.login_max_failures_per_address
+    )
+
+
+def log_in(
+    session: Session, name: str, password: str, *, address: str = "", settings: Settings | None = None
+) -> tuple[User, store.Viewer]:
+    """The user behind a name and password (audited); AuthError otherwise.
+    With ``settings``, a name or address with too many recent failures is
+    refused first (LoginThrottled, even with the right password); a success
+    clears the name's failures."""
+    if settings is not None:
+        throttle.check_login(name, address, session=session, limits=login_limits(settings))
     user = auth.authenticate(name, password, session=session)
     viewer = auth.viewer_for_user(user)
+    throttle.clear_user(name, session=session)
     store.audit("login", session=session, viewer=viewer, via="portal")
     return user, viewer
 
 
-def log_failed_login(session: Session, name: str) -> None:
+def log_failed_login(session: Session, name: str, *, address: str = "", refused: bool = False) -> None:
+    """Audit a failed login; a wrong password (not a throttled try) also
+    counts as a failure for the throttle."""
+    if not refused:
+        throttle.record_failure(name, address, session=session)
     who = store.Viewer(user_id=None, name=name[:100], department_code="", role="department")
-    store.audit("login_failed", session=session, viewer=who, via="portal")
+    store.audit(
+        "login_throttled" if refused else "login_failed",
+        session=session,
+        viewer=who,
+        via="portal",
+        address=address,
+    )

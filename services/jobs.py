@@ -4,7 +4,6 @@ where it reads or writes in the caller's transaction, ``session``."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -15,10 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from config.runtime import Runtime
-from jobs import housekeeping, intake, ledger, store
+from config.settings import Settings
+from jobs import housekeeping, intake, jsonlimits, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
-from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound, UploadRejected
+from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Artifact, Job
 from jobs.registry import JobKind
@@ -120,19 +120,11 @@ def discard(blobs: list[StoredBlob], runtime: Runtime) -> None:
         housekeeping.discard_unreferenced(blobs, runtime.artifacts, session=session)
 
 
-def parse_parameters(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or "{}")
-    except json.JSONDecodeError as exc:
-        raise UploadRejected(
-            "invalid_parameters",
-            f"parameters のJSONが正しくありません（{exc.lineno}行{exc.colno}文字目）。",
-        ) from exc
-    if not isinstance(value, dict):
-        raise UploadRejected(
-            "invalid_parameters", "parameters はJSONオブジェクト（{...}）で指定してください。"
-        )
-    return value
+def parse_parameters(raw: str, settings: Settings) -> dict[str, Any]:
+    """The parameters field as a JSON object, within size and depth limits (422)."""
+    return jsonlimits.load_object(
+        raw, max_bytes=settings.max_parameters_bytes, max_depth=settings.max_parameters_depth
+    )
 
 
 async def submit(

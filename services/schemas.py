@@ -108,3 +108,30 @@ class DepartmentPublic(BaseModel):
 class DepartmentUpdate(BaseModel):
     name: str = Field(default="", max_length=200)
     baseline_overrides: dict[str, Annotated[float, Field(gt=0, le=86_400)]] = {}
+
+
+class TokenPublic(BaseModel):
+    """A token's metadata; the token itself is shown only when created."""
+
+    id: str
+    user_name: str
+    department_code: str
+    role: str
+    label: str
+    status: str  # active | expired | revoked
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreate(BaseModel):
+    user_name: Annotated[str, Field(min_length=1, max_length=100)]
+    department_code: Annotated[str, Field(min_length=1, max_length=32)]
+    role: Annotated[str, Field(pattern="^(department|operator|admin)$")] = "department"
+    label: Annotated[str, Field(max_length=100)] = ""
+    expires_in: Annotated[str | None, Field(description="lifetime: 90d, 12h, 30m or 2w")] = None
+
+
+class TokenCreated(TokenPublic):
+    token: str

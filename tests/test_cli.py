@@ -39,6 +39,8 @@ def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
         DIGILABO_VAR_DIR=str(tmp_path / "var"),
         DIGILABO_EXTRA_JOB_KINDS=TEST_KINDS,
         DIGILABO_API_PORT=str(port),
+        DIGILABO_ALLOW_ROOT="1",
+        DIGILABO_RUN_AS="",
         PYTHONPATH=str(REPO),
     )
     run = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True, "timeout": 120}

@@ -7,7 +7,7 @@ import os
 import socket
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 from config.runtime import Runtime
 from config.settings import QUEUES, Settings
@@ -39,6 +39,15 @@ def _reset_after_fork(**_: object) -> None:
     if _runtime is not None:
         _runtime.engine.dispose(close=False)
     _runtime = None
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_reaper(**_: object) -> None:
+    """The main process requeues jobs whose worker was lost (any host's)."""
+    from worker.reaper import start_reaper
+
+    if _settings is not None:
+        start_reaper(current_runtime, _settings.reaper_interval_s)
 
 
 def build_worker_app(settings: Settings) -> Celery:

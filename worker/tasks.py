@@ -19,6 +19,7 @@ from config.runtime import Runtime
 from jobs import store
 from jobs.db import unit_of_work
 from jobs.fanout import run_part
+from jobs.heartbeat import Heartbeat
 from jobs.runner import RunResult
 from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART
 from queues.dispatch import enqueue_parts
@@ -53,14 +54,30 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     class JobTask(Task):  # type: ignore[misc]
         Request = JobRequest
 
-    def guarded(task: Task, job_id: str, work: Callable[[], RunResult], *, part: bool = False) -> str:
+    def guarded(
+        task: Task,
+        job_id: str,
+        work: Callable[[], RunResult],
+        *,
+        part: bool = False,
+        attempt: int | None = None,
+    ) -> str:
         """Map what only Celery knows (time limits, retries) onto job states.
-        A part's retry leaves the job running: its other parts go on."""
+        A part's retry leaves the job running: its other parts go on. The job
+        has a heartbeat while the work runs (a part beats for its attempt)."""
         rt = runtime()
         runner = rt.runner
         started = time.monotonic()
+        beating = Heartbeat(
+            rt.factory,
+            job_id,
+            rt.settings.heartbeat_interval_s,
+            task_id=None if part else task.request.id,
+            attempt=attempt,
+        )
         try:
-            result = work()
+            with beating:
+                result = work()
             observe(rt, job_id, result, time.monotonic() - started, part=part)
             return result.state
         except SoftTimeLimitExceeded:
@@ -104,7 +121,13 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
 
     @app.task(name=RUN_PART, bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def run_part_task(self: Task, job_id: str, attempt: int, index: int) -> str:
-        return guarded(self, job_id, lambda: run_part(runtime().runner, job_id, attempt, index), part=True)
+        return guarded(
+            self,
+            job_id,
+            lambda: run_part(runtime().runner, job_id, attempt, index),
+            part=True,
+            attempt=attempt,
+        )
 
     @app.task(name=HOUSEKEEPING, acks_late=True)  # type: ignore[untyped-decorator]
     def housekeeping() -> dict[str, object]:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render, safe_next
-from jobs import auth
+from jobs import auth, throttle
 from jobs.db import unit_of_work
 from jobs.store import Viewer
 from services import accounts
@@ -46,15 +46,19 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
+    address = request.client.host if request.client else ""
     try:
         with unit_of_work(runtime.factory) as session:
-            user, viewer = accounts.log_in(session, name, password)
+            user, viewer = accounts.log_in(
+                session, name, password, address=address, settings=runtime.settings
+            )
             user_id, password_hash = user.id, user.password_hash
-    except auth.AuthError as exc:
+    except (auth.AuthError, throttle.LoginThrottled) as exc:
+        refused = isinstance(exc, throttle.LoginThrottled)
         with unit_of_work(runtime.factory) as session:
-            accounts.log_failed_login(session, name)
+            accounts.log_failed_login(session, name, address=address, refused=refused)
         context = {"next": safe_next(next) or "", "error": exc.message, "name": name}
-        return render(request, "login.html", context, status=401)
+        return render(request, "login.html", context, status=429 if refused else 401)
     cookie.log_in(request, user_id, password_hash)
     return redirect(safe_next(next) or home_for(viewer))
 

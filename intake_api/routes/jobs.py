@@ -37,7 +37,7 @@ async def submit_job(
     parameters: Annotated[str, Form(description="JSON object of job parameters")] = "{}",
 ) -> JobAccepted:
     runtime.registry.get(kind)  # an unknown kind is refused before the parameters are read
-    params = service.parse_parameters(parameters)
+    params = service.parse_parameters(parameters, runtime.settings)
     return await service.submit(runtime, viewer, kind, files, params)
 
 

@@ -172,6 +172,54 @@ CASES = [
 ]
 
 
+def raw_parameters(text: Callable[[], str]) -> Submit:
+    """A submission whose parameters field is ``text`` as sent (json.dumps
+    could not even build the deep ones)."""
+    return lambda service, headers: service.api.post(
+        "/api/v1/jobs",
+        headers=headers,
+        data={"kind": "echo", "parameters": text()},
+        files=[("files", ("a.txt", b"x\n", "text/plain"))],
+    )
+
+
+def declared_length(length: int) -> Submit:
+    return lambda service, headers: service.api.post(
+        "/api/v1/jobs",
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(length)},
+        content=b"--x--\r\n",
+    )
+
+
+PARAMETER_CASES = [
+    Case(
+        "parameters-nested-5000-deep",
+        raw_parameters(lambda: '{"a": ' + "[" * 5000 + "]" * 5000 + "}"),
+        "parameters_too_deep",
+        422,
+        ("parameters", "入れ子", "5001段"),
+    ),
+    Case(
+        "parameters-nested-50000-deep",
+        raw_parameters(lambda: "[" * 50000 + "]" * 50000),
+        "parameters_too_large",
+        422,
+        ("parameters", "100,000バイト"),
+    ),
+    Case(
+        "parameters-10-MB",
+        raw_parameters(lambda: '{"a": "' + "x" * 10_000_000 + '"}'),
+        "field_too_large",
+        422,
+        ("大きすぎます", "parameters"),
+    ),
+    Case(
+        "request-declares-3-GB", declared_length(3_000_000_000), "request_too_large", 413, ("大きすぎます",)
+    ),
+]
+CASES += PARAMETER_CASES
+
+
 @pytest.fixture(scope="module")
 def corpus_jobs() -> list[str]:
     """Ids of every corpus job, checked for redelivery at the end."""

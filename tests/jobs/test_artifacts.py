@@ -68,3 +68,25 @@ def test_long_japanese_name_fits_a_file_system_name() -> None:
 def test_shift_jis_csv_is_text() -> None:
     head = "整理番号,金額,支払先\r\nA-1,1000,小倉印刷\r\n".encode("cp932")[:64]
     assert sniff_media_type(head, "支出.csv") == "text/csv"
+
+
+def test_stored_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        store = ArtifactStore(tmp_path / "storage")
+        blob = store.put_chunks([b"a recording of a meeting"], 1 << 20)
+        work = store.job_work_dir("job-1")
+    finally:
+        os.umask(previous)
+    assert blob.path.stat().st_mode & 0o777 == 0o600
+    for folder in (
+        store.root,
+        store.blob_dir,
+        blob.path.parent,
+        blob.path.parent.parent,
+        store.tmp_dir,
+        work,
+    ):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

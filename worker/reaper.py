@@ -1,0 +1,73 @@
+"""The reaper of lost jobs, run by every worker's main process (and by
+``digilabo up``'s supervisor when it restarts a worker it saw die).
+
+Each pass moves the running jobs whose heartbeat stopped back to queued
+(``jobs.heartbeat.requeue_lost``) and sends their new tasks. Any number of
+workers on any number of hosts may run it: the database decides which one
+requeues a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Collection
+
+from config.runtime import Runtime
+from jobs.db import unit_of_work
+from jobs.heartbeat import Requeued, requeue_lost
+from jobs.lifecycle import State, transition
+from jobs.models import Job
+from jobs.runner import PLAN_FILE
+from queues.dispatch import enqueue
+
+log = logging.getLogger(__name__)
+
+UNSENT_JA = "処理キューに再登録できませんでした。時間をおいて再実行してください。"
+
+
+def reap_once(runtime: Runtime, dead_workers: Collection[str] = ()) -> list[str]:
+    """One pass; returns the ids of the jobs requeued."""
+
+    def is_split(job: Job) -> bool:
+        return (runtime.artifacts.work_dir / job.id / f"attempt-{job.attempts}" / PLAN_FILE).exists()
+
+    with unit_of_work(runtime.factory) as session:
+        requeued = requeue_lost(
+            session=session,
+            timeout_s=runtime.settings.heartbeat_timeout_s,
+            dead_workers=dead_workers,
+            is_split=is_split,
+        )
+    for item in requeued:
+        _send(runtime, item)
+    return [r.job_id for r in requeued]
+
+
+def _send(runtime: Runtime, item: Requeued) -> None:
+    try:
+        kind = runtime.registry.get(item.kind)
+        enqueue(runtime.celery, runtime.settings, kind, item.job_id, task_id=item.task_id)
+    except Exception as exc:
+        log.error("job %s: requeued but not sent: %s", item.job_id, exc)
+        with unit_of_work(runtime.factory) as session:
+            transition(
+                session, item.job_id, State.FAILED, error_code="queue_unavailable", error_message=UNSENT_JA
+            )
+
+
+def start_reaper(runtime: Callable[[], Runtime], interval_s: float) -> threading.Event:
+    """A daemon thread that reaps every ``interval_s`` (with jitter, so the
+    workers of a cluster spread out); set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval_s * random.uniform(0.8, 1.2)):
+            try:
+                reap_once(runtime())
+            except Exception as exc:  # a database or broker blip: try again next time
+                log.warning("reaper pass failed: %s", exc)
+
+    threading.Thread(target=loop, name="reaper", daemon=True).start()
+    return stop
