@@ -11,6 +11,7 @@ from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render, safe_next
 from jobs import auth, store
+from jobs import sessions as portal_sessions
 from jobs.db import unit_of_work
 from jobs.store import Viewer
 
@@ -51,6 +52,7 @@ def login(
             viewer = auth.viewer_for_user(user)
             store.audit("login", session=session, viewer=viewer, via="portal")
             user_id, password_hash = user.id, user.password_hash
+            session_id = portal_sessions.start(user.id, cookie.MAX_AGE_S, session=session)
     except auth.AuthError as exc:
         with unit_of_work(runtime.factory) as session:
             store.audit(
@@ -61,11 +63,18 @@ def login(
             )
         context = {"next": safe_next(next) or "", "error": exc.message, "name": name}
         return render(request, "login.html", context, status=401)
-    cookie.log_in(request, user_id, password_hash)
+    cookie.log_in(request, user_id, password_hash, session_id)
     return redirect(safe_next(next) or home_for(viewer))
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
+def logout(request: Request, runtime: RuntimeDep) -> Response:
+    """Ends every session of the user, on every browser (a copied cookie too)."""
+    data = cookie.load(request)
+    user_id = str(data.get("uid") or "")
+    if user_id:
+        with unit_of_work(runtime.factory) as session:
+            if portal_sessions.user_of(str(data.get("sid") or ""), session=session) == user_id:
+                portal_sessions.end_all(user_id, session=session)
     cookie.log_out(request)
     return redirect("/portal/login")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal.web import ROLE_LABELS, AdminUser, CsrfChecked, PortalRoute, redirect, render
 from jobs import auth, store
+from jobs import sessions as portal_sessions
 from jobs.errors import JobInputError, NotFound
 from jobs.models import Department, User
 
@@ -135,6 +136,8 @@ def update_user(
     if user.id == admin.viewer.user_id and (role != "admin" or not active):
         raise JobInputError("self_lockout", "自分自身の管理者権限を外したり、無効にしたりはできません。")
     user.department_code, user.role, user.active = department, role, bool(active)
+    if not user.active:
+        portal_sessions.end_all(user.id, session=session)
     store.audit("user", session=session, viewer=admin.viewer, user=user.name, role=role, active=bool(active))
     return redirect("/portal/admin/users?msg=updated")
 
@@ -145,5 +148,6 @@ def reset_password(
 ) -> Response:
     user = store.get_user(user_id, session=session)
     auth.set_password(user, password)
+    portal_sessions.end_all(user.id, session=session)
     store.audit("password", session=session, viewer=admin.viewer, user=user.name)
     return redirect("/portal/admin/users?msg=password")

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
+from jobs import sessions as portal_sessions
 from jobs.db import read_only
 from jobs.errors import DigilaboError, Forbidden
 from jobs.models import Department, User
@@ -94,6 +95,7 @@ def portal_user(request: Request, runtime: RuntimeDep) -> PortalUser:
         user = session.get(User, user_id)
         if (
             user is None
+            or portal_sessions.user_of(str(data.get("sid") or ""), session=session) != user.id
             or not user.active
             or not user.password_hash
             or cookie.password_fingerprint(user.password_hash) != data.get("pw")
