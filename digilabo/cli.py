@@ -152,7 +152,7 @@ def up() -> None:
     from digilabo.stack import Stack
 
     settings = settings_or_exit()
-    stack = Stack(settings, metrics=True, beat=True)
+    stack = Stack(settings, metrics=True, beat=True, standin=True)
     # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -160,6 +160,7 @@ def up() -> None:
             stack.start()
         console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
         console.print(f"Redis: {stack.redis_url}   database: {settings.database_url}")
+        console.print(f"stand-in 財務会計システム (bulk-entry target): {stack.standin_url}")
         console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
         console.print("Ctrl-C stops everything.")
         while not stack.dead_children():

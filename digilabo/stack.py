@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,21 @@ from digilabo.settings import QUEUES, Settings
 from jobs.db import migrate
 
 log = logging.getLogger(__name__)
+
+
+# The stand-in's demo user, as the bundled sample script's credential.
+STANDIN_CREDENTIAL = {
+    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
+    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
+}
+
+
+def standin_credential_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The stand-in's credential for child processes, unless the
+    environment names one already (an operator's own setting wins)."""
+    if any(key in environ for key in STANDIN_CREDENTIAL):
+        return {}
+    return dict(STANDIN_CREDENTIAL)
 
 
 class Stack:
@@ -52,6 +68,8 @@ class Stack:
         # The demo's stand-in financial system, as the bulk-entry target.
         self.standin = standin
         self.standin_url = ""
+        # Its credential, for the API (intake checks it) and the workers alike.
+        self.standin_env: dict[str, str] = {}
 
     def __enter__(self) -> Stack:
         self.start()
@@ -71,7 +89,7 @@ class Stack:
                 "storage_dir": self.settings.storage,
             }
         )
-        env = {**os.environ, **settings.as_env()}
+        env = {**os.environ, **settings.as_env(), **self.standin_env}
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
@@ -113,8 +131,7 @@ class Stack:
         self.children.append(child)
         urls = {**self.settings.rpa_target_urls, "zaimu-standin": self.standin_url}
         self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})
-        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
-        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "demo-password")
+        self.standin_env = standin_credential_env(os.environ)
 
     def _metrics_port(self) -> int:
         port = free_port()

@@ -14,7 +14,7 @@ kind that never ships.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,6 +148,10 @@ class JobKind:
     resolve_params: Callable[[Mapping[str, Any], Session], dict[str, Any]] | None = None
     # What job pages show of the parameters (default: all of them).
     public_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Intake hook: refuse a job that cannot run (setup it needs, the shape of
+    # its inputs) before it is queued; gets the cleaned parameters, the
+    # staged inputs and the kind options. Raises JobInputError.
+    check_intake: Callable[[Mapping[str, Any], Sequence[InputFile], Mapping[str, Any]], None] | None = None
 
 
 class Registry:

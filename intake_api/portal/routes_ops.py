@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal import overview
+from intake_api.portal.rpa import setup_problems
 from intake_api.portal.web import CsrfChecked, OperatorUser, PortalRoute, redirect, render
 from intake_api.routes import glossary as glossary_api
 from intake_api.routes import jobs as api
@@ -32,7 +33,13 @@ def queues(request: Request, runtime: RuntimeDep, session: SessionDep, _user: Op
     return render(
         request,
         "ops_queues.html",
-        {"rows": rows, "running": running, "kind_labels": labels, "ping_failed": workers is None},
+        {
+            "rows": rows,
+            "running": running,
+            "kind_labels": labels,
+            "ping_failed": workers is None,
+            "setup_problems": setup_problems(session=session, options=runtime.settings.kind_options()),
+        },
     )
 
 

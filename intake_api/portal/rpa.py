@@ -1,6 +1,6 @@
 """Entry-script helpers shared by the portal's pages: the approved scripts a
-department chooses from, Japanese labels for script and record states, and
-the counts shown on an entry job's page."""
+department chooses from, Japanese labels for script and record states, the
+counts shown on an entry job's page, and the settings operators must add."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jobs.rpa import scripts
+from jobs.rpa.intake_check import missing_setting
 from jobs.rpa.kind import SAMPLES
 from jobs.rpa.results import STATE_LABELS
+from jobs.rpa.script import parse_script
 from jobs.store import Viewer
 
 STATUS_LABELS = {"pending": "承認待ち", "approved": "承認済み"}
@@ -59,3 +61,22 @@ def record_counts(summary: Mapping[str, Any]) -> list[tuple[str, str, int]]:
     """(state, Japanese label, count) for an entry job's summary."""
     shown = [*SHOWN_ALWAYS, *[s for s in SHOWN_IF_ANY if summary.get(s)]]
     return [(s, STATE_LABELS.get(s, s), int(summary.get(s) or 0)) for s in shown]
+
+
+def setup_problems(*, session: Session, options: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Approved scripts intake refuses for want of a setting, with the
+    setting (for operators' eyes only: the queues page)."""
+    problems = []
+    for row in approved_newest(session=session):
+        script = parse_script(row.text)
+        setting = missing_setting(script, options)
+        if setting:
+            problems.append(
+                {
+                    "script": f"{row.script_id}@{row.version}",
+                    "name": row.name,
+                    "credential": script.target.credential,
+                    "setting": setting,
+                }
+            )
+    return problems

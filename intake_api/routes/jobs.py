@@ -23,7 +23,7 @@ from jobs.lifecycle import State, transition
 from jobs.models import Job
 from jobs.registry import JobKind
 from jobs.store import Viewer
-from monitoring.metrics import api_metrics
+from monitoring.metrics import api_metrics, refusal_reason
 from queues.dispatch import enqueue, new_task_id
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,19 @@ async def submit_job(
     task_id = new_task_id()
     try:
         with unit_of_work(runtime.factory) as session:
-            job = intake.accept(session=session, kind=job_kind, viewer=viewer, params=params, staged=staged)
+            job = intake.accept(
+                session=session,
+                kind=job_kind,
+                viewer=viewer,
+                params=params,
+                staged=staged,
+                options=runtime.settings.kind_options(),
+            )
             job.task_id, job.enqueued_at = task_id, job.submitted_at
             job_id = job.id
-    except DigilaboError:
+    except DigilaboError as exc:
         discard([s.blob for s in staged], runtime)
+        api_metrics().refused.labels(job_kind.name, refusal_reason(exc)).inc()
         raise
     publish(runtime, job_kind, job_id, task_id)
     api_metrics().submitted.labels(job_kind.name, viewer.department_code).inc()
