@@ -74,16 +74,23 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
     crop = re.search(rf'src="(/portal/jobs/{job_id}/files/review-[^"]+\.png)"', page.text)
     assert crop and ops.client.get(crop.group(1)).content.startswith(b"\x89PNG")
 
-    # A refused correction changes nothing and comes back escaped, with its message.
+    # A refused correction stays pending, escaped, with its message; the other decision is saved.
     name = next(i for i in items if i["field"] == "name")
+    other = next(i for i in items if i is not name)
     refused = ops.post(
         f"/portal/jobs/{job_id}/review",
-        _decide(items, {f"{name['form']}:name": HOSTILE}),
+        _decide([name, other], {f"{name['form']}:name": HOSTILE}),
         token_from="/portal/ops/review",
     )
     assert refused.status_code == 422 and "氏名" in refused.text
     assert HOSTILE not in refused.text and "&lt;script&gt;" in refused.text
-    assert len(_items(refused.text)) == len(items)
+    left = _items(refused.text)
+    assert len(left) == len(items) - 1 and (other["form"], other["field"]) not in {
+        (i["form"], i["field"]) for i in left
+    }
+    assert re.search(r'class="error-text refused" role="alert">帳票[0-9]+の「氏名」', refused.text)
+    assert "1項目の修正は保存できませんでした" in refused.text and _state(ops, job_id) == "needs_review"
+    items = [i for i in items if i is not other]
 
     # One field corrected, with an absurd time: the server caps it (300 s per field).
     first = ops.post(
@@ -92,11 +99,20 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
         token_from="/portal/ops/review",
     )
     assert first.status_code == 303 and first.headers["location"] == f"/portal/jobs/{job_id}/review"
-    rest = _items(ops.client.get(first.headers["location"]).text)
+    page = ops.client.get(first.headers["location"]).text
+    rest = _items(page)
     assert len(rest) == len(items) - 1
+    # A date: 和暦 in the main box, 西暦 in the box beside it; a correction in either is taken.
+    birth = next(i for i in rest if i["field"] == "birth_date")
+    assert birth["shown"] == "平成15年7月16日"
+    assert f'name="seireki_{birth["index"]}" value="2003年7月16日"' in page
+    seireki = {
+        f"seireki_{birth['index']}": "2003年7月17日",
+        f"shown_seireki_{birth['index']}": "2003年7月16日",
+    }
     done = ops.post(
         f"/portal/jobs/{job_id}/review",
-        {**_decide(rest), "seconds_spent": "40"},
+        {**_decide(rest), **seireki, "seconds_spent": "40"},
         token_from="/portal/ops/review",
     )
     assert done.status_code == 303
@@ -107,7 +123,7 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
     assert job["state"] == "succeeded"
     assert job["saved_seconds"] == job["summary"]["forms_read"] * job["summary"]["seconds_per_unit"] - 340
     forms = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/forms.json", headers=service.token(dept))
-    assert "髙橋一郎" in forms.text
+    assert "髙橋一郎" in forms.text and "2003-07-17" in forms.text and "2003-07-16" not in forms.text
     assert job_id not in ops.client.get("/portal/ops/review").text
 
 
