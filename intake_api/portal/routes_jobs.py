@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from digilabo.runtime import Runtime
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal import forms
+from intake_api.portal.labels import accepted_formats, ocr_field_labels, split_outputs
 from intake_api.portal.rpa import record_counts
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
 from intake_api.routes import jobs as api
@@ -92,6 +93,7 @@ def new_job_page(
         "generic_rows": range(forms.GENERIC_ROWS),
         "accept": accept_attr(kind) if kind else "",
         "file_input": forms.KIND_FILES.get(kind.name) if kind else None,
+        "formats": accepted_formats(kind.accepted_media_types) if kind else "",
         "values": values or {},
         "error": error,
         "max_mb": runtime.settings.max_upload_bytes / 1024**2,
@@ -160,8 +162,12 @@ def job_page(
     hint = ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT) if job.state in ("failed", "cancelled") else ""
     kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
     labels = {f.name: f.label for f in forms.fields_for(kind)} if kind else {}
+    stored = store.get_job(job.id, session=session, viewer=user.viewer).parameters or {}
+    files, crop_groups = split_outputs(job.outputs, ocr_field_labels(stored), job.kind)
     context = {
         "job": job,
+        "files": files,
+        "crop_groups": crop_groups,
         "hint": hint,
         "finished": job.state in FINISHED,
         "param_labels": labels,

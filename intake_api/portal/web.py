@@ -18,9 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
 
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
+from intake_api.portal.labels import wareki_time, wareki_value
 from jobs import sessions as portal_sessions
 from jobs.db import read_only
 from jobs.errors import DigilaboError, Forbidden
@@ -159,6 +161,7 @@ def templates() -> Environment:
     env.filters["duration"] = duration
     env.filters["filesize"] = filesize
     env.filters["percent"] = lambda v: f"{float(v or 0) * 100:.0f}%"
+    env.filters["wareki"] = wareki_value
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     return env
 
@@ -197,6 +200,27 @@ def local_time(request: Request) -> Callable[[datetime | None], str]:
     return fmt
 
 
+def department_namer(request: Request) -> Callable[[str], str]:
+    """Code → the department's Japanese name (read once per page, on first use)."""
+    names: dict[str, str] = {}
+
+    def name(code: str) -> str:
+        if not names:
+            with read_only(request.app.state.runtime.factory) as session:
+                names.update(
+                    (code, label) for code, label in session.execute(select(Department.code, Department.name))
+                )
+            names.setdefault("", "")
+        return names.get(code) or code
+
+    return name
+
+
+def wareki_local(request: Request) -> Callable[[datetime | None], str]:
+    tz = request.app.state.runtime.settings.timezone
+    return lambda value: wareki_time(value, tz)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -209,6 +233,8 @@ def render(
         "path": request.url.path,
         "csrf_token": cookie.csrf_token(request),
         "local": local_time(request),
+        "local_ja": wareki_local(request),
+        "dept_name": department_namer(request),
         **(context or {}),
     }
     return HTMLResponse(templates().get_template(name).render(values), status_code=status)

@@ -124,6 +124,13 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
     assert job["saved_seconds"] == job["summary"]["forms_read"] * job["summary"]["seconds_per_unit"] - 340
     forms = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/forms.json", headers=service.token(dept))
     assert "髙橋一郎" in forms.text and "2003-07-17" in forms.text and "2003-07-16" not in forms.text
+    # Result files by their Japanese names; the crops under their field's label.
+    page = staff.client.get(f"/portal/jobs/{job_id}").text
+    assert "読み取り結果（Excel）" in page and "読み取り結果（CSV）" in page
+    crops = page.split('id="crop-files"')[1].split("</dl>")[0]
+    assert (
+        "<dt>氏名</dt>" in crops and "<dt>生年月日</dt>" in crops and "review-" not in crops.split("href")[0]
+    )
     assert job_id not in ops.client.get("/portal/ops/review").text
 
 
