@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
+from digilabo.settings import Settings
 from jobs import auth, store
 from jobs.db import unit_of_work
 from jobs.models import User
@@ -93,6 +94,7 @@ def portal_url(service: Service, tmp_path: Path) -> Iterator[str]:
     port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_CREDENTIAL_")}
     env |= {**service.settings.as_env(), "DIGILABO_EXTRA_JOB_KINDS": "", "PYTHONPATH": str(REPO)}
+    env["DIGILABO_MAX_UPLOAD_BYTES"] = str(Settings.model_fields["max_upload_bytes"].default)  # as shipped
     argv = [sys.executable, "-m", "uvicorn", "intake_api.main:create_app", "--factory"]
     argv += ["--fd", str(sock.fileno()), "--no-access-log"]
     log = (tmp_path / "uvicorn.log").open("wb")
