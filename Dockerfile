@@ -5,6 +5,8 @@ WORKDIR /app
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
+COPY config config
+COPY services services
 COPY digilabo digilabo
 COPY jobs jobs
 COPY queues queues

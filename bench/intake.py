@@ -27,8 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from config.settings import Settings  # noqa: E402
 from digilabo.embedded import free_port  # noqa: E402
-from digilabo.settings import Settings  # noqa: E402
 from digilabo.stack import Stack  # noqa: E402
 from jobs import auth  # noqa: E402
 from jobs.db import make_engine, session_factory, unit_of_work  # noqa: E402

@@ -7,7 +7,12 @@ In one run, on the same synthetic Japanese speech:
   processes (1 thread each), split into parts (target speed-up >= 1.8);
 - memory: peak RSS of the job core on a 60-minute recording vs the process with only
   the model loaded (target < 2.5 GB);
-- glossary: character error rate without and with the glossary as hotwords.
+- glossary: on held-out sentences (never used to tune the replacement) in four
+  voices, character error rate and glossary terms right without the glossary,
+  with it as hotwords only (bare faster-whisper), with the sound-alike
+  replacement only, and with both (what the job does);
+- diarization: a multi-speaker meeting with and without speaker labels: the
+  seconds speaker labelling adds per audio minute, and the attribution score.
 
 ``--quick`` scales the recordings down (2 and 6 minutes) for a smoke run.
 """
@@ -32,9 +37,25 @@ sys.path.insert(0, str(REPO))
 from jobs.registry import JobContext  # noqa: E402
 from jobs.transcription import model as whisper  # noqa: E402
 from jobs.transcription.direct import file_context  # noqa: E402
-from jobs.transcription.japanese import character_error_rate  # noqa: E402
+from jobs.transcription.glossary import (  # noqa: E402
+    correct_segments,
+    names_a_place_or_person,
+    phonemes,
+)
+from jobs.transcription.japanese import (  # noqa: E402
+    character_error_rate,
+    clean_segments,
+)
 from jobs.transcription.kind import KIND  # noqa: E402
-from tests.support.speech import SENTENCES, synthesise, write_audio  # noqa: E402
+from jobs.transcription.segments import Segment  # noqa: E402
+from tests.support.speech import (  # noqa: E402
+    MEETING,
+    SENTENCES,
+    attribution,
+    meeting,
+    synthesise,
+    write_audio,
+)
 
 MORE = (
     "次に本年度の事業計画の進み具合について各課から報告をお願いします。",
@@ -42,7 +63,16 @@ MORE = (
     "子育て支援センターの利用者は前年度と比べて一割ほど増えています。",
     "ご質問がなければ次の議題に移りたいと思います。",
 )
-GLOSSARY = ["危機管理室", "小倉北区", "補正予算", "防災対策検討会議", "非常用発電機"]
+GLOSSARY = ["危機管理室", "小倉北区", "補正予算", "防災対策検討会議", "非常用発電機", "令和7年度"]
+# Written after the replacement was tuned, and never used to tune it.
+HELD_OUT = (
+    (0, "小倉北区の防災訓練は十月に実施する予定です。"),
+    (1, "危機管理室の職員が各地区の避難所を巡回しました。"),
+    (2, "補正予算案は次の定例会に提出します。"),
+    (3, "令和7年度の事業評価を取りまとめました。"),
+    (1, "非常用発電機の点検は業者に委託しています。"),
+    (0, "次回の防災対策検討会議は小倉北区役所で開きます。"),
+)
 
 
 def speech_file(folder: Path, minutes: float) -> Path:
@@ -95,9 +125,9 @@ def job_vs_bare(folder: Path, model_dir: Path, cache: Path) -> dict:
 
 def queue_run(folder: Path, audio: Path, workers: int, part_s: float) -> float:
     """Wall time of one job through Redis and real worker processes."""
+    from config.runtime import Runtime
+    from config.settings import Settings
     from digilabo.embedded import python_argv, spawn, start_redis
-    from digilabo.runtime import Runtime
-    from digilabo.settings import Settings
     from jobs import intake
     from jobs.db import migrate, unit_of_work
     from jobs.store import Viewer, ensure_department
@@ -195,37 +225,113 @@ def peak_rss(folder: Path, minutes: float, cache: Path) -> dict:
     }
 
 
+def _terms_right(reference: str, text: str) -> float:
+    present = {t: reference.count(t) for t in GLOSSARY}
+    right = sum(min(text.count(t), n) for t, n in present.items())
+    return round(right / max(1, sum(present.values())), 3)
+
+
 def glossary(folder: Path, cache: Path) -> dict:
-    audio = write_audio(synthesise(SENTENCES), folder / "glossary.flac")
-    reference = "".join(SENTENCES)
+    samples, _ = meeting(HELD_OUT)
+    audio = write_audio(samples, folder / "glossary.flac")
+    reference = "".join(text for _, text in HELD_OUT)
     options = {"model_cache_dir": str(cache), "cpu_threads": os.cpu_count() or 1}
-    rates = {}
-    for label, terms in (("without", []), ("with", GLOSSARY)):
+    texts: dict[str, str] = {}
+    plain: list[Segment] = []
+    for label, terms in (("none", []), ("hotwords_and_replacement", GLOSSARY)):
         ctx = context(audio, folder / f"gl-{label}", options, {"glossary": terms})
         KIND.run(ctx)
-        text = json.loads((ctx.work_dir / "transcript.json").read_text(encoding="utf-8"))["text"]
-        rates[f"cer_{label}_glossary"] = round(character_error_rate(reference, text), 4)
-    return rates
+        data = json.loads((ctx.work_dir / "transcript.json").read_text(encoding="utf-8"))
+        texts[label] = data["text"]
+        if not terms:
+            plain = [Segment(s["start"], s["end"], s["text"]) for s in data["segments"]]
+    phonemes.cache_clear()  # measured cold: the job above filled the caches
+    names_a_place_or_person.cache_clear()
+    started = time.perf_counter()
+    texts["replacement_only"] = "".join(s.text for s in correct_segments(plain, GLOSSARY))
+    replace_s = time.perf_counter() - started
+    model = whisper.load_model(whisper.ensure_embedded_model(cache), cpu_threads=options["cpu_threads"])
+    raw, _ = model.transcribe(
+        str(audio),
+        language="ja",
+        beam_size=5,
+        vad_filter=True,
+        condition_on_previous_text=False,
+        hotwords=" ".join(GLOSSARY),
+    )
+    hot = clean_segments(Segment(float(r.start), float(r.end), r.text) for r in raw)
+    texts["hotwords_only"] = "".join(s.text for s in hot)
+    return {
+        label: {
+            "cer": round(character_error_rate(reference, text), 4),
+            "terms_right": _terms_right(reference, text),
+        }
+        for label, text in texts.items()
+    } | {
+        "sentences": len(HELD_OUT),
+        "target_terms_right_min": 0.9,
+        # The replacement's own cost (OpenJTalk, cold caches), per audio minute.
+        "replacement_s_per_audio_minute": round(replace_s / (len(samples) / 16_000 / 60), 2),
+    }
+
+
+def diarization(folder: Path, cache: Path, repeats: int) -> dict:
+    """The meeting of tests/support/speech.py ``repeats`` times over."""
+    samples, turns = meeting(list(MEETING) * repeats)
+    audio = write_audio(samples, folder / "speakers.flac")
+    minutes = len(samples) / 16_000 / 60
+    options = {"model_cache_dir": str(cache), "cpu_threads": os.cpu_count() or 1}
+    KIND.run(context(audio, folder / "dz-warm", options, {"diarize": True}))  # loads torch and the encoder
+    seconds = {}
+    for label, params in (("off", {}), ("on", {"diarize": True})):
+        ctx = context(audio, folder / f"dz-{label}", options, params)
+        start = time.perf_counter()
+        KIND.run(ctx)
+        seconds[label] = time.perf_counter() - start
+    data = json.loads((ctx.work_dir / "transcript.json").read_text(encoding="utf-8"))
+    spans = [(s["start"], s["end"], s["speaker"]) for s in data["segments"]]
+    return {
+        "audio_minutes": round(minutes, 2),
+        "off_s": round(seconds["off"], 2),
+        "on_s": round(seconds["on"], 2),
+        "added_s_per_audio_minute": round((seconds["on"] - seconds["off"]) / minutes, 2),
+        "speakers_found": len(data.get("speakers", [])),
+        "speakers_true": len({t[2] for t in turns}),
+        "attribution": round(attribution(turns, spans), 4),
+        "target_attribution_min": 0.9,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short recordings, for a smoke run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["job_vs_bare", "glossary", "diarization", "workers", "memory"],
+        help="run only these sections",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="bench-transcription-") as tmp:
         folder = Path(tmp)
         cache = folder / "models"
         model_dir = whisper.ensure_embedded_model(cache)
-        result = {
+        sections = {
+            "job_vs_bare": lambda: job_vs_bare(folder, model_dir, cache),
+            "glossary": lambda: glossary(folder, cache),
+            "diarization": lambda: diarization(folder, cache, 1 if args.quick else 4),
+            "workers": lambda: workers(folder, 2.0 if args.quick else 10.0),
+            "memory": lambda: peak_rss(folder, 6.0 if args.quick else 60.0, cache),
+        }
+        result: dict = {
             "bench": "transcription",
             "device": whisper.choose_device().device,
             "cores": os.cpu_count(),
-            "job_vs_bare": job_vs_bare(folder, model_dir, cache),
-            "glossary": glossary(folder, cache),
-            "workers": workers(folder, 2.0 if args.quick else 10.0),
-            "memory": peak_rss(folder, 6.0 if args.quick else 60.0, cache),
         }
+        for name, run in sections.items():
+            if not args.only or name in args.only:
+                result[name] = run()
     print(json.dumps(result, ensure_ascii=False))
     _ = resource
 

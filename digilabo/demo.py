@@ -8,13 +8,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from config.settings import Settings
 from digilabo.client import ApiClient
 from digilabo.progress import follow
-from digilabo.settings import Settings
 from digilabo.stack import Stack
-from jobs import auth, store
 from jobs.db import make_engine, session_factory, unit_of_work
 from jobs.registry import JobKind, build_registry
+from services import accounts
 
 DEMO_DEPARTMENT = ("demo", "デジタル推進課（デモ）")
 
@@ -24,9 +24,13 @@ def demo_token(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(session_factory(engine)) as session:
-            store.ensure_department(*DEMO_DEPARTMENT, session=session)
-            user = auth.ensure_user("demo-user", session=session, department_code=DEMO_DEPARTMENT[0])
-            return auth.create_token(user, session=session, label="demo")
+            return accounts.issue_token(
+                session,
+                department=DEMO_DEPARTMENT[0],
+                department_name=DEMO_DEPARTMENT[1],
+                name="demo-user",
+                label="demo",
+            )
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from config.settings import QUEUES, Settings
 from digilabo.embedded import (
     Child,
     free_port,
@@ -21,7 +22,6 @@ from digilabo.embedded import (
     start_standin,
     wait_for,
 )
-from digilabo.settings import QUEUES, Settings
 from jobs.db import migrate
 
 log = logging.getLogger(__name__)

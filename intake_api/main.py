@@ -16,9 +16,10 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings, get_settings
-from intake_api import portal
+from config.runtime import Runtime
+from config.settings import Settings, get_settings
+from intake_api.errors import validation_message
+from intake_api.portal.app import install as install_portal
 from intake_api.routes import admin, glossary, jobs, review, savings, scripts, templates
 from jobs.db import READ_ONLY
 from jobs.errors import DigilaboError
@@ -40,36 +41,6 @@ def error_response(
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "message": message, "details": details or {}}}
     )
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts) or "request"
-
-
-_VALIDATION_JA = {
-    "missing": "「{field}」が指定されていません。",
-    "int_parsing": "「{field}」は整数で指定してください。",
-    "float_parsing": "「{field}」は数値で指定してください。",
-    "date_from_datetime_parsing": "「{field}」は日付（YYYY-MM-DD）で指定してください。",
-    "date_parsing": "「{field}」は日付（YYYY-MM-DD）で指定してください。",
-    "enum": "「{field}」の値が正しくありません（指定できる値: {expected}）。",
-    "literal_error": "「{field}」の値が正しくありません（指定できる値: {expected}）。",
-    "greater_than_equal": "「{field}」が小さすぎます。",
-    "less_than_equal": "「{field}」が大きすぎます。",
-}
-
-
-def validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    problems = []
-    messages = []
-    for err in exc.errors():
-        field = _field_name(tuple(err.get("loc", ())))
-        template = _VALIDATION_JA.get(err.get("type", ""), "「{field}」の値が正しくありません。")
-        expected = (err.get("ctx") or {}).get("expected", "")
-        messages.append(template.format(field=field, expected=expected))
-        problems.append({"field": field, "type": err.get("type")})
-    return " ".join(dict.fromkeys(messages)), problems
 
 
 class BodyLimit:
@@ -165,7 +136,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(templates.router)
     app.include_router(review.router)
     app.include_router(scripts.router)
-    portal.install(app)
+    install_portal(app)
 
     @app.exception_handler(DigilaboError)
     async def _domain_error(_request: Request, exc: DigilaboError) -> JSONResponse:

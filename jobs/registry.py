@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.errors import JobInputError, UnknownJobKind
 
@@ -118,6 +118,21 @@ def sequential(fanout: FanOut) -> Core:
 
 
 @dataclass(frozen=True)
+class ReviewHook:
+    """A kind whose jobs may end in needs_review for a person to finish:
+    ``pending(job, session=, artifacts=)`` lists what waits for them,
+    ``apply(job, kind, decisions, seconds_spent, session=, artifacts=, viewer=,
+    tz=)`` applies one batch and finishes the job (``jobs.finish``) when
+    nothing is left; ``split(job, decisions, session=, artifacts=)``, when
+    given, returns (the decisions that apply, {(form, field): message} for
+    those it would refuse) without changing anything."""
+
+    pending: Callable[..., list[dict[str, Any]]]
+    apply: Callable[..., dict[str, Any]]
+    split: Callable[..., tuple[list[Mapping[str, Any]], dict[tuple[int, str], str]]] | None = None
+
+
+@dataclass(frozen=True)
 class JobKind:
     """A registered job kind.
 
@@ -152,6 +167,21 @@ class JobKind:
     # its inputs) before it is queued; gets the cleaned parameters, the
     # staged inputs and the kind options. Raises JobInputError.
     check_intake: Callable[[Mapping[str, Any], Sequence[InputFile], Mapping[str, Any]], None] | None = None
+    # What the core needs from the composition root beyond plain settings
+    # (the record ledger on the process's database): built once per process
+    # from its session factory, merged into ``JobContext.options``.
+    resources: Callable[[sessionmaker[Session]], dict[str, Any]] | None = None
+    # Called with (model name, seconds) when the core loads a model; the
+    # worker adds its metrics here for the kinds of its pool.
+    load_observers: list[Callable[[str, float], None]] | None = None
+    # A person finishes the kind's needs_review jobs through this hook.
+    review: ReviewHook | None = None
+    # Adapters in the kind's folder, as "module:attribute" paths that only the
+    # adapter layer imports (so importing the kind never loads typer/Jinja):
+    # ``cli`` registers the kind's sub-commands, ``portal`` is its portal
+    # declaration (form fields, page fragments, review hook).
+    cli: str | None = None
+    portal: str | None = None
 
 
 class Registry:
@@ -178,6 +208,11 @@ class Registry:
 
     def all(self) -> list[JobKind]:
         return [self._kinds[n] for n in self.names()]
+
+    def first(self) -> JobKind | None:
+        """The first kind registered (the first of ``BUILTIN_KINDS``): what a
+        new-job form shows when no kind is chosen."""
+        return next(iter(self._kinds.values()), None)
 
     def services(self) -> list[str]:
         return sorted({k.service for k in self._kinds.values()})
@@ -210,6 +245,24 @@ def load_kind(path: str) -> JobKind:
 
 def build_registry(extra: Iterable[str] = ()) -> Registry:
     return Registry(load_kind(p) for p in (*BUILTIN_KINDS, *extra))
+
+
+def kind_options(
+    registry: Registry, settings: Mapping[str, Any], factory: sessionmaker[Session]
+) -> dict[str, Any]:
+    """The options every core sees: the plain settings plus each kind's
+    resources built on ``factory``."""
+    options = dict(settings)
+    for kind in registry.all():
+        if kind.resources is not None:
+            options.update(kind.resources(factory))
+    return options
+
+
+def load_adapter(path: str) -> Any:
+    """Import a kind's adapter (``module:attribute``) when the adapter layer asks."""
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def check_params(kind: JobKind, params: Mapping[str, Any]) -> dict[str, Any]:

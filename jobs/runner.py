@@ -39,6 +39,7 @@ from jobs.errors import (
     JobInputError,
     StorageError,
 )
+from jobs.finish import finish_job
 from jobs.housekeeping import discard_unreferenced
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Department, Job, utcnow
@@ -234,17 +235,17 @@ class JobRunner:
                     "unit_name": kind.unit_name,
                     "seconds_per_unit": self._baseline(session, job_id, kind, outcome),
                 }
-                job = transition(
+                finish_job(
                     session,
                     job_id,
+                    kind,
                     target,
+                    tz=self.config.timezone,
                     attempt=attempt,
                     progress=1.0,
                     progress_message="",
                     summary=summary,
                 )
-                if target is State.SUCCEEDED:
-                    self.record_savings(session, job, kind)
         except InvalidTransition as exc:
             log.info("job %s: not finished as %s, state is %s", job_id, target, exc.details["current"])
             self._discard(blobs)  # cancelled or superseded: keep nothing
@@ -266,20 +267,6 @@ class JobRunner:
                 discard_unreferenced(blobs, self.artifacts, session=session)
         except Exception as exc:
             log.warning("stored outputs left for the orphan sweep: %s", exc)
-
-    def record_savings(self, session: Session, job: Job, kind: JobKind) -> None:
-        """The primary ledger entry, in the caller's transaction (the one that
-        marks the job succeeded)."""
-        summary = job.summary or {}
-        ledger.record_job(
-            job,
-            session=session,
-            service=kind.service,
-            unit_name=kind.unit_name,
-            units=float(summary.get("units", 0.0)),
-            seconds_per_unit=float(summary.get("seconds_per_unit", kind.default_seconds_per_unit)),
-            tz=self.config.timezone,
-        )
 
     def _baseline(self, session: Session, job_id: str, kind: JobKind, outcome: JobOutcome) -> float:
         job = store.get_job(job_id, session=session)

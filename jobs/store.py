@@ -214,6 +214,10 @@ def list_audit(
     return session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
 
 
+def list_users(*, session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.department_code, User.name)).all()
+
+
 def get_user(user_id: str, *, session: Session) -> User:
     user = session.get(User, user_id)
     if user is None:

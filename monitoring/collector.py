@@ -15,8 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from digilabo.runtime import Runtime
-from digilabo.settings import QUEUES
+from config.runtime import Runtime
+from config.settings import QUEUES
 from jobs.models import Job, LedgerEntry
 from jobs.wareki import fiscal_year_of
 from queues.inspect import workers_online

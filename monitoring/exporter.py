@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from monitoring.collector import ClusterCollector
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
-from digilabo.settings import QUEUES, Settings
+from config.settings import QUEUES, Settings
 
 RUN_JOB = "digilabo.run_job"
 RUN_PART = "digilabo.run_part"

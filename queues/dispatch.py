@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from celery import Celery
 
-from digilabo.settings import Settings
+from config.settings import Settings
 from jobs.registry import JobKind
 from queues.app import RUN_JOB, RUN_PART
 

@@ -18,16 +18,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from config.runtime import Runtime
+from config.settings import Settings
 from digilabo.embedded import start_redis
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings
 from digilabo.stack import Stack
 from intake_api.main import create_app
 from jobs import auth
 from jobs.db import migrate, unit_of_work
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_KINDS = "tests.support.kinds:ECHO"
+TEST_KINDS = "tests.support.echo.kind:ECHO"
 POSTGRES_ADMIN_URL = os.environ.get(
     "DIGILABO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from digilabo.settings import Settings
+from config.settings import Settings
 
 
 def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -9,8 +9,8 @@ import socket
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from digilabo.runtime import Runtime
-from digilabo.settings import QUEUES, Settings
+from config.runtime import Runtime
+from config.settings import QUEUES, Settings
 from jobs.registry import build_registry
 from queues.app import make_celery
 from worker.tasks import register_tasks
@@ -62,13 +62,15 @@ def setup_metrics(settings: Settings, pool: str, port: int | None) -> None:
     from monitoring.multiproc import prepare_multiprocess_dir
 
     prepare_multiprocess_dir(settings.var_dir.resolve() / "metrics" / f"{pool}-{os.getpid()}")
-    from jobs.transcription.model import LOAD_OBSERVERS
     from monitoring.exporter import serve_worker_metrics
     from monitoring.metrics import worker_metrics
 
     metrics = worker_metrics(pool)
-    metrics.precreate(k.name for k in build_registry(settings.extra_job_kinds).all() if k.queue == pool)
-    LOAD_OBSERVERS.append(lambda _name, seconds: metrics.model_load_seconds.observe(seconds))
+    kinds = [k for k in build_registry(settings.extra_job_kinds).all() if k.queue == pool]
+    metrics.precreate(k.name for k in kinds)
+    for kind in kinds:
+        if kind.load_observers is not None:
+            kind.load_observers.append(lambda _name, seconds: metrics.model_load_seconds.observe(seconds))
     if port:
         serve_worker_metrics(port)
         log.info("%s worker metrics on port %d", pool, port)

@@ -1,44 +1,8 @@
 """The Japanese web portal for department staff, operators and admins.
 
-``install(app)`` adds its pages under ``/portal`` (``/`` redirects there)
-and its static files under ``/portal/static``. Later pages (OCR review,
-templates, entry scripts) add a router here and a menu entry with
-``web.add_nav``; new-job fields for a kind go in ``forms.KIND_FIELDS``.
+``intake_api.portal.app.install(app)`` adds its pages under ``/portal`` (``/``
+redirects there) and its static files under ``/portal/static``. The menu is
+one ordered list in ``web.NAV``; a kind's new-job fields and job-page
+fragment live in the kind's folder (``JobKind.portal``). Pages call the
+application layer (``services``), never the API's routes.
 """
-
-from __future__ import annotations
-
-from pathlib import Path
-
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-
-from intake_api.portal import (
-    routes_account,
-    routes_admin,
-    routes_jobs,
-    routes_ops,
-    routes_review,
-    routes_savings,
-    routes_scripts,
-    routes_templates,
-)
-
-STATIC = Path(__file__).parent / "static"
-ROUTERS = (
-    routes_account.root,
-    routes_account.router,
-    routes_jobs.router,
-    routes_ops.router,
-    routes_review.router,
-    routes_templates.router,
-    routes_scripts.router,
-    routes_savings.router,
-    routes_admin.router,
-)
-
-
-def install(app: FastAPI) -> None:
-    for router in ROUTERS:
-        app.include_router(router)
-    app.mount("/portal/static", StaticFiles(directory=STATIC), name="portal-static")

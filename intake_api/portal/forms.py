@@ -1,24 +1,22 @@
-"""New-job forms: the fields a kind asks for, and turning a submitted form
-into the kind's parameters. The kind's own validator still has the last
-word (jobs.intake.accept runs it).
+"""New-job forms: the fields a kind asks for (declared in its folder,
+``JobKind.portal``), and turning a submitted form into the kind's
+parameters. The kind's own validator still has the last word
+(jobs.intake.accept runs it).
 
-A kind with an entry in ``KIND_FIELDS`` gets those fields; any other kind
-gets the generic form: its files plus a few 「項目名 = 値」 rows. OCR (a
-template to choose) and entry jobs (an approved script) add their entries
-here, with ``choices`` read from their stores.
+A kind that declares fields gets them; any other kind gets the generic
+form: its files plus a few 「項目名 = 値」 rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake_api.portal.ocr import template_choices
-from intake_api.portal.rpa import INVALID_ROWS, invalid_rows_choices, script_choices
+from intake_api.portal.kinds import portal_kind
+from jobs.adapters import FormField
 from jobs.errors import JobInputError
 from jobs.registry import JobKind
 from jobs.store import Viewer
@@ -28,113 +26,9 @@ _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,15})")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,15})\.[0-9]{1,15}")
 
-Choices = Callable[[Session, Viewer], list[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One input. ``kind``: text, date, textarea, select, number, checkbox.
-    A select with a ``default`` has no empty choice and starts on it."""
-
-    name: str
-    label: str
-    kind: str = "text"
-    help: str = ""
-    required: bool = False
-    placeholder: str = ""
-    max_length: int = 200
-    choices: Choices | None = None
-    default: str = ""
-    convert: Callable[[str], Any] = field(default=lambda v: v)
-
-
-KIND_FIELDS: dict[str, tuple[FormField, ...]] = {
-    "transcription": (
-        FormField("meeting_name", "会議名", placeholder="例: 防災対策検討会議（第3回）"),
-        FormField("meeting_date", "開催日", kind="date"),
-        FormField("place", "場所", placeholder="例: 本庁舎5階 第1会議室"),
-        FormField(
-            "attendees",
-            "出席者",
-            kind="textarea",
-            help="1行に1人、または「、」で区切って入力してください。",
-            max_length=4000,
-        ),
-        FormField(
-            "glossary",
-            "この会議の用語",
-            kind="textarea",
-            help="人名・地名・事業名など、正しく書き起こしてほしい語句（部署の用語集に追加して使います）。",
-            max_length=4000,
-        ),
-    ),
-    "ocr": (
-        FormField(
-            "template",
-            "帳票定義",
-            kind="select",
-            required=True,
-            help="読み取る帳票の種類です。一覧にない帳票は運用担当に登録を依頼してください。",
-            max_length=120,
-            choices=template_choices,
-        ),
-    ),
-    "rpa_entry": (
-        FormField(
-            "script",
-            "入力スクリプト",
-            kind="select",
-            required=True,
-            help="承認済みの入力スクリプトの最新版で入力します。一覧にないときは運用担当に登録を依頼してください。",
-            max_length=120,
-            choices=script_choices,
-        ),
-        FormField(
-            "invalid_rows",
-            "不備のある行",
-            kind="select",
-            max_length=20,
-            choices=invalid_rows_choices,
-            default="skip",
-        ),
-        FormField(
-            "dry_run",
-            "確認のみ（登録しない）",
-            kind="checkbox",
-            help="入力データと画面の流れを確かめるだけで、財務会計システムには登録しません。",
-        ),
-    ),
-}
-
-
-@dataclass(frozen=True)
-class FileInput:
-    """The file input of a kind whose files are not what its name suggests."""
-
-    label: str
-    accept: str
-    help: str = ""
-
-
-KIND_FILES: dict[str, FileInput] = {
-    "rpa_entry": FileInput(
-        "入力データ（CSV・XLSX）",
-        ".csv,.xlsx",
-        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのYAMLは添付しないでください。",
-    ),
-}
-
-# How a stored parameter value reads on the job page, by kind and parameter.
-VALUE_LABELS: dict[str, dict[str, dict[Any, str]]] = {
-    "rpa_entry": {
-        "invalid_rows": dict(INVALID_ROWS),
-        "dry_run": {True: "はい（登録しない）", False: "いいえ"},
-    },
-}
-
 
 def fields_for(kind: JobKind) -> tuple[FormField, ...]:
-    return KIND_FIELDS.get(kind.name, ())
+    return portal_kind(kind).fields
 
 
 def choices_for(

@@ -1,26 +1,17 @@
 """The review screen's fields beyond the plain text box: dates shown and
-corrected in 和暦 and 西暦 side by side, and a batch split into the
-decisions that can be saved and those refused (each with its message), so
-one wrong correction never holds back the others."""
+corrected in 和暦 and 西暦 side by side (the split of a batch into the
+decisions saved and those refused is ``services.review.split_refused``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from jobs import store
-from jobs.artifacts import ArtifactStore
-from jobs.errors import JobInputError
-from jobs.ocr import review
-from jobs.ocr.document import apply_corrections
 from jobs.wareki import EARLIEST_SUPPORTED, to_seireki, to_wareki
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-Key = tuple[int, str]
 
 
 def read_date(entry: Mapping[str, Any]) -> date | None:
@@ -42,39 +33,3 @@ def date_item(entry: Mapping[str, Any]) -> dict[str, Any]:
     if day is None:
         return {"date": False}
     return {"date": True, "shown": to_wareki(day), "seireki": to_seireki(day)}
-
-
-def as_correction(item: Any) -> dict[str, Any]:
-    """A Correction model as ``apply_corrections`` takes it."""
-    return {"form": item.form, "field": item.field} | (
-        {} if item.confirm or item.value is None else {"value": item.value}
-    )
-
-
-def split_refused(
-    job_id: str,
-    corrections: Sequence[Any],
-    *,
-    session: Session,
-    artifacts: ArtifactStore,
-    viewer: store.Viewer,
-) -> tuple[list[Any], dict[Key, str]]:
-    """(the decisions that apply, {(form, field): message} for those refused).
-    Checked against the job's forms.json without changing anything."""
-    job = store.get_job(job_id, session=session, viewer=viewer)
-    doc = review.load_document(job, session=session, artifacts=artifacts)
-    try:
-        apply_corrections(doc, [as_correction(c) for c in corrections])
-        return list(corrections), {}
-    except JobInputError:
-        pass
-    good: list[Any] = []
-    refused: dict[Key, str] = {}
-    for item in corrections:
-        try:
-            apply_corrections(doc, [as_correction(item)])
-        except JobInputError as exc:
-            refused[(item.form, item.field)] = exc.message
-            continue
-        good.append(item)
-    return good, refused

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from intake_api.deps import RuntimeDep
 from intake_api.portal import session as cookie
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render, safe_next
-from jobs import auth, store
-from jobs import sessions as portal_sessions
+from jobs import auth
 from jobs.db import unit_of_work
 from jobs.store import Viewer
+from services import accounts
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 root = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -48,19 +48,12 @@ def login(
 ) -> Response:
     try:
         with unit_of_work(runtime.factory) as session:
-            user = auth.authenticate(name, password, session=session)
-            viewer = auth.viewer_for_user(user)
-            store.audit("login", session=session, viewer=viewer, via="portal")
+            user, viewer = accounts.log_in(session, name, password)
             user_id, password_hash = user.id, user.password_hash
-            session_id = portal_sessions.start(user.id, cookie.MAX_AGE_S, session=session)
+            session_id = accounts.start_session(session, user.id, cookie.MAX_AGE_S)
     except auth.AuthError as exc:
         with unit_of_work(runtime.factory) as session:
-            store.audit(
-                "login_failed",
-                session=session,
-                viewer=Viewer(user_id=None, name=name[:100], department_code="", role="department"),
-                via="portal",
-            )
+            accounts.log_failed_login(session, name)
         context = {"next": safe_next(next) or "", "error": exc.message, "name": name}
         return render(request, "login.html", context, status=401)
     cookie.log_in(request, user_id, password_hash, session_id)
@@ -74,7 +67,6 @@ def logout(request: Request, runtime: RuntimeDep) -> Response:
     user_id = str(data.get("uid") or "")
     if user_id:
         with unit_of_work(runtime.factory) as session:
-            if portal_sessions.user_of(str(data.get("sid") or ""), session=session) == user_id:
-                portal_sessions.end_all(user_id, session=session)
+            accounts.log_out(session, user_id, str(data.get("sid") or ""))
     cookie.log_out(request)
     return redirect("/portal/login")

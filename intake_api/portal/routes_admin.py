@@ -8,15 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal.web import ROLE_LABELS, AdminUser, CsrfChecked, PortalRoute, redirect, render
-from jobs import auth, store
-from jobs import sessions as portal_sessions
-from jobs.errors import JobInputError, NotFound
-from jobs.models import Department, User
+from jobs import store
+from jobs.errors import JobInputError
+from services import accounts
 
 router = APIRouter(prefix="/portal/admin", route_class=PortalRoute, include_in_schema=False)
 DEPT_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -69,15 +67,13 @@ async def save_department(
         if not 0 < minutes <= 1440:
             raise JobInputError("invalid_baseline", "手作業時間は0より大きく1440分以下で入力してください。")
         overrides[service] = round(minutes * 60, 3)
-    department = store.ensure_department(code, name, session=session)
-    department.baseline_overrides = overrides
-    store.audit("department", session=session, viewer=user.viewer, department=code)
+    accounts.save_department(session, user.viewer, code, name, overrides)
     return redirect("/portal/admin/departments?msg=dept")
 
 
 def _users_context(session: Session, msg: str = "", error: str = "") -> dict[str, Any]:
     return {
-        "users": session.scalars(select(User).order_by(User.department_code, User.name)).all(),
+        "users": accounts.list_users(session),
         "departments": store.list_departments(session=session),
         "roles": ROLE_LABELS,
         "msg": MESSAGES.get(msg, ""),
@@ -90,13 +86,6 @@ def users(request: Request, session: SessionDep, _user: AdminUser, msg: str = ""
     return render(request, "admin_users.html", _users_context(session, msg))
 
 
-def _check_choice(department: str, role: str, session: Session) -> None:
-    if role not in auth.ROLES:
-        raise JobInputError("invalid_role", "役割の指定が正しくありません。")
-    if session.get(Department, department) is None:
-        raise NotFound("部署")
-
-
 @router.post("/users", dependencies=[CsrfChecked])
 def create_user(
     session: SessionDep,
@@ -107,17 +96,14 @@ def create_user(
     password: Annotated[str, Form(max_length=1024)],
     display_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_choice(department, role, session)
-    user = auth.create_user(
+    accounts.create_user(
+        session,
+        admin.viewer,
         name,
-        session=session,
-        department_code=department,
+        department=department,
         role=role,
         password=password,
         display_name=display_name,
-    )
-    store.audit(
-        "user", session=session, viewer=admin.viewer, user=user.name, role=role, department=department
     )
     return redirect("/portal/admin/users?msg=created")
 
@@ -131,14 +117,9 @@ def update_user(
     role: Annotated[str, Form()],
     active: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_choice(department, role, session)
-    user = store.get_user(user_id, session=session)
-    if user.id == admin.viewer.user_id and (role != "admin" or not active):
-        raise JobInputError("self_lockout", "自分自身の管理者権限を外したり、無効にしたりはできません。")
-    user.department_code, user.role, user.active = department, role, bool(active)
-    if not user.active:
-        portal_sessions.end_all(user.id, session=session)
-    store.audit("user", session=session, viewer=admin.viewer, user=user.name, role=role, active=bool(active))
+    accounts.update_user(
+        session, admin.viewer, user_id, department=department, role=role, active=bool(active)
+    )
     return redirect("/portal/admin/users?msg=updated")
 
 
@@ -146,8 +127,5 @@ def update_user(
 def reset_password(
     user_id: str, session: SessionDep, admin: AdminUser, password: Annotated[str, Form(max_length=1024)]
 ) -> Response:
-    user = store.get_user(user_id, session=session)
-    auth.set_password(user, password)
-    portal_sessions.end_all(user.id, session=session)
-    store.audit("password", session=session, viewer=admin.viewer, user=user.name)
+    accounts.reset_password(session, admin.viewer, user_id, password)
     return redirect("/portal/admin/users?msg=password")

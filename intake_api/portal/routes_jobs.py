@@ -1,31 +1,32 @@
 """Department pages: a new job, the department's jobs, one job with its
 downloads, and the small JSON endpoint the pages poll for progress.
 
-Submitting, reading, downloading, cancelling and retrying call the API's own
-route functions with the logged-in person as the viewer, so visibility
-rules, auditing and metrics are the API's.
+Submitting, reading, downloading, cancelling and retrying call the
+application layer (``services.jobs``) with the logged-in person as the
+viewer, as the API does, so visibility rules, auditing and metrics are the
+same. A kind's own fields and job-page fragment come from its folder.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from intake_api.deps import RuntimeDep, SessionDep
+from intake_api.files import send_file
 from intake_api.portal import forms
+from intake_api.portal.kinds import fragment, portal_kind
 from intake_api.portal.labels import accepted_formats, ocr_field_labels, split_outputs
-from intake_api.portal.rpa import record_counts
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
-from intake_api.routes import jobs as api
 from jobs import store
-from jobs.errors import STATE_LABELS_JA, DigilaboError, NotFound
-from jobs.lifecycle import FINISHED, State
+from jobs.errors import STATE_LABELS_JA, DigilaboError
+from jobs.lifecycle import FINISHED
 from jobs.registry import JobKind
+from services import jobs as service
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50
@@ -67,10 +68,7 @@ def accept_attr(kind: JobKind) -> str:
 def _kind_or_first(runtime: Runtime, name: str) -> JobKind | None:
     if name and name in runtime.registry:
         return runtime.registry.get(name)
-    kinds = runtime.registry.all()
-    preferred = [k for k in kinds if k.name == "transcription"]
-    found = preferred or kinds
-    return found[0] if found else None
+    return runtime.registry.first()
 
 
 def new_job_page(
@@ -84,7 +82,8 @@ def new_job_page(
     status: int = 200,
 ) -> Response:
     kind = _kind_or_first(runtime, kind_name)
-    fields = forms.fields_for(kind) if kind else ()
+    pieces = portal_kind(kind)
+    fields = pieces.fields
     context = {
         "kinds": runtime.registry.all(),
         "kind": kind,
@@ -92,7 +91,8 @@ def new_job_page(
         "choices": forms.choices_for(fields, session=session, viewer=user.viewer),
         "generic_rows": range(forms.GENERIC_ROWS),
         "accept": accept_attr(kind) if kind else "",
-        "file_input": forms.KIND_FILES.get(kind.name) if kind else None,
+        "file_input": pieces.file_input,
+        "form_fragment": fragment(kind, pieces.form_fragment),
         "formats": accepted_formats(kind.accepted_media_types) if kind else "",
         "values": values or {},
         "error": error,
@@ -123,7 +123,7 @@ async def submit(
         job_kind = runtime.registry.get(kind)
         params = forms.params_from_form(job_kind, form)
         uploads = [f for f in files or [] if f.filename]
-        accepted = await api.submit_job(request, runtime, user.viewer, kind, uploads, json.dumps(params))
+        accepted = await service.submit(runtime, user.viewer, kind, uploads, params)
     except DigilaboError as exc:
         with runtime.factory() as session:
             return new_job_page(
@@ -150,7 +150,7 @@ def my_jobs(
 ) -> Response:
     # Department view: always the person's own department, whatever the role.
     viewer = store.Viewer(user.viewer.user_id, user.viewer.name, user.viewer.department_code, "department")
-    page = api.list_jobs(runtime, session, viewer, limit=PAGE, offset=max(0, offset))
+    page = service.list_jobs(runtime, session, viewer, limit=PAGE, offset=max(0, offset))
     return render(request, "jobs.html", _list_context(page, offset))
 
 
@@ -158,11 +158,11 @@ def my_jobs(
 def job_page(
     request: Request, job_id: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
 ) -> Response:
-    job = api.get_job(job_id, runtime, session, user.viewer)
+    job = service.get_job(job_id, runtime, session, user.viewer)
     hint = ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT) if job.state in ("failed", "cancelled") else ""
     kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
-    labels = {f.name: f.label for f in forms.fields_for(kind)} if kind else {}
-    stored = store.get_job(job.id, session=session, viewer=user.viewer).parameters or {}
+    pieces = portal_kind(kind)
+    stored = service.stored_parameters(job.id, session, user.viewer)
     files, crop_groups = split_outputs(job.outputs, ocr_field_labels(stored), job.kind)
     context = {
         "job": job,
@@ -170,11 +170,10 @@ def job_page(
         "crop_groups": crop_groups,
         "hint": hint,
         "finished": job.state in FINISHED,
-        "param_labels": labels,
-        "value_labels": forms.VALUE_LABELS.get(job.kind, {}),
-        "record_counts": record_counts(job.summary)
-        if job.kind == "rpa_entry" and "records" in job.summary
-        else [],
+        "param_labels": {f.name: f.label for f in pieces.fields},
+        "value_labels": pieces.value_labels,
+        "job_fragment": fragment(kind, pieces.job_fragment),
+        **(pieces.job_context(job.summary) if pieces.job_context else {}),
     }
     return render(request, "job.html", context)
 
@@ -183,14 +182,14 @@ def job_page(
 def download(
     job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
 ) -> FileResponse:
-    return api.download_artifact(job_id, name, runtime, session, user.viewer)
+    return send_file(job_id, name, "output", runtime, session, user.viewer)
 
 
 @router.get("/jobs/{job_id}/inputs/{name}")
 def download_input(
     job_id: str, name: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
 ) -> FileResponse:
-    return api.download_input(job_id, name, runtime, session, user.viewer)
+    return send_file(job_id, name, "input", runtime, session, user.viewer)
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[CsrfChecked])
@@ -201,13 +200,13 @@ def cancel(
     user: CurrentUser,
     back: Annotated[str, Form()] = "",
 ) -> Response:
-    api.cancel_job(job_id, runtime, session, user.viewer)
+    service.cancel_job(job_id, runtime, session, user.viewer)
     return redirect(_back(back, job_id))
 
 
 @router.post("/jobs/{job_id}/retry", dependencies=[CsrfChecked])
 def retry(job_id: str, runtime: RuntimeDep, user: CurrentUser, back: Annotated[str, Form()] = "") -> Response:
-    api.retry_job(job_id, runtime, user.viewer)
+    service.retry_job(job_id, runtime, user.viewer)
     return redirect(_back(back, job_id))
 
 
@@ -222,20 +221,4 @@ def _back(back: str, job_id: str) -> str:
 @router.get("/api/jobs")
 def job_status(session: SessionDep, user: CurrentUser, ids: str = "") -> JSONResponse:
     """State and progress of up to 100 jobs (those the person may see)."""
-    out = []
-    for job_id in list(dict.fromkeys(i for i in ids.split(",") if i))[:100]:
-        try:
-            job = store.get_job(job_id, session=session, viewer=user.viewer)
-        except NotFound:
-            continue
-        out.append(
-            {
-                "id": job.id,
-                "state": job.state,
-                "state_label": STATE_LABELS_JA.get(job.state, job.state),
-                "progress": round(job.progress or 0.0, 4),
-                "progress_message": job.progress_message or "",
-                "finished": State(job.state) in FINISHED,
-            }
-        )
-    return JSONResponse({"jobs": out})
+    return JSONResponse({"jobs": service.job_states(ids.split(","), session=session, viewer=user.viewer)})

@@ -7,18 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from intake_api.deps import RuntimeDep, SessionDep
-from intake_api.portal import overview
-from intake_api.portal.rpa import setup_problems
 from intake_api.portal.web import CsrfChecked, OperatorUser, PortalRoute, redirect, render
-from intake_api.routes import glossary as glossary_api
-from intake_api.routes import jobs as api
 from jobs import store
 from jobs.errors import STATE_LABELS_JA, JobInputError
 from jobs.lifecycle import FINISHED, State
 from queues.inspect import workers_online
+from services import glossary, overview, scripts
+from services import jobs as service
 
 router = APIRouter(prefix="/portal/ops", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50
@@ -38,7 +35,7 @@ def queues(request: Request, runtime: RuntimeDep, session: SessionDep, _user: Op
             "running": running,
             "kind_labels": labels,
             "ping_failed": workers is None,
-            "setup_problems": setup_problems(session=session, options=runtime.settings.kind_options()),
+            "setup_problems": scripts.setup_problems(session, runtime.settings.kind_options()),
         },
     )
 
@@ -70,7 +67,7 @@ def _jobs_page(
     offset: int,
     template: str,
 ) -> Response:
-    page = api.list_jobs(
+    page = service.list_jobs(
         runtime,
         session,
         user.viewer,
@@ -147,7 +144,7 @@ def glossary_page(
             "terms": "\n".join(chosen.glossary or []) if chosen else "",
             "saved": bool(saved),
             "error": "",
-            "limit": glossary_api.MAX_TERMS,
+            "limit": glossary.MAX_TERMS,
         },
     )
 
@@ -162,8 +159,10 @@ def save_glossary(
 ) -> Response:
     lines = [t.strip() for t in terms.replace("、", "\n").splitlines() if t.strip()]
     try:
-        body = glossary_api.GlossaryUpdate(terms=lines)
-    except ValidationError:
+        code, _ = glossary.replace(session, user.viewer, lines, department)
+    except JobInputError as exc:
+        if exc.code != "too_many_terms":
+            raise
         departments = store.list_departments(session=session)
         return render(
             request,
@@ -173,10 +172,9 @@ def save_glossary(
                 "chosen": store.department_for(user.viewer, department, session=session),
                 "terms": terms,
                 "saved": False,
-                "error": f"用語は{glossary_api.MAX_TERMS}件までです（{len(lines)}件あります）。",
-                "limit": glossary_api.MAX_TERMS,
+                "error": exc.message,
+                "limit": glossary.MAX_TERMS,
             },
             status=422,
         )
-    result = glossary_api.replace_glossary(body, session, user.viewer, department=department)
-    return redirect(f"/portal/ops/glossary?department={result.department}&saved=1")
+    return redirect(f"/portal/ops/glossary?department={code}&saved=1")

@@ -1,10 +1,10 @@
 """OCR review: the jobs waiting for a person, and the screen where the flagged
 fields of one job are confirmed or corrected, each beside its crop image.
 
-Reading the pending fields and applying the decisions call the review API's
-own route functions (``intake_api.routes.review``) with the logged-in person
-as viewer: whoever may see the job may review it, as in the API (department
-staff can fix their own forms); the menu entry is for operators.
+Reading the pending fields and applying the decisions call the application
+layer (``services.review``, the kind's review hook) with the logged-in
+person as viewer: whoever may see the job may review it, as in the API
+(department staff can fix their own forms); the menu entry is for operators.
 """
 
 from __future__ import annotations
@@ -21,24 +21,14 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from intake_api.deps import RuntimeDep, SessionDep
-from intake_api.portal.review_items import date_item, split_refused
-from intake_api.portal.web import (
-    CsrfChecked,
-    CurrentUser,
-    NavItem,
-    OperatorUser,
-    PortalRoute,
-    add_nav,
-    redirect,
-    render,
-)
-from intake_api.routes import jobs as jobs_api
-from intake_api.routes import review as review_api
-from jobs.errors import JobInputError, UploadRejected
+from intake_api.portal.review_items import date_item
+from intake_api.portal.web import CsrfChecked, CurrentUser, OperatorUser, PortalRoute, redirect, render
+from jobs.errors import JobInputError
 from jobs.lifecycle import State
+from services import jobs as jobs_service
+from services import review
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
-add_nav(NavItem("/portal/ops/review", "OCR確認", ("operator", "admin")), before="/portal/ops/glossary")
 
 PAGE = 50
 # The time a reviewer may be credited with: the page measures it, the server caps it.
@@ -52,7 +42,7 @@ _ITEM_KEY = re.compile(r"field_([0-9]{1,4})")
 def waiting(
     request: Request, runtime: RuntimeDep, session: SessionDep, user: OperatorUser, offset: int = 0
 ) -> Response:
-    page = jobs_api.list_jobs(
+    page = jobs_service.list_jobs(
         runtime, session, user.viewer, state=State.NEEDS_REVIEW, kind="ocr", limit=PAGE, offset=max(0, offset)
     )
     context = {"jobs": page.data, "count": page.count, "offset": offset, "page_size": PAGE}
@@ -98,10 +88,9 @@ def _page(
     error: JobInputError | None = None,
     refused: Mapping[tuple[int, str], str] | None = None,
 ) -> Response:
-    job = jobs_api.get_job(job_id, runtime, session, user.viewer)
-    if job.kind != "ocr":
-        raise UploadRejected("not_reviewable", "このジョブには確認する項目がありません。")
-    pending = review_api.pending_fields(job_id, runtime, session, user.viewer)["pending"]
+    job = jobs_service.get_job(job_id, runtime, session, user.viewer)
+    review.hook_for(runtime, job.kind)  # refuses a kind with nothing to review
+    _, pending = review.pending(runtime, session, user.viewer, job_id)
     items = _items(job.id, pending)
     for item in items:
         item["typed"] = (typed or {}).get((item["form"], item["field"]), item["shown"])
@@ -127,10 +116,10 @@ def review_page(
     return _page(request, runtime, session, user, job_id)
 
 
-def decisions(form: FormData) -> tuple[list[review_api.Correction], dict[tuple[int, str], str]]:
+def decisions(form: FormData) -> tuple[list[dict[str, Any]], dict[tuple[int, str], str]]:
     """Each posted item: confirmed when its value is the one shown, else
     corrected to what was typed (an emptied box clears the value)."""
-    corrections: list[review_api.Correction] = []
+    corrections: list[dict[str, Any]] = []
     typed: dict[tuple[int, str], str] = {}
     for key in form:
         found = _ITEM_KEY.fullmatch(key)
@@ -152,9 +141,9 @@ def decisions(form: FormData) -> tuple[list[review_api.Correction], dict[tuple[i
                 value = seireki
         typed[(number, field)] = value
         if value == str(form.get(f"shown_{index}") or "").strip():
-            corrections.append(review_api.Correction(form=number, field=field, confirm=True))
+            corrections.append({"form": number, "field": field})
         else:
-            corrections.append(review_api.Correction(form=number, field=field, value=value))
+            corrections.append({"form": number, "field": field, "value": value})
     if len(corrections) > MAX_ITEMS:
         raise JobInputError("invalid_review", f"一度に確認できるのは{MAX_ITEMS}項目までです。")
     return corrections, typed
@@ -172,14 +161,13 @@ async def submit_review(
         len(corrections),
         now=time.time(),
     )
-    # Refused corrections stay pending with their message; the others are saved.
-    good, refused = await run_in_threadpool(
-        split_refused, job_id, corrections, session=session, artifacts=runtime.artifacts, viewer=user.viewer
-    )
-    body = review_api.ReviewSubmit(corrections=good, seconds_spent=seconds)
     try:
+        # Refused corrections stay pending with their message; the others are saved.
+        good, refused = await run_in_threadpool(
+            review.split_refused, runtime, session, user.viewer, job_id, corrections
+        )
         if good:
-            await run_in_threadpool(review_api.submit_review, job_id, body, runtime, session, user.viewer)
+            await run_in_threadpool(review.submit, runtime, session, user.viewer, job_id, good, seconds)
     except JobInputError as exc:
         # Refused as a whole (a tampered form): show the page again with what was typed.
         return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, exc)

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from intake_api.deps import RuntimeDep, SessionDep
+from intake_api.files import attachment
 from intake_api.portal.charts import bar_chart
 from intake_api.portal.web import CurrentUser, PortalRoute, render
-from intake_api.routes import savings as api
 from jobs.errors import JobInputError
 from jobs.wareki import fiscal_year_label, fiscal_year_of
+from services import savings as totals
 
 router = APIRouter(prefix="/portal/savings", route_class=PortalRoute, include_in_schema=False)
 
@@ -45,7 +46,7 @@ def savings_page(
     year = _year(runtime, fiscal_year)
 
     def table(group_by: str) -> Any:
-        return api.savings(runtime, session, user.viewer, group_by=group_by, fiscal_year=year)
+        return totals.savings(runtime, session, user.viewer, group_by=group_by, fiscal_year=year)
 
     by_dept, by_service, by_month = table("department"), table("service"), table("month")
     month_hours = {r["month"]: r["saved_hours"] for r in by_month.rows}
@@ -90,11 +91,13 @@ def export(
     fiscal_year: int | None = None,
 ) -> Response:
     year = _year(runtime, fiscal_year)
-    return api.export(
-        runtime,
-        session,
-        user.viewer,
-        format=format,
-        group_by="fiscal_year,month,department,service",
-        fiscal_year=year,
+    return attachment(
+        *totals.export(
+            runtime,
+            session,
+            user.viewer,
+            format=format,
+            group_by="fiscal_year,month,department,service",
+            fiscal_year=year,
+        )
     )

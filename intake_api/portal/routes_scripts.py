@@ -2,16 +2,15 @@
 with versions and approval, one version with its YAML, the upload form that
 shows the mistake's line, and approval by a second operator.
 
-Every action calls the scripts API's own route functions
-(``intake_api.routes.scripts``) with the logged-in person as viewer, so the
-rules (operators only; the uploader cannot approve their own version unless
-admin) and the audit log are the API's. Departments choose approved scripts
+Every action calls the application layer (``services.scripts``) with the
+logged-in person as viewer, as the API does, so the rules (the uploader
+cannot approve their own version unless admin) and the audit log are the
+same; the pages are for operators only. Departments choose approved scripts
 on the new-job form only.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from itertools import groupby
 from typing import Annotated, Any
@@ -21,22 +20,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from intake_api.deps import SessionDep
-from intake_api.portal.rpa import STATUS_LABELS, approved_newest, install_samples
-from intake_api.portal.web import (
-    CsrfChecked,
-    NavItem,
-    OperatorUser,
-    PortalRoute,
-    PortalUser,
-    add_nav,
-    redirect,
-    render,
-)
-from intake_api.routes import scripts as scripts_api
+from intake_api.portal.web import CsrfChecked, OperatorUser, PortalRoute, PortalUser, redirect, render
 from jobs.errors import DigilaboError, InvalidTransition, JobInputError
+from jobs.rpa.portal import STATUS_LABELS
+from services import scripts
 
 router = APIRouter(prefix="/portal/scripts", route_class=PortalRoute, include_in_schema=False)
-add_nav(NavItem("/portal/scripts", "入力スクリプト", ("operator", "admin")), before="/portal/ops/glossary")
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
@@ -49,9 +38,8 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("")
 def script_list(request: Request, session: SessionDep, user: OperatorUser) -> Response:
-    install_samples(session=session)
-    rows = [_shown(r) for r in scripts_api.list_scripts(session, user.viewer)]
-    in_use = {(r.script_id, r.version) for r in approved_newest(session=session)}
+    rows = [_shown(r) for r in scripts.list_with_samples(session)]
+    in_use = scripts.in_use(session)
     groups = [(key, list(versions)) for key, versions in groupby(rows, key=lambda r: r["id"])]
     return render(request, "scripts.html", {"groups": groups, "in_use": in_use})
 
@@ -71,9 +59,9 @@ def upload_form(request: Request, _user: OperatorUser, script_id: str = "") -> R
 
 async def _yaml_lines(upload: UploadFile) -> list[str]:
     """The uploaded YAML's lines, to show beside its mistake."""
-    raw = await upload.read(scripts_api.MAX_SCRIPT_BYTES + 1)
+    raw = await upload.read(scripts.MAX_SCRIPT_BYTES + 1)
     await upload.seek(0)
-    if len(raw) > scripts_api.MAX_SCRIPT_BYTES:
+    if len(raw) > scripts.MAX_SCRIPT_BYTES:
         return []
     return raw.decode("utf-8-sig", errors="replace").splitlines()
 
@@ -95,13 +83,13 @@ async def upload(
     lines = await _yaml_lines(file)
     try:
         if action == "validate":
-            checked = await scripts_api.validate(user.viewer, file)
+            checked = scripts.validate(scripts.decode(await file.read(scripts.MAX_SCRIPT_BYTES + 1)))
             if checked["valid"]:
                 return _upload_page(request, script_id=script_id, valid=True)
             error, line = checked["message"], checked["line"]
         else:
-            answer = await scripts_api.upload(session, user.viewer, script_id, file)
-            saved = json.loads(bytes(answer.body))
+            text = scripts.decode(await file.read(scripts.MAX_SCRIPT_BYTES + 1))
+            saved = scripts.upload(session, user.viewer, script_id, text)
             flag = "saved" if saved["created"] else "unchanged"
             return redirect(f"/portal/scripts/{saved['id']}?version={saved['version']}&{flag}=1")
     except JobInputError as exc:
@@ -124,8 +112,8 @@ def _script_page(
     status: int = 200,
     **flags: Any,
 ) -> Response:
-    found = _shown(scripts_api.get_script(script_id, session, user.viewer, version))
-    versions = [_shown(r) for r in scripts_api.list_scripts(session, user.viewer) if r["id"] == found["id"]]
+    found = _shown(scripts.get(session, script_id, version))
+    versions = [_shown(r) for r in scripts.list_all(session) if r["id"] == found["id"]]
     in_use = next((r["version"] for r in versions if r["status"] == "approved"), None)
     context = {
         "s": found,
@@ -158,7 +146,7 @@ def script_page(
 def script_file(
     script_id: str, session: SessionDep, user: OperatorUser, version: int | None = None
 ) -> Response:
-    found = scripts_api.get_script(script_id, session, user.viewer, version)
+    found = scripts.get(session, script_id, version)
     return Response(
         found["text"].encode("utf-8"),
         media_type="application/yaml; charset=utf-8",
@@ -171,7 +159,7 @@ def approve(
     request: Request, script_id: str, version: int, session: SessionDep, user: OperatorUser
 ) -> Response:
     try:
-        row = scripts_api.approve(script_id, version, session, user.viewer)
+        row = scripts.approve(session, user.viewer, script_id, version)
     except InvalidTransition:
         error = "この版はすでに承認されています。"
         return _script_page(request, session, user, script_id, version, 409, error=error)

@@ -2,16 +2,15 @@
 preview, the upload form that shows validation problems by line, and the
 editor where boxes are drawn or moved on the reference page.
 
-Listing, reading, previewing, validating and uploading call the templates
-API's own route functions; an edit becomes a new version through
-``jobs.ocr.edit`` and ``jobs.ocr.store.save``. Everyone logged in may look;
+Listing, reading, previewing, validating, uploading and saving an edit as a
+new version call the application layer (``services.templates``), as the API
+does. Everyone logged in may look;
 uploading and editing are for operators and admins.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
 from datetime import datetime
@@ -23,27 +22,16 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from intake_api.deps import SessionDep
-from intake_api.portal.ocr import TYPE_LABELS, latest_templates
-from intake_api.portal.web import (
-    CsrfChecked,
-    CurrentUser,
-    NavItem,
-    OperatorUser,
-    PortalRoute,
-    add_nav,
-    redirect,
-    render,
-)
-from intake_api.routes import templates as templates_api
-from jobs import store
+from intake_api.portal.web import CsrfChecked, CurrentUser, OperatorUser, PortalRoute, redirect, render
 from jobs.errors import DigilaboError, JobInputError, NotFound
 from jobs.ocr import store as templates
-from jobs.ocr.edit import FieldEdit, definition_yaml, edited_template, unchanged
+from jobs.ocr.edit import FieldEdit, definition_yaml
+from jobs.ocr.portal import TYPE_LABELS
 from jobs.ocr.template import Box
 from jobs.ocr.yamldoc import MAX_TEMPLATE_BYTES, TemplateError
+from services import templates as service
 
 router = APIRouter(prefix="/portal/templates", route_class=PortalRoute, include_in_schema=False)
-add_nav(NavItem("/portal/templates", "帳票定義", ("operator", "admin")), before="/portal/ops/glossary")
 
 MAX_FIELDS = 500
 _ROW_KEY = re.compile(r"name_([0-9]{1,4})")
@@ -52,8 +40,7 @@ _PROBLEM_FIELD = re.compile(r"fields\[([0-9]+)\]")
 
 @router.get("")
 def template_list(request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    latest_templates(session=session)  # installs the bundled samples on first use
-    rows = templates_api.list_templates(session, user.viewer)
+    rows = service.list_latest(session, with_samples=True)  # the bundled samples on first use
     for row in rows:
         row["created"] = datetime.fromisoformat(row["created_at"])
     return render(request, "templates.html", {"templates": rows})
@@ -70,6 +57,10 @@ def _upload_page(request: Request, status: int = 200, **context: Any) -> Respons
 @router.get("/new")
 def upload_form(request: Request, _user: OperatorUser) -> Response:
     return _upload_page(request)
+
+
+async def _read(upload: UploadFile) -> bytes:
+    return service.check_size(upload.filename, await upload.read(service.MAX_TEMPLATE_BYTES + 1))
 
 
 async def _yaml_lines(upload: UploadFile) -> list[str]:
@@ -95,14 +86,14 @@ async def upload(
     lines = await _yaml_lines(definition)
     try:
         if action == "validate":
-            checked = await templates_api.validate(user.viewer, definition)
+            checked = service.validate(await _read(definition))
             problems = checked["problems"]
             if not problems:
                 return _upload_page(request, valid=True)
         else:
             refs = [r for r in reference or [] if r.filename]
-            answer = await templates_api.upload(session, user.viewer, definition, refs)
-            result = json.loads(bytes(answer.body))
+            files = {r.filename or "": await _read(r) for r in refs}
+            result = service.upload(session, user.viewer, await _read(definition), files)
             flag = "saved" if result["created"] else "unchanged"
             return redirect(f"/portal/templates/{result['id']}?version={result['version']}&{flag}=1")
     except TemplateError as exc:
@@ -126,7 +117,7 @@ def template_page(
     saved: int = 0,
     unchanged: int = 0,
 ) -> Response:
-    found = templates_api.get_template(template_id, session, user.viewer, version)
+    found = service.get(session, template_id, version)
     newest = templates.latest(template_id, session=session)
     row = templates.get_version(template_id, found["version"], session=session)
     definition = row.stored["definition"]
@@ -147,7 +138,7 @@ def template_page(
 def preview(
     template_id: str, session: SessionDep, user: CurrentUser, version: int | None = None, page: int = 1
 ) -> Response:
-    return templates_api.preview(template_id, session, user.viewer, version, page)
+    return Response(service.preview(session, template_id, version, page), media_type="image/png")
 
 
 @router.get("/{template_id}/reference.png")
@@ -270,18 +261,8 @@ def _save_edit(
     template_id: str, base_version: int, rows: list[dict[str, Any]], *, session: Any, viewer: Any
 ) -> str:
     """Store the edited fields as the next version; returns the page to show."""
-    base = templates.get_version(template_id, base_version, session=session)
-    edits = field_edits(rows)
-    if unchanged(base.stored, edits):
-        return f"/portal/templates/{template_id}?version={base.version}&unchanged=1"
-    newest = templates.latest(template_id, session=session)
-    version = (newest.version if newest else base.version) + 1
-    _, template = edited_template(base.stored, edits, version=version)
-    saved, created = templates.save(template, session=session, created_by=viewer.name)
-    store.audit(
-        "template", session=session, viewer=viewer, template=template.key, created=created, edited=True
-    )
-    return f"/portal/templates/{template_id}?version={saved.version}&saved=1"
+    version, saved = service.save_edit(session, viewer, template_id, base_version, field_edits(rows))
+    return f"/portal/templates/{template_id}?version={version}&{'saved' if saved else 'unchanged'}=1"
 
 
 @router.post("/{template_id}/edit", dependencies=[CsrfChecked])

@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from digilabo.settings import Settings
+from config.settings import Settings
 
 COOKIE = "digilabo_session"
 MAX_AGE_S = 12 * 3600

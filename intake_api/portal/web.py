@@ -17,17 +17,18 @@ from fastapi import Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from intake_api.deps import RuntimeDep
+from intake_api.errors import validation_message
+from intake_api.portal import kinds
 from intake_api.portal import session as cookie
 from intake_api.portal.labels import wareki_time, wareki_value
-from jobs import sessions as portal_sessions
 from jobs.db import read_only
 from jobs.errors import DigilaboError, Forbidden
 from jobs.models import Department, User
 from jobs.store import Viewer
+from services import accounts
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -54,24 +55,21 @@ class NavItem:
     roles: tuple[str, ...]
 
 
-# Pages added later (OCR review, templates, entry scripts) append here.
-NAV: list[NavItem] = [
+# The whole menu, in order (one list: no page module adds to it).
+NAV: tuple[NavItem, ...] = (
     NavItem("/portal/jobs/new", "新しい依頼", ("department", "operator", "admin")),
     NavItem("/portal/jobs", "部署のジョブ", ("department", "operator", "admin")),
     NavItem("/portal/ops/queues", "キュー状況", ("operator", "admin")),
     NavItem("/portal/ops/jobs", "全ジョブ", ("operator", "admin")),
     NavItem("/portal/ops/failed", "失敗ジョブ", ("operator", "admin")),
+    NavItem("/portal/ops/review", "OCR確認", ("operator", "admin")),
+    NavItem("/portal/scripts", "入力スクリプト", ("operator", "admin")),
+    NavItem("/portal/templates", "帳票定義", ("operator", "admin")),
     NavItem("/portal/ops/glossary", "用語集", ("operator", "admin")),
     NavItem("/portal/savings", "削減時間", ("department", "operator", "admin")),
     NavItem("/portal/admin/departments", "部署管理", ("admin",)),
     NavItem("/portal/admin/users", "利用者管理", ("admin",)),
-]
-
-
-def add_nav(item: NavItem, *, before: str | None = None) -> None:
-    """Add a menu entry (before the entry with path ``before``, else last)."""
-    paths = [n.path for n in NAV]
-    NAV.insert(paths.index(before) if before in paths else len(NAV), item)
+)
 
 
 # --- who is logged in -----------------------------------------------------------------------
@@ -97,7 +95,7 @@ def portal_user(request: Request, runtime: RuntimeDep) -> PortalUser:
         user = session.get(User, user_id)
         if (
             user is None
-            or portal_sessions.user_of(str(data.get("sid") or ""), session=session) != user.id
+            or accounts.session_user(session, str(data.get("sid") or "")) != user.id
             or not user.active
             or not user.password_hash
             or cookie.password_fingerprint(user.password_hash) != data.get("pw")
@@ -152,7 +150,7 @@ CsrfChecked = Depends(check_csrf)
 @cache
 def templates() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), kinds.LOADER]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -207,9 +205,7 @@ def department_namer(request: Request) -> Callable[[str], str]:
     def name(code: str) -> str:
         if not names:
             with read_only(request.app.state.runtime.factory) as session:
-                names.update(
-                    (code, label) for code, label in session.execute(select(Department.code, Department.name))
-                )
+                names.update(accounts.department_names(session))
             names.setdefault("", "")
         return names.get(code) or code
 
@@ -274,8 +270,6 @@ class PortalRoute(APIRoute):
             except DigilaboError as exc:
                 response = error_page(request, exc.http_status, exc.message, exc.code)
             except RequestValidationError as exc:
-                from intake_api.main import validation_message  # main imports the portal
-
                 message, _ = validation_message(exc)
                 response = error_page(request, 422, message, "invalid_request")
             cookie.save(request, response)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from intake_api.deps import OperatorViewer, SessionDep
-from intake_api.schemas import AuditPublic, DepartmentPublic, DepartmentUpdate
 from jobs import store
+from services import accounts
+from services.schemas import AuditPublic, DepartmentPublic, DepartmentUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 
@@ -40,7 +41,5 @@ def update_department(
     """Create or update a department: its Japanese name and its manual
     seconds per unit by service (e.g. ``{"minutes": 300}`` where this
     department's minutes take longer to write by hand)."""
-    department = store.ensure_department(code, body.name, session=session)
-    department.baseline_overrides = dict(body.baseline_overrides)
-    store.audit("department", session=session, viewer=viewer, department=code)
+    department = accounts.save_department(session, viewer, code, body.name, body.baseline_overrides)
     return DepartmentPublic.model_validate(department)

@@ -1,4 +1,5 @@
-"""/api/v1/jobs/{id}/review: a person checks the OCR fields flagged for review."""
+"""/api/v1/jobs/{id}/review: a person checks the fields flagged for review
+(the work is ``services.review`` and the kind's review hook)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
-from jobs import store
-from jobs.errors import UploadRejected
-from jobs.ocr import review
+from services import review
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["review"])
 
@@ -38,8 +37,7 @@ def pending_fields(
     job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
 ) -> dict[str, Any]:
     """Fields waiting for a person, each with its crop image."""
-    job = store.get_job(job_id, session=session, viewer=viewer)
-    items = review.pending(job, session=session, artifacts=runtime.artifacts)
+    job, items = review.pending(runtime, session, viewer, job_id)
     return {"job_id": job.id, "state": job.state, "pending": [_item(job.id, e) for e in items]}
 
 
@@ -48,21 +46,9 @@ def submit_review(
     job_id: str, body: ReviewSubmit, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer
 ) -> dict[str, Any]:
     """Confirm or correct flagged fields; the job succeeds when none is left."""
-    job = store.get_job(job_id, session=session, viewer=viewer)
-    if job.kind != "ocr":
-        raise UploadRejected("not_reviewable", "このジョブには確認する項目がありません。")
     corrections = [
         {"form": c.form, "field": c.field} | ({} if c.confirm or c.value is None else {"value": c.value})
         for c in body.corrections
     ]
-    summary = review.apply_review(
-        job,
-        runtime.registry.get(job.kind),
-        corrections,
-        body.seconds_spent,
-        session=session,
-        artifacts=runtime.artifacts,
-        viewer=viewer,
-        tz=runtime.settings.timezone,
-    )
+    job, summary = review.submit(runtime, session, viewer, job_id, corrections, body.seconds_spent)
     return {"job_id": job.id, "state": job.state, "summary": summary}

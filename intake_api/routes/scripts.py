@@ -1,6 +1,6 @@
 """/api/v1/scripts: entry scripts for bulk financial-system entry.
 Operators upload; a second operator (or an admin) approves; departments run
-approved versions only."""
+approved versions only (the work is ``services.scripts``)."""
 
 from __future__ import annotations
 
@@ -10,60 +10,30 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from intake_api.deps import CurrentViewer, OperatorViewer, SessionDep
-from jobs import store
-from jobs.errors import JobInputError, UploadRejected
-from jobs.rpa import scripts
-from jobs.rpa.script import parse_script
+from services import scripts
 
 router = APIRouter(prefix="/api/v1/scripts", tags=["scripts"])
 
-MAX_SCRIPT_BYTES = 256 * 1024
 
-
-async def _text(upload: UploadFile) -> str:
-    body = await upload.read(MAX_SCRIPT_BYTES + 1)
-    if len(body) > MAX_SCRIPT_BYTES:
-        raise UploadRejected("file_too_large", "入力スクリプトが大きすぎます（上限256KB）。")
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UploadRejected("invalid_script", "入力スクリプトはUTF-8で保存してください。") from None
-
-
-def _public(row: scripts.RpaScript, *, with_text: bool = False) -> dict[str, Any]:
-    out = {
-        "id": row.script_id,
-        "version": row.version,
-        "name": row.name,
-        "target": row.target,
-        "status": row.status,
-        "sha256": row.sha256,
-        "uploaded_by": row.uploaded_by,
-        "approved_by": row.approved_by,
-        "approved_at": row.approved_at.isoformat() if row.approved_at else None,
-    }
-    return out | ({"text": row.text} if with_text else {})
+async def read_script(upload: UploadFile) -> str:
+    return scripts.decode(await upload.read(scripts.MAX_SCRIPT_BYTES + 1))
 
 
 @router.get("")
 def list_scripts(session: SessionDep, _viewer: CurrentViewer) -> list[dict[str, Any]]:
-    return [_public(row) for row in scripts.list_scripts(session=session)]
+    return scripts.list_all(session)
 
 
 @router.get("/{script_id}")
 def get_script(
     script_id: str, session: SessionDep, _viewer: OperatorViewer, version: int | None = None
 ) -> dict[str, Any]:
-    return _public(scripts.get(script_id, version, session=session, approved_only=False), with_text=True)
+    return scripts.get(session, script_id, version)
 
 
 @router.post("/validate")
 async def validate(_viewer: OperatorViewer, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    try:
-        parse_script(await _text(file))
-    except JobInputError as exc:
-        return {"valid": False, "line": exc.details.get("line"), "message": exc.message}
-    return {"valid": True, "line": None, "message": ""}
+    return scripts.validate(await read_script(file))
 
 
 @router.post("", status_code=201)
@@ -74,15 +44,10 @@ async def upload(
     file: Annotated[UploadFile, File(description="entry script YAML")],
 ) -> JSONResponse:
     """Store the next version, pending approval. The same text again stores nothing (200)."""
-    before = {(r.script_id, r.version) for r in scripts.list_scripts(session=session)}
-    row, _ = scripts.upload(script_id, await _text(file), session=session, viewer=viewer)
-    created = (row.script_id, row.version) not in before
-    store.audit("script_upload", session=session, viewer=viewer, script=f"{row.script_id}@{row.version}")
-    return JSONResponse(_public(row) | {"created": created}, status_code=201 if created else 200)
+    saved = scripts.upload(session, viewer, script_id, await read_script(file))
+    return JSONResponse(saved, status_code=201 if saved["created"] else 200)
 
 
 @router.post("/{script_id}/versions/{version}/approve")
 def approve(script_id: str, version: int, session: SessionDep, viewer: OperatorViewer) -> dict[str, Any]:
-    row = scripts.approve(script_id, version, session=session, viewer=viewer)
-    store.audit("script_approve", session=session, viewer=viewer, script=f"{row.script_id}@{row.version}")
-    return _public(row)
+    return scripts.approve(session, viewer, script_id, version)

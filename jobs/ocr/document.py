@@ -26,8 +26,12 @@ def crop_name(form: int, field: str) -> str:
 
 
 def _template_json(template: Template) -> dict[str, Any]:
-    keep = ("name", "label", "type", "required", "allowed_chars", "pattern")
-    fields = [{k: v for k, v in f.__dict__.items() if k in keep} for f in template.fields]
+    keep = ("name", "label", "type", "required", "allowed_chars", "pattern", "engine", "handwritten")
+    fields = [
+        {k: v for k, v in f.__dict__.items() if k in keep}
+        | {"prefixes": list(f.prefixes), "suffixes": list(f.suffixes)}
+        for f in template.fields
+    ]
     return {**template.summary(), "seconds_per_form": template.seconds_per_form, "fields": fields}
 
 
@@ -78,6 +82,9 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "label": labels.get(name, name),
                     }
                     | {k: entry[k] for k in ("value", "text", "raw", "confidence", "crop", "problem")}
+                    # Which engine read it and, when both did, both readings
+                    # (older documents have neither).
+                    | {"engine": entry.get("engine", ""), "readings": entry.get("readings", {})}
                     | {"reasons": entry["reasons"], "reasons_ja": reasons}
                 )
     return pending
@@ -114,7 +121,14 @@ def _corrected(spec: Mapping[str, Any], value: Any, form: int) -> tuple[Any, str
     raw = ("1" if value else "0") if isinstance(value, bool) else ("" if value is None else str(value))
     # A reviewer may type an 和暦 field's date in 西暦 or ISO form.
     kind = "date" if spec["type"] == "date_wareki" else spec["type"]
-    checked = normalise(kind, raw, allowed_chars=spec.get("allowed_chars"), pattern=spec.get("pattern"))
+    checked = normalise(
+        kind,
+        raw,
+        allowed_chars=spec.get("allowed_chars"),
+        pattern=spec.get("pattern"),
+        prefixes=spec.get("prefixes", ()),
+        suffixes=spec.get("suffixes", ()),
+    )
     if checked.problem:
         raise JobInputError(
             "invalid_correction",

@@ -1,25 +1,28 @@
-"""Reading one field: from the PDF text layer, or from the aligned scan
-(crop, binarise, clean, tesseract), then normalising and deciding review.
+"""Reading a page's fields: from the PDF text layer, or from the aligned
+scan (crop, binarise, clean, then the engines ``jobs.ocr.recognise`` picks),
+normalising and deciding review.
 
 A field goes to review when its confidence (the lowest word confidence) is
 below the threshold, its value fails the type check, it is required and
-empty, or the template says ``always``.
+empty, the two engines disagree, a name holds a kanji with a common variant
+(``variant_kanji``), its checkbox group's rule is broken, or the template
+says ``always``.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
-from jobs.ocr import engine
+from jobs.ocr import recognise
 from jobs.ocr.align import Alignment, warp_box
-from jobs.ocr.normalise import Value, normalise
-from jobs.ocr.pages import ALIGN_DPI, MM_PER_INCH, OCR_DPI, Grey
-from jobs.ocr.template import Box, Field
+from jobs.ocr.normalise import Value, variant_kanji
+from jobs.ocr.pages import ALIGN_DPI, OCR_DPI, Grey
+from jobs.ocr.recognise import PPOCR, TESSERACT, Prepared
+from jobs.ocr.template import Box, CheckboxGroup, Field
 
 TEXT_INSET_MM = 0.7
 CHECKBOX_INSET = 0.22  # of the box side: keeps the printed square out
@@ -28,7 +31,17 @@ CERTAIN_EMPTY, CERTAIN_TICKED = 0.015, 0.10
 SPECK_PIXELS = 12
 PAD = 12
 CONTEXT_MM = 2.0
+CELL_INSET_MM = 0.9  # keeps each box's own lines out of its cell
+PRINTED_LEVEL = 200  # reference pixels darker than this are the printed form
+DROPOUT_PX = 3  # its ink widened by this much (0.25 mm): alignment and blur
+LINE_GAP_PX, MIN_LINE_PX = 4, 10
+GREY = (
+    True  # the engines get the grey writing, not the binarised  # blank rows between lines; the shortest line
+)
+# The reference page in its own frame: template pixels are its pixels.
+ON_REFERENCE = Alignment(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), 0, 0, 1.0, 0.0, True)
 WHITELISTS = {
+    "digits": "0123456789",
     "number": "0123456789,-",
     "amount": "0123456789,",
     "phone": "0123456789-",
@@ -41,6 +54,9 @@ REASONS_JA = {
     "required_empty": "必須項目が空欄",
     "always": "定義により常に確認",
     "ambiguous_mark": "チェックの有無がはっきりしない",
+    "engines_disagree": "2つの読み取りエンジンの結果が一致しない",
+    "variant_kanji": "異体字のある漢字を含む（例: 髙・﨑）",
+    "checkbox_rule": "チェックの数が決まり（1つだけ等）に合わない",
 }
 
 
@@ -56,6 +72,9 @@ class FieldResult:
     reasons: list[str] = field(default_factory=list)
     problem: str | None = None
     crop: Grey | None = field(default=None, repr=False)
+    engine: str = ""  # tesseract, ppocr, both (they agreed), text_layer, mark
+    decision: str = ""  # alone, agree, disagree
+    readings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def review(self) -> bool:
@@ -70,6 +89,9 @@ class FieldResult:
             "review": self.review,
             "reasons": list(self.reasons),
             "problem": self.problem,
+            "engine": self.engine,
+            "decision": self.decision,
+            "readings": self.readings,
         }
 
 
@@ -82,7 +104,7 @@ def grow(box: Box, mm: float) -> Box:
     return Box(max(0.0, box.x - mm), max(0.0, box.y - mm), box.w + 2 * mm, box.h + 2 * mm)
 
 
-def ink_only(crop: Grey) -> Grey | None:
+def ink_only(crop: Grey, *, grey: bool = False) -> Grey | None:
     """Otsu-binarised ink with specks and box lines touching the edge
     removed, cropped tight and padded; None when the box is blank.
 
@@ -107,8 +129,17 @@ def ink_only(crop: Grey) -> Grey | None:
         return None
     left, top = int(x[keep].min()), int(y[keep].min())
     right, bottom = int((x + w)[keep].max()), int((y + h)[keep].max())
-    paint = np.where(keep, 0, 255).astype(np.uint8)
-    tight = paint[labels[top:bottom, left:right]]
+    if grey:
+        # The scan's own grey inside the rectangle, only what was dropped
+        # whitened: thin light strokes (Mincho's horizontals at 200 dpi) that
+        # fall below Otsu's threshold stay for the engines to see.
+        dropped = ~keep
+        dropped[0] = False
+        tight = crop[top:bottom, left:right].copy()
+        tight[dropped[labels[top:bottom, left:right]]] = 255
+    else:
+        paint = np.where(keep, 0, 255).astype(np.uint8)
+        tight = paint[labels[top:bottom, left:right]]
     padded = cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
     return np.asarray(padded, dtype=np.uint8)
 
@@ -121,8 +152,10 @@ def _label_type(shape: tuple[int, ...]) -> int:
     return cv2.CV_16U if most <= np.iinfo(np.uint16).max else cv2.CV_32S
 
 
-def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None) -> FieldResult:
-    checked = normalise(spec.type, raw, allowed_chars=spec.allowed_chars, pattern=spec.pattern)
+def _decide(
+    spec: Field, raw: str, confidence: float, *, text_layer: bool, crop: Grey | None, cells: int = 0
+) -> FieldResult:
+    checked = recognise.check(spec, raw, cells)
     reasons = []
     if checked.text and confidence < spec.confidence_threshold:
         reasons.append("low_confidence")
@@ -130,6 +163,8 @@ def _decide(spec: Field, raw: str, confidence: float, *, text_layer: bool, crop:
         reasons.append("type_check")
     if spec.required and not checked.text:
         reasons.append("required_empty")
+    if spec.variant_kanji and not text_layer and variant_kanji(checked.text):
+        reasons.append("variant_kanji")
     if spec.always_review(from_text_layer=text_layer):
         reasons.append("always")
     return FieldResult(
@@ -147,88 +182,153 @@ def _checkbox(crop: Grey) -> tuple[str, float, bool]:
 def read_image_field(
     spec: Field, image: Grey, alignment: Alignment, *, tessdata: str | None = None
 ) -> FieldResult:
-    """A field from an aligned scan, with its crop when it goes to review
-    (only a person looks at it, so the others are not cut at all)."""
-    result = _read_image_value(spec, image, alignment, tessdata)
-    if result.review:
-        result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    """One field from an aligned scan (see ``read_image_fields``)."""
+    return read_image_fields([spec], image, alignment, tessdata=tessdata)[0]
+
+
+def read_image_fields(
+    specs: list[Field],
+    image: Grey,
+    alignment: Alignment,
+    *,
+    tessdata: str | None = None,
+    groups: tuple[CheckboxGroup, ...] = (),
+    reference: Grey | None = None,
+) -> list[FieldResult]:
+    """A page's fields from an aligned scan, each with its crop when it goes
+    to review (only a person looks at it, so the others are not cut at all).
+    Each engine reads the page's fields in one pass, PP-OCR in one batch."""
+    results: dict[str, FieldResult] = {}
+    prepared: list[Prepared] = []
+    for spec in specs:
+        if spec.type == "checkbox":
+            results[spec.name] = _read_checkbox(spec, image, alignment)
+        else:
+            prepared.append(_prepare(spec, image, alignment, reference))
+    for name in (TESSERACT, PPOCR):
+        chosen = [p for p in prepared if recognise.first_engine(p.spec) == name]
+        recognise.read_with(name, chosen, WHITELISTS, tessdata)
+    second = [p for p in prepared if recognise.needs_second(p)]
+    for name in (TESSERACT, PPOCR):
+        recognise.read_with(name, second, WHITELISTS, tessdata)
+    for item in prepared:
+        results[item.spec.name] = _from_readings(item)
+    out = [results[s.name] for s in specs]
+    apply_groups(out, groups)
+    for spec, result in zip(specs, out, strict=True):
+        if result.review:
+            result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+    return out
+
+
+def _read_checkbox(spec: Field, image: Grey, alignment: Alignment) -> FieldResult:
+    side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
+    raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
+    result = _decide(spec, raw, confidence, text_layer=False, crop=None)
+    result.engine = "mark"
+    if ambiguous:
+        result.reasons.append("ambiguous_mark")
     return result
 
 
-def _read_image_value(spec: Field, image: Grey, alignment: Alignment, tessdata: str | None) -> FieldResult:
-    if spec.type == "checkbox":
-        side = min(spec.box.w, spec.box.h) * CHECKBOX_INSET
-        raw, confidence, ambiguous = _checkbox(warp_box(image, alignment, inset(spec.box, side)))
-        result = _decide(spec, raw, confidence, text_layer=False, crop=None)
-        if ambiguous:
-            result.reasons.append("ambiguous_mark")
-        return result
-    ink = ink_only(warp_box(image, alignment, inset(spec.box, TEXT_INSET_MM), dpi=OCR_DPI))
+def _prepare(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> Prepared:
+    if spec.cells:
+        ink, cells = _cells(spec, image, alignment, reference)
+        return Prepared(spec, [] if ink is None else [ink], cells)
+    ink = _ink(image, alignment, inset(spec.box, TEXT_INSET_MM), reference)
     if ink is None:
-        return _decide(spec, "", 100.0, text_layer=False, crop=None)
-    whitelist = spec.allowed_chars or WHITELISTS.get(spec.type, "")
-    raw, confidence = engine.recognise(ink, spec.language, whitelist, tessdata)
-    return _decide(spec, raw.strip(), confidence, text_layer=False, crop=None)
+        return Prepared(spec, [])
+    return Prepared(spec, split_lines(ink) if spec.multiline else [ink])
 
 
-def _pdf_rect(page: Any, box: Box) -> tuple[float, float, float, float]:
-    """(left, bottom, right, top) in PDF points; PDF's y axis points up."""
-    points = 72.0 / MM_PER_INCH
-    height = float(page.get_height())
-    return (
-        box.x * points,
-        height - (box.y + box.h) * points,
-        (box.x + box.w) * points,
-        height - box.y * points,
+def _ink(image: Grey, alignment: Alignment, box: Box, reference: Grey | None) -> Grey | None:
+    """The box's writing: the printed form's own ink (box lines, 〒, 円, 様,
+    dividers; the blank reference where the alignment puts it, widened by
+    DROPOUT_PX) turned white, then ``ink_only``."""
+    crop = warp_box(image, alignment, box, dpi=OCR_DPI)
+    if reference is not None:
+        printed = warp_box(reference, ON_REFERENCE, box, dpi=OCR_DPI) < PRINTED_LEVEL
+        if printed.any():
+            kernel = np.ones((2 * DROPOUT_PX + 1, 2 * DROPOUT_PX + 1), np.uint8)
+            crop = crop.copy()
+            crop[cv2.dilate(printed.view(np.uint8), kernel) > 0] = 255
+    return ink_only(crop, grey=GREY)
+
+
+def split_lines(ink: Grey) -> list[Grey]:
+    """A multi-line box's ink cut into lines at the blank rows between them."""
+    inked_rows = np.asarray(np.less(ink, 128).any(axis=1), dtype=bool)
+    rows = [bool(r) for r in inked_rows]
+    lines, top, gap = [], None, 0
+    for y, inked in enumerate(rows):
+        if inked:
+            top, gap = (y if top is None else top), 0
+        elif top is not None:
+            gap += 1
+            if gap >= LINE_GAP_PX:
+                lines.append((top, y - gap + 1))
+                top = None
+    if top is not None:
+        lines.append((top, len(rows)))
+    parts = [_padded(ink[a:b]) for a, b in lines if b - a >= MIN_LINE_PX]
+    return parts or [ink]
+
+
+def _padded(ink: Grey) -> Grey:
+    """Cut tight to the ink's columns and rows, then padded: white space
+    beside a line cost tesseract most of its confidence."""
+    inked = np.less(ink, 128)
+    columns, rows = np.flatnonzero(inked.any(axis=0)), np.flatnonzero(inked.any(axis=1))
+    if not columns.size:
+        return ink
+    tight = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    return np.asarray(cv2.copyMakeBorder(tight, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255), np.uint8)
+
+
+def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> tuple[Grey | None, int]:
+    """A digit-box row: each box cut and cleaned alone (its printed lines
+    dropped out and outside the inset), the written ones set side by side."""
+    count = spec.cells or 1
+    width = spec.box.w / count
+    inks = []
+    for i in range(count):
+        cell = inset(Box(spec.box.x + i * width, spec.box.y, width, spec.box.h), CELL_INSET_MM)
+        ink = _ink(image, alignment, cell, reference)
+        if ink is not None:
+            inks.append(ink)
+    if not inks:
+        return None, 0
+    height = max(i.shape[0] for i in inks)
+    parts = []
+    for ink in inks:
+        top = (height - ink.shape[0]) // 2
+        bottom = height - ink.shape[0] - top
+        parts.append(cv2.copyMakeBorder(ink, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=255))
+    return _padded(np.asarray(np.hstack(parts), np.uint8)), len(inks)
+
+
+def _from_readings(item: Prepared) -> FieldResult:
+    if item.blank:
+        return _decide(item.spec, "", 100.0, text_layer=False, crop=None)
+    decision = recognise.decide(item)
+    result = _decide(
+        item.spec, decision.raw, decision.confidence, text_layer=False, crop=None, cells=item.cells
     )
+    if decision.disagree:
+        result.reasons.insert(0, "engines_disagree")
+    result.engine, result.decision, result.readings = decision.engine, decision.decision, decision.readings
+    return result
 
 
-def _path_points(obj: Any) -> list[tuple[float, float]]:
-    """The points a path object passes through, in page coordinates."""
-    import ctypes
-
-    import pypdfium2.raw as pdfium_c
-
-    matrix = obj.get_matrix()
-    x, y = ctypes.c_float(), ctypes.c_float()
-    points = []
-    for i in range(pdfium_c.FPDFPath_CountSegments(obj.raw)):
-        segment = pdfium_c.FPDFPath_GetPathSegment(obj.raw, i)
-        if pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
-            points.append(matrix.on_point(x.value, y.value))
-    return points
-
-
-def _vector_tick(page: Any, box: Box) -> bool:
-    """A path that passes through the box's inner part: a tick or a cross.
-    The printed square's outline stays outside that part."""
-    import pypdfium2.raw as pdfium_c
-
-    side = min(box.w, box.h) * CHECKBOX_INSET
-    left, bottom, right, top = _pdf_rect(page, inset(box, side))
-    outer = _pdf_rect(page, grow(box, 1.0))
-    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=1):
-        x0, y0, x1, y1 = obj.get_bounds()
-        if x1 < outer[0] or x0 > outer[2] or y1 < outer[1] or y0 > outer[3]:
-            continue
-        points = _path_points(obj)
-        # Sample along each segment: a tick's corners may all lie outside.
-        for (ax, ay), (bx, by) in itertools.pairwise(points):
-            for t in (i / 8 for i in range(9)):
-                px, py = ax + (bx - ax) * t, ay + (by - ay) * t
-                if left < px < right and bottom < py < top:
-                    return True
-    return False
-
-
-def read_text_field(
-    spec: Field, page: Any, textpage: Any, page_image: Grey, alignment: Alignment
-) -> FieldResult:
-    """A field from a PDF's text layer: exact, confidence 100."""
-    context = warp_box(page_image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI)
-    text = str(textpage.get_text_bounded(*_pdf_rect(page, spec.box)))
-    if spec.type == "checkbox":
-        raw = "1" if text.strip() or _vector_tick(page, spec.box) else "0"
-        return _decide(spec, raw, 100.0, text_layer=True, crop=context)
-    raw = " ".join(text.split())
-    return _decide(spec, raw, 100.0, text_layer=True, crop=context)
+def apply_groups(results: list[FieldResult], groups: tuple[CheckboxGroup, ...]) -> None:
+    """Checkbox groups whose rule is broken send all their boxes to review."""
+    by_name = {r.name: r for r in results}
+    for group in groups:
+        members = [by_name[n] for n in group.fields if n in by_name]
+        if len(members) != len(group.fields):
+            continue  # spread over pages: checked by the caller with the whole form
+        ticked = sum(1 for m in members if m.value is True)
+        if ticked > 1 or (group.rule == "exactly_one" and ticked == 0):
+            for member in members:
+                if "checkbox_rule" not in member.reasons:
+                    member.reasons.append("checkbox_rule")

@@ -23,7 +23,7 @@ from jobs.ocr.pages import count_pages
 from jobs.ocr.reader import OK, UNREADABLE, FormResult, read_forms
 from jobs.ocr.template import Template, template_from_dict
 from jobs.ocr.workbook import write_xlsx
-from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile, lazy
+from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile, ReviewHook, lazy
 
 log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
@@ -159,4 +159,11 @@ KIND = JobKind(
     sample=sample,
     resolve_params=lazy("jobs.ocr.store:resolve_params"),
     public_params=lazy("jobs.ocr.store:public_params"),
+    review=ReviewHook(
+        pending=lazy("jobs.ocr.review:pending"),
+        apply=lazy("jobs.ocr.review:apply_review"),
+        split=lazy("jobs.ocr.review:split_refused"),
+    ),
+    cli="jobs.ocr.cli:register",
+    portal="jobs.ocr.portal:PORTAL",
 )

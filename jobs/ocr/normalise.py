@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +23,7 @@ _DASHES = "ー一—–−‐‑－ｰ〜~_"
 _DIGIT_DASH = re.compile(f"(?<=\\d)\\s*[{_DASHES}-]\\s*(?=\\d)")
 _KATAKANA = re.compile("^[\u30a1-\u30f6\u30fc\u30fb]+$")
 _NAME = re.compile(f"^[{_JA}]+$")
+_BAD_SMALL_YA = re.compile("(?<![キギシジチヂニヒビピミリフテデヴ])[ャュョ]")
 
 # (era, first day, last day, first Gregorian year); 明治 only from 1873, when
 # Japan adopted the Gregorian calendar (earlier days would be off anyway).
@@ -38,6 +40,22 @@ _WAREKI = re.compile(
     r"^(明治|大正|昭和|平成|令和|[明大昭平令MTSHR])\.?(元|\d{1,2})[年./-](\d{1,2})[月./-](\d{1,2})日?$"
 )
 _SEIREKI = re.compile(r"^(\d{4})[年./-](\d{1,2})[月./-](\d{1,2})日?$")
+# Kanji written in names in a plain and a traditional or variant form; OCR
+# reads the variant as the plain one with full confidence (髙橋 → 高橋).
+VARIANT_GROUPS = (
+    "崎﨑嵜",
+    "高髙",
+    "斉齊齋斎",
+    "辺邊邉",
+    "浜濱濵",
+    "沢澤",
+    "島嶋嶌",
+    "吉𠮷",
+    "徳德",
+    "広廣",
+    "桜櫻",
+)
+_VARIANTS = frozenset("".join(VARIANT_GROUPS))
 
 
 @dataclass(frozen=True)
@@ -51,11 +69,15 @@ class Checked:
 
 
 def clean_text(raw: str) -> str:
-    """NFKC, no spaces beside Japanese characters, hyphens between digits."""
-    text = unicodedata.normalize("NFKC", raw).strip()
-    text = _JA_SPACE.sub("", text)
-    text = _DIGIT_DASH.sub("-", text)
-    return re.sub(r"\s+", " ", text)
+    """NFKC, no spaces beside Japanese characters, hyphens between digits;
+    the lines of a multi-line value are kept apart by one newline."""
+    lines = []
+    for line in unicodedata.normalize("NFKC", raw).split("\n"):
+        text = _JA_SPACE.sub("", line.strip())
+        text = _DIGIT_DASH.sub("-", text)
+        if text:
+            lines.append(re.sub(r"\s+", " ", text))
+    return "\n".join(lines)
 
 
 def to_katakana(text: str) -> str:
@@ -131,6 +153,14 @@ def _postal(text: str) -> Checked:
     return Checked(compact, compact, None if ok else "郵便番号の形式ではありません（例: 802-0001）。")
 
 
+def _digits(text: str) -> Checked:
+    compact = text.replace(" ", "")
+    ok = re.fullmatch(r"\d+", compact)
+    return Checked(
+        compact, compact, None if ok else "数字以外の文字が含まれています（先頭の0も桁に数えます）。"
+    )
+
+
 def _account(text: str) -> Checked:
     compact = text.replace(" ", "")
     ok = re.fullmatch(r"\d{7,8}", compact)
@@ -150,8 +180,13 @@ def _kana(text: str) -> Checked:
     kana = to_katakana(text.replace(" ", ""))
     # 長音 read as 漢数字の一 or a dash next to katakana.
     kana = re.sub("(?<=[\u30a1-\u30f6])[一—–−‐-]", "ー", kana)
-    ok = _KATAKANA.match(kana)
-    return Checked(kana, kana, None if ok else "カタカナ以外の文字が含まれています。")
+    if not _KATAKANA.match(kana):
+        return Checked(kana, kana, "カタカナ以外の文字が含まれています。")
+    if _BAD_SMALL_YA.search(kana):
+        # A small ャュョ only follows キ, シ, チ … (or フ, テ, デ, ヴ in loanwords):
+        # in handwriting ュ and ユ differ by size alone.
+        return Checked(kana, kana, "小さい「ャ・ュ・ョ」の前の文字が正しくありません（大きい文字の可能性）。")
+    return Checked(kana, kana, None)
 
 
 def _name(text: str) -> Checked:
@@ -171,6 +206,8 @@ def _typed(field_type: str, text: str) -> Checked:
         return _postal(text)
     if field_type == "account_number":
         return _account(text)
+    if field_type == "digits":
+        return _digits(text)
     if field_type in ("date", "date_wareki"):
         return _date(text, field_type == "date_wareki")
     if field_type == "kana":
@@ -192,14 +229,43 @@ def _extra_checks(checked: Checked, allowed_chars: str | None, pattern: str | No
     return checked
 
 
+def variant_kanji(text: str) -> str:
+    """The characters of ``text`` that have a common variant form."""
+    return "".join(sorted({c for c in text if c in _VARIANTS}))
+
+
+def strip_affixes(text: str, prefixes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> str:
+    """``text`` without the printed marks it is allowed (〒, 円, 様, 第…号).
+    Either mark is taken from either end: a PDF's text layer lists the
+    printed form's own text before what was written on it (様山田太郎)."""
+    marks = sorted({*prefixes, *suffixes}, key=len, reverse=True)
+    for _ in range(4):
+        before = text
+        for mark in marks:
+            if text.startswith(mark):
+                text = text[len(mark) :].lstrip()
+            if text.endswith(mark):
+                text = text[: -len(mark)].rstrip()
+        if text == before:
+            break
+    return text
+
+
 def normalise(
-    field_type: str, raw: str, *, allowed_chars: str | None = None, pattern: str | None = None
+    field_type: str,
+    raw: str,
+    *,
+    allowed_chars: str | None = None,
+    pattern: str | None = None,
+    prefixes: Sequence[str] = (),
+    suffixes: Sequence[str] = (),
 ) -> Checked:
-    """Clean ``raw`` for ``field_type`` and check it; empty stays empty (None)."""
+    """Clean ``raw`` for ``field_type`` and check it; empty stays empty (None).
+    Allowed printed prefixes and suffixes are stripped first."""
     if field_type == "checkbox":
         ticked = raw.strip() not in ("", "0", "false", "False", "いいえ", "無")
         return Checked(ticked, "1" if ticked else "0", None)
-    text = clean_text(raw)
+    text = strip_affixes(clean_text(raw), prefixes, suffixes)
     if not text:
         return Checked(None, "", None)
     return _extra_checks(_typed(field_type, text), allowed_chars, pattern)

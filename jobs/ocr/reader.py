@@ -18,9 +18,10 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.align import FAILED, Alignment, align, is_identity
-from jobs.ocr.fields import FieldResult, read_image_field, read_text_field
+from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields
 from jobs.ocr.pages import OCR_DPI, Page, iter_pages, render_pdf_page
 from jobs.ocr.template import Template
+from jobs.ocr.textlayer import read_text_field
 
 OK, MISMATCH, UNREADABLE = "ok", "template_mismatch", "unreadable"
 MISMATCH_JA = "どの帳票定義とも一致しません（別の帳票、または白紙・読み取り不良の可能性があります）。"
@@ -98,11 +99,11 @@ def _read_page(
         with timer.stage("text_layer"):
             textpage = page.pdf_page.get_textpage()
             try:
-                return [
-                    read_text_field(s, page.pdf_page, textpage, page.image, alignment) for s in specs
-                ], "text"
+                found = [read_text_field(s, page.pdf_page, textpage, page.image, alignment) for s in specs]
             finally:
                 textpage.close()
+            apply_groups(found, template.checkbox_groups)
+            return found, "text"
     image, matrix_scale = page.image, 1.0
     if page.pdf_page is not None:
         # A text PDF that does not sit on the template (scanned, then OCR'd by a
@@ -112,7 +113,14 @@ def _read_page(
         matrix_scale = image.shape[1] / page.image.shape[1]
     scaled = Alignment(alignment.matrix * matrix_scale, *_rest(alignment))
     with timer.stage("ocr"):
-        return [read_image_field(s, image, scaled, tessdata=tessdata) for s in specs], "image"
+        return read_image_fields(
+            specs,
+            image,
+            scaled,
+            tessdata=tessdata,
+            groups=template.checkbox_groups,
+            reference=template.reference(number),
+        ), "image"
 
 
 def _rest(alignment: Alignment) -> tuple[int, int, float, float, bool]:

@@ -39,8 +39,14 @@ FIELD_TYPES = (
     "account_number",
     "checkbox",
     "free_text",
+    "digits",
 )
-DIGIT_TYPES = frozenset({"number", "amount", "phone", "postal_code", "account_number"})
+DIGIT_TYPES = frozenset({"number", "amount", "phone", "postal_code", "account_number", "digits"})
+ENGINES = ("auto", "tesseract", "ppocr")
+# Printed marks a type allows before or after its value; the reader lets
+# them through and the normaliser strips them (〒812-0011, 259,651円, 様).
+DEFAULT_PREFIXES = {"postal_code": ("〒",), "amount": ("¥", "￥")}
+DEFAULT_SUFFIXES = {"amount": ("円",), "name": ("様", "殿"), "digits": ("号",), "number": ("号",)}
 DEFAULT_THRESHOLD = 80.0
 # Manual keying time when the template does not say: handling the sheet,
 # plus typing and checking each field (a tick box is a glance).
@@ -74,15 +80,36 @@ class Field:
     # "auto", "always", or None when the template leaves it to the type.
     review: str | None
     confidence_threshold: float
+    engine: str = "auto"
+    handwritten: bool = False
+    cells: int | None = None  # a digit-box row: this many equal boxes, each read alone
+    multiline: bool = False
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    # Names: send to review only when a character has a common variant
+    # (崎/﨑, 高/髙 …) instead of always.
+    variant_kanji: bool = False
 
     def always_review(self, *, from_text_layer: bool) -> bool:
         """Whether a person checks this field whatever its confidence.
 
         Names default to review when read by OCR: variant kanji (髙/高,
-        﨑/崎) came back wrong with high confidence. A text layer is exact."""
+        﨑/崎) came back wrong with high confidence. With ``variant_kanji``
+        only the names that hold such a character go to review. A text
+        layer is exact."""
         if self.review is not None:
             return self.review == "always"
-        return self.type == "name" and not from_text_layer
+        return self.type == "name" and not from_text_layer and not self.variant_kanji
+
+
+@dataclass(frozen=True)
+class CheckboxGroup:
+    """Tick boxes of which exactly one (or at most one) may be ticked."""
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,7 @@ class Template:
     fields: tuple[Field, ...]
     reference_png: tuple[bytes, ...]
     source: dict[str, Any]
+    checkbox_groups: tuple[CheckboxGroup, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -155,7 +183,7 @@ def default_seconds_per_form(fields: list[dict[str, Any]]) -> float:
     return BASE_SECONDS_PER_FORM + SECONDS_PER_FIELD * (len(fields) - ticks) + SECONDS_PER_CHECKBOX * ticks
 
 
-def _field(raw: Mapping[str, Any], threshold: float) -> Field:
+def _field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]) -> Field:
     kind = str(raw["type"])
     box = raw["box"]
     return Field(
@@ -170,6 +198,20 @@ def _field(raw: Mapping[str, Any], threshold: float) -> Field:
         required=bool(raw.get("required", False)),
         review=raw.get("review"),
         confidence_threshold=float(raw.get("confidence_threshold", threshold)),
+        engine=str(raw.get("engine", defaults.get("engine", "auto"))),
+        handwritten=bool(raw.get("handwritten", defaults.get("handwritten", False))),
+        cells=int(raw["cells"]) if raw.get("cells") else None,
+        multiline=bool(raw.get("multiline", False)),
+        prefixes=tuple(raw.get("prefixes", DEFAULT_PREFIXES.get(kind, ()))),
+        suffixes=tuple(raw.get("suffixes", DEFAULT_SUFFIXES.get(kind, ()))),
+        variant_kanji=bool(raw.get("variant_kanji", False)),
+    )
+
+
+def _groups(source: Mapping[str, Any]) -> tuple[CheckboxGroup, ...]:
+    return tuple(
+        CheckboxGroup(str(g["name"]), str(g.get("label", g["name"])), tuple(g["fields"]), str(g["rule"]))
+        for g in source.get("checkbox_groups", [])
     )
 
 
@@ -194,6 +236,19 @@ def _semantic_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplatePr
                 re.compile(raw["pattern"])
             except re.error as exc:
                 found.append(problem(f"正規表現として正しくありません（{exc}）。", node, [*where, "pattern"]))
+        if raw.get("cells") and raw["type"] not in DIGIT_TYPES | {"text", "kana"}:
+            found.append(problem("cells は数字・文字の項目にだけ指定できます。", node, [*where, "cells"]))
+    return found + _group_problems(data, node)
+
+
+def _group_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplateProblem]:
+    ticks = {f["name"] for f in data["fields"] if f["type"] == "checkbox"}
+    found: list[TemplateProblem] = []
+    for i, group in enumerate(data.get("checkbox_groups", [])):
+        for name in group["fields"]:
+            if name not in ticks:
+                message = f"「{name}」はチェックボックスの項目ではありません。"
+                found.append(problem(message, node, ["checkbox_groups", i, "fields"]))
     return found
 
 
@@ -230,9 +285,10 @@ def build_template(source: dict[str, Any], reference_png: tuple[bytes, ...]) -> 
         height_mm=float(source["page_size"]["height_mm"]),
         pages=int(source.get("pages", 1)),
         seconds_per_form=float(seconds),
-        fields=tuple(_field(f, threshold) for f in source["fields"]),
+        fields=tuple(_field(f, threshold, source) for f in source["fields"]),
         reference_png=reference_png,
         source=source,
+        checkbox_groups=_groups(source),
     )
 
 

@@ -10,19 +10,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Error as PlaywrightError
 
-from jobs.db import make_engine, session_factory
 from jobs.errors import JobInputError, TransientError
 from jobs.registry import JobContext, JobOutcome, OutputFile
 from jobs.rpa import browser, credentials, results
 from jobs.rpa.batch import Batch, run_rows
-from jobs.rpa.ledger import RecordLedger, RecordState, SqlRecordLedger
+from jobs.rpa.ledger import RecordLedger, RecordState
 from jobs.rpa.records import RawRow, read_records
 from jobs.rpa.script import Script, Window, parse_script
 from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
@@ -103,19 +101,13 @@ def reject_invalid(rows: list[Row]) -> None:
         )
 
 
-@cache
-def _ledger_for(url: str) -> SqlRecordLedger:
-    return SqlRecordLedger(session_factory(make_engine(url)))
-
-
 def ledger_from(options: Mapping[str, Any]) -> RecordLedger:
+    """The record ledger the composition root built for this process (see
+    ``jobs.rpa.kind.resources``); the core never opens a database itself."""
     given = options.get("rpa_ledger")
-    if given is not None:
-        return given  # type: ignore[no-any-return]
-    url = options.get("database_url")
-    if not url:
+    if given is None:
         raise JobInputError("no_ledger", "入力記録用のデータベースが設定されていません。")
-    return _ledger_for(str(url))
+    return given  # type: ignore[no-any-return]
 
 
 def initial_states(script: Script, rows: list[Row]) -> list[RecordState]:

@@ -2,9 +2,9 @@
 
 Inputs: the approved entry script (YAML, attached by intake from the approved
 version; its sha256 in ``script_sha256``) and the department's records
-(CSV or XLSX). Options the worker passes: ``database_url`` (the record
-ledger), ``chromium_path``, ``rpa_target_urls`` ({target name: base URL}),
-``rpa_secrets_file``.
+(CSV or XLSX). Options the worker passes: ``rpa_ledger`` (the record
+ledger on the process's database, built by ``resources``), ``chromium_path``,
+``rpa_target_urls`` ({target name: base URL}), ``rpa_secrets_file``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.errors import JobInputError
 from jobs.registry import JobKind, lazy
@@ -59,6 +61,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def resources(factory: sessionmaker[Session]) -> dict[str, Any]:
+    """The record ledger, on the composition root's session factory."""
+    from jobs.rpa.ledger import SqlRecordLedger
+
+    return {"rpa_ledger": SqlRecordLedger(factory)}
+
+
 def sample() -> tuple[dict[str, Any], list[Path]]:
     """The demo: the bundled script (approved on first use) and 20 records
     against the stand-in app."""
@@ -85,4 +94,7 @@ KIND = JobKind(
     resolve_params=lazy("jobs.rpa.scripts:resolve_params"),
     public_params=lazy("jobs.rpa.scripts:public_params"),
     check_intake=lazy("jobs.rpa.intake_check:check_intake"),
+    resources=resources,
+    cli="jobs.rpa.cli:register",
+    portal="jobs.rpa.portal:PORTAL",
 )

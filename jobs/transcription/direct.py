@@ -12,7 +12,14 @@ from typing import Any
 from jobs.registry import InputFile, JobContext, ProgressReporter
 from jobs.transcription.formats import FORMATS
 from jobs.transcription.japanese import glossary_terms
-from jobs.transcription.kind import join_parts, plan, run_part, validate_params, write_outputs
+from jobs.transcription.kind import (
+    join_parts,
+    options_for,
+    plan,
+    run_part,
+    validate_params,
+    write_outputs,
+)
 
 
 def read_glossary(path: Path) -> list[str]:
@@ -59,7 +66,11 @@ def transcribe_file(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="digilabo-") as work:
         ctx = file_context(audio, Path(work), params=params, options=options, progress=progress)
-        segments, language, seconds = join_parts([run_part(ctx, spec) for spec in plan(ctx)])
+        segments, language, seconds = join_parts(
+            [run_part(ctx, spec) for spec in plan(ctx)],
+            int(ctx.params.get("speakers", 0)),
+            options_for(ctx).hotwords,
+        )
         meta = {"language": language, "duration": round(seconds, 3), "model": options.get("model_name", "")}
         files = write_outputs(out_dir, audio.stem, segments, meta, ctx.params, tuple(formats))
     return [f.path for f in files]

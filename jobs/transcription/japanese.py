@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import replace
 
 from jobs.transcription.segments import Segment
 
@@ -87,11 +88,7 @@ def clean_segments(segments: Iterable[Segment], *, language: str | None = "ja") 
             text = punctuate(text)
         if out and bare(out[-1].text) == bare(text):
             continue  # Whisper repeating the previous segment
-        out.append(
-            Segment(
-                segment.start, segment.end, text, segment.avg_logprob, segment.no_speech_prob, segment.words
-            )
-        )
+        out.append(replace(segment, text=text))
     return out
 
 

@@ -14,9 +14,16 @@ from jobs.registry import FanOut, JobContext, JobKind, JobOutcome, OutputFile, P
 from jobs.transcription import model as whisper
 from jobs.transcription.audio import probe_audio
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
+from jobs.transcription.glossary import correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
 from jobs.transcription.segments import Segment, full_text, segment_from_json
+from jobs.transcription.speakers import (
+    MAX_SPEAKERS,
+    diarize_part,
+    label_segments,
+    speaker_names,
+)
 from jobs.transcription.split import plan_ranges
 from jobs.transcription.transcribe import Options, transcribe_range
 
@@ -86,8 +93,17 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise JobInputError(
             "invalid_parameters", "pause_seconds は0.5〜60の数値で指定してください。", field="pause_seconds"
         )
+    speakers = params.get("speakers", 0)
+    if not isinstance(speakers, int) or isinstance(speakers, bool) or not 0 <= speakers <= MAX_SPEAKERS:
+        raise JobInputError(
+            "invalid_parameters",
+            f"speakers は0（自動）〜{MAX_SPEAKERS}の整数で指定してください。",
+            field="speakers",
+        )
     return {
         "language": language,
+        "diarize": bool(params.get("diarize", False)) or speakers > 0,
+        "speakers": speakers,
         "meeting_name": _text(params, "meeting_name"),
         "meeting_date": meeting_date,
         "place": _text(params, "place"),
@@ -161,23 +177,53 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
         expected_s=duration,
         on_segment=heard,
     )
-    return {
+    result = {
         "segments": [s.to_json() for s in segments],
         "language": language,
         "seconds": spec["end"] - spec["start"],
     }
+    if ctx.params.get("diarize"):
+        ctx.progress(0.99, "話者を識別しています")
+        segments, result["embeddings"] = diarize_part(
+            audio_path(ctx),
+            segments,
+            float(spec["start"]),
+            float(spec["end"]),
+            expected_s=duration,
+            threads=int(ctx.options.get("cpu_threads") or 0),
+        )
+        result["segments"] = [s.to_json() for s in segments]
+    return result
 
 
-def join_parts(results: list[dict[str, Any]]) -> tuple[list[Segment], str, float]:
-    """Segments of all parts in time order, the language and the seconds."""
+def join_parts(
+    results: list[dict[str, Any]], speakers: int = 0, terms: tuple[str, ...] = ()
+) -> tuple[list[Segment], str, float]:
+    """Segments of all parts in time order, the language and the seconds;
+    with speakers labelled over all parts together when the parts embedded
+    them, and glossary ``terms`` put back where they were misheard."""
     language = next((r["language"] for r in results), "ja")
-    raw = sorted((segment_from_json(s) for r in results for s in r["segments"]), key=lambda s: s.start)
+    pairs = sorted(
+        (
+            (segment_from_json(s), e)
+            for r in results
+            for s, e in zip(r["segments"], r.get("embeddings") or [None] * len(r["segments"]), strict=True)
+        ),
+        key=lambda p: p[0].start,
+    )
+    raw = [p[0] for p in pairs]
+    if any("embeddings" in r for r in results):
+        raw = label_segments(raw, [p[1] for p in pairs], speakers or None)
     segments = clean_segments(raw, language=language)  # drops repeats across part boundaries
+    if language == "ja":
+        segments = correct_segments(segments, terms)
     return segments, language, sum(float(r["seconds"]) for r in results)
 
 
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
-    segments, language, seconds = join_parts(results)
+    segments, language, seconds = join_parts(
+        results, int(ctx.params.get("speakers", 0)), options_for(ctx).hotwords
+    )
     meta = {"language": language, "duration": round(seconds, 3), "model": ctx.options.get("model_name", "")}
     outputs = write_outputs(ctx.work_dir, "transcript", segments, meta, ctx.params)
     return JobOutcome(
@@ -189,6 +235,7 @@ def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
             "characters": len(full_text(segments)),
             "language": language,
             "parts": len(results),
+            **({"speakers": len(speaker_names(segments))} if ctx.params.get("diarize") else {}),
         },
     )
 
@@ -261,4 +308,7 @@ KIND = JobKind(
     time_limit=4 * 3600 + 300,
     sample=sample,
     fanout=FANOUT,
+    load_observers=whisper.LOAD_OBSERVERS,
+    cli="jobs.transcription.cli:register",
+    portal="jobs.transcription.portal:PORTAL",
 )

@@ -26,11 +26,17 @@ class MeetingInfo:
 
 
 def paragraphs(segments: Sequence[Segment], pause_s: float) -> list[list[Segment]]:
-    """Group segments into paragraphs, starting a new one at each pause of
-    ``pause_s`` seconds or more (a change of speaker, more often than not)."""
+    """Group segments into paragraphs: one per speaker turn when the segments
+    have speakers, else a new one at each pause of ``pause_s`` seconds or
+    more (a change of speaker, more often than not)."""
     groups: list[list[Segment]] = []
+    turns = any(s.speaker for s in segments)
     for segment in segments:
-        if not groups or segment.start - groups[-1][-1].end >= pause_s:
+        if (
+            not groups
+            or (turns and segment.speaker != groups[-1][-1].speaker)
+            or (not turns and segment.start - groups[-1][-1].end >= pause_s)
+        ):
             groups.append([])
         groups[-1].append(segment)
     return groups
@@ -58,6 +64,8 @@ def write_minutes(
     doc.add_heading("内容", level=2)
     for group in paragraphs(segments, pause_s):
         paragraph = doc.add_paragraph()
+        if group[0].speaker:
+            paragraph.add_run(f"{group[0].speaker}　").bold = True
         paragraph.add_run(f"[{timestamp(group[0].start)[:8]}] ").bold = True
         paragraph.add_run("".join(s.text for s in group))
     doc.add_paragraph(

@@ -32,6 +32,7 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     words: tuple[Word, ...] | None = field(default=None)
+    speaker: str = ""  # 話者1 … when the job asked for speakers, or the name a person gave
 
     def shifted(self, offset: float) -> Segment:
         words = (
@@ -53,6 +54,8 @@ class Segment:
             "avg_logprob": round(self.avg_logprob, 4),
             "no_speech_prob": round(self.no_speech_prob, 4),
         }
+        if self.speaker:
+            data["speaker"] = self.speaker
         if with_words and self.words is not None:
             data["words"] = [w.to_json() for w in self.words]
         return data
@@ -66,6 +69,7 @@ def segment_from_json(data: Mapping[str, Any]) -> Segment:
         text=str(data["text"]),
         avg_logprob=float(data.get("avg_logprob", 0.0)),
         no_speech_prob=float(data.get("no_speech_prob", 0.0)),
+        speaker=str(data.get("speaker", "")),
         words=None
         if words is None
         else tuple(

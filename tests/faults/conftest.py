@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from config.runtime import Runtime
+from config.settings import Settings
 from digilabo.embedded import Child, free_port, python_argv, spawn, start_redis
-from digilabo.runtime import Runtime
-from digilabo.settings import Settings
 from intake_api.main import create_app
 from jobs import auth
 from jobs.db import migrate, unit_of_work

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from digilabo.runtime import Runtime
+from config.runtime import Runtime
 from jobs.models import Artifact, Job
 
 FINISHED = ("succeeded", "failed", "needs_review", "cancelled")

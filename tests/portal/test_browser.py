@@ -24,7 +24,7 @@ from openpyxl import load_workbook
 from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
-from digilabo.settings import Settings
+from config.settings import Settings
 from jobs import auth, store
 from jobs.db import unit_of_work
 from jobs.models import User

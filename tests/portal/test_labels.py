@@ -71,15 +71,15 @@ def test_review_dates_in_both_calendars_and_a_correction_in_either_box() -> None
     as_shown, _ = decisions(
         FormData([*common, *pair, ("value_0", "平成15年7月16日"), ("seireki_0", "2003年7月16日")])
     )
-    assert as_shown[0].confirm
+    assert "value" not in as_shown[0]  # confirmed
     seireki, _ = decisions(
         FormData([*common, *pair, ("value_0", "平成15年7月16日"), ("seireki_0", "2003年7月17日")])
     )
-    assert seireki[0].value == "2003年7月17日" and not seireki[0].confirm
+    assert seireki[0]["value"] == "2003年7月17日"
     wareki, typed = decisions(
         FormData([*common, *pair, ("value_0", "平成15年7月18日"), ("seireki_0", "2003年7月17日")])
     )
-    assert wareki[0].value == "平成15年7月18日" and typed == {(2, "birth_date"): "平成15年7月18日"}
+    assert wareki[0]["value"] == "平成15年7月18日" and typed == {(2, "birth_date"): "平成15年7月18日"}
 
 
 def _form(choices: list[tuple[str, str]]) -> str:

@@ -30,6 +30,11 @@ from jobs.wareki import to_wareki
 
 GOTHIC = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 MINCHO = "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"
+HAND_FONTS = {
+    "KleeOne": "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf",
+    "KleeOneBold": "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf",
+    "YuseiMagic": "/usr/share/fonts/truetype/yusei-magic/YuseiMagic-Regular.ttf",
+}
 PAGE_MM = (210.0, 297.0)
 ROW_Y0, ROW_STEP, ROW_H = 52.0, 15.0, 10.0
 BOX_X = 58.0
@@ -84,9 +89,12 @@ class Filled:
 
 
 def register_fonts() -> None:
+    """IPAex, and Debian's handwriting fonts (fonts-klee, fonts-yusei-magic)."""
     if "IPAexGothic" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("IPAexGothic", GOTHIC))
         pdfmetrics.registerFont(TTFont("IPAexMincho", MINCHO))
+        for name, path in HAND_FONTS.items():
+            pdfmetrics.registerFont(TTFont(name, path))
 
 
 def field_boxes() -> list[dict[str, Any]]:
@@ -164,7 +172,27 @@ def _draw_blank(c: canvas.Canvas) -> None:
     c.drawString(152 * mm, _y(255), "受付印")
 
 
-def _draw_values(c: canvas.Canvas, printed: dict[str, str]) -> None:
+def draw_text(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
+    """At (x, y) mm from the top-left. Printed: one string in IPAex Gothic.
+    Handwritten (a registered handwriting font): each character on its own,
+    its offset, size and slant jittered as a pen would."""
+    if hand is None:
+        c.setFont("IPAexGothic", 12)
+        c.drawString(x * mm, _y(y), text)
+        return
+    cursor = x * mm
+    for char in text:
+        size = 13 * rng.uniform(0.9, 1.1)
+        c.saveState()
+        c.translate(cursor + rng.uniform(-0.3, 0.3) * mm, _y(y) + rng.uniform(-0.5, 0.5) * mm)
+        c.rotate(rng.uniform(-5, 5))
+        c.setFont(hand, size)
+        c.drawString(0, 0, char)
+        c.restoreState()
+        cursor += pdfmetrics.stringWidth(char, hand, size) * rng.uniform(1.0, 1.12)
+
+
+def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random) -> None:
     for f in field_boxes():
         value, box = printed.get(f["name"], ""), f["box"]
         if f["type"] == "checkbox":
@@ -178,18 +206,19 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, str]) -> None:
                 c.drawPath(path, stroke=1, fill=0)
                 c.setLineWidth(0.8)
         elif value:
-            c.setFont("IPAexGothic", 12)
-            c.drawString((box["x"] + 2.5) * mm, _y(box["y"] + 7.2), value)
+            draw_text(c, value, box["x"] + 2.5, box["y"] + 7.2, hand, rng)
 
 
-def form_pdf(pages: list[dict[str, str]] | None) -> bytes:
-    """The form as a PDF; ``None`` or an empty dict draws the blank form."""
+def form_pdf(pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0) -> bytes:
+    """The form as a PDF; ``None`` or an empty dict draws the blank form.
+    ``hand``: a handwriting font (``register_hands``) for the values."""
     register_fonts()
+    rng = random.Random(seed)
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))
     for printed in pages or [{}]:
         _draw_blank(c)
-        _draw_values(c, printed)
+        _draw_values(c, printed, hand, rng)
         c.showPage()
     c.save()
     return buffer.getvalue()
@@ -296,3 +325,12 @@ def save_tiff(images: list[np.ndarray], path: Path, dpi: float) -> Path:
     first, *rest = [Image.fromarray(i) for i in images]
     first.save(path, save_all=True, append_images=rest, dpi=(dpi, dpi), compression="tiff_deflate")
     return path
+
+
+def handwritten_sample(path: Path, seed: int = 3) -> Path:
+    """The bundled demo's handwritten form (``jobs/ocr/samples/scan-3.pdf``):
+    filled in Klee One with jitter, scanned at 200 dpi, saved as an image PDF."""
+    rng = random.Random(seed)
+    form = random_form(rng)
+    image = degrade(render(form_pdf([form.printed], "KleeOne", seed), 200)[0], rng, 200)
+    return save_image(image, path, 200)

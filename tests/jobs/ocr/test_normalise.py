@@ -72,3 +72,23 @@ def test_allowed_chars_and_pattern() -> None:
     assert normalise("text", "AB-12", allowed_chars="AB12").problem
     assert normalise("text", "AB12", pattern=r"[A-Z]{2}\d{2}").problem is None
     assert normalise("text", "AB1", pattern=r"[A-Z]{2}\d{2}").problem
+
+
+def test_small_ya_yu_yo_must_follow_an_i_row_kana() -> None:
+    assert normalise("kana", "キムラ ユウコ").problem is None
+    assert normalise("kana", "ショウ リュウ").problem is None
+    assert normalise("kana", "キムラュウコ").problem is not None  # ユ written small-looking
+    assert normalise("kana", "ュウコ").problem is not None
+
+
+def test_printed_marks_digit_strings_and_variants() -> None:
+    from jobs.ocr.normalise import variant_kanji
+
+    assert normalise("postal_code", "〒812-0011", prefixes=["〒"]).value == "812-0011"
+    assert normalise("amount", "259,651円", suffixes=["円"]).value == 259651
+    assert normalise("digits", "第 027589 号", prefixes=["第"], suffixes=["号"]).value == "027589"
+    assert normalise("name", "様山田太郎", suffixes=["様"]).value == "山田太郎"  # a text layer's order
+    assert normalise("digits", "0275B9").problem is not None
+    assert normalise("number", "027589").value == 27589  # numbers still drop them
+    assert variant_kanji("髙橋") == "髙" and variant_kanji("山田") == ""
+    assert normalise("text", "北九州市\n グリーン館 302 ").text == "北九州市\nグリーン館302"

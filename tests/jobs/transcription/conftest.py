@@ -50,3 +50,33 @@ def make_ctx(tmp_path: Path, model_cache: Path) -> Callable[..., JobContext]:
         )
 
     return make
+
+
+GLOSSARY = ["小倉北区", "危機管理室", "補正予算", "令和7年度"]
+
+
+@pytest.fixture(scope="session")
+def meeting_run(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path
+) -> tuple[dict, list[tuple[float, float, int]], Path]:
+    """The four-speaker meeting transcribed once with speakers and the
+    glossary: (transcript.json, reference turns, work folder)."""
+    import json
+
+    from jobs.transcription.kind import KIND
+    from tests.support.speech import MEETING, meeting
+
+    folder = tmp_path_factory.mktemp("meeting")
+    samples, turns = meeting(MEETING)
+    audio = write_audio(samples, folder / "meeting.flac")
+    work = folder / "work"
+    work.mkdir()
+    ctx = file_context(
+        audio,
+        work,
+        params={"diarize": True, "glossary": GLOSSARY},
+        options={"model_cache_dir": str(model_cache), "cpu_threads": 2},
+        progress=lambda fraction, message="": None,
+    )
+    KIND.run(ctx)
+    return json.loads((work / "transcript.json").read_text(encoding="utf-8")), turns, work

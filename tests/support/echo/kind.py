@@ -1,5 +1,7 @@
 """A tiny job kind for testing the machinery. It never ships: the tests plug
-it in through DIGILABO_EXTRA_JOB_KINDS.
+it in through DIGILABO_EXTRA_JOB_KINDS. Like a product kind it is one folder:
+this core, its CLI sub-command (``cli.py``), its portal pieces
+(``portal.py`` and ``templates/``) and its sample (``samples/``).
 
 ``echo`` upper-cases text files. Parameters let a test steer it:
 ``sleep`` (seconds, in small steps with progress reports), ``trace_dir``
@@ -55,6 +57,13 @@ def run(ctx: JobContext) -> JobOutcome:
     return JobOutcome(outputs=tuple(outputs), units=float(lines), summary={"lines": lines})
 
 
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def sample() -> tuple[dict[str, Any], list[Path]]:
+    return {}, [SAMPLES / "hello.txt"]
+
+
 ECHO = JobKind(
     name="echo",
     label_ja="大文字化（テスト用）",
@@ -69,4 +78,7 @@ ECHO = JobKind(
     max_files=3,
     soft_time_limit=60,
     time_limit=90,
+    sample=sample,
+    cli="tests.support.echo.cli:register",
+    portal="tests.support.echo.portal:PORTAL",
 )

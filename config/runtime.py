@@ -12,11 +12,11 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from digilabo.settings import Settings
+from config.settings import Settings
 from jobs.artifacts import ArtifactStore
 from jobs.db import make_engine, read_only, session_factory, unit_of_work
 from jobs.housekeeping import purge_expired, reap_overdue, sweep_orphan_blobs
-from jobs.registry import Registry, build_registry
+from jobs.registry import Registry, build_registry, kind_options
 from jobs.runner import JobRunner, RunnerConfig
 
 
@@ -50,11 +50,16 @@ class Runtime:
             RunnerConfig(
                 timezone=self.settings.timezone,
                 baselines=dict(self.settings.baselines),
-                kind_options=self.settings.kind_options(),
+                kind_options=self.kind_options(),
                 # Only workers run jobs, and a worker can hand parts to others.
                 fan_out=True,
             ),
         )
+
+    def kind_options(self) -> dict[str, Any]:
+        """What job cores see: the settings' kind options plus each kind's
+        resources (the record ledger) on this process's database."""
+        return kind_options(self.registry, self.settings.kind_options(), self.factory)
 
     def hard_limits(self) -> dict[str, float]:
         """Each kind's effective hard time limit, seconds."""

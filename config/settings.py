@@ -171,7 +171,6 @@ class Settings(BaseSettings):
             "max_audio_seconds": self.max_audio_seconds,
             "transcription_part_seconds": self.transcription_part_seconds,
             "model_name": self.whisper_model_dir.name if self.whisper_model_dir else "whisper-base",
-            "database_url": self.database_url,
             "chromium_path": str(self.chromium_path) if self.chromium_path else None,
             "rpa_target_urls": dict(self.rpa_target_urls),
             "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,

@@ -1,14 +1,18 @@
-"""Entry-script helpers shared by the portal's pages: the approved scripts a
-department chooses from, Japanese labels for script and record states, the
-counts shown on an entry job's page, and the settings operators must add."""
+"""The entry kind's portal pieces: the approved scripts a department chooses
+from, Japanese labels for script and record states, the records file input,
+the counts on an entry job's page (``templates/job.html``), and the settings
+operators must add (the queues page). Plain declarations: the portal renders
+them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs.adapters import FileInput, FormField, PortalKind
 from jobs.rpa import scripts
 from jobs.rpa.intake_check import missing_setting
 from jobs.rpa.kind import SAMPLES
@@ -80,3 +84,48 @@ def setup_problems(*, session: Session, options: Mapping[str, Any]) -> list[dict
                 }
             )
     return problems
+
+
+def job_context(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {"record_counts": record_counts(summary) if "records" in summary else []}
+
+
+PORTAL = PortalKind(
+    fields=(
+        FormField(
+            "script",
+            "入力スクリプト",
+            kind="select",
+            required=True,
+            help="承認済みの入力スクリプトの最新版で入力します。一覧にないときは運用担当に登録を依頼してください。",
+            max_length=120,
+            choices=script_choices,
+        ),
+        FormField(
+            "invalid_rows",
+            "不備のある行",
+            kind="select",
+            max_length=20,
+            choices=invalid_rows_choices,
+            default="skip",
+        ),
+        FormField(
+            "dry_run",
+            "確認のみ（登録しない）",
+            kind="checkbox",
+            help="入力データと画面の流れを確かめるだけで、財務会計システムには登録しません。",
+        ),
+    ),
+    file_input=FileInput(
+        "入力データ（CSV・XLSX）",
+        ".csv,.xlsx",
+        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのYAMLは添付しないでください。",
+    ),
+    value_labels={
+        "invalid_rows": dict(INVALID_ROWS),
+        "dry_run": {True: "はい（登録しない）", False: "いいえ"},
+    },
+    templates=Path(__file__).parent / "templates",
+    job_fragment="job.html",
+    job_context=job_context,
+)

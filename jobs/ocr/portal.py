@@ -1,12 +1,15 @@
-"""OCR helpers shared by the portal's pages: the templates people choose
-from, and Japanese names for field types."""
+"""The OCR kind's portal pieces: the template people choose on the new-job
+form, Japanese names for field types, and the job page's review notice
+(``templates/job.html``). Plain declarations: the portal renders them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from jobs.adapters import FormField, PortalKind
 from jobs.ocr import store as templates
 from jobs.ocr.kind import SAMPLES
 from jobs.ocr.models import OcrTemplate
@@ -45,3 +48,20 @@ def template_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]
         (r.template_id, f"{r.name}（{r.template_id}・第{r.version}版・{r.fields}項目）")
         for r in latest_templates(session=session)
     ]
+
+
+PORTAL = PortalKind(
+    fields=(
+        FormField(
+            "template",
+            "帳票定義",
+            kind="select",
+            required=True,
+            help="読み取る帳票の種類です。一覧にない帳票は運用担当に登録を依頼してください。",
+            max_length=120,
+            choices=template_choices,
+        ),
+    ),
+    templates=Path(__file__).parent / "templates",
+    job_fragment="job.html",
+)

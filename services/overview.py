@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digilabo.settings import QUEUES
+from config.settings import QUEUES
 from jobs.models import Job
 
 QUEUE_LABELS = {"gpu": "GPU（文字起こし）", "cpu": "CPU（OCRなど）", "rpa": "RPA（システム入力）"}

@@ -1,0 +1,51 @@
+"""``digilabo rpa``: records entered here, without the queue, with the same
+record ledger as queued jobs. Loaded by the ``digilabo`` command only
+(``JobKind.cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jobs.adapters import CommandHost
+
+
+def register(app: typer.Typer, host: CommandHost) -> None:
+    @app.command()
+    def rpa(
+        records: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV or XLSX of records")],
+        script: Annotated[str, typer.Option(help="script YAML file, or an approved script id[@version]")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="OUT.csv or OUT.xlsx")],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="validate and walk the steps without submitting")
+        ] = False,
+    ) -> None:
+        """Enter records into the target system here, without the queue."""
+        from rich.progress import Progress
+
+        from jobs.errors import DigilaboError
+        from jobs.rpa import scripts
+        from jobs.rpa.direct import enter_file
+
+        source: Path | str = Path(script)
+        with host.session() as session:  # also creates the record ledger's tables
+            if not Path(script).is_file():
+                name, _, version = script.partition("@")
+                source = scripts.get(name, int(version) if version else None, session=session).text
+        try:
+            with Progress(console=host.console) as bars:
+                bar = bars.add_task(records.name, total=1.0)
+                outcome = enter_file(
+                    source,
+                    records,
+                    out,
+                    dry_run=dry_run,
+                    options=host.options(),
+                    progress=lambda f, m="": bars.update(bar, completed=f, description=f"{records.name} {m}"),
+                )
+        except DigilaboError as exc:
+            host.fail(exc.message)
+        host.console.print(f"wrote {out}")
+        host.console.print_json(data=dict(outcome.summary))

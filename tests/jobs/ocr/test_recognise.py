@@ -1,0 +1,161 @@
+"""The engine decision rule on given readings (pure), the reviews it causes,
+line splitting, and PP-OCR loading its models from the wheel with the
+network blocked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from jobs.ocr import fields, recognise
+from jobs.ocr.fields import FieldResult, apply_groups
+from jobs.ocr.recognise import PPOCR, TESSERACT, Prepared
+from jobs.ocr.template import Box, CheckboxGroup, Field
+
+LINE = np.zeros((40, 200), np.uint8)
+
+
+def _spec(kind: str = "digits", **extra: object) -> Field:
+    base = Field("f", "項目", 1, Box(10, 10, 50, 10), kind, "eng", None, None, False, None, 80.0)
+    return Field(**{**base.__dict__, **extra})
+
+
+def _item(spec: Field, **readings: tuple[str, float]) -> Prepared:
+    return Prepared(spec, [LINE], readings=dict(readings))
+
+
+def test_first_engine_is_tesseract_for_print_and_ppocr_for_handwriting() -> None:
+    assert recognise.first_engine(_spec()) == TESSERACT
+    assert recognise.first_engine(_spec(handwritten=True)) == PPOCR
+    assert recognise.first_engine(_spec(engine="ppocr")) == PPOCR
+    assert recognise.first_engine(_spec(engine="tesseract", handwritten=True)) == TESSERACT
+
+
+def test_a_confident_valid_first_reading_needs_no_second_engine() -> None:
+    assert not recognise.needs_second(_item(_spec(), tesseract=("027589", 91.0)))
+    assert recognise.needs_second(_item(_spec(), tesseract=("027589", 40.0)))  # unsure
+    assert recognise.needs_second(_item(_spec(), tesseract=("0275B9", 95.0)))  # fails the type check
+    assert not recognise.needs_second(_item(_spec(engine="tesseract"), tesseract=("0275B9", 5.0)))
+    # PP-OCR alone on handwriting needs more than the template's 80.
+    hand = _spec(handwritten=True)
+    assert recognise.needs_second(_item(hand, ppocr=("027589", 90.0)))
+    assert not recognise.needs_second(_item(hand, ppocr=("027589", 99.0)))
+
+
+def test_agreement_is_accepted_and_disagreement_keeps_both_readings() -> None:
+    agreed = recognise.decide(_item(_spec(), tesseract=("027 589", 30.0), ppocr=("027589", 95.0)))
+    assert (agreed.engine, agreed.decision, agreed.disagree, agreed.confidence) == (
+        "both",
+        "agree",
+        False,
+        95.0,
+    )
+    split = recognise.decide(_item(_spec(), tesseract=("27589", 30.0), ppocr=("027589", 95.0)))
+    assert split.disagree and split.decision == "disagree" and split.raw == "027589"
+    assert split.readings == {
+        "tesseract": {"text": "27589", "confidence": 30.0},
+        "ppocr": {"text": "027589", "confidence": 95.0},
+    }
+    # The reading that passes the type check is the one shown.
+    typed = recognise.decide(_item(_spec(), tesseract=("027589", 30.0), ppocr=("O27589", 95.0)))
+    assert typed.raw == "027589" and typed.engine == TESSERACT
+
+
+def test_digit_box_rows_check_the_count_of_written_boxes() -> None:
+    spec = _spec(cells=6)
+    assert recognise.check(spec, "027589", cells=6).problem is None
+    assert recognise.check(spec, "0275899", cells=6).problem is not None  # a box line read as a digit
+
+
+def test_variant_kanji_sends_names_to_review_instead_of_accepting_the_plain_form() -> None:
+    spec = _spec("name", language="jpn", variant_kanji=True)
+    assert "variant_kanji" in fields._decide(spec, "高橋一郎", 99.0, text_layer=False, crop=None).reasons
+    assert "variant_kanji" in fields._decide(spec, "山﨑修", 99.0, text_layer=False, crop=None).reasons
+    assert not fields._decide(spec, "山田太郎様", 99.0, text_layer=False, crop=None).review
+    # Without the key, names keep the old rule: always reviewed when read by OCR.
+    assert fields._decide(_spec("name", language="jpn"), "山田太郎", 99.0, text_layer=False, crop=None).review
+
+
+def test_checkbox_groups() -> None:
+    def ticks(*values: bool) -> list[FieldResult]:
+        return [FieldResult(f"t{i}", v, "1" if v else "0", "", 100.0) for i, v in enumerate(values)]
+
+    one = (CheckboxGroup("g", "g", ("t0", "t1", "t2"), "exactly_one"),)
+    most = (CheckboxGroup("g", "g", ("t0", "t1", "t2"), "at_most_one"),)
+    for groups, values, broken in (
+        (one, (True, False, False), False),
+        (one, (False, False, False), True),
+        (one, (True, True, False), True),
+        (most, (False, False, False), False),
+        (most, (False, True, True), True),
+    ):
+        results = ticks(*values)
+        apply_groups(results, groups)
+        assert all(("checkbox_rule" in r.reasons) == broken for r in results), (groups, values)
+
+
+def test_multi_line_boxes_are_split_at_blank_rows() -> None:
+    ink = np.full((120, 300), 255, np.uint8)
+    ink[15:45, 20:280] = 0
+    ink[70:100, 20:150] = 0
+    lines = fields.split_lines(ink)
+    assert [line.shape[0] for line in lines] == [30 + 2 * fields.PAD, 30 + 2 * fields.PAD]
+
+
+NO_NETWORK = textwrap.dedent(
+    """
+    import socket, sys
+    def refuse(*args, **kwargs):
+        raise AssertionError("network used")
+    socket.socket.connect = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+    import rapidocr.utils.download_file as download
+    download.DownloadFile.run = classmethod(refuse)
+    import cv2, numpy as np
+    from jobs.ocr import ppocr
+    image = np.full((64, 420), 255, np.uint8)
+    cv2.putText(image, "027589", (12, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 0, 3)
+    (reading,) = ppocr.recognise_lines([image])
+    session = ppocr.engine()._load_rec_model().session.session
+    options = session.get_session_options()
+    print(reading.text, options.intra_op_num_threads, options.inter_op_num_threads)
+    """
+)
+
+
+def test_ppocr_reads_with_the_wheels_models_and_no_network() -> None:
+    """Sockets and RapidOCR's downloader are replaced by failures in a fresh
+    process (a fault we cannot cause otherwise: the test machine may be
+    online), then the engine is built and reads a line."""
+    done = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["027589", "1", "1"]
+
+
+def test_review_items_carry_the_engine_and_both_readings() -> None:
+    from jobs.ocr.document import forms_document, pending_reviews
+    from jobs.ocr.reader import OK, FormResult
+    from jobs.ocr.template import parse_template
+    from tests.jobs.ocr import furikae
+
+    template = parse_template(furikae.template_yaml(), {"reference.pdf": furikae.form_pdf(None)})
+    receipt = next(f for f in template.fields if f.name == "receipt")
+    result = fields._from_readings(_item(receipt, tesseract=("27589", 30.0), ppocr=("第027589号", 95.0)))
+    doc = forms_document([FormResult(1, "a.png", [1], OK, template, [result])], [template])
+    entry = doc["forms"][0]["fields"]["receipt"]
+    assert entry["engine"] == "ppocr" and entry["decision"] == "disagree" and entry["value"] == "027589"
+    (item,) = pending_reviews(doc)
+    assert (
+        item["readings"]["tesseract"]["text"] == "27589" and item["readings"]["ppocr"]["text"] == "第027589号"
+    )
+    assert item["reasons"][0] == "engines_disagree" and "一致しない" in item["reasons_ja"][0]
+
+
+def test_ppocr_alone_never_accepts_characters_japanese_forms_do_not_use() -> None:
+    text = _spec("text", language="jpn", handwritten=True)
+    assert not recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黒崎", 99.0)))
+    assert recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黑崎", 99.0)))  # Chinese 黑
