@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -35,12 +37,14 @@ from jobs.rpa.browser import chromium_path
 from jobs.rpa.intake_check import UNAVAILABLE_JA
 from jobs.rpa.kind import SAMPLES as RPA_SAMPLES
 from jobs.transcription.kind import SAMPLES
+from jobs.wareki import to_seireki, to_wareki
 from tests.conftest import REPO, Service
 from tests.integration.helpers import wait_until
 from tests.portal.conftest import HOSTILE, PASSWORD
 
 # The same Chromium and flags as the entry worker.
 CHROMIUM = chromium_path({})
+DATE_LABELS = {"birth_date": "生年月日", "application_date": "申請日"}  # the OCR sample's dates
 FLAGS = list(browser_flags.FLAGS)
 # The docs' screenshots are refreshed only on request (DIGILABO_SCREENSHOTS=1),
 # so a test run leaves the checkout as it was.
@@ -246,21 +250,27 @@ def _review_with_keyboard(page, url: str, job_id: str) -> None:  # type: ignore[
     assert page.evaluate("document.activeElement.id") == "value-0"
     page.keyboard.type("髙橋一郎")  # the value is selected on focus: typing replaces it
     page.keyboard.press("Enter")
-    page.keyboard.press("Enter")
-    # The third field is a date: 和暦 in its box, 西暦 beside it. An impossible day is refused.
-    assert page.evaluate("document.activeElement.id") == "value-2"
-    assert page.locator("input.review-value").nth(2).input_value() == "平成15年7月16日"
-    assert page.locator("input[name=seireki_2]").input_value() == "2003年7月16日"
+    # Confirmed up to the first date field (which one the sample leaves for
+    # review depends on the OCR engines' readings): 和暦 in its box, 西暦
+    # beside it. An impossible day is refused.
+    at = next(i for i in range(1, count) if page.locator(f"input[name=seireki_{i}]").count())
+    for _ in range(at - 1):
+        page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == f"value-{at}"
+    shown_seireki = page.locator(f"input[name=seireki_{at}]").input_value()
+    read = date(*map(int, re.fullmatch(r"([0-9]+)年([0-9]+)月([0-9]+)日", shown_seireki).groups()))  # type: ignore[union-attr]
+    assert page.locator("input.review-value").nth(at).input_value() == to_wareki(read)
+    label = DATE_LABELS[page.locator(f"input[name=field_{at}]").input_value()]
     page.keyboard.type("平成15年2月30日")
-    for _ in range(count - 2):
+    for _ in range(count - at):
         page.keyboard.press("Enter")
     page.wait_for_selector(".review-item.invalid .refused")
     # The other decisions were saved; the refused field waits, with its message, not 確認済.
     assert page.locator("input.review-value").count() == 1
-    assert "生年月日" in page.locator(".review-item.invalid .refused").inner_text()
+    assert label in page.locator(".review-item.invalid .refused").inner_text()
     assert page.locator(".review-item.invalid .review-mark").is_hidden()
-    page.fill("input[name=seireki_0]", "2003年7月17日")
-    page.fill("#value-0", "平成15年7月16日")  # the 和暦 box as shown: the 西暦 box decides
+    page.fill("input[name=seireki_0]", to_seireki(read + timedelta(days=1)))
+    page.fill("#value-0", to_wareki(read))  # the 和暦 box as shown: the 西暦 box decides
     page.locator("input[name=seireki_0]").press("Enter")
     page.wait_for_selector("text=確認が終わり、ジョブは完了しました")
     _shot(page, "review-done")
