@@ -200,14 +200,23 @@ def start_standin(
     log_path: Path | None = None,
     user: str | None = None,
     system: str = "a",
+    port: int = 0,
 ) -> tuple[Child, str]:
-    """The stand-in financial system ``system`` (a or b) on a free port (it
-    binds port 0 and writes the port it got), with its database in ``folder``."""
+    """The stand-in financial system ``system`` (a or b) on ``port``, or on a
+    free port (it binds port 0 and writes the port it got), with its database
+    in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "standin.port"
     port_file.unlink(missing_ok=True)
     argv = python_argv(
-        "-m", "standin", "--port", "0", "--port-file", str(port_file), "--db", str(folder / "standin.db")
+        "-m",
+        "standin",
+        "--port",
+        str(port),
+        "--port-file",
+        str(port_file),
+        "--db",
+        str(folder / "standin.db"),
     )
     if user:
         argv += ["--user", user]

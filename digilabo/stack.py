@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,21 @@ from digilabo.supervisor import Supervisor
 from jobs.db import migrate
 
 log = logging.getLogger(__name__)
+
+
+# The stand-in's demo user, as the bundled sample script's credential.
+STANDIN_CREDENTIAL = {
+    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
+    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
+}
+
+
+def standin_credential_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The stand-in's credential for child processes, unless the
+    environment names one already (an operator's own setting wins)."""
+    if any(key in environ for key in STANDIN_CREDENTIAL):
+        return {}
+    return dict(STANDIN_CREDENTIAL)
 
 
 class Stack:
@@ -62,6 +77,8 @@ class Stack:
         self.standin_url = ""
         self.supervisor = Supervisor()
         self._runtime: Any = None  # built when a dead worker's jobs are requeued
+        # Its credential, for the API (intake checks it) and the workers alike.
+        self.standin_env: dict[str, str] = {}
 
     def __enter__(self) -> Stack:
         self.start()
@@ -81,7 +98,7 @@ class Stack:
                 "storage_dir": self.settings.storage,
             }
         )
-        env = {**os.environ, **settings.as_env()}
+        env = {**os.environ, **settings.as_env(), **self.standin_env}
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
@@ -160,16 +177,22 @@ class Stack:
         return requeue
 
     def _start_standin(self) -> None:
-        """The bundled 財務会計システム stand-in on a free port; its demo user
-        becomes the sample script's credential for the workers."""
-        child, self.standin_url = start_standin(
-            self.settings.var_dir.resolve(), log_path=self._log("standin")
-        )
-        self.children.append(child)
+        """The bundled 財務会計システム stand-in on a free port (restarted on the
+        same port by the supervisor); its demo user becomes the sample script's
+        credential for the API and the workers."""
+        port = free_port()
+        self.standin_url = f"http://127.0.0.1:{port}"
+
+        def start() -> Child:
+            child, _url = start_standin(
+                self.settings.var_dir.resolve(), log_path=self._log("standin"), port=port
+            )
+            return child
+
+        self.children.append(self.supervisor.add("standin", start))
         urls = {**self.settings.rpa_target_urls, "zaimu-standin": self.standin_url}
         self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})
-        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
-        os.environ.setdefault("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "demo-password")
+        self.standin_env = standin_credential_env(os.environ)
 
     def _metrics_port(self) -> int:
         port = free_port()

@@ -30,7 +30,7 @@ def run_up(settings: Settings, console: Console, err: Console, *, strict_port: b
     except RootRefused as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
-    stack = Stack(settings, metrics=True, beat=True)
+    stack = Stack(settings, metrics=True, beat=True, standin=True)
     # SIGTERM behaves like Ctrl-C so service managers stop it cleanly too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -38,6 +38,7 @@ def run_up(settings: Settings, console: Console, err: Console, *, strict_port: b
             stack.start()
         console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
         console.print(f"Redis: {mask_url(stack.redis_url)}   database: {mask_url(settings.database_url)}")
+        console.print(f"stand-in 財務会計システム (bulk-entry target): {stack.standin_url}")
         console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
         console.print(f"running as {user}; a child that exits is restarted. Ctrl-C stops everything.")
         stack.supervise()

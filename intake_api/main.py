@@ -174,8 +174,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return error_response(exc.status_code, code, message)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        api_metrics()
+    def metrics(request: Request) -> Response:
+        api_metrics().precreate(request.app.state.runtime.registry.names())
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"])

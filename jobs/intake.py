@@ -14,7 +14,7 @@ from jobs import store
 from jobs.artifacts import StoredBlob, check_media_type, sniff_media_type
 from jobs.errors import UploadRejected
 from jobs.models import Job
-from jobs.registry import JobKind, check_params
+from jobs.registry import InputFile, JobKind, check_params
 from jobs.store import Viewer
 
 
@@ -46,6 +46,11 @@ def check_inputs(kind: JobKind, staged: Sequence[StagedInput]) -> None:
         check_media_type(item.media_type, kind.accepted_media_types, item.name)
 
 
+def input_files(staged: Sequence[StagedInput]) -> list[InputFile]:
+    """The staged uploads as a kind's intake check sees them."""
+    return [InputFile(s.name, s.blob.path, s.media_type, s.blob.size) for s in staged]
+
+
 def accept(
     *,
     session: Session,
@@ -53,11 +58,16 @@ def accept(
     viewer: Viewer,
     params: Mapping[str, Any],
     staged: Sequence[StagedInput],
+    options: Mapping[str, Any] | None = None,
 ) -> Job:
+    """``options``: the kind options (``Settings.kind_options``) the kind's
+    intake check reads (where credentials are kept)."""
     if kind.resolve_params is not None:
         params = kind.resolve_params(params, session)
     cleaned = check_params(kind, params)
     check_inputs(kind, staged)
+    if kind.check_intake is not None:
+        kind.check_intake(cleaned, input_files(staged), options or {})
     job = store.create_job(
         session=session,
         kind=kind.name,

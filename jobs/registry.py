@@ -14,7 +14,7 @@ kind that never ships.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,10 +123,13 @@ class ReviewHook:
     ``pending(job, session=, artifacts=)`` lists what waits for them,
     ``apply(job, kind, decisions, seconds_spent, session=, artifacts=, viewer=,
     tz=)`` applies one batch and finishes the job (``jobs.finish``) when
-    nothing is left."""
+    nothing is left; ``split(job, decisions, session=, artifacts=)``, when
+    given, returns (the decisions that apply, {(form, field): message} for
+    those it would refuse) without changing anything."""
 
     pending: Callable[..., list[dict[str, Any]]]
     apply: Callable[..., dict[str, Any]]
+    split: Callable[..., tuple[list[Mapping[str, Any]], dict[tuple[int, str], str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,10 @@ class JobKind:
     resolve_params: Callable[[Mapping[str, Any], Session], dict[str, Any]] | None = None
     # What job pages show of the parameters (default: all of them).
     public_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Intake hook: refuse a job that cannot run (setup it needs, the shape of
+    # its inputs) before it is queued; gets the cleaned parameters, the
+    # staged inputs and the kind options. Raises JobInputError.
+    check_intake: Callable[[Mapping[str, Any], Sequence[InputFile], Mapping[str, Any]], None] | None = None
     # What the core needs from the composition root beyond plain settings
     # (the record ledger on the process's database): built once per process
     # from its session factory, merged into ``JobContext.options``.

@@ -26,6 +26,15 @@ DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600,
 WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
+REFUSAL_REASONS = ("setup", "input")
+# Error codes that mean the service is not set up for a job (not the upload's fault).
+SETUP_ERROR_CODES = frozenset({"entry_unavailable"})
+
+
+def refusal_reason(error: Exception) -> str:
+    return "setup" if getattr(error, "code", "") in SETUP_ERROR_CODES else "input"
+
+
 class ApiMetrics:
     def __init__(self) -> None:
         self.submitted = Counter(
@@ -37,6 +46,16 @@ class ApiMetrics:
             ["method", "route", "status"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        # reason "setup": the service lacks a setting the job needs (an
+        # operator's task, alerted on); "input": the upload itself is wrong.
+        self.refused = Counter(
+            "digilabo_jobs_refused_total", "Submissions refused at intake, by reason.", ["kind", "reason"]
+        )
+
+    def precreate(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            for reason in REFUSAL_REASONS:
+                self.refused.labels(kind, reason)
 
 
 class WorkerMetrics:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from jobs import auth, store, throttle
+from jobs import sessions as portal_sessions
 from jobs.errors import DigilaboError, JobInputError, NotFound
 from jobs.models import Department, User
 
@@ -32,6 +33,11 @@ def save_department(
         department.baseline_overrides = dict(baseline_overrides)
     store.audit("department", session=session, viewer=actor, department=code)
     return department
+
+
+def department_names(session: Session) -> dict[str, str]:
+    """Department code -> its Japanese name, for every department."""
+    return {d.code: d.name for d in store.list_departments(session=session)}
 
 
 def list_users(session: Session) -> Sequence[User]:
@@ -91,6 +97,8 @@ def update_user(
     if user.id == actor.user_id and (role != "admin" or not active):
         raise JobInputError("self_lockout", "自分自身の管理者権限を外したり、無効にしたりはできません。")
     user.department_code, user.role, user.active = department, role, active
+    if not active:
+        portal_sessions.end_all(user.id, session=session)
     store.audit("user", session=session, viewer=actor, user=user.name, role=role, active=active)
     return user
 
@@ -98,6 +106,7 @@ def update_user(
 def reset_password(session: Session, actor: store.Viewer, user_id: str, password: str) -> User:
     user = store.get_user(user_id, session=session)
     auth.set_password(user, password)
+    portal_sessions.end_all(user.id, session=session)
     store.audit("password", session=session, viewer=actor, user=user.name)
     return user
 
@@ -181,7 +190,8 @@ def log_in(
     """The user behind a name and password (audited); AuthError otherwise.
     With ``settings``, a name or address with too many recent failures is
     refused first (LoginThrottled, even with the right password); a success
-    clears the name's failures."""
+    clears the name's failures. The portal then starts a session for them
+    (``start_session``)."""
     if settings is not None:
         throttle.check_login(name, address, session=session, limits=login_limits(settings))
     user = auth.authenticate(name, password, session=session)
@@ -204,3 +214,20 @@ def log_failed_login(session: Session, name: str, *, address: str = "", refused:
         via="portal",
         address=address,
     )
+
+
+def start_session(session: Session, user_id: str, lifetime_s: float) -> str:
+    """A new portal session for the user; returns the id its cookie carries."""
+    return portal_sessions.start(user_id, lifetime_s, session=session)
+
+
+def session_user(session: Session, session_id: str) -> str | None:
+    """The user of a live portal session, or None (unknown, ended, expired)."""
+    return portal_sessions.user_of(session_id, session=session)
+
+
+def log_out(session: Session, user_id: str, session_id: str) -> None:
+    """End every portal session of the user (every browser, a copied cookie
+    too), when ``session_id`` is a live session of theirs."""
+    if portal_sessions.user_of(session_id, session=session) == user_id:
+        portal_sessions.end_all(user_id, session=session)

@@ -23,7 +23,7 @@ from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Artifact, Job
 from jobs.registry import JobKind
 from jobs.store import Viewer
-from monitoring.metrics import api_metrics
+from monitoring.metrics import api_metrics, refusal_reason
 from queues.dispatch import enqueue, new_task_id
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
@@ -130,17 +130,27 @@ def parse_parameters(raw: str, settings: Settings) -> dict[str, Any]:
 async def submit(
     runtime: Runtime, viewer: Viewer, kind: str, files: Sequence[Upload], params: dict[str, Any]
 ) -> JobAccepted:
-    """Store the uploads, record the job, enqueue it after the commit."""
+    """Store the uploads, record the job, enqueue it after the commit. The
+    kind's intake check sees the kind options (where credentials are kept);
+    a refusal is counted by kind and reason."""
     job_kind = runtime.registry.get(kind)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:
         with unit_of_work(runtime.factory) as session:
-            job = intake.accept(session=session, kind=job_kind, viewer=viewer, params=params, staged=staged)
+            job = intake.accept(
+                session=session,
+                kind=job_kind,
+                viewer=viewer,
+                params=params,
+                staged=staged,
+                options=runtime.settings.kind_options(),
+            )
             job.task_id, job.enqueued_at = task_id, job.submitted_at
             job_id = job.id
-    except DigilaboError:
+    except DigilaboError as exc:
         discard([s.blob for s in staged], runtime)
+        api_metrics().refused.labels(job_kind.name, refusal_reason(exc)).inc()
         raise
     publish(runtime, job_kind, job_id, task_id)
     api_metrics().submitted.labels(job_kind.name, viewer.department_code).inc()
@@ -206,6 +216,12 @@ def get_job(job_id: str, runtime: Runtime, session: Session, viewer: Viewer) -> 
     job = store.get_job(job_id, session=session, viewer=viewer)
     store.audit("view", session=session, viewer=viewer, job_id=job.id)
     return job_public(job, runtime, session=session)
+
+
+def stored_parameters(job_id: str, session: Session, viewer: Viewer) -> dict[str, Any]:
+    """The job's parameters as stored (whole OCR templates included, which
+    ``job_public`` leaves out): what labels its result files."""
+    return dict(store.get_job(job_id, session=session, viewer=viewer).parameters or {})
 
 
 def download(

@@ -36,6 +36,22 @@ def pending(
     return job, kind.review.pending(job, session=session, artifacts=runtime.artifacts)
 
 
+def split_refused(
+    runtime: Runtime,
+    session: Session,
+    viewer: store.Viewer,
+    job_id: str,
+    decisions: Sequence[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], dict[tuple[int, str], str]]:
+    """(the decisions that can be saved, {(form, field): message} for those
+    the kind refuses), nothing changed; all of them when the kind cannot tell."""
+    job = store.get_job(job_id, session=session, viewer=viewer)
+    hook = hook_for(runtime, job.kind)
+    if hook.split is None:
+        return list(decisions), {}
+    return hook.split(job, decisions, session=session, artifacts=runtime.artifacts)
+
+
 def submit(
     runtime: Runtime,
     session: Session,

@@ -4,6 +4,7 @@ For the API and the portal; every change is audited here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from jobs import store
 from jobs.errors import JobInputError, UploadRejected
 from jobs.rpa import scripts
 from jobs.rpa.portal import approved_newest, install_samples
+from jobs.rpa.portal import setup_problems as _setup_problems
 from jobs.rpa.script import parse_script
 
 MAX_SCRIPT_BYTES = 256 * 1024
@@ -56,6 +58,12 @@ def list_with_samples(session: Session) -> list[dict[str, Any]]:
 def in_use(session: Session) -> set[tuple[str, int]]:
     """(id, version) of the newest approved version of every script."""
     return {(r.script_id, r.version) for r in approved_newest(session=session)}
+
+
+def setup_problems(session: Session, options: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Approved scripts intake refuses for want of a setting, with the
+    setting (for operators' eyes only: the queues page)."""
+    return _setup_problems(session=session, options=options)
 
 
 def get(session: Session, script_id: str, version: int | None = None) -> dict[str, Any]:

@@ -85,6 +85,13 @@ def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
         assert out.read_bytes().startswith(b"\xef\xbb\xbf") and "企画課" in out.read_text(
             encoding="utf-8-sig"
         )
+        # The bundled entry script runs against the stand-in `up` starts, with its credential.
+        records = tmp_path / "支出.csv"
+        sample = (REPO / "jobs" / "rpa" / "samples" / "records.csv").read_text(encoding="utf-8-sig")
+        records.write_text("\n".join(sample.splitlines()[:3]) + "\n", encoding="utf-8")
+        entry = [DIGILABO, "submit", "rpa_entry", str(records), "-p", "script=shishutsu_futan", "--wait"]
+        entered = subprocess.run([*entry, *cli], **run)
+        assert entered.returncode == 0, entered.stdout + entered.stderr
         bad = subprocess.run([DIGILABO, "submit", "nope", str(memo), *cli], **run)
         assert bad.returncode == 1 and "nope" in bad.stderr
     finally:

@@ -53,17 +53,24 @@ def login(
                 session, name, password, address=address, settings=runtime.settings
             )
             user_id, password_hash = user.id, user.password_hash
+            session_id = accounts.start_session(session, user.id, cookie.MAX_AGE_S)
     except (auth.AuthError, throttle.LoginThrottled) as exc:
         refused = isinstance(exc, throttle.LoginThrottled)
         with unit_of_work(runtime.factory) as session:
             accounts.log_failed_login(session, name, address=address, refused=refused)
         context = {"next": safe_next(next) or "", "error": exc.message, "name": name}
         return render(request, "login.html", context, status=429 if refused else 401)
-    cookie.log_in(request, user_id, password_hash)
+    cookie.log_in(request, user_id, password_hash, session_id)
     return redirect(safe_next(next) or home_for(viewer))
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
+def logout(request: Request, runtime: RuntimeDep) -> Response:
+    """Ends every session of the user, on every browser (a copied cookie too)."""
+    data = cookie.load(request)
+    user_id = str(data.get("uid") or "")
+    if user_id:
+        with unit_of_work(runtime.factory) as session:
+            accounts.log_out(session, user_id, str(data.get("sid") or ""))
     cookie.log_out(request)
     return redirect("/portal/login")

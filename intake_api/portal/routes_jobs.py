@@ -20,6 +20,7 @@ from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.files import send_file
 from intake_api.portal import forms
 from intake_api.portal.kinds import fragment, portal_kind
+from intake_api.portal.labels import accepted_formats, ocr_field_labels, split_outputs
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
 from jobs import store
 from jobs.errors import STATE_LABELS_JA, DigilaboError
@@ -92,6 +93,7 @@ def new_job_page(
         "accept": accept_attr(kind) if kind else "",
         "file_input": pieces.file_input,
         "form_fragment": fragment(kind, pieces.form_fragment),
+        "formats": accepted_formats(kind.accepted_media_types) if kind else "",
         "values": values or {},
         "error": error,
         "max_mb": runtime.settings.max_upload_bytes / 1024**2,
@@ -160,8 +162,12 @@ def job_page(
     hint = ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT) if job.state in ("failed", "cancelled") else ""
     kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
     pieces = portal_kind(kind)
+    stored = service.stored_parameters(job.id, session, user.viewer)
+    files, crop_groups = split_outputs(job.outputs, ocr_field_labels(stored), job.kind)
     context = {
         "job": job,
+        "files": files,
+        "crop_groups": crop_groups,
         "hint": hint,
         "finished": job.state in FINISHED,
         "param_labels": {f.name: f.label for f in pieces.fields},

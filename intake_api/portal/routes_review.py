@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from intake_api.deps import RuntimeDep, SessionDep
+from intake_api.portal.review_items import date_item
 from intake_api.portal.web import CsrfChecked, CurrentUser, OperatorUser, PortalRoute, redirect, render
 from jobs.errors import JobInputError
 from jobs.lifecycle import State
@@ -72,6 +73,7 @@ def _items(job_id: str, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "checkbox": isinstance(entry.get("value"), bool),
             "crop_src": f"/portal/jobs/{job_id}/files/{entry['crop']}" if entry.get("crop") else "",
         }
+        | date_item(entry)
         for entry in pending
     ]
 
@@ -84,6 +86,7 @@ def _page(
     job_id: str,
     typed: Mapping[tuple[int, str], str] | None = None,
     error: JobInputError | None = None,
+    refused: Mapping[tuple[int, str], str] | None = None,
 ) -> Response:
     job = jobs_service.get_job(job_id, runtime, session, user.viewer)
     review.hook_for(runtime, job.kind)  # refuses a kind with nothing to review
@@ -91,15 +94,19 @@ def _page(
     items = _items(job.id, pending)
     for item in items:
         item["typed"] = (typed or {}).get((item["form"], item["field"]), item["shown"])
+        item["refused"] = (refused or {}).get((item["form"], item["field"]), "")
     failed = (error.details.get("form"), error.details.get("field")) if error else None
+    message = error.message if error else ""
+    if refused:
+        message = f"{len(refused)}項目の修正は保存できませんでした（理由は各項目に表示）。ほかの確認は保存しました。"
     context = {
         "job": job,
         "items": items,
-        "error": error.message if error else "",
+        "error": message,
         "failed": failed,
         "opened_at": f"{time.time():.3f}",
     }
-    return render(request, "review.html", context, status=422 if error else 200)
+    return render(request, "review.html", context, status=422 if error or refused else 200)
 
 
 @router.get("/jobs/{job_id}/review")
@@ -127,6 +134,11 @@ def decisions(form: FormData) -> tuple[list[dict[str, Any]], dict[tuple[int, str
                 "invalid_review", "送信内容が正しくありません。ページを読み込み直してください。"
             ) from None
         value = str(form.get(f"value_{index}") or "").strip()
+        if value == str(form.get(f"shown_{index}") or "").strip() and f"seireki_{index}" in form:
+            # A date: the 和暦 box as shown, so the 西暦 box decides.
+            seireki = str(form.get(f"seireki_{index}") or "").strip()
+            if seireki != str(form.get(f"shown_seireki_{index}") or "").strip():
+                value = seireki
         typed[(number, field)] = value
         if value == str(form.get(f"shown_{index}") or "").strip():
             corrections.append({"form": number, "field": field})
@@ -150,8 +162,16 @@ async def submit_review(
         now=time.time(),
     )
     try:
-        await run_in_threadpool(review.submit, runtime, session, user.viewer, job_id, corrections, seconds)
+        # Refused corrections stay pending with their message; the others are saved.
+        good, refused = await run_in_threadpool(
+            review.split_refused, runtime, session, user.viewer, job_id, corrections
+        )
+        if good:
+            await run_in_threadpool(review.submit, runtime, session, user.viewer, job_id, good, seconds)
     except JobInputError as exc:
-        # A refused correction applies nothing: show the page again with what was typed.
+        # Refused as a whole (a tampered form): show the page again with what was typed.
         return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, exc)
+    if refused:
+        session.commit()  # the saved decisions, before the page reads what is left
+        return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, None, refused)
     return redirect(f"/portal/jobs/{job_id}/review")

@@ -1,9 +1,10 @@
 """The portal's session: a signed, timestamped, HTTP-only cookie.
 
-The cookie holds the user id, a fingerprint of the user's password hash (a
-password change or reset ends every other session) and the CSRF token that
-every form carries. Nothing else; the user is read from the database on
-each request, so a deactivated user is out at once.
+The cookie holds the user id, the id of the session's row in the database
+(``jobs.sessions``: logout, a password change and disabling the user delete
+those rows, so a copied cookie stops working at once), a fingerprint of the
+user's password hash and the CSRF token that every form carries. Nothing
+else; the user is read from the database on each request.
 """
 
 from __future__ import annotations
@@ -106,12 +107,18 @@ def password_fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
-def log_in(request: Request, user_id: str, password_hash: str | None) -> None:
+def log_in(request: Request, user_id: str, password_hash: str | None, session_id: str) -> None:
     """A fresh session (new CSRF token) for the user: never reuse the
-    anonymous one (session fixation)."""
+    anonymous one (session fixation). ``session_id`` names the server-side
+    row (``jobs.sessions.start``)."""
     replace(
         request,
-        {"uid": user_id, "pw": password_fingerprint(password_hash), "csrf": secrets.token_urlsafe(32)},
+        {
+            "uid": user_id,
+            "sid": session_id,
+            "pw": password_fingerprint(password_hash),
+            "csrf": secrets.token_urlsafe(32),
+        },
     )
 
 

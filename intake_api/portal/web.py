@@ -23,10 +23,12 @@ from intake_api.deps import RuntimeDep
 from intake_api.errors import validation_message
 from intake_api.portal import kinds
 from intake_api.portal import session as cookie
+from intake_api.portal.labels import wareki_time, wareki_value
 from jobs.db import read_only
 from jobs.errors import DigilaboError, Forbidden
 from jobs.models import Department, User
 from jobs.store import Viewer
+from services import accounts
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -93,6 +95,7 @@ def portal_user(request: Request, runtime: RuntimeDep) -> PortalUser:
         user = session.get(User, user_id)
         if (
             user is None
+            or accounts.session_user(session, str(data.get("sid") or "")) != user.id
             or not user.active
             or not user.password_hash
             or cookie.password_fingerprint(user.password_hash) != data.get("pw")
@@ -156,6 +159,7 @@ def templates() -> Environment:
     env.filters["duration"] = duration
     env.filters["filesize"] = filesize
     env.filters["percent"] = lambda v: f"{float(v or 0) * 100:.0f}%"
+    env.filters["wareki"] = wareki_value
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     return env
 
@@ -194,6 +198,25 @@ def local_time(request: Request) -> Callable[[datetime | None], str]:
     return fmt
 
 
+def department_namer(request: Request) -> Callable[[str], str]:
+    """Code → the department's Japanese name (read once per page, on first use)."""
+    names: dict[str, str] = {}
+
+    def name(code: str) -> str:
+        if not names:
+            with read_only(request.app.state.runtime.factory) as session:
+                names.update(accounts.department_names(session))
+            names.setdefault("", "")
+        return names.get(code) or code
+
+    return name
+
+
+def wareki_local(request: Request) -> Callable[[datetime | None], str]:
+    tz = request.app.state.runtime.settings.timezone
+    return lambda value: wareki_time(value, tz)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -206,6 +229,8 @@ def render(
         "path": request.url.path,
         "csrf_token": cookie.csrf_token(request),
         "local": local_time(request),
+        "local_ja": wareki_local(request),
+        "dept_name": department_namer(request),
         **(context or {}),
     }
     return HTMLResponse(templates().get_template(name).render(values), status_code=status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from jobs import sessions as _portal_sessions  # noqa: F401
 from jobs.models import Base
 from jobs.ocr import models as _ocr_models  # noqa: F401 - tables for autogenerate
 from jobs.rpa import models as _rpa_models  # noqa: F401

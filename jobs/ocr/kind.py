@@ -159,7 +159,11 @@ KIND = JobKind(
     sample=sample,
     resolve_params=lazy("jobs.ocr.store:resolve_params"),
     public_params=lazy("jobs.ocr.store:public_params"),
-    review=ReviewHook(pending=lazy("jobs.ocr.review:pending"), apply=lazy("jobs.ocr.review:apply_review")),
+    review=ReviewHook(
+        pending=lazy("jobs.ocr.review:pending"),
+        apply=lazy("jobs.ocr.review:apply_review"),
+        split=lazy("jobs.ocr.review:split_refused"),
+    ),
     cli="jobs.ocr.cli:register",
     portal="jobs.ocr.portal:PORTAL",
 )

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from jobs import store
 from jobs.artifacts import ArtifactStore
-from jobs.errors import InvalidTransition
+from jobs.errors import InvalidTransition, JobInputError
 from jobs.finish import finish_job
 from jobs.lifecycle import State
 from jobs.models import Job
@@ -35,6 +35,30 @@ def pending(job: Job, *, session: Session, artifacts: ArtifactStore) -> list[dic
     if job.state != State.NEEDS_REVIEW:
         return []
     return pending_reviews(load_document(job, session=session, artifacts=artifacts))
+
+
+def split_refused(
+    job: Job, decisions: Sequence[Mapping[str, Any]], *, session: Session, artifacts: ArtifactStore
+) -> tuple[list[Mapping[str, Any]], dict[tuple[int, str], str]]:
+    """(the decisions that apply, {(form, field): message} for those refused),
+    checked against the job's forms.json without changing anything, so one
+    wrong correction never holds back the others."""
+    doc = load_document(job, session=session, artifacts=artifacts)
+    try:
+        apply_corrections(doc, decisions)
+        return list(decisions), {}
+    except JobInputError:
+        pass
+    good: list[Mapping[str, Any]] = []
+    refused: dict[tuple[int, str], str] = {}
+    for item in decisions:
+        try:
+            apply_corrections(doc, [item])
+        except JobInputError as exc:
+            refused[(int(item["form"]), str(item["field"]))] = exc.message
+            continue
+        good.append(item)
+    return good, refused
 
 
 def apply_review(

@@ -93,6 +93,7 @@ KIND = JobKind(
     sample=sample,
     resolve_params=lazy("jobs.rpa.scripts:resolve_params"),
     public_params=lazy("jobs.rpa.scripts:public_params"),
+    check_intake=lazy("jobs.rpa.intake_check:check_intake"),
     resources=resources,
     cli="jobs.rpa.cli:register",
     portal="jobs.rpa.portal:PORTAL",

@@ -1,7 +1,8 @@
 """The entry kind's portal pieces: the approved scripts a department chooses
 from, Japanese labels for script and record states, the records file input,
-and the counts on an entry job's page (``templates/job.html``). Plain
-declarations: the portal renders them."""
+the counts on an entry job's page (``templates/job.html``), and the settings
+operators must add (the queues page). Plain declarations: the portal renders
+them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from jobs.adapters import FileInput, FormField, PortalKind
 from jobs.rpa import scripts
+from jobs.rpa.intake_check import missing_setting
 from jobs.rpa.kind import SAMPLES
 from jobs.rpa.results import STATE_LABELS
+from jobs.rpa.script import parse_script
 from jobs.store import Viewer
 
 STATUS_LABELS = {"pending": "承認待ち", "approved": "承認済み"}
@@ -62,6 +65,25 @@ def record_counts(summary: Mapping[str, Any]) -> list[tuple[str, str, int]]:
     """(state, Japanese label, count) for an entry job's summary."""
     shown = [*SHOWN_ALWAYS, *[s for s in SHOWN_IF_ANY if summary.get(s)]]
     return [(s, STATE_LABELS.get(s, s), int(summary.get(s) or 0)) for s in shown]
+
+
+def setup_problems(*, session: Session, options: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Approved scripts intake refuses for want of a setting, with the
+    setting (for operators' eyes only: the queues page)."""
+    problems = []
+    for row in approved_newest(session=session):
+        script = parse_script(row.text)
+        setting = missing_setting(script, options)
+        if setting:
+            problems.append(
+                {
+                    "script": f"{row.script_id}@{row.version}",
+                    "name": row.name,
+                    "credential": script.target.credential,
+                    "setting": setting,
+                }
+            )
+    return problems
 
 
 def job_context(summary: Mapping[str, Any]) -> dict[str, Any]:

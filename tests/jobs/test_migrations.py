@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from jobs import sessions as _sessions  # noqa: F401
 from jobs.db import make_engine, migrate
 from jobs.models import Base
 from jobs.ocr import models as _ocr  # noqa: F401 - registers its tables
@@ -30,5 +31,5 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     migrate(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0006",)
+        assert MigrationContext.configure(conn).get_current_heads() == ("0007",)
     engine.dispose()

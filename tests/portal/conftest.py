@@ -17,6 +17,7 @@ from tests.conftest import Service
 
 PASSWORD = "Portal-Pw-8c1e7d"
 HOSTILE = "<script>alert(1)</script>"
+COOKIE = "digilabo_session"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

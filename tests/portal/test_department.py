@@ -98,6 +98,11 @@ def test_generic_job_from_form_to_download(
     page = staff.client.get(job_url)
     assert page.status_code == 200
     assert "完了" in page.text and "このジョブで削減できた時間" in page.text and "1分" in page.text
+    # The department by its name, times in 和暦 with 西暦 beside them.
+    assert f'<dd id="job-department">{dept}課</dd>' in page.text
+    assert re.search(
+        r"<dd>令和[0-9元]+年[0-9]+月[0-9]+日 \([0-9]{4}年[0-9]+月[0-9]+日\) [0-9]{2}:[0-9]{2}</dd>", page.text
+    )
     assert HOSTILE not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
 

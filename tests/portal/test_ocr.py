@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 from jobs.ocr.kind import SAMPLES, sample
+from jobs.wareki import to_seireki, to_wareki
 from tests.conftest import Service
 from tests.integration.helpers import wait_until
 from tests.portal.conftest import HOSTILE, Person
 
 TEMPLATE = SAMPLES / "kyufukin-shinsei.yaml"
 REFERENCE = SAMPLES / "kyufukin-shinsei.pdf"
+DATES = {"birth_date": "生年月日", "application_date": "申請日"}  # the sample's date fields
 ITEM_RE = re.compile(r'name="(field|form|shown)_(\d+)" value="([^"]*)"')
 
 
@@ -74,16 +77,23 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
     crop = re.search(rf'src="(/portal/jobs/{job_id}/files/review-[^"]+\.png)"', page.text)
     assert crop and ops.client.get(crop.group(1)).content.startswith(b"\x89PNG")
 
-    # A refused correction changes nothing and comes back escaped, with its message.
+    # A refused correction stays pending, escaped, with its message; the other decision is saved.
     name = next(i for i in items if i["field"] == "name")
+    other = next(i for i in items if i is not name and i["field"] not in DATES)
     refused = ops.post(
         f"/portal/jobs/{job_id}/review",
-        _decide(items, {f"{name['form']}:name": HOSTILE}),
+        _decide([name, other], {f"{name['form']}:name": HOSTILE}),
         token_from="/portal/ops/review",
     )
     assert refused.status_code == 422 and "氏名" in refused.text
     assert HOSTILE not in refused.text and "&lt;script&gt;" in refused.text
-    assert len(_items(refused.text)) == len(items)
+    left = _items(refused.text)
+    assert len(left) == len(items) - 1 and (other["form"], other["field"]) not in {
+        (i["form"], i["field"]) for i in left
+    }
+    assert re.search(r'class="error-text refused" role="alert">帳票[0-9]+の「氏名」', refused.text)
+    assert "1項目の修正は保存できませんでした" in refused.text and _state(ops, job_id) == "needs_review"
+    items = [i for i in items if i is not other]
 
     # One field corrected, with an absurd time: the server caps it (300 s per field).
     first = ops.post(
@@ -92,11 +102,26 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
         token_from="/portal/ops/review",
     )
     assert first.status_code == 303 and first.headers["location"] == f"/portal/jobs/{job_id}/review"
-    rest = _items(ops.client.get(first.headers["location"]).text)
+    page = ops.client.get(first.headers["location"]).text
+    rest = _items(page)
     assert len(rest) == len(items) - 1
+    # A date: 和暦 in the main box, 西暦 in the box beside it; a correction in either is taken.
+    # (Which date field the sample leaves for review depends on the OCR engines' readings.)
+    birth = next(i for i in rest if i["field"] in DATES)
+    box = re.search(rf'name="seireki_{birth["index"]}" value="([0-9]+)年([0-9]+)月([0-9]+)日"', page)
+    assert box, page
+    read = date(*map(int, box.groups()))
+    assert birth["shown"] == to_wareki(read)
+    fixed = read + timedelta(days=1)
+    seireki = {
+        f"seireki_{birth['index']}": to_seireki(fixed),
+        f"shown_seireki_{birth['index']}": to_seireki(read),
+    }
+    url = f"/api/v1/jobs/{job_id}/artifacts/forms.json"
+    before = service.api.get(url, headers=service.token(dept)).text
     done = ops.post(
         f"/portal/jobs/{job_id}/review",
-        {**_decide(rest), "seconds_spent": "40"},
+        {**_decide(rest), **seireki, "seconds_spent": "40"},
         token_from="/portal/ops/review",
     )
     assert done.status_code == 303
@@ -107,7 +132,17 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
     assert job["state"] == "succeeded"
     assert job["saved_seconds"] == job["summary"]["forms_read"] * job["summary"]["seconds_per_unit"] - 340
     forms = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/forms.json", headers=service.token(dept))
-    assert "髙橋一郎" in forms.text
+    assert "髙橋一郎" in forms.text and fixed.isoformat() in forms.text
+    assert forms.text.count(read.isoformat()) < before.count(read.isoformat())  # the date read is gone
+    # Result files by their Japanese names; the crops under their field's label.
+    page = staff.client.get(f"/portal/jobs/{job_id}").text
+    assert "読み取り結果（Excel）" in page and "読み取り結果（CSV）" in page
+    crops = page.split('id="crop-files"')[1].split("</dl>")[0]
+    assert (
+        "<dt>氏名</dt>" in crops
+        and f"<dt>{DATES[birth['field']]}</dt>" in crops
+        and "review-" not in crops.split("href")[0]
+    )
     assert job_id not in ops.client.get("/portal/ops/review").text
 
 

@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from jobs.db import unit_of_work
 from jobs.models import Job
 from jobs.rpa.kind import SAMPLES
@@ -101,7 +103,12 @@ def test_scripts_upload_approval_and_department_view(
     assert missing.status_code == 404 and HOSTILE not in missing.text
 
 
-def test_entry_job_through_the_form(service: Service, dept: str, person: Callable[..., Person]) -> None:
+def test_entry_job_through_the_form(
+    service: Service, dept: str, person: Callable[..., Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Intake refuses an entry job whose credential is not configured (test_intake_checks.py).
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "demo-password")
     staff = person(dept)
     form = staff.client.get("/portal/jobs/new?kind=rpa_entry").text
     assert "不備のある行を飛ばす" in form and "一件でも不備があれば全体を受け付けない" in form

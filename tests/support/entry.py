@@ -4,6 +4,7 @@ fixture)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -54,10 +55,22 @@ def start_standin_b(folder: Path, password: str = "demo-password") -> tuple[Chil
     return start_standin(folder, env={**os.environ, "STANDIN_PASSWORD": password}, system="b")
 
 
+@contextlib.contextmanager
+def api_credential() -> Iterator[None]:
+    """The sample script's credential set in this process too: intake (the
+    in-process API) refuses an entry job whose credential is not configured."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in entry_env("http://unused").items():
+            if key.startswith("DIGILABO_CREDENTIAL_"):
+                patch.setenv(key, value)
+        yield
+
+
 def submit_records(api: TestClient, headers: dict[str, str], body: bytes, name: str = "r.csv") -> str:
     """An entry job of the bundled sample script over the record file
     ``body`` (CSV or XLSX, by ``name``); its id."""
-    response = submit(api, headers, [(name, body)], {"script": "shishutsu_futan"}, kind="rpa_entry")
+    with api_credential():
+        response = submit(api, headers, [(name, body)], {"script": "shishutsu_futan"}, kind="rpa_entry")
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -75,7 +88,8 @@ def entry_bench(service: Service, tmp_path_factory: pytest.TempPathFactory) -> I
             log_path=root / "worker-rpa.log",
         )
         try:
-            yield Entry(service, url, worker, env)
+            with api_credential():
+                yield Entry(service, url, worker, env)
         finally:
             worker.stop()
     finally:

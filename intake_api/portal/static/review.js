@@ -54,6 +54,25 @@
       });
     });
 
+    // A date's 西暦 box: Enter decides the field and moves on, as in the 和暦 box.
+    form.querySelectorAll("input.review-seireki").forEach(function (box) {
+      box.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.isComposing) { return; }
+        event.preventDefault();
+        var item = box.closest("[data-review-item]");
+        var main = item ? item.querySelector("input.review-value") : null;
+        var index = inputs.indexOf(main);
+        if (main) { mark(main); }
+        if (index >= 0 && index + 1 < inputs.length) {
+          focus(inputs[index + 1]);
+        } else if (form.requestSubmit) {
+          form.requestSubmit();
+        } else {
+          form.submit();
+        }
+      });
+    });
+
     form.addEventListener("submit", function (event) {
       if (sent) { event.preventDefault(); return; }
       sent = true;
