@@ -34,19 +34,28 @@ from jobs.db import migrate
 log = logging.getLogger(__name__)
 
 
-# The stand-in's demo user, as the bundled sample script's credential.
+# The stand-ins' demo user, as the bundled sample scripts' credentials: system A
+# (``shishutsu_futan``, credential zaimu_demo) and system B (``saishutsu_b``).
+STANDIN_CREDENTIALS = {
+    "ZAIMU_DEMO": {"USER": "demo", "PASSWORD": "demo-password"},
+    "SAISHUTSU_DEMO": {"USER": "demo", "PASSWORD": "demo-password"},
+}
 STANDIN_CREDENTIAL = {
-    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER": "demo",
-    "DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD": "demo-password",
+    f"DIGILABO_CREDENTIAL_{name}_{part}": value
+    for name, parts in STANDIN_CREDENTIALS.items()
+    for part, value in parts.items()
 }
 
 
 def standin_credential_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The stand-in's credential for child processes, unless the
-    environment names one already (an operator's own setting wins)."""
-    if any(key in environ for key in STANDIN_CREDENTIAL):
-        return {}
-    return dict(STANDIN_CREDENTIAL)
+    """The stand-ins' credentials for child processes, each unless the
+    environment names that credential already (an operator's own setting wins)."""
+    env: dict[str, str] = {}
+    for name, parts in STANDIN_CREDENTIALS.items():
+        keys = {f"DIGILABO_CREDENTIAL_{name}_{part}": value for part, value in parts.items()}
+        if not any(key in environ for key in keys):
+            env.update(keys)
+    return env
 
 
 class Stack:
@@ -177,22 +186,28 @@ class Stack:
         return requeue
 
     def _start_standin(self) -> None:
-        """The bundled 財務会計システム stand-in on a free port (restarted on the
-        same port by the supervisor); its demo user becomes the sample script's
-        credential for the API and the workers."""
-        port = free_port()
-        self.standin_url = f"http://127.0.0.1:{port}"
-
-        def start() -> Child:
-            child, _url = start_standin(
-                self.settings.var_dir.resolve(), log_path=self._log("standin"), port=port
-            )
-            return child
-
-        self.children.append(self.supervisor.add("standin", start))
-        urls = {**self.settings.rpa_target_urls, "zaimu-standin": self.standin_url}
+        """The bundled 財務会計システム stand-ins (systems A and B) on free ports
+        (each restarted on its port by the supervisor); their demo user becomes
+        the sample scripts' credentials for the API and the workers."""
+        urls = dict(self.settings.rpa_target_urls)
+        for system, target, folder in (("a", "zaimu-standin", "."), ("b", "saishutsu-b", "standin-b")):
+            url = self._supervise_standin(system, self.settings.var_dir.resolve() / folder)
+            urls[target] = url
+            if system == "a":
+                self.standin_url = url
         self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})
         self.standin_env = standin_credential_env(os.environ)
+
+    def _supervise_standin(self, system: str, folder: Path) -> str:
+        port = free_port()
+        name = "standin" if system == "a" else f"standin-{system}"
+
+        def start() -> Child:
+            child, _url = start_standin(folder, log_path=self._log(name), port=port, system=system)
+            return child
+
+        self.children.append(self.supervisor.add(name, start))
+        return f"http://127.0.0.1:{port}"
 
     def _metrics_port(self) -> int:
         port = free_port()

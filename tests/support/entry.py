@@ -57,10 +57,12 @@ def start_standin_b(folder: Path, password: str = "demo-password") -> tuple[Chil
 
 @contextlib.contextmanager
 def api_credential() -> Iterator[None]:
-    """The sample script's credential set in this process too: intake (the
-    in-process API) refuses an entry job whose credential is not configured."""
+    """The sample scripts' credentials (systems A and B) set in this process
+    too: intake (the in-process API) refuses an entry job whose credential is
+    not configured."""
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in entry_env("http://unused").items():
+        both = {**entry_env("http://unused"), **entry_env_b("http://unused")}
+        for key, value in both.items():
             if key.startswith("DIGILABO_CREDENTIAL_"):
                 patch.setenv(key, value)
         yield
