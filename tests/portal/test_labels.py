@@ -111,3 +111,51 @@ def test_a_select_with_one_choice_starts_on_it_and_the_upload_status_starts_hidd
     two = _form([("a", "A"), ("b", "B")])
     assert '<option value="">選択してください</option>' in two and " selected" not in two
     assert '<div class="upload-status" hidden>' in one and "受け付ける形式: CSV。" in one
+
+
+def test_review_shows_both_engines_readings_when_they_differ() -> None:
+    reading = {
+        "form": 1,
+        "field": "name",
+        "file": "scan.pdf",
+        "label": "氏名",
+        "reasons_ja": ["読み取りエンジンの結果が一致しません"],
+    }
+    both = {"tesseract": {"text": "高橋", "confidence": 71.0}, "ppocr": {"text": "髙橋", "confidence": 93.4}}
+    items = [
+        {**reading, "raw": "高橋", "confidence": 71.0, "typed": "高橋", "shown": "高橋", "readings": both},
+        {
+            **reading,
+            "field": "tel",
+            "raw": "0312",
+            "confidence": 95.0,
+            "typed": "0312",
+            "shown": "0312",
+            "readings": {"tesseract": {"text": "0312", "confidence": 95.0}},
+        },
+    ]
+    job = SimpleNamespace(
+        id="j1", department="kikaku", submitted_at=None, parameters={}, summary={}, state="needs_review"
+    )
+    page = (
+        templates()
+        .get_template("review.html")
+        .render(
+            {
+                "request": None,
+                "job": job,
+                "items": items,
+                "error": "",
+                "failed": None,
+                "csrf_token": "t",
+                "opened_at": 0,
+                "user": None,
+                "nav": [],
+                "path": "",
+                "dept_name": str,
+                "local_ja": str,
+            }
+        )
+    )
+    assert "読み取りエンジン別: PP-OCR「髙橋」確信度 93／ Tesseract「高橋」確信度 71" in page
+    assert page.count("読み取りエンジン別") == 1  # one engine alone: no comparison shown
