@@ -190,7 +190,8 @@ class Settings(BaseSettings):
         return self.time_limits.get(queue, (3600, 3900))
 
     def kind_options(self) -> dict[str, Any]:
-        """Read-only options handed to job cores (they never see Settings)."""
+        """The plain values each kind's ``options_from`` turns into its typed
+        options (cores never see Settings; this module imports no kind)."""
         return {
             "whisper_model_dir": str(self.whisper_model_dir) if self.whisper_model_dir else None,
             "model_cache_dir": str(Path(self.model_cache_dir or self.var_dir / "models").resolve()),
