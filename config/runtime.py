@@ -59,7 +59,8 @@ class Runtime:
         )
 
     def kind_options(self) -> dict[str, Any]:
-        """What job cores see: the settings' kind options plus each kind's
+        """What job cores see, by kind name: each kind's typed options, built
+        by its ``options_from`` from the settings values plus the kinds'
         resources (the record ledger) on this process's database."""
         return kind_options(self.registry, self.settings.kind_options(), self.factory)
 

@@ -11,15 +11,102 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 QUEUES = ("gpu", "cpu", "rpa")
 
 
-class Settings(BaseSettings):
+# --- each job kind's settings ------------------------------------------------------
+# One group per kind, mixed into ``Settings`` (so the variables keep their
+# documented DIGILABO_* names). Each group hands its kind plain values
+# (``*_values``); the kind's ``JobKind.options_from`` turns them into its
+# typed options in the composition root. This module imports no kind.
+
+
+class TranscriptionSettings(BaseModel):
+    """``transcription`` (jobs/transcription): the Whisper model and the split."""
+
+    whisper_model_dir: Path | None = None
+    model_cache_dir: Path | None = None  # default: var_dir/models
+    cpu_threads: int = Field(default=0, ge=0)  # 0: as many as the worker has
+    max_audio_seconds: float = Field(default=4 * 3600.0, gt=0)
+    # Recordings longer than this are split at pauses into parts that run as
+    # separate tasks on any free gpu-pool worker.
+    transcription_part_seconds: float = Field(default=600.0, ge=30)
+
+    def transcription_values(self) -> dict[str, Any]:
+        return {
+            "whisper_model_dir": str(self.whisper_model_dir) if self.whisper_model_dir else None,
+            "model_cache_dir": str(self.model_cache_dir.resolve()) if self.model_cache_dir else None,
+            "cpu_threads": self.cpu_threads,
+            "max_audio_seconds": self.max_audio_seconds,
+            "transcription_part_seconds": self.transcription_part_seconds,
+            "model_name": self.whisper_model_dir.name if self.whisper_model_dir else "whisper-base",
+        }
+
+
+class OcrSettings(BaseModel):
+    """``ocr`` (jobs/ocr)."""
+
+    # Pages one OCR job may hold (all its files together); a bigger batch is
+    # refused before anything is rendered.
+    max_ocr_pages: int = Field(default=1000, gt=0)
+
+    def ocr_values(self) -> dict[str, Any]:
+        return {"max_ocr_pages": self.max_ocr_pages}
+
+
+class EntrySettings(BaseModel):
+    """``rpa_entry`` (jobs/rpa): the browser, the targets, the liveness figures."""
+
+    # Debian's Chromium (None: /usr/bin/chromium or /usr/lib/chromium/chromium),
+    # target base URLs by the script's target name (overriding the script's
+    # own), a secrets file (mode 0600) for credentials not in
+    # DIGILABO_CREDENTIAL_<NAME>_USER/_PASSWORD.
+    chromium_path: Path | None = None
+    rpa_target_urls: dict[str, str] = Field(default_factory=dict)
+    rpa_secrets_file: Path | None = None
+    # A running entry job renews its target slot and its in-flight claims
+    # every rpa_heartbeat_seconds; a job that stopped (killed worker or CLI
+    # run) loses its slot after rpa_slot_ttl and its claims after
+    # rpa_stale_seconds, and the next run takes them over. A job waits up to
+    # rpa_slot_wait for a free slot, then is retried later.
+    rpa_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    rpa_slot_ttl: float = Field(default=30.0, gt=0, le=3600)
+    rpa_stale_seconds: float = Field(default=30.0, gt=0, le=3600)
+    rpa_slot_wait: float = Field(default=90.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _check_rpa_timings(self) -> Self:
+        if min(self.rpa_slot_ttl, self.rpa_stale_seconds) < 2 * self.rpa_heartbeat_seconds:
+            raise ValueError(
+                "DIGILABO_RPA_SLOT_TTL and _STALE_SECONDS must be at least twice _HEARTBEAT_SECONDS"
+            )
+        return self
+
+    def rpa_timings(self) -> dict[str, float]:
+        """The entry core's liveness figures, as plain numbers: the core turns
+        them into ``jobs.rpa.liveness.Timings`` (settings import nothing of ours)."""
+        return {
+            "heartbeat_seconds": self.rpa_heartbeat_seconds,
+            "slot_ttl": self.rpa_slot_ttl,
+            "stale_seconds": self.rpa_stale_seconds,
+            "slot_wait": self.rpa_slot_wait,
+        }
+
+    def entry_values(self) -> dict[str, Any]:
+        return {
+            "chromium_path": str(self.chromium_path) if self.chromium_path else None,
+            "rpa_target_urls": dict(self.rpa_target_urls),
+            "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,
+            "rpa_timings": self.rpa_timings(),
+        }
+
+
+class Settings(BaseSettings, TranscriptionSettings, OcrSettings, EntrySettings):
     model_config = SettingsConfigDict(
         env_prefix="DIGILABO_",
         env_file=".env",
@@ -58,38 +145,9 @@ class Settings(BaseSettings):
     # Job kinds beyond the built-in ones ("module:NAME", comma separated).
     extra_job_kinds: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # Models.
-    whisper_model_dir: Path | None = None
-    model_cache_dir: Path | None = None
-    cpu_threads: int = Field(default=0, ge=0)  # 0: as many as the worker has
-    max_audio_seconds: float = Field(default=4 * 3600.0, gt=0)
-    # Recordings longer than this are split at pauses into parts that run as
-    # separate tasks on any free gpu-pool worker.
-    transcription_part_seconds: float = Field(default=600.0, ge=30)
-    # Pages one OCR job may hold (all its files together); a bigger batch is
-    # refused before anything is rendered.
-    max_ocr_pages: int = Field(default=1000, gt=0)
-
     # Portal sessions: the signing key, shared by every API host. Empty: a
     # key is created in var_dir (fine for one host).
     session_secret: SecretStr | None = None
-
-    # Bulk entry: Debian's Chromium (None: /usr/bin/chromium or
-    # /usr/lib/chromium/chromium), target base URLs by the script's target
-    # name (overriding the script's own), a secrets file (mode 0600) for
-    # credentials not in DIGILABO_CREDENTIAL_<NAME>_USER/_PASSWORD.
-    chromium_path: Path | None = None
-    rpa_target_urls: dict[str, str] = Field(default_factory=dict)
-    rpa_secrets_file: Path | None = None
-    # A running entry job renews its target slot and its in-flight claims
-    # every rpa_heartbeat_seconds; a job that stopped (killed worker or CLI
-    # run) loses its slot after rpa_slot_ttl and its claims after
-    # rpa_stale_seconds, and the next run takes them over. A job waits up to
-    # rpa_slot_wait for a free slot, then is retried later.
-    rpa_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
-    rpa_slot_ttl: float = Field(default=30.0, gt=0, le=3600)
-    rpa_stale_seconds: float = Field(default=30.0, gt=0, le=3600)
-    rpa_slot_wait: float = Field(default=90.0, ge=0, le=3600)
 
     # API.
     api_host: str = "127.0.0.1"
@@ -157,14 +215,6 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_rpa_timings(self) -> Settings:
-        if min(self.rpa_slot_ttl, self.rpa_stale_seconds) < 2 * self.rpa_heartbeat_seconds:
-            raise ValueError(
-                "DIGILABO_RPA_SLOT_TTL and _STALE_SECONDS must be at least twice _HEARTBEAT_SECONDS"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'digilabo.db').resolve()}"
@@ -193,16 +243,6 @@ class Settings(BaseSettings):
             env[f"DIGILABO_{name.upper()}"] = text
         return env
 
-    def rpa_timings(self) -> dict[str, float]:
-        """The entry core's liveness figures, as plain numbers: the core turns
-        them into ``jobs.rpa.liveness.Timings`` (settings import nothing of ours)."""
-        return {
-            "heartbeat_seconds": self.rpa_heartbeat_seconds,
-            "slot_ttl": self.rpa_slot_ttl,
-            "stale_seconds": self.rpa_stale_seconds,
-            "slot_wait": self.rpa_slot_wait,
-        }
-
     @property
     def storage(self) -> Path:
         assert self.storage_dir is not None
@@ -216,20 +256,14 @@ class Settings(BaseSettings):
         return self.time_limits.get(queue, (3600, 3900))
 
     def kind_options(self) -> dict[str, Any]:
-        """Read-only options handed to job cores (they never see Settings)."""
+        """The plain values each kind's ``options_from`` turns into its typed
+        options (cores never see Settings; this module imports no kind)."""
         return {
-            "whisper_model_dir": str(self.whisper_model_dir) if self.whisper_model_dir else None,
+            **self.transcription_values(),
+            **self.ocr_values(),
+            **self.entry_values(),
             "model_cache_dir": str(Path(self.model_cache_dir or self.var_dir / "models").resolve()),
-            "cpu_threads": self.cpu_threads,
-            "max_audio_seconds": self.max_audio_seconds,
-            "transcription_part_seconds": self.transcription_part_seconds,
-            "model_name": self.whisper_model_dir.name if self.whisper_model_dir else "whisper-base",
-            "chromium_path": str(self.chromium_path) if self.chromium_path else None,
-            "rpa_target_urls": dict(self.rpa_target_urls),
-            "rpa_secrets_file": str(self.rpa_secrets_file) if self.rpa_secrets_file else None,
-            "rpa_timings": self.rpa_timings(),
             "max_upload_bytes": self.max_upload_bytes,
-            "max_ocr_pages": self.max_ocr_pages,
         }
 
 

@@ -61,7 +61,7 @@ class Host:
     console = console
     err = err
 
-    def options(self, **overrides: Any) -> dict[str, Any]:
+    def options(self, kind: str, **overrides: Any) -> Any:
         from jobs.db import make_engine, session_factory
         from jobs.registry import build_registry, kind_options
 
@@ -70,7 +70,7 @@ class Host:
             settings = settings.model_copy(update=overrides)
         # The engine lives as long as the command: resources (the record ledger) use it.
         factory = session_factory(make_engine(settings.database_url))
-        return kind_options(build_registry(settings.extra_job_kinds), settings.kind_options(), factory)
+        return kind_options(build_registry(settings.extra_job_kinds), settings.kind_options(), factory)[kind]
 
     def session(self) -> Any:
         return db_session()

@@ -28,9 +28,10 @@ class CommandHost(Protocol):
     console: Any  # rich.console.Console for results
     err: Any  # rich.console.Console on stderr
 
-    def options(self, **overrides: Any) -> dict[str, Any]:
-        """The kind options a worker would hand the core (settings
-        ``overrides`` first), resources included."""
+    def options(self, kind: str, **overrides: Any) -> Any:
+        """The options a worker would hand the core of ``kind`` (settings
+        ``overrides`` first), resources included: the kind's typed options,
+        or the plain mapping for a kind without an options type."""
 
     def session(self) -> AbstractContextManager[Session]:
         """One transaction on the configured database, migrated first."""

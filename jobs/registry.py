@@ -57,8 +57,10 @@ class JobContext:
     inputs: tuple[InputFile, ...]
     work_dir: Path
     progress: ProgressReporter
-    # Read-only settings the kind may need (model dirs, limits, …).
-    options: Mapping[str, Any] = field(default_factory=dict)
+    # The kind's typed options (``JobKind.options_from``, built once per
+    # process by the composition root), or the plain settings mapping for a
+    # kind that declares no options type.
+    options: Any = field(default_factory=dict)
     # The department's glossary (terms the transcription model should prefer).
     glossary: tuple[str, ...] = ()
 
@@ -169,8 +171,16 @@ class JobKind:
     check_intake: Callable[[Mapping[str, Any], Sequence[InputFile], Mapping[str, Any]], None] | None = None
     # What the core needs from the composition root beyond plain settings
     # (the record ledger on the process's database): built once per process
-    # from its session factory, merged into ``JobContext.options``.
+    # from its session factory, added to the values ``options_from`` reads.
     resources: Callable[[sessionmaker[Session]], dict[str, Any]] | None = None
+    # The kind's typed options: ``options_type`` (a frozen dataclass in the
+    # kind's folder) built by ``options_from(settings values)``, the one
+    # function the composition root calls for the kind. None: the core gets
+    # the plain mapping. ``params_type`` is the typed value its validator
+    # builds from the request's JSON (the job keeps the JSON).
+    options_type: type | None = None
+    options_from: Callable[[Mapping[str, Any]], Any] | None = None
+    params_type: type | None = None
     # Called with (model name, seconds) when the core loads a model; the
     # worker adds its metrics here for the kinds of its pool.
     load_observers: list[Callable[[str, float], None]] | None = None
@@ -250,13 +260,14 @@ def build_registry(extra: Iterable[str] = ()) -> Registry:
 def kind_options(
     registry: Registry, settings: Mapping[str, Any], factory: sessionmaker[Session]
 ) -> dict[str, Any]:
-    """The options every core sees: the plain settings plus each kind's
-    resources built on ``factory``."""
-    options = dict(settings)
+    """Each kind's options by kind name: the plain settings values plus the
+    kinds' resources built on ``factory``, turned into the kind's typed
+    options by its ``options_from`` (a kind without one gets the mapping)."""
+    values = dict(settings)
     for kind in registry.all():
         if kind.resources is not None:
-            options.update(kind.resources(factory))
-    return options
+            values.update(kind.resources(factory))
+    return {k.name: k.options_from(values) if k.options_from else dict(values) for k in registry.all()}
 
 
 def load_adapter(path: str) -> Any:

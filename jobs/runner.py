@@ -60,6 +60,7 @@ STORAGE_FULL_JA = (
 class RunnerConfig:
     timezone: str = "Asia/Tokyo"
     baselines: Mapping[str, float] = field(default_factory=dict)
+    # Each kind's options by kind name (``jobs.registry.kind_options``).
     kind_options: Mapping[str, Any] = field(default_factory=dict)
     progress_interval_s: float = 1.0
     # True in workers, which can send a long job's parts to other workers;
@@ -192,7 +193,7 @@ class JobRunner:
             inputs=inputs,
             work_dir=work_dir,
             progress=self.progress_reporter(job.id, job.attempts, track=track),
-            options=dict(self.config.kind_options),
+            options=self.config.kind_options.get(kind.name, {}),
             glossary=glossary,
         )
 

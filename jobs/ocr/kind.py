@@ -18,6 +18,7 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.document import forms_document
+from jobs.ocr.options import OcrOptions, OcrParams, options_from
 from jobs.ocr.outputs import to_csv, write_crops, write_tables
 from jobs.ocr.pages import count_pages
 from jobs.ocr.reader import OK, UNREADABLE, FormResult, read_forms
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
 MAX_CANDIDATES = 10
 DEFAULT_SECONDS_PER_FORM = 180.0
-DEFAULT_MAX_PAGES = 1000
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -46,13 +46,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             )
         for item in raw:
             template_from_dict(item)
-        return {"templates": list(raw)}
+        return OcrParams(tuple(raw), candidates=True).as_json()
     if not isinstance(params.get("template"), Mapping):
         raise JobInputError(
             "invalid_parameters", "帳票定義（template）を指定してください。", field="template"
         )
     template_from_dict(params["template"])
-    return {"template": dict(params["template"])}
+    return OcrParams((params["template"],)).as_json()
 
 
 def candidates(params: Mapping[str, Any]) -> list[Template]:
@@ -80,7 +80,8 @@ def run(ctx: JobContext) -> JobOutcome:
     templates = candidates(ctx.params)
     inputs = [(f.name, f.path) for f in ctx.inputs]
     total = max(1, sum(count_pages(path) for _, path in inputs))
-    limit = int(ctx.options.get("max_ocr_pages") or DEFAULT_MAX_PAGES)
+    options = OcrOptions.of(ctx.options)
+    limit = options.max_pages
     if total > limit:
         raise JobInputError(
             "too_many_pages",
@@ -96,7 +97,7 @@ def run(ctx: JobContext) -> JobOutcome:
             log.info("job %s: form %d (%s) %s", ctx.job_id, form.index, form.file, form.status)
         ctx.progress(min(done[0] / total, 0.99), f"{done[0]}/{total}ページを読み取りました")
 
-    forms = read_forms(inputs, templates, tessdata=ctx.options.get("tessdata_dir"), on_form=report)
+    forms = read_forms(inputs, templates, tessdata=options.tessdata_dir, on_form=report)
     error = _all_unreadable(forms)
     if error:
         raise error
@@ -152,6 +153,9 @@ KIND = JobKind(
     accepted_media_types=SCAN_TYPES,
     run=run,
     validate_params=validate_params,
+    options_type=OcrOptions,
+    options_from=options_from,
+    params_type=OcrParams,
     min_files=1,
     max_files=50,
     soft_time_limit=3600,

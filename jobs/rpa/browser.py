@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobInputError
+from jobs.rpa.options import EntryOptions
 
 CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 FLAGS = (
@@ -28,8 +29,8 @@ FLAGS = (
 )
 
 
-def chromium_path(options: Mapping[str, Any]) -> str:
-    configured = options.get("chromium_path")
+def chromium_path(options: EntryOptions | Mapping[str, Any]) -> str:
+    configured = EntryOptions.of(options).chromium_path
     for candidate in (configured,) if configured else CANDIDATES:
         if candidate and Path(candidate).exists():
             return str(candidate)
@@ -42,14 +43,15 @@ def chromium_path(options: Mapping[str, Any]) -> str:
 
 
 @contextmanager
-def launch(options: Mapping[str, Any]) -> Iterator[Any]:
+def launch(options: EntryOptions | Mapping[str, Any]) -> Iterator[Any]:
     """One headless Chromium for one task; closed however the task ends."""
     from playwright.sync_api import sync_playwright
 
+    options = EntryOptions.of(options)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium_path(options),
-            headless=bool(options.get("rpa_headless", True)),
+            headless=options.headless,
             args=list(FLAGS),
         )
         try:

@@ -47,7 +47,7 @@ def register(app: typer.Typer, host: CommandHost) -> None:
                     records,
                     out,
                     dry_run=dry_run,
-                    options=host.options(),
+                    options=host.options("rpa_entry"),
                     progress=lambda f, m="": bars.update(bar, completed=f, description=f"{records.name} {m}"),
                 )
         except DigilaboError as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from jobs.rpa import browser, credentials, results
 from jobs.rpa.batch import Batch, run_rows
 from jobs.rpa.ledger import RecordLedger, RecordState
 from jobs.rpa.liveness import Timings, heartbeat
+from jobs.rpa.options import EntryOptions
 from jobs.rpa.records import RawRow, read_records
 from jobs.rpa.script import Script, Window, parse_script
 from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
@@ -102,13 +102,13 @@ def reject_invalid(rows: list[Row]) -> None:
         )
 
 
-def ledger_from(options: Mapping[str, Any]) -> RecordLedger:
+def ledger_from(options: EntryOptions) -> RecordLedger:
     """The record ledger the composition root built for this process (see
     ``jobs.rpa.kind.resources``); the core never opens a database itself."""
-    given = options.get("rpa_ledger")
+    given = options.ledger
     if given is None:
         raise JobInputError("no_ledger", "入力記録用のデータベースが設定されていません。")
-    return given  # type: ignore[no-any-return]
+    return given
 
 
 def initial_states(script: Script, rows: list[Row]) -> list[RecordState]:
@@ -124,9 +124,9 @@ def initial_states(script: Script, rows: list[Row]) -> list[RecordState]:
 
 
 def open_session(ctx: JobContext, script: Script, chromium: Any) -> TargetSession:
-    urls = ctx.options.get("rpa_target_urls") or {}
-    base_url = str(urls.get(script.target.name, script.target.base_url))
-    credential = credentials.resolve(script.target.credential, ctx.options)
+    options = EntryOptions.of(ctx.options)
+    base_url = str(options.target_urls.get(script.target.name, script.target.base_url))
+    credential = credentials.resolve(script.target.credential, options)
     session = TargetSession(chromium, script.target, base_url, ctx.job_id, ctx.work_dir)
     session.login(credential)
     return session
@@ -146,17 +146,18 @@ def wait_for_slot(ledger: RecordLedger, ctx: JobContext, target: Script, timings
 
 
 def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
-    script, ledger = inputs.script, ledger_from(ctx.options)
+    options = EntryOptions.of(ctx.options)
+    script, ledger = inputs.script, ledger_from(options)
     states = ledger.prepare(ctx.job_id, initial_states(script, inputs.rows))
     if all(s.state in ("entered", "duplicate", "rejected", "invalid", "failed") for s in states.values()):
         return states  # a redelivery after everything was done
     check_window(script.target.window)
-    timings = Timings.from_options(ctx.options)
+    timings = options.timings
     wait_for_slot(ledger, ctx, script, timings)
     try:
         with (
             heartbeat(ledger, script.target.name, ctx.job_id, timings),
-            browser.launch(ctx.options) as chromium,
+            browser.launch(options) as chromium,
         ):
             session = open_session(ctx, script, chromium)
             try:
@@ -191,7 +192,7 @@ def dry_run(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
     """Validate and walk every step except the final submit; nothing is recorded."""
     script = inputs.script
     states = {s.number: s for s in initial_states(script, inputs.rows)}
-    with browser.launch(ctx.options) as chromium:
+    with browser.launch(EntryOptions.of(ctx.options)) as chromium:
         session = open_session(ctx, script, chromium)
         for i, row in enumerate(r for r in inputs.rows if r.valid):
             ctx.progress(i / max(len(inputs.rows), 1), f"{i}件確認済み")

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from jobs.errors import JobInputError
+from jobs.rpa.options import EntryOptions
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,14 @@ def _from_file(path: Path, name: str) -> Credential | None:
     return Credential(name, str(entry["user"]), str(entry["password"]))
 
 
-def resolve(name: str, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Credential:
+def resolve(name: str, options: EntryOptions, environ: Mapping[str, str] | None = None) -> Credential:
     """The credential called ``name``: environment first, then the secrets file."""
     env = os.environ if environ is None else environ
     prefix = env_prefix(name)
     user, password = env.get(f"{prefix}_USER"), env.get(f"{prefix}_PASSWORD")
     if user and password is not None:
         return Credential(name, user, password)
-    secrets_file = options.get("rpa_secrets_file")
+    secrets_file = options.secrets_file
     if secrets_file and Path(secrets_file).is_file():
         found = _from_file(Path(secrets_file), name)
         if found is not None:

@@ -20,7 +20,7 @@ def enter_file(
     out: Path,
     *,
     dry_run: bool,
-    options: dict[str, Any],
+    options: Any,  # EntryOptions (or the plain mapping)
     progress: ProgressReporter,
 ) -> JobOutcome:
     """``script`` is a YAML file, or the text of an approved script."""

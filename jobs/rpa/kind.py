@@ -2,9 +2,9 @@
 
 Inputs: the approved entry script (YAML, attached by intake from the approved
 version; its sha256 in ``script_sha256``) and the department's records
-(CSV or XLSX). Options the worker passes: ``rpa_ledger`` (the record
-ledger on the process's database, built by ``resources``), ``chromium_path``,
-``rpa_target_urls`` ({target name: base URL}), ``rpa_secrets_file``.
+(CSV or XLSX). Options the worker passes: ``jobs.rpa.options.EntryOptions``
+(the record ledger on the process's database, built by ``resources``, the
+Chromium path, target URLs, the secrets file and the liveness ``Timings``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs.errors import JobInputError
 from jobs.registry import JobKind, lazy
 from jobs.rpa.core import run
+from jobs.rpa.options import LEDGER, EntryOptions, EntryParams, options_from
 
 SAMPLES = Path(__file__).parent / "samples"
 MEDIA_TYPES = frozenset(
@@ -47,25 +48,24 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     dry = params.get("dry_run", False)
     if not isinstance(dry, bool):
         dry = str(dry).lower() in ("1", "true", "yes")
-    cleaned: dict[str, Any] = {"invalid_rows": invalid_rows, "dry_run": dry}
     sha = params.get("script_sha256")
-    if sha is not None:
-        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-            raise JobInputError(
-                "invalid_parameters", "script_sha256 が正しくありません。", field="script_sha256"
-            )
-        cleaned["script_sha256"] = sha
-    for key in ("script_id", "script_version", "script_text"):
-        if key in params:
-            cleaned[key] = params[key]
-    return cleaned
+    if sha is not None and (not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise JobInputError("invalid_parameters", "script_sha256 が正しくありません。", field="script_sha256")
+    keys = ("script_id", "script_version", "script_text")
+    return EntryParams(
+        invalid_rows=invalid_rows,
+        dry_run=dry,
+        script_sha256=sha,
+        given=frozenset(k for k in keys if k in params),
+        **{k: params[k] for k in keys if k in params},
+    ).as_json()
 
 
 def resources(factory: sessionmaker[Session]) -> dict[str, Any]:
     """The record ledger, on the composition root's session factory."""
     from jobs.rpa.ledger import SqlRecordLedger
 
-    return {"rpa_ledger": SqlRecordLedger(factory)}
+    return {LEDGER: SqlRecordLedger(factory)}
 
 
 def sample() -> tuple[dict[str, Any], list[Path]]:
@@ -85,6 +85,9 @@ KIND = JobKind(
     accepted_media_types=MEDIA_TYPES,
     run=run,
     validate_params=validate_params,
+    options_type=EntryOptions,
+    options_from=options_from,
+    params_type=EntryParams,
     # Records only: the approved script is attached by intake.
     min_files=1,
     max_files=1,

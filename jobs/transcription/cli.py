@@ -28,7 +28,7 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         """Transcribe recordings here, without the queue: DIR/<audio stem>.<format>."""
         from jobs.transcription.direct import read_glossary
 
-        options = host.options(**({"whisper_model_dir": model_dir} if model_dir else {}))
+        options = host.options("transcription", **({"whisper_model_dir": model_dir} if model_dir else {}))
         params: dict[str, Any] = {
             "language": language,
             "glossary": read_glossary(glossary) if glossary else [],
@@ -44,7 +44,7 @@ def transcribe_all(
     out: Path,
     formats: list[str],
     params: dict[str, Any],
-    options: dict[str, Any],
+    options: Any,
 ) -> int:
     """Each recording with its own progress bar; returns how many failed."""
     from rich.progress import Progress

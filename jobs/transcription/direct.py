@@ -20,6 +20,7 @@ from jobs.transcription.kind import (
     validate_params,
     write_outputs,
 )
+from jobs.transcription.options import TranscriptionOptions
 
 
 def read_glossary(path: Path) -> list[str]:
@@ -34,7 +35,7 @@ def file_context(
     work_dir: Path,
     *,
     params: Mapping[str, Any] | None = None,
-    options: Mapping[str, Any],
+    options: TranscriptionOptions | Mapping[str, Any],
     progress: ProgressReporter,
     glossary: tuple[str, ...] = (),
 ) -> JobContext:
@@ -57,7 +58,7 @@ def transcribe_file(
     *,
     formats: Sequence[str] = FORMATS,
     params: dict[str, Any] | None = None,
-    options: dict[str, Any],
+    options: TranscriptionOptions | Mapping[str, Any],
     progress: ProgressReporter,
 ) -> list[Path]:
     unknown = sorted(set(formats) - set(FORMATS))
@@ -71,6 +72,10 @@ def transcribe_file(
             int(ctx.params.get("speakers", 0)),
             options_for(ctx).hotwords,
         )
-        meta = {"language": language, "duration": round(seconds, 3), "model": options.get("model_name", "")}
+        meta = {
+            "language": language,
+            "duration": round(seconds, 3),
+            "model": TranscriptionOptions.of(options).model_name,
+        }
         files = write_outputs(out_dir, audio.stem, segments, meta, ctx.params, tuple(formats))
     return [f.path for f in files]

@@ -17,6 +17,7 @@ from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_
 from jobs.transcription.glossary import correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
+from jobs.transcription.options import TranscriptionOptions, TranscriptionParams, options_from
 from jobs.transcription.segments import Segment, full_text, segment_from_json
 from jobs.transcription.speakers import (
     MAX_SPEAKERS,
@@ -40,7 +41,6 @@ AUDIO_TYPES = frozenset(
     }
 )
 STAFF_MINUTES_PER_AUDIO_MINUTE = 4.0
-DEFAULT_PART_SECONDS = 600.0
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -100,19 +100,19 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             f"speakers は0（自動）〜{MAX_SPEAKERS}の整数で指定してください。",
             field="speakers",
         )
-    return {
-        "language": language,
-        "diarize": bool(params.get("diarize", False)) or speakers > 0,
-        "speakers": speakers,
-        "meeting_name": _text(params, "meeting_name"),
-        "meeting_date": meeting_date,
-        "place": _text(params, "place"),
-        "attendees": _terms(params, "attendees"),
-        "glossary": _terms(params, "glossary"),
-        "word_timestamps": bool(params.get("word_timestamps", False)),
-        "beam_size": beam,
-        "pause_seconds": float(pause),
-    }
+    return TranscriptionParams(
+        language=language,
+        diarize=bool(params.get("diarize", False)) or speakers > 0,
+        speakers=speakers,
+        meeting_name=_text(params, "meeting_name"),
+        meeting_date=None if meeting_date is None else str(meeting_date),
+        place=_text(params, "place"),
+        attendees=tuple(_terms(params, "attendees")),
+        glossary=tuple(_terms(params, "glossary")),
+        word_timestamps=bool(params.get("word_timestamps", False)),
+        beam_size=beam,
+        pause_seconds=float(pause),
+    ).as_json()
 
 
 # --- the core ----------------------------------------------------------------------
@@ -131,10 +131,9 @@ def options_for(ctx: JobContext) -> Options:
 def model_for(ctx: JobContext) -> Any:
     """The worker's one model (loaded on first use, then reused)."""
     language = None if ctx.params.get("language") == "auto" else ctx.params.get("language", "ja")
-    folder = whisper.resolve_model_dir(
-        ctx.options.get("whisper_model_dir"), ctx.options["model_cache_dir"], language
-    )
-    return whisper.load_model(folder, cpu_threads=int(ctx.options.get("cpu_threads") or 0))
+    options = TranscriptionOptions.of(ctx.options)
+    folder = whisper.resolve_model_dir(options.whisper_model_dir, options.model_cache_dir, language)
+    return whisper.load_model(folder, cpu_threads=options.cpu_threads)
 
 
 def audio_path(ctx: JobContext) -> Path:
@@ -151,14 +150,9 @@ def audio_path(ctx: JobContext) -> Path:
 
 
 def plan(ctx: JobContext) -> list[PartSpec]:
-    path = audio_path(ctx)
-    info = probe_audio(
-        path,
-        max_seconds=ctx.options.get("max_audio_seconds"),
-        max_bytes=ctx.options.get("max_upload_bytes"),
-    )
-    part_s = float(ctx.options.get("transcription_part_seconds") or DEFAULT_PART_SECONDS)
-    ranges = plan_ranges(path, info.duration_s, part_s)
+    path, options = audio_path(ctx), TranscriptionOptions.of(ctx.options)
+    info = probe_audio(path, max_seconds=options.max_audio_seconds, max_bytes=options.max_upload_bytes)
+    ranges = plan_ranges(path, info.duration_s, options.part_seconds)
     return [{"start": a, "end": b, "duration": info.duration_s} for a, b in ranges]
 
 
@@ -190,7 +184,7 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
             float(spec["start"]),
             float(spec["end"]),
             expected_s=duration,
-            threads=int(ctx.options.get("cpu_threads") or 0),
+            threads=TranscriptionOptions.of(ctx.options).cpu_threads,
         )
         result["segments"] = [s.to_json() for s in segments]
     return result
@@ -224,7 +218,8 @@ def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
     segments, language, seconds = join_parts(
         results, int(ctx.params.get("speakers", 0)), options_for(ctx).hotwords
     )
-    meta = {"language": language, "duration": round(seconds, 3), "model": ctx.options.get("model_name", "")}
+    model = TranscriptionOptions.of(ctx.options).model_name
+    meta = {"language": language, "duration": round(seconds, 3), "model": model}
     outputs = write_outputs(ctx.work_dir, "transcript", segments, meta, ctx.params)
     return JobOutcome(
         outputs=tuple(outputs),
@@ -302,6 +297,9 @@ KIND = JobKind(
     accepted_media_types=AUDIO_TYPES,
     run=sequential(FANOUT),
     validate_params=validate_params,
+    options_type=TranscriptionOptions,
+    options_from=options_from,
+    params_type=TranscriptionParams,
     min_files=1,
     max_files=1,
     soft_time_limit=4 * 3600,

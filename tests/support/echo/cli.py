@@ -32,7 +32,7 @@ def register(app: typer.Typer, host: CommandHost) -> None:
                 inputs=tuple(InputFile(p.name, p, "text/plain", p.stat().st_size) for p in files),
                 work_dir=Path(work),
                 progress=lambda _f, _m="": None,
-                options=host.options(),
+                options=host.options("echo"),
             )
             outcome = run(ctx)
             for output in outcome.outputs:

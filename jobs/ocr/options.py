@@ -1,0 +1,48 @@
+"""The OCR kind's options and parameters, typed.
+
+``OcrOptions`` is what the worker hands the core, built once per process by
+``options_from`` from the settings values (``DIGILABO_MAX_OCR_PAGES``);
+``OcrParams`` is what ``validate_params`` builds from a request's JSON (the
+job keeps the JSON: one ``template`` or a list of candidate ``templates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MAX_PAGES = 1000
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    # Pages one job may hold (all its files together).
+    max_pages: int = DEFAULT_MAX_PAGES
+    tessdata_dir: str | None = None  # None: tesseract's own
+
+    @classmethod
+    def of(cls, options: Any) -> OcrOptions:
+        """The typed options, also from a plain mapping (tests)."""
+        return options if isinstance(options, cls) else options_from(options or {})
+
+
+def options_from(values: Mapping[str, Any]) -> OcrOptions:
+    tessdata = values.get("tessdata_dir")
+    return OcrOptions(
+        max_pages=int(values.get("max_ocr_pages") or DEFAULT_MAX_PAGES),
+        tessdata_dir=str(tessdata) if tessdata else None,
+    )
+
+
+@dataclass(frozen=True)
+class OcrParams:
+    # The template dicts as checked by ``jobs.ocr.template.template_from_dict``.
+    templates: tuple[Mapping[str, Any], ...]
+    candidates: bool = False  # given as a list of candidates ("templates")
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON the job keeps."""
+        if self.candidates:
+            return {"templates": list(self.templates)}
+        return {"template": dict(self.templates[0])}
