@@ -12,6 +12,7 @@ from typing import Any
 from jobs.errors import JobInputError
 from jobs.registry import InputFile
 from jobs.rpa import credentials
+from jobs.rpa.options import EntryOptions
 from jobs.rpa.records import read_records
 from jobs.rpa.script import Script, parse_script
 from jobs.rpa.validate import check_headers
@@ -37,9 +38,10 @@ class SetupMissing(JobInputError):
 def credential_configured(
     name: str, options: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> bool:
-    """Whether ``credentials.resolve`` would find the credential (no value is kept)."""
+    """Whether ``credentials.resolve`` would find the credential (no value is
+    kept). ``options``: the settings values (intake) or the kind's options."""
     try:
-        credentials.resolve(name, options, environ)
+        credentials.resolve(name, EntryOptions.of(options), environ)
     except JobInputError:
         return False
     return True
