@@ -5,8 +5,6 @@ the outputs regenerated, the review time recorded, and the job finished
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +18,7 @@ from jobs.lifecycle import State
 from jobs.models import Job
 from jobs.ocr.document import apply_corrections, pending_reviews
 from jobs.ocr.kind import regenerate
+from jobs.outputs import store_rewritten
 from jobs.registry import JobKind
 
 FORMS_JSON = "forms.json"
@@ -77,22 +76,13 @@ def apply_review(
     if job.state != State.NEEDS_REVIEW:
         raise InvalidTransition(job.id, job.state, State.SUCCEEDED.value)
     doc = apply_corrections(load_document(job, session=session, artifacts=artifacts), corrections)
-    folder = artifacts.job_work_dir(job.id) / f"review-{uuid.uuid4().hex[:8]}"
-    folder.mkdir()
-    try:
-        for out in regenerate(folder, doc):
-            blob = artifacts.put_file(out.path)
-            store.add_artifact(
-                session=session,
-                job_id=job.id,
-                role="output",
-                name=out.name,
-                sha256=blob.sha256,
-                size=blob.size,
-                media_type=out.media_type,
-            )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    store_rewritten(
+        job.id,
+        lambda folder: regenerate(folder, doc),
+        session=session,
+        artifacts=artifacts,
+        prefix="review",
+    )
     job.human_seconds = (job.human_seconds or 0.0) + max(0.0, seconds_spent)
     job.summary = {**(job.summary or {}), **doc["summary"]}
     store.audit(

@@ -7,8 +7,6 @@ entry brings its saving down). The caller owns the transaction."""
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +17,7 @@ from jobs.artifacts import ArtifactStore
 from jobs.errors import InvalidTransition
 from jobs.lifecycle import State
 from jobs.models import Job
+from jobs.outputs import store_rewritten
 from jobs.transcription.edit import apply_edits, regenerate
 from jobs.transcription.segments import segment_from_json
 from jobs.transcription.speakers import speaker_names
@@ -50,22 +49,13 @@ def save_edits(
     if job.state != State.SUCCEEDED or job.kind != "transcription":
         raise InvalidTransition(job.id, job.state, State.SUCCEEDED.value)
     transcript = apply_edits(load_transcript(job, session=session, artifacts=artifacts), edits)
-    folder = artifacts.job_work_dir(job.id) / f"edit-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True)
-    try:
-        for out in regenerate(folder, transcript, job.parameters or {}):
-            blob = artifacts.put_file(out.path)
-            store.add_artifact(
-                session=session,
-                job_id=job.id,
-                role="output",
-                name=out.name,
-                sha256=blob.sha256,
-                size=blob.size,
-                media_type=out.media_type,
-            )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    store_rewritten(
+        job.id,
+        lambda folder: regenerate(folder, transcript, job.parameters or {}),
+        session=session,
+        artifacts=artifacts,
+        prefix="edit",
+    )
     seconds = min(max(0.0, seconds_spent), MAX_SECONDS)
     ledger.add_human_time(job, seconds, session=session, tz=tz, reason=REASON)
     segments = [segment_from_json(s) for s in transcript["segments"]]

@@ -1,0 +1,44 @@
+"""A finished job's outputs written again (after an OCR review or a transcript
+edit): each kind's writer fills a scratch folder, and every file becomes the
+job's newest output artifact of that name."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from jobs import store
+from jobs.artifacts import ArtifactStore
+from jobs.registry import OutputFile
+
+
+def store_rewritten(
+    job_id: str,
+    write: Callable[[Path], Iterable[OutputFile]],
+    *,
+    session: Session,
+    artifacts: ArtifactStore,
+    prefix: str,
+) -> None:
+    """Run ``write(folder)`` in a scratch folder under the job's work folder and
+    store what it wrote, in the caller's transaction; the folder is removed."""
+    folder = artifacts.job_work_dir(job_id) / f"{prefix}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    try:
+        for out in write(folder):
+            blob = artifacts.put_file(out.path)
+            store.add_artifact(
+                session=session,
+                job_id=job_id,
+                role="output",
+                name=out.name,
+                sha256=blob.sha256,
+                size=blob.size,
+                media_type=out.media_type,
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
