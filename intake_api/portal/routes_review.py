@@ -9,7 +9,6 @@ person as viewer: whoever may see the job may review it, as in the API
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -22,7 +21,15 @@ from starlette.datastructures import FormData
 
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal.review_items import date_item
-from intake_api.portal.web import CsrfChecked, CurrentUser, OperatorUser, PortalRoute, redirect, render
+from intake_api.portal.web import (
+    CsrfChecked,
+    CurrentUser,
+    OperatorUser,
+    PortalRoute,
+    measured_seconds,
+    redirect,
+    render,
+)
 from jobs.errors import JobInputError
 from jobs.lifecycle import State
 from services import jobs as jobs_service
@@ -53,15 +60,7 @@ def review_seconds(raw: str, opened_at: str, fields: int, *, now: float) -> floa
     """Seconds to record: what the page measured (or, without JavaScript, the
     time since the page was served), never negative, at most
     MAX_SECONDS_PER_FIELD per decided field and MAX_SECONDS in all."""
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            value = now - float(opened_at)
-        except ValueError:
-            value = 0.0
-    if not math.isfinite(value):
-        value = 0.0
+    value = measured_seconds(raw, opened_at, now=now)
     return min(max(0.0, value), MAX_SECONDS_PER_FIELD * max(1, fields), MAX_SECONDS)
 
 

@@ -12,7 +12,6 @@ the cursor position of a split. Whoever may see the job may edit it."""
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from starlette.datastructures import FormData
 
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.portal.kinds import fragment, portal_kind
-from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
+from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, measured_seconds, redirect, render
 from jobs.errors import JobInputError
 from services import jobs as jobs_service
 from services import transcripts
@@ -71,18 +70,6 @@ def form_edits(
             raise JobInputError("invalid_edit", "分割する位置（文字数）を指定してください。") from None
         edits.append({"op": "split", "index": int(found.group(2)), "at": at})
     return edits
-
-
-def measured_seconds(raw: str, opened_at: str, *, now: float) -> float:
-    """What the page measured, or without JavaScript the time since it was served."""
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            value = now - float(opened_at)
-        except ValueError:
-            value = 0.0
-    return value if math.isfinite(value) else 0.0
 
 
 def _rows(segments: Sequence[Mapping[str, Any]], typed: Mapping[str, str]) -> list[dict[str, Any]]:

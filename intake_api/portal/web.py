@@ -4,6 +4,7 @@ errors into Japanese pages, who is logged in, CSRF checks and the menu."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -287,3 +288,15 @@ def error_page(request: Request, status: int, message: str, code: str) -> HTMLRe
     status = 413 if code in ("request_too_large", "file_too_large") else status
     title = _STATUS_TITLES.get(status, "エラー")
     return render(request, "error.html", {"title": title, "message": message, "code": code}, status=status)
+
+
+def measured_seconds(raw: str, opened_at: str, *, now: float) -> float:
+    """What the page measured, or without JavaScript the time since it was served."""
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = now - float(opened_at)
+        except ValueError:
+            value = 0.0
+    return value if math.isfinite(value) else 0.0
