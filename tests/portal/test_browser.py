@@ -138,6 +138,7 @@ def _refused_entry(page, url: str) -> None:  # type: ignore[no-untyped-def]
     """An entry job whose script's credential is not set: refused at upload,
     the department told to ask Digi-Labo, no setting named."""
     page.goto(f"{url}/portal/jobs/new?kind=rpa_entry")
+    page.select_option("select[name=script]", "shishutsu_futan")
     page.set_input_files("input[name=files]", str(RPA_SAMPLES / "records.csv"))
     page.click("#job-form button[type=submit]")
     page.wait_for_selector("#form-error")

@@ -68,7 +68,7 @@ def test_edit_rename_save_then_new_minutes_and_adjusted_saving(
 
             page.goto(f"{portal_url}/portal/jobs/{job_id}")
             with page.expect_download() as info:
-                page.click("a.download:has-text('minutes.docx')")
+                page.click("#result-files a.download:has-text('議事録（Word）')")
             document = Document(io.BytesIO(Path(info.value.path()).read_bytes()))
             text = "\n".join(p.text for p in document.paragraphs)
             assert FIXED in text and "危機管理室長" in text and "話者1" not in text and "0は7年度" not in text
