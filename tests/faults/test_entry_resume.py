@@ -15,7 +15,7 @@ import pytest
 
 from tests.faults.conftest import Cluster
 from tests.integration.helpers import submit, wait_finished, wait_until
-from tests.support.entry import entry_env_b, start_standin_b
+from tests.support.entry import api_credential, entry_env_b, start_standin_b
 
 pytestmark = [
     pytest.mark.faults,
@@ -39,13 +39,14 @@ def test_worker_killed_mid_batch_finishes_on_restart_without_duplicates(
         entries = lambda: httpx.get(f"{url}/_admin/entries", timeout=10).json()  # noqa: E731
         httpx.post(f"{url}/_admin/switches", json={"delay_ms": 400}, timeout=10).raise_for_status()
         cluster.start_worker("rpa", entry_env_b(url))
-        response = submit(
-            cluster.api,
-            cluster.headers,
-            [("r.csv", records_csv(6))],
-            {"script": "saishutsu_b"},
-            kind="rpa_entry",
-        )
+        with api_credential():  # intake (in this process) checks the credential is set
+            response = submit(
+                cluster.api,
+                cluster.headers,
+                [("r.csv", records_csv(6))],
+                {"script": "saishutsu_b"},
+                kind="rpa_entry",
+            )
         assert response.status_code == 202, response.text
         job_id = response.json()["id"]
         wait_until(lambda: len(entries()) >= 2, 120, "two records entered")
