@@ -201,6 +201,7 @@ def start_standin(
     user: str | None = None,
     system: str = "a",
     port: int = 0,
+    name: str = "standin",
 ) -> tuple[Child, str]:
     """The stand-in financial system ``system`` (a or b) on ``port``, or on a
     free port (it binds port 0 and writes the port it got), with its database
@@ -222,7 +223,7 @@ def start_standin(
         argv += ["--user", user]
     if system != "a":
         argv += ["--system", system]
-    child = spawn("standin", argv, env=env or dict(os.environ), log_path=log_path or folder / "standin.log")
+    child = spawn(name, argv, env=env or dict(os.environ), log_path=log_path or folder / "standin.log")
     try:
         wait_for(lambda: port_file.exists() or not child.alive(), 30, "the stand-in financial system")
         if not child.alive():

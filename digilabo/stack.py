@@ -203,7 +203,8 @@ class Stack:
         name = "standin" if system == "a" else f"standin-{system}"
 
         def start() -> Child:
-            child, _url = start_standin(folder, log_path=self._log(name), port=port, system=system)
+            # Named apart: the supervisor keeps its children by name.
+            child, _url = start_standin(folder, log_path=self._log(name), port=port, system=system, name=name)
             return child
 
         self.children.append(self.supervisor.add(name, start))
