@@ -65,6 +65,9 @@ class TargetSession:
         self.submitted = False
         self._status: int | None = None
         self._uses = 0
+        # Set when an unexpected dialog closed the page: its close may still be
+        # in flight when the next record starts, so is_closed() alone can lie.
+        self._page_spent = False
         self.dialogs = DialogGuard()
         self.new_page()
 
@@ -73,6 +76,7 @@ class TargetSession:
     def new_page(self) -> None:
         """A fresh page: a long-lived one grows with every navigation."""
         old, self.page, self._uses = self.page, self.context.new_page(), 0
+        self._page_spent = False
         self.page.on("response", self._on_response)
         self.page.on("dialog", self._on_dialog)
         if old is not None and not old.is_closed():
@@ -80,7 +84,7 @@ class TargetSession:
 
     def next_record(self) -> None:
         self._uses += 1
-        if self._uses > self.target.new_page_every or self.page.is_closed():
+        if self._uses > self.target.new_page_every or self._page_spent or self.page.is_closed():
             self.new_page()  # closed: an unexpected dialog ended the last record
         self.submitted, self._status = False, None
         self.dialogs.reset()
@@ -88,6 +92,7 @@ class TargetSession:
     def _on_dialog(self, dialog: Any) -> None:
         if self.dialogs.handle(dialog):
             log.info("job %s: row %d: unexpected dialog (%s)", self.job_id, self.row_number, dialog.type)
+            self._page_spent = True
             with contextlib.suppress(PlaywrightError):
                 dialog.page.close()  # the step waiting on this page fails now, not at its timeout
 
