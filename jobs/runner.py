@@ -43,6 +43,7 @@ from jobs.finish import finish_job
 from jobs.housekeeping import discard_unreferenced
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Department, Job, utcnow
+from jobs.outputs import add_output
 from jobs.registry import InputFile, JobContext, JobKind, JobOutcome, ProgressReporter, Registry, run_parts
 
 log = logging.getLogger(__name__)
@@ -229,15 +230,7 @@ class JobRunner:
         try:
             with unit_of_work(self.factory) as session:
                 for out, blob in stored:
-                    store.add_artifact(
-                        session=session,
-                        job_id=job_id,
-                        role="output",
-                        name=out.name,
-                        sha256=blob.sha256,
-                        size=blob.size,
-                        media_type=out.media_type,
-                    )
+                    add_output(session, job_id, out, blob)
                 summary = {
                     **dict(outcome.summary),
                     "units": outcome.units,

@@ -16,6 +16,7 @@ from jobs import store
 from jobs.db import unit_of_work
 from jobs.finish import finish_job
 from jobs.lifecycle import State, transition
+from jobs.outputs import add_output
 from jobs.transcription.edit import regenerate
 from jobs.transcription.kind import SAMPLES
 
@@ -64,15 +65,7 @@ def finished_transcription(runtime: Runtime, department: str) -> str:
             media_type="audio/flac",
         )
         for out, blob in outputs:
-            store.add_artifact(
-                session=session,
-                job_id=job.id,
-                role="output",
-                name=out.name,
-                sha256=blob.sha256,
-                size=blob.size,
-                media_type=out.media_type,
-            )
+            add_output(session, job.id, out, blob)
         transition(session, job.id, State.RUNNING)
         summary = {"units": UNITS, "seconds_per_unit": SECONDS_PER_UNIT, "segments": 4}
         finish_job(session, job.id, kind, State.SUCCEEDED, tz=runtime.settings.timezone, summary=summary)

@@ -20,6 +20,7 @@ from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.errors import InvalidTransition, JobInputError
 from jobs.lifecycle import State, transition
 from jobs.models import AuditEvent, LedgerEntry
+from jobs.outputs import add_output
 from jobs.transcription.edit import apply_edits, regenerate
 from jobs.transcription.review import TRANSCRIPT_JSON, load_transcript, save_edits
 
@@ -130,16 +131,7 @@ def finished_transcription(session: Session, artifacts: ArtifactStore, tmp_path:
     )
     tmp_path.mkdir()
     for out in regenerate(tmp_path, TRANSCRIPT, {}):
-        blob = artifacts.put_file(out.path)
-        store.add_artifact(
-            session=session,
-            job_id=job.id,
-            role="output",
-            name=out.name,
-            sha256=blob.sha256,
-            size=blob.size,
-            media_type=out.media_type,
-        )
+        add_output(session, job.id, out, artifacts.put_file(out.path))
     transition(session, job.id, State.RUNNING)
     transition(session, job.id, State.SUCCEEDED)
     ledger.record_job(
