@@ -11,7 +11,6 @@ handwritten: Debian's Klee One and Yusei Magic with per-character jitter
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -191,16 +190,7 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rn
 def form_pdf(pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0) -> bytes:
     """The form as a PDF; ``None`` draws the blank reference. ``hand``: a
     handwriting font name from HANDS, or None for printed values."""
-    synth.register_fonts()
-    rng = random.Random(seed)
-    buffer = io.BytesIO()
-    c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))
-    for printed in pages or [{}]:
-        _draw_blank(c)
-        _draw_values(c, printed, hand, rng)
-        c.showPage()
-    c.save()
-    return buffer.getvalue()
+    return synth.render_pdf(PAGE_MM, pages, _draw_blank, _draw_values, hand, seed)
 
 
 def random_form(rng: random.Random, *, violate_group: bool = False) -> Filled:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -212,13 +213,26 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rn
 def form_pdf(pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0) -> bytes:
     """The form as a PDF; ``None`` or an empty dict draws the blank form.
     ``hand``: a handwriting font (``register_hands``) for the values."""
+    return render_pdf(PAGE_MM, pages, _draw_blank, _draw_values, hand, seed)
+
+
+def render_pdf(
+    page_mm: tuple[float, float],
+    pages: list[dict[str, str]] | None,
+    draw_blank: Callable[[canvas.Canvas], None],
+    draw_values: Callable[[canvas.Canvas, dict[str, str], str | None, random.Random], None],
+    hand: str | None,
+    seed: int,
+) -> bytes:
+    """One PDF page per filled form (``None``: the blank form alone), drawn
+    by a layout's own blank-form and value painters."""
     register_fonts()
     rng = random.Random(seed)
     buffer = io.BytesIO()
-    c = canvas.Canvas(buffer, pagesize=(PAGE_MM[0] * mm, PAGE_MM[1] * mm))
+    c = canvas.Canvas(buffer, pagesize=(page_mm[0] * mm, page_mm[1] * mm))
     for printed in pages or [{}]:
-        _draw_blank(c)
-        _draw_values(c, printed, hand, rng)
+        draw_blank(c)
+        draw_values(c, printed, hand, rng)
         c.showPage()
     c.save()
     return buffer.getvalue()
