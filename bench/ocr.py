@@ -5,8 +5,8 @@ The form is ``tests/jobs/ocr/furikae.py``'s 口座振替依頼書 (other fonts, 
 box geometry, digit-box rows, printed 〒/円/様/第…号, a two-line address,
 checkbox groups), its template written from the blank form and box list.
 In one run:
-- printed scans (200/300 dpi, ±3°, shifts, blur, noise, JPEG/PNG/TIFF, two
-  upside down): accepted-field exactness (target >= 0.995), share to review
+- printed scans (200/300 dpi, ±3°, shifts, blur, noise; JPEG, PNG, grey TIFF and
+  black-and-white TIFF G4; two upside down): accepted-field exactness (target >= 0.995), share to review
   (<= 0.15), upside-down pages read, and every decision branch's accuracy;
 - wrong-form pages (the 給付金支給申請書 and another form): share rejected (1.0);
 - handwritten forms (Klee One, Yusei Magic, per-character jitter, the
@@ -53,7 +53,9 @@ def printed_batch(folder: Path, count: int) -> tuple[list[Path], list[dict[str, 
         page = synth.render(furikae.form_pdf([form.printed], seed=i), dpi)[0]
         image = synth.degrade(page, rng, dpi, upside_down=i in UPSIDE_DOWN)
         suffix = (".jpg", ".png", ".tiff")[i % 3]
-        paths.append(synth.save_image(image, folder / f"printed-{i:03d}{suffix}", dpi, quality=85))
+        # TIFFs alternate between grey and black-and-white Group 4.
+        g4 = suffix == ".tiff" and i % 2 == 0
+        paths.append(synth.save_image(image, folder / f"printed-{i:03d}{suffix}", dpi, quality=85, g4=g4))
         truth.append(form.expected)
     return paths, truth
 

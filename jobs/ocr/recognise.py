@@ -15,9 +15,13 @@ not sure:
    probabilities, high even on many misreads) and every character must be
    one Japanese forms are written in (JIS X 0208: not 黑 for 黒).
 3. *Otherwise the other engine reads it too* (PP-OCR crops in one batch per
-   page). Both give the same value that passes the type check: accepted
-   (``agree``). Different values: review (``engines_disagree``), both
-   readings kept for the reviewer.
+   page): every line when the value fails its type check, only the lines
+   below the bar when it passes (a multi-line box is judged line by line;
+   re-reading a two-line address's sure first line cost a PP-OCR line for
+   nothing). Both give the same value that passes the type check: accepted
+   (``agree``). Different values: review (``engines_disagree``), the other
+   engine then reading the rest of the lines so the reviewer sees both
+   whole readings.
 
 The bench (``bench/ocr.py``) measures each branch's accuracy on a form layout
 the code was not written against; docs/ocr.md has the figures.
@@ -43,19 +47,32 @@ TESSERACT, PPOCR = "tesseract", "ppocr"
 SOLO_PPOCR = 97.0
 
 
+Line = tuple[str, float]  # one engine's text for one line, confidence 0–100
+
+
 @dataclass
 class Prepared:
     """One text field's pixels as the engines get them: one line image, or
-    one per line of a multi-line box; none when the box is blank."""
+    one per line of a multi-line box; none when the box is blank. ``lines``
+    holds each engine's reading of each line (None: that line not read)."""
 
     spec: Field
     parts: list[Grey]
     cells: int = 0  # written cells of a digit-box row
-    readings: dict[str, tuple[str, float]] = field(default_factory=dict)
+    lines: dict[str, list[Line | None]] = field(default_factory=dict)
 
     @property
     def blank(self) -> bool:
         return not self.parts
+
+    def unread(self, engine_name: str) -> list[int]:
+        got = self.lines.get(engine_name, [None] * len(self.parts))
+        return [k for k, line in enumerate(got) if line is None]
+
+    def reading(self, engine_name: str) -> Line:
+        """The engine's lines read so far, newline-joined, at the lowest confidence."""
+        got = [line for line in self.lines.get(engine_name, []) if line is not None]
+        return "\n".join(t for t, _ in got), min((c for _, c in got), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -80,36 +97,31 @@ def first_engine(spec: Field) -> str:
     return PPOCR if spec.handwritten else TESSERACT
 
 
-def _joined(readings: Sequence[tuple[str, float]]) -> tuple[str, float]:
-    """A multi-line field's lines, newline-joined, at the lowest line confidence."""
-    return "\n".join(t for t, _ in readings), min(c for _, c in readings)
+def second_engine(spec: Field) -> str:
+    return TESSERACT if first_engine(spec) == PPOCR else PPOCR
 
 
-def _read_tesseract(items: Sequence[Prepared], defaults: dict[str, str], tessdata: str | None) -> None:
-    for item in items:
-        allowed = whitelist(item.spec, defaults)
-        lines = [tesseract.recognise(p, item.spec.language, allowed, tessdata) for p in item.parts]
-        item.readings[TESSERACT] = _joined([(t.strip(), c) for t, c in lines])
-
-
-def _read_ppocr(items: Sequence[Prepared]) -> None:
-    """All parts of all items in one batch."""
-    found = iter(ppocr.recognise_lines([p for i in items for p in i.parts]))
-    for item in items:
-        item.readings[PPOCR] = _joined([(r.text, r.confidence) for r in (next(found) for _ in item.parts)])
-
-
-def read_with(
-    engine_name: str, items: Sequence[Prepared], defaults: dict[str, str], tessdata: str | None
+def read_lines(
+    engine_name: str,
+    wanted: Sequence[tuple[Prepared, Sequence[int]]],
+    defaults: dict[str, str],
+    tessdata: str | None,
 ) -> None:
-    """Every item not yet read by this engine, read by it (PP-OCR: one batch)."""
-    todo = [i for i in items if not i.blank and engine_name not in i.readings]
+    """The given lines of each item read by one engine (PP-OCR: all in one batch)."""
+    todo = [(item, k) for item, ks in wanted for k in ks]
     if not todo:
         return
     if engine_name == TESSERACT:
-        _read_tesseract(todo, defaults, tessdata)
+        found: list[Line] = []
+        for item, k in todo:
+            text, confidence = tesseract.recognise(
+                item.parts[k], item.spec.language, whitelist(item.spec, defaults), tessdata
+            )
+            found.append((text.strip(), confidence))
     else:
-        _read_ppocr(todo)
+        found = [(r.text, r.confidence) for r in ppocr.recognise_lines([item.parts[k] for item, k in todo])]
+    for (item, k), line in zip(todo, found, strict=True):
+        item.lines.setdefault(engine_name, [None] * len(item.parts))[k] = line
 
 
 def check(spec: Field, raw: str, cells: int = 0) -> Checked:
@@ -138,36 +150,97 @@ def japanese_charset(text: str) -> bool:
     return True
 
 
-def confident(item: Prepared, engine_name: str) -> bool:
-    """A single engine's reading that may be accepted on its own."""
-    text, confidence = item.readings[engine_name]
-    bar = item.spec.confidence_threshold
-    if engine_name == PPOCR and item.spec.engine == "auto":
+def _line_confident(spec: Field, engine_name: str, line: Line) -> bool:
+    """A line one engine may be trusted on alone."""
+    text, confidence = line
+    bar = spec.confidence_threshold
+    if engine_name == PPOCR and spec.engine == "auto":
         bar = max(bar, SOLO_PPOCR)
         if not japanese_charset(text):
             return False
-    return confidence >= bar and check(item.spec, text, item.cells).problem is None
+    return confidence >= bar
+
+
+def unsure(item: Prepared) -> list[int]:
+    """The lines the second engine should read: none when the first reading
+    may be accepted alone; every line when it fails the type check (the
+    value as a whole is in doubt); otherwise only the lines the first engine
+    was not sure of. A two-line address whose first line tesseract read at
+    95 has only its second line read again."""
+    if item.spec.engine != "auto" or item.blank:
+        return []
+    first = first_engine(item.spec)
+    if check(item.spec, item.reading(first)[0], item.cells).problem is not None:
+        return list(range(len(item.parts)))
+    return [
+        k
+        for k, line in enumerate(item.lines[first])
+        if line is None or not _line_confident(item.spec, first, line)
+    ]
 
 
 def needs_second(item: Prepared) -> bool:
-    return item.spec.engine == "auto" and not item.blank and not confident(item, first_engine(item.spec))
+    return bool(unsure(item))
+
+
+def _mixed(item: Prepared) -> str:
+    """The second engine's lines, with the first's where it read none."""
+    first, other = item.lines[first_engine(item.spec)], item.lines[second_engine(item.spec)]
+    chosen = [o if o is not None else f for f, o in zip(first, other, strict=True)]
+    return "\n".join(line[0] for line in chosen if line is not None)
+
+
+def _agree(item: Prepared) -> bool:
+    ours = check(item.spec, item.reading(first_engine(item.spec))[0], item.cells)
+    theirs = check(item.spec, _mixed(item), item.cells)
+    return ours.problem is None and ours.value == theirs.value
+
+
+def read_all(items: Sequence[Prepared], defaults: dict[str, str], tessdata: str | None) -> None:
+    """A page's text fields read by the engines the rule picks: each first
+    engine over its fields, then the second engine over the unsure lines,
+    then, where the two disagree, the rest of those fields' lines, so the
+    reviewer sees both engines' whole readings."""
+    for name in (TESSERACT, PPOCR):
+        read_lines(
+            name, [(i, i.unread(name)) for i in items if first_engine(i.spec) == name], defaults, tessdata
+        )
+    for name in (TESSERACT, PPOCR):
+        read_lines(name, [(i, unsure(i)) for i in items if second_engine(i.spec) == name], defaults, tessdata)
+    for name in (TESSERACT, PPOCR):
+        split = [i for i in items if second_engine(i.spec) == name and name in i.lines and not _agree(i)]
+        read_lines(name, [(i, i.unread(name)) for i in split], defaults, tessdata)
+
+
+def _shown(item: Prepared) -> dict[str, dict[str, object]]:
+    shown: dict[str, dict[str, object]] = {}
+    for name, lines in item.lines.items():
+        text, confidence = item.reading(name)
+        shown[name] = {"text": text, "confidence": round(confidence, 1)}
+        if None in lines:  # only the unsure lines were read by this engine
+            shown[name]["lines"] = [k + 1 for k, line in enumerate(lines) if line is not None]
+    return shown
 
 
 def decide(item: Prepared) -> Decision:
     """The reading to keep, and how it was decided."""
-    readings = {k: {"text": t, "confidence": round(c, 1)} for k, (t, c) in item.readings.items()}
-    first = first_engine(item.spec)
-    text, confidence = item.readings.get(first, ("", 100.0))
-    if len(item.readings) < 2:
+    readings = _shown(item)
+    first, other = first_engine(item.spec), second_engine(item.spec)
+    text, confidence = item.reading(first) if first in item.lines else ("", 100.0)
+    if other not in item.lines:
         return Decision(text, confidence, first, "alone", readings, False)
-    other = PPOCR if first == TESSERACT else TESSERACT
-    other_text, other_confidence = item.readings[other]
+    if _agree(item):
+        # Each line at the better of its confidences where both engines read it.
+        pairs = zip(item.lines[first], item.lines[other], strict=True)
+        best = min(max(f[1], o[1]) if o is not None else f[1] for f, o in pairs if f is not None)
+        return Decision(text, best, "both", "agree", readings, False)
+    # The other engine's whole reading (``read_all`` completes it on a
+    # disagreement; its lines stand in for any it did not read).
+    other_text, other_confidence = _mixed(item), item.reading(other)[1]
     ours, theirs = check(item.spec, text, item.cells), check(item.spec, other_text, item.cells)
-    if ours.value == theirs.value and ours.problem is None:
-        return Decision(text, max(confidence, other_confidence), "both", "agree", readings, False)
     # Disagreement: show the reading that passes the type check, PP-OCR's
     # when both do or neither does (it was right more often on every test form).
     pp, ts = (ours, theirs) if first == PPOCR else (theirs, ours)
     keep = TESSERACT if pp.problem is not None and ts.problem is None else PPOCR
-    kept = item.readings[keep]
-    return Decision(kept[0], min(confidence, other_confidence), keep, "disagree", readings, True)
+    kept = text if keep == first else other_text
+    return Decision(kept, min(confidence, other_confidence), keep, "disagree", readings, True)

@@ -324,9 +324,14 @@ def degrade(image: np.ndarray, rng: random.Random, dpi: float, *, upside_down: b
     return np.clip(out.astype(np.float64) + noise, 0, 255).astype(np.uint8)
 
 
-def save_image(image: np.ndarray, path: Path, dpi: float, *, quality: int = 85) -> Path:
+def save_image(image: np.ndarray, path: Path, dpi: float, *, quality: int = 85, g4: bool = False) -> Path:
+    """``g4``: a TIFF as office scanners and fax servers write it, black and
+    white (thresholded, not dithered) in CCITT Group 4."""
     pil = Image.fromarray(image)
-    if path.suffix in (".jpg", ".jpeg"):
+    if g4:
+        bilevel = pil.point(lambda v: 255 if v > 150 else 0).convert("1", dither=Image.Dither.NONE)
+        bilevel.save(path, dpi=(dpi, dpi), compression="group4")
+    elif path.suffix in (".jpg", ".jpeg"):
         pil.save(path, quality=quality, dpi=(dpi, dpi))
     elif path.suffix == ".pdf":
         pil.save(path, resolution=dpi)

@@ -42,14 +42,14 @@ def _crop_with_ink() -> np.ndarray:
 def test_ink_only_keeps_the_writing_and_drops_specks_and_box_lines() -> None:
     ink = fields.ink_only(_crop_with_ink())
     assert ink is not None
-    pad = fields.PAD
+    pad, pad_x = fields.PAD, fields.PAD_X
     # Tight around the two characters (rows 30–69, columns 100–189, give or
     # take the blurred edge), padded; specks and rules are gone.
     height, width = ink.shape
-    assert abs(height - (40 + 2 * pad)) <= 2 and abs(width - (90 + 2 * pad)) <= 2
+    assert abs(height - (40 + 2 * pad)) <= 2 and abs(width - (90 + 2 * pad_x)) <= 2
     assert set(np.unique(ink)) == {0, 255}
-    assert int(ink[pad + 2 : pad + 36, pad + 2 : pad + 26].max()) == 0
-    assert int(ink[:pad].min()) == 255 and int(ink[:, -pad:].min()) == 255
+    assert int(ink[pad + 2 : pad + 36, pad_x + 2 : pad_x + 26].max()) == 0
+    assert int(ink[:pad].min()) == 255 and int(ink[:, -pad_x:].min()) == 255
     assert int(ink[:, width // 2].min()) == 255  # the gap between the characters
 
 
@@ -69,7 +69,7 @@ def test_large_boxes_fall_back_to_32_bit_labels() -> None:
     crop[::2, ::2] = 60  # 90,000 single-pixel specks
     crop[200:300, 201:261] = 0
     ink = fields.ink_only(crop)
-    assert ink is not None and ink.shape == (100 + 2 * fields.PAD, 60 + 2 * fields.PAD)
+    assert ink is not None and ink.shape == (100 + 2 * fields.PAD, 60 + 2 * fields.PAD_X)
 
 
 def test_a_blank_box_is_empty_without_calling_tesseract(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +101,7 @@ def test_a_written_box_reaches_tesseract_once(monkeypatch: pytest.MonkeyPatch) -
     # The block, give or take the pixel its edges are smeared over, padded.
     assert len(calls) == 1
     height, width = calls[0]
-    assert abs(height - (50 + 2 * fields.PAD)) <= 1 and abs(width - (200 + 2 * fields.PAD)) <= 1
+    assert abs(height - (50 + 2 * fields.PAD)) <= 1 and abs(width - (200 + 2 * fields.PAD_X)) <= 1
 
 
 def test_lines_go_to_tesseract_at_the_models_input_height() -> None:

@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from jobs.ocr import fields, recognise
+from jobs.ocr import fields, ppocr, recognise
 from jobs.ocr.fields import FieldResult, apply_groups
 from jobs.ocr.recognise import PPOCR, TESSERACT, Prepared
 from jobs.ocr.template import Box, CheckboxGroup, Field
@@ -24,7 +24,7 @@ def _spec(kind: str = "digits", **extra: object) -> Field:
 
 
 def _item(spec: Field, **readings: tuple[str, float]) -> Prepared:
-    return Prepared(spec, [LINE], readings=dict(readings))
+    return Prepared(spec, [LINE], lines={k: [v] for k, v in readings.items()})
 
 
 def test_first_engine_is_tesseract_for_print_and_ppocr_for_handwriting() -> None:
@@ -120,8 +120,7 @@ NO_NETWORK = textwrap.dedent(
     image = np.full((64, 420), 255, np.uint8)
     cv2.putText(image, "027589", (12, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 0, 3)
     (reading,) = ppocr.recognise_lines([image])
-    session = ppocr.engine()._load_rec_model().session.session
-    options = session.get_session_options()
+    options = ppocr.engine().session.get_session_options()
     print(reading.text, options.intra_op_num_threads, options.inter_op_num_threads)
     """
 )
@@ -159,3 +158,45 @@ def test_ppocr_alone_never_accepts_characters_japanese_forms_do_not_use() -> Non
     text = _spec("text", language="jpn", handwritten=True)
     assert not recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黒崎", 99.0)))
     assert recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黑崎", 99.0)))  # Chinese 黑
+
+
+def test_only_the_unsure_lines_of_a_multi_line_box_are_read_again() -> None:
+    address = _spec("text", language="jpn", multiline=True)
+    item = Prepared(
+        address,
+        [LINE, LINE],
+        lines={TESSERACT: [("北九州市小倉北区城内1-29", 95.0), ("コーポ城野604", 56.0)]},
+    )
+    assert recognise.unsure(item) == [1]
+    item.lines[PPOCR] = [None, ("コーポ城野604", 98.3)]
+    agreed = recognise.decide(item)
+    assert (agreed.decision, agreed.confidence) == ("agree", 95.0)  # each line at its better confidence
+    assert agreed.readings[PPOCR] == {"text": "コーポ城野604", "confidence": 98.3, "lines": [2]}
+    # A value that fails its type check is in doubt as a whole: every line is read again.
+    amount = _spec("amount", multiline=True)
+    assert recognise.unsure(
+        Prepared(amount, [LINE, LINE], lines={TESSERACT: [("12", 95.0), ("3X", 95.0)]})
+    ) == [0, 1]
+    # The second engine reads a line differently: the field disagrees.
+    item.lines[PPOCR] = [None, ("コーポ城野504", 98.3)]
+    assert recognise.decide(item).disagree
+    assert recognise.decide(item).raw == "北九州市小倉北区城内1-29\nコーポ城野504"
+
+
+def test_reading_forms_keeps_opencv_on_one_thread() -> None:
+    """Like the engines: a worker's processes share the cores between them."""
+    import cv2
+
+    from jobs.ocr.reader import read_forms
+
+    cv2.setNumThreads(2)
+    read_forms([], [])
+    assert cv2.getNumThreads() == 1
+
+
+def test_ppocr_returns_only_characters_japanese_forms_hold() -> None:
+    """The output layer is cut to cp932: no Chinese-only form can come back."""
+    characters = ppocr.engine().characters
+    assert characters[0] == "" and " " in characters
+    assert {"髙", "齋", "〒", "円", "ア", "0"} <= set(characters)
+    assert "们" not in characters and all(ppocr.japanese_output(c) for c in characters[1:])
