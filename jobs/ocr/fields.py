@@ -218,8 +218,13 @@ def read_image_fields(
     apply_groups(out, groups)
     for spec, result in zip(specs, out, strict=True):
         if result.review:
-            result.crop = warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
+            result.crop = review_crop(spec, image, alignment)
     return out
+
+
+def review_crop(spec: Field, image: Grey, alignment: Alignment) -> Grey:
+    """What the reviewer sees: the box with some of the form around it."""
+    return warp_box(image, alignment, grow(spec.box, CONTEXT_MM), dpi=ALIGN_DPI * 1.5)
 
 
 def _read_checkbox(spec: Field, image: Grey, alignment: Alignment) -> FieldResult:
@@ -329,7 +334,7 @@ def apply_groups(results: list[FieldResult], groups: tuple[CheckboxGroup, ...]) 
     for group in groups:
         members = [by_name[n] for n in group.fields if n in by_name]
         if len(members) != len(group.fields):
-            continue  # spread over pages: checked by the caller with the whole form
+            continue  # spread over pages: checked again with the whole form
         ticked = sum(1 for m in members if m.value is True)
         if ticked > 1 or (group.rule == "exactly_one" and ticked == 0):
             for member in members:

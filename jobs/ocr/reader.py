@@ -18,7 +18,7 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.align import FAILED, Alignment, align, is_identity
-from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields
+from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields, review_crop
 from jobs.ocr.pages import OCR_DPI, Page, iter_pages, render_pdf_page
 from jobs.ocr.template import Template
 from jobs.ocr.textlayer import read_text_field
@@ -127,6 +127,23 @@ def _rest(alignment: Alignment) -> tuple[int, int, float, float, bool]:
     return alignment.inliers, alignment.matches, alignment.scale, alignment.rotation_deg, alignment.ok
 
 
+def _spread_groups(opened: _Open, fields: list[FieldResult]) -> None:
+    """Checkbox groups whose boxes lie on different pages, checked with the
+    whole form; a box sent to review this late gets its crop from its page."""
+    template = opened.template
+    page_of = {f.name: f.page for f in template.fields}
+    spread = tuple(g for g in template.checkbox_groups if len({page_of[n] for n in g.fields}) > 1)
+    if not spread:
+        return
+    apply_groups(fields, spread)
+    specs = {f.name: f for f in template.fields}
+    for result in fields:
+        if result.review and result.crop is None:
+            spec = specs[result.name]
+            page, alignment = opened.pages[spec.page - 1]
+            result.crop = review_crop(spec, page.image, alignment)
+
+
 def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) -> FormResult:
     fields: list[FieldResult] = []
     sources: set[str] = set()
@@ -134,6 +151,7 @@ def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) 
         found, source = _read_page(opened.template, number, page, alignment, timer, tessdata)
         fields += found
         sources.add(source)
+    _spread_groups(opened, fields)
     for result in fields:
         if not result.review:
             result.crop = None  # only crops a person will look at are kept

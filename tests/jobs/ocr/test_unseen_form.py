@@ -111,3 +111,40 @@ def test_text_layer_checkbox_group_rule_and_printed_marks(tmp_path: Path) -> Non
     assert "checkbox_rule" in results["futsu"].reasons and "checkbox_rule" in results["touza"].reasons
     assert not results["by_mail"].review and not results["by_mail_no"].review
     assert str(results["address"].value).count("\n") == form.expected["address"].count("\n")
+
+
+def test_a_checkbox_group_spread_over_two_pages_is_checked_with_the_whole_form(tmp_path: Path) -> None:
+    """A two-page form whose 預金種目 boxes sit one on each page: both ticked
+    breaks exactly_one, seen only once both pages are read; both boxes go to
+    review with a crop from their own page."""
+    (_, _, x1, y1, _), (_, _, x2, y2, _) = furikae.TICKS[:2]
+    yaml_text = "\n".join(
+        [
+            "id: two-pages",
+            "name: 二枚の帳票",
+            "version: 1",
+            "page_size: {width_mm: 210, height_mm: 297}",
+            "pages: 2",
+            "reference: reference.pdf",
+            "fields:",
+            f"  - {{name: futsu, label: 普通, type: checkbox, box: {{x: {x1}, y: {y1}, w: {furikae.TICK}, h: {furikae.TICK}}}}}",
+            f"  - {{name: touza, label: 当座, type: checkbox, page: 2, box: {{x: {x2}, y: {y2}, w: {furikae.TICK}, h: {furikae.TICK}}}}}",
+            "checkbox_groups:",
+            "  - {name: kind, label: 預金種目, fields: [futsu, touza], rule: exactly_one}",
+        ]
+    )
+    template = parse_template(yaml_text + "\n", {"reference.pdf": furikae.form_pdf([{}, {}])})
+    pages = synth.render(furikae.form_pdf([{"futsu": "x"}, {"touza": "x"}], seed=3), 200)
+    rng = random.Random(5)
+    scans = [synth.degrade(page, rng, 200) for page in pages]
+    path = synth.save_tiff(scans, tmp_path / "two.tiff", 200)
+    (read,) = read_forms([(path.name, path)], [template])
+    assert read.status == OK and read.pages == [1, 2]
+    results = {r.name: r for r in read.fields}
+    assert results["futsu"].value is True and results["touza"].value is True
+    assert all("checkbox_rule" in r.reasons and r.crop is not None for r in results.values())
+    # One box ticked: the rule holds and nothing goes to review.
+    pages = synth.render(furikae.form_pdf([{"futsu": "x"}, {}], seed=3), 200)
+    path = synth.save_tiff([synth.degrade(page, rng, 200) for page in pages], tmp_path / "one.tiff", 200)
+    (read,) = read_forms([(path.name, path)], [template])
+    assert read.status == OK and not any(r.review for r in read.fields)
