@@ -30,11 +30,11 @@ TICKED_RATIO = 0.05
 CERTAIN_EMPTY, CERTAIN_TICKED = 0.015, 0.10
 SPECK_PIXELS = 12
 PAD = 12  # white rows above and below a line's ink (1 mm at 300 dpi)
-# White columns beside it. Both engines lost confidence on a line set in
-# white space: with 12 px, tesseract accepted 185 of the second test form's
-# 300 printed fields alone; with 8, 202 (PP-OCR alone on handwriting: 78 and
-# 93 of 150), with accepted fields as exact on both test forms. 6 let one
-# wrong reading through on the first form, 3 one on the second.
+# White columns beside it, for tesseract (PP-OCR adds ppocr.EXTRA_X more).
+# tesseract lost confidence on a line set in white space: with 12 px it
+# accepted 185 of the second test form's 300 printed fields alone, with 8 px
+# 202, with accepted fields as exact on both test forms; 6 px let a wrong
+# reading through on the first form (特にがも for 特になし at 89).
 PAD_X = 8
 CONTEXT_MM = 2.0
 CELL_INSET_MM = 0.9  # keeps each box's own lines out of its cell

@@ -24,6 +24,21 @@ _DIGIT_DASH = re.compile(f"(?<=\\d)\\s*[{_DASHES}-]\\s*(?=\\d)")
 _KATAKANA = re.compile("^[\u30a1-\u30f6\u30fc\u30fb]+$")
 _NAME = re.compile(f"^[{_JA}]+$")
 _BAD_SMALL_YA = re.compile("(?<![キギシジチヂニヒビピミリフテデヴ])[ャュョ]")
+# A small ァィゥェォ follows only the kana the cabinet notice on loanword
+# spelling (外来語の表記, 1991) pairs it with: ファ, ティ, トゥ, シェ, ウォ …
+_SMALL_VOWEL_AFTER = {
+    "ァ": "ファヴツクグウ",
+    "ィ": "ウヴフツテデスズクグ",
+    "ゥ": "トドホ",
+    "ェ": "イウヴフツチシジキギニヒビピミリクグ",
+    "ォ": "ウヴフツクグ",
+}
+_BAD_SMALL_VOWEL = re.compile(
+    "|".join(f"(?<![{after}]){small}" for small, after in _SMALL_VOWEL_AFTER.items())
+)
+# A small ッ doubles the consonant after it: never before a vowel, ナ・マ・ヤ・
+# ラ・ワ行, ン, ー, or at the end of a reading (マッモト for マツモト).
+_BAD_SMALL_TSU = re.compile("ッ(?=[アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンーッ]|$)")
 
 # (era, first day, last day, first Gregorian year); 明治 only from 1873, when
 # Japan adopted the Gregorian calendar (earlier days would be off anyway).
@@ -186,6 +201,12 @@ def _kana(text: str) -> Checked:
         # A small ャュョ only follows キ, シ, チ … (or フ, テ, デ, ヴ in loanwords):
         # in handwriting ュ and ユ differ by size alone.
         return Checked(kana, kana, "小さい「ャ・ュ・ョ」の前の文字が正しくありません（大きい文字の可能性）。")
+    if _BAD_SMALL_VOWEL.search(kana):
+        return Checked(
+            kana, kana, "小さい「ァ・ィ・ゥ・ェ・ォ」の前の文字が正しくありません（大きい文字の可能性）。"
+        )
+    if _BAD_SMALL_TSU.search(kana):
+        return Checked(kana, kana, "小さい「ッ」の後の文字が正しくありません（大きい「ツ」の可能性）。")
     return Checked(kana, kana, None)
 
 

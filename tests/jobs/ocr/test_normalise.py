@@ -81,6 +81,22 @@ def test_small_ya_yu_yo_must_follow_an_i_row_kana() -> None:
     assert normalise("kana", "ュウコ").problem is not None
 
 
+def test_small_vowels_and_small_tsu_follow_japanese_spelling() -> None:
+    for ok in (
+        "ウィリアムズ",
+        "ファン ティエン",
+        "ヴォルフ",
+        "シェパード",
+        "トゥアン",
+        "ハットリ",
+        "キッカワ",
+        "ベッド",
+    ):
+        assert normalise("kana", ok).problem is None, ok
+    for bad in ("コバヤシダィスケ", "サァキ", "マッモト", "ヤマモッ", "イッオ", "サッナ"):
+        assert normalise("kana", bad).problem is not None, bad
+
+
 def test_printed_marks_digit_strings_and_variants() -> None:
     from jobs.ocr.normalise import variant_kanji
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from jobs.ocr import fields, ppocr, recognise
 from jobs.ocr.fields import FieldResult, apply_groups
-from jobs.ocr.recognise import PPOCR, TESSERACT, Prepared
+from jobs.ocr.recognise import PPOCR, TESSERACT, Line, Prepared
 from jobs.ocr.template import Box, CheckboxGroup, Field
 
 LINE = np.zeros((40, 200), np.uint8)
@@ -24,7 +24,7 @@ def _spec(kind: str = "digits", **extra: object) -> Field:
 
 
 def _item(spec: Field, **readings: tuple[str, float]) -> Prepared:
-    return Prepared(spec, [LINE], lines={k: [v] for k, v in readings.items()})
+    return Prepared(spec, [LINE], lines={k: [Line(*v)] for k, v in readings.items()})
 
 
 def test_first_engine_is_tesseract_for_print_and_ppocr_for_handwriting() -> None:
@@ -43,6 +43,8 @@ def test_a_confident_valid_first_reading_needs_no_second_engine() -> None:
     hand = _spec(handwritten=True)
     assert recognise.needs_second(_item(hand, ppocr=("027589", 90.0)))
     assert not recognise.needs_second(_item(hand, ppocr=("027589", 99.0)))
+    # ... and every character sure enough: one at 59 % is read again.
+    assert recognise.needs_second(_item(hand, ppocr=("027589", 99.0, 59.0)))
 
 
 def test_agreement_is_accepted_and_disagreement_keeps_both_readings() -> None:
@@ -165,20 +167,20 @@ def test_only_the_unsure_lines_of_a_multi_line_box_are_read_again() -> None:
     item = Prepared(
         address,
         [LINE, LINE],
-        lines={TESSERACT: [("北九州市小倉北区城内1-29", 95.0), ("コーポ城野604", 56.0)]},
+        lines={TESSERACT: [Line("北九州市小倉北区城内1-29", 95.0), Line("コーポ城野604", 56.0)]},
     )
     assert recognise.unsure(item) == [1]
-    item.lines[PPOCR] = [None, ("コーポ城野604", 98.3)]
+    item.lines[PPOCR] = [None, Line("コーポ城野604", 98.3)]
     agreed = recognise.decide(item)
     assert (agreed.decision, agreed.confidence) == ("agree", 95.0)  # each line at its better confidence
     assert agreed.readings[PPOCR] == {"text": "コーポ城野604", "confidence": 98.3, "lines": [2]}
     # A value that fails its type check is in doubt as a whole: every line is read again.
     amount = _spec("amount", multiline=True)
     assert recognise.unsure(
-        Prepared(amount, [LINE, LINE], lines={TESSERACT: [("12", 95.0), ("3X", 95.0)]})
+        Prepared(amount, [LINE, LINE], lines={TESSERACT: [Line("12", 95.0), Line("3X", 95.0)]})
     ) == [0, 1]
     # The second engine reads a line differently: the field disagrees.
-    item.lines[PPOCR] = [None, ("コーポ城野504", 98.3)]
+    item.lines[PPOCR] = [None, Line("コーポ城野504", 98.3)]
     assert recognise.decide(item).disagree
     assert recognise.decide(item).raw == "北九州市小倉北区城内1-29\nコーポ城野504"
 
