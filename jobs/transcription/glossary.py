@@ -9,7 +9,7 @@ whose *sound* is close to a glossary term's is replaced by the term: both
 are turned into phonemes by OpenJTalk (pyopenjtalk-plus, whose wheel carries
 its dictionary), and a stretch is replaced when its phoneme edit distance to
 the term is at most ``MAX_DISTANCE`` of the term's length, unless the
-stretch holds a proper noun the dictionary knows (a real name, not a
+stretch is mostly a proper noun the dictionary knows (a real name, not a
 mishearing).
 """
 
@@ -62,13 +62,26 @@ def distance(a: Sequence[str], b: Sequence[str]) -> float:
 
 @lru_cache(maxsize=4096)
 def names_a_place_or_person(text: str) -> bool:
-    """Whether OpenJTalk's dictionary reads a proper noun in ``text``: Whisper
-    wrote a real name there (小倉南区 is not a misheard 小倉北区), so it stays."""
+    """Whether ``text`` is mostly a name OpenJTalk's dictionary knows: Whisper
+    wrote a real name there (小倉南区 is not a misheard 小倉北区), so it stays.
+    Mostly: proper nouns, with the suffixes after them (区, 市, さん), make up
+    at least half its morae. A proper noun inside a mishearing does not make
+    it a name: 国立北区 for 小倉北区 is 国立 (a common noun) then 北 (read as
+    a proper noun, as in 北区) then 区."""
     import pyopenjtalk
 
     with _lock:
         features = pyopenjtalk.run_frontend(text)
-    return any(f.get("pos_group1") == "固有名詞" for f in features)
+    named = total = 0
+    after_name = False
+    for f in features:
+        morae = int(f.get("mora_size") or 0)
+        total += morae
+        proper = f.get("pos_group1") == "固有名詞"
+        if proper or (after_name and f.get("pos_group1") == "接尾"):
+            named += morae
+        after_name = proper or (after_name and f.get("pos_group1") == "接尾")
+    return named > 0 and 2 * named >= total
 
 
 @dataclass(frozen=True)

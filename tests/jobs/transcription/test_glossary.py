@@ -22,6 +22,8 @@ from tests.support.speech import MEETING
         ("機械管理室と連携して周知を進めます。", "危機管理室と連携して周知を進めます。"),
         ("以上で0は7年度の報告を終わります。", "以上で令和7年度の報告を終わります。"),
         ("ただ今から冷えは7年度第3回会議を開催します。", "ただ今から令和7年度第3回会議を開催します。"),
+        # ... and in a later run of the same meeting (北 read as a proper noun inside it).
+        ("国立北区の避難所は何か所ありますか?", "小倉北区の避難所は何か所ありますか?"),
     ],
 )
 def test_misheard_terms_are_put_back(heard: str, meant: str) -> None:
