@@ -146,8 +146,14 @@ def ink_only(crop: Grey, *, grey: bool = False) -> Grey | None:
     else:
         paint = np.where(keep, 0, 255).astype(np.uint8)
         tight = paint[labels[top:bottom, left:right]]
-    padded = cv2.copyMakeBorder(tight, PAD, PAD, PAD_X, PAD_X, cv2.BORDER_CONSTANT, value=255)
-    return np.asarray(padded, dtype=np.uint8)
+    return _with_margin(tight)
+
+
+def _with_margin(tight: Grey) -> Grey:
+    """Ink cut tight, with PAD white rows above and below and PAD_X columns beside."""
+    return np.asarray(
+        cv2.copyMakeBorder(tight, PAD, PAD, PAD_X, PAD_X, cv2.BORDER_CONSTANT, value=255), np.uint8
+    )
 
 
 def _label_type(shape: tuple[int, ...]) -> int:
@@ -287,10 +293,7 @@ def _padded(ink: Grey) -> Grey:
     columns, rows = np.flatnonzero(inked.any(axis=0)), np.flatnonzero(inked.any(axis=1))
     if not columns.size:
         return ink
-    tight = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-    return np.asarray(
-        cv2.copyMakeBorder(tight, PAD, PAD, PAD_X, PAD_X, cv2.BORDER_CONSTANT, value=255), np.uint8
-    )
+    return _with_margin(ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1])
 
 
 def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> tuple[Grey | None, int]:

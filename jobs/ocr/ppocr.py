@@ -20,7 +20,6 @@ ONNX Runtime runs one intra-op and one inter-op thread, like tesseract under
 from __future__ import annotations
 
 import importlib.util
-import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import numpy as np
 
 from jobs.ocr.pages import Grey
 
-log = logging.getLogger(__name__)
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 THREADS = 1
 HEIGHT = 48  # the model's input height
@@ -53,7 +51,7 @@ class Reading:
 
     text: str
     confidence: float
-    weakest: float = 0.0
+    weakest: float
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ def unsure(item: Prepared) -> list[int]:
     if item.spec.engine != "auto" or item.blank:
         return []
     first = first_engine(item.spec)
-    if check(item.spec, item.reading(first)[0], item.cells).problem is not None:
+    if check(item.spec, item.reading(first).text, item.cells).problem is not None:
         return list(range(len(item.parts)))
     return [
         k
@@ -199,11 +199,11 @@ def _mixed(item: Prepared) -> str:
     """The second engine's lines, with the first's where it read none."""
     first, other = item.lines[first_engine(item.spec)], item.lines[second_engine(item.spec)]
     chosen = [o if o is not None else f for f, o in zip(first, other, strict=True)]
-    return "\n".join(line[0] for line in chosen if line is not None)
+    return "\n".join(line.text for line in chosen if line is not None)
 
 
 def _agree(item: Prepared) -> bool:
-    ours = check(item.spec, item.reading(first_engine(item.spec))[0], item.cells)
+    ours = check(item.spec, item.reading(first_engine(item.spec)).text, item.cells)
     theirs = check(item.spec, _mixed(item), item.cells)
     return ours.problem is None and ours.value == theirs.value
 
@@ -244,11 +244,15 @@ def decide(item: Prepared) -> Decision:
     if _agree(item):
         # Each line at the better of its confidences where both engines read it.
         pairs = zip(item.lines[first], item.lines[other], strict=True)
-        best = min(max(f[1], o[1]) if o is not None else f[1] for f, o in pairs if f is not None)
+        best = min(
+            max(f.confidence, o.confidence) if o is not None else f.confidence
+            for f, o in pairs
+            if f is not None
+        )
         return Decision(text, best, "both", "agree", readings, False)
     # The other engine's whole reading (``read_all`` completes it on a
     # disagreement; its lines stand in for any it did not read).
-    other_text, other_confidence = _mixed(item), item.reading(other)[1]
+    other_text, other_confidence = _mixed(item), item.reading(other).confidence
     ours, theirs = check(item.spec, text, item.cells), check(item.spec, other_text, item.cells)
     # Disagreement: show the reading that passes the type check, PP-OCR's
     # when both do or neither does (it was right more often on every test form).

@@ -77,10 +77,10 @@ def names_a_place_or_person(text: str) -> bool:
     for f in features:
         morae = int(f.get("mora_size") or 0)
         total += morae
-        proper = f.get("pos_group1") == "固有名詞"
-        if proper or (after_name and f.get("pos_group1") == "接尾"):
+        part = f.get("pos_group1")
+        after_name = part == "固有名詞" or (after_name and part == "接尾")
+        if after_name:
             named += morae
-        after_name = proper or (after_name and f.get("pos_group1") == "接尾")
     return named > 0 and 2 * named >= total
 
 
