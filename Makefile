@@ -2,25 +2,27 @@
 # Every target installs what it needs first; `make install` is idempotent.
 SHELL := /bin/bash
 PYTHON ?= python3.11
-VENV := .venv
+# Overridable for trying the install elsewhere: make install VENV=/tmp/v
+VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# `make install` prints one line per stage; everything else goes here.
+INSTALL_LOG ?= var/install.log
+STAGE := scripts/stage.sh $(INSTALL_LOG)
 # Runtime packages (also in the Docker image) and the test-only tools.
 APT_PACKAGES := $(shell cat scripts/apt-packages.txt scripts/apt-packages-dev.txt)
 
-.PHONY: install apt demo up test lint bench clean
+.PHONY: install apt python runtime-check demo up test lint check-build bench clean
 
-install: apt $(STAMP)
+install: apt python runtime-check
 
 apt:
-	@scripts/install-apt.sh $(APT_PACKAGES)
+	@$(STAGE) "system packages" scripts/install-apt.sh $(APT_PACKAGES)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+python: apt
+	@$(STAGE) "Python packages" scripts/install-python.sh $(PYTHON) $(VENV)
+
+runtime-check: python
+	@$(STAGE) "browser, fonts and models" $(PY) scripts/check-runtime.py
 
 demo: install
 	$(VENV)/bin/digilabo demo
@@ -33,7 +35,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy jobs config services queues worker intake_api monitoring digilabo standin
 
-test: install lint
+# The sdist and wheel build with the newest setuptools allowed, without a warning.
+check-build: install
+	scripts/check-build.sh $(PY)
+
+test: install lint check-build
 	$(VENV)/bin/pytest
 
 bench: install
