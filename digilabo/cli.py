@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from config.settings import QUEUES, get_settings
 from digilabo import cli_accounts, cli_remote
 from digilabo.cli_host import Host, console, err, secure_or_exit, settings_or_exit
+from digilabo.lifeline import watch_parent
 
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_accounts.token_app, name="token")
@@ -63,6 +64,7 @@ def worker(
         err.print("[red]DIGILABO_REDIS_URL is not set; 'digilabo up' starts an embedded Redis.[/red]")
         raise typer.Exit(2)
     secure_or_exit(settings)
+    watch_parent()  # under ``up``: gone within seconds of it, however it ends
     run_worker(settings, pool, concurrency, loglevel, metrics_port)
 
 
@@ -109,6 +111,7 @@ def beat() -> None:
         raise typer.Exit(2)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     secure_or_exit(settings)
+    watch_parent()
     make_celery(settings).Beat(
         schedule=str(settings.var_dir.resolve() / "beat-schedule"), loglevel="INFO"
     ).run()

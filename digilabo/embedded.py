@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from digilabo.lifeline import SUPERVISOR_ENV, die_with_parent
+
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +34,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """No one listens there. SO_REUSEADDR as uvicorn binds: connections of a
+    stopped server left in TIME_WAIT do not count (a restart takes its port again)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -70,6 +75,15 @@ class Child:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def signal(self, sig: int, *, group: bool = False) -> None:
+        """Send ``sig`` to the child's main process (Celery's warm shutdown
+        wants it there alone), or to its whole process group."""
+        with suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(self.process.pid, sig)
+            elif self.alive():
+                self.process.send_signal(sig)
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (Celery's warm shutdown, uvicorn's graceful stop), then
         SIGKILL to the whole process group if it does not go."""
@@ -80,8 +94,12 @@ class Child:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in %.0fs; killing it", self.name, timeout)
+        self.finish()
+
+    def finish(self) -> None:
+        """SIGKILL to what is left of the process group (pool processes a
+        crashed parent may have left too), reap the child, close its log."""
         with suppress(ProcessLookupError, PermissionError):
-            # Also reaps pool children a crashed parent may have left.
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         if self._log:
@@ -95,13 +113,20 @@ class Child:
 
 def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | None) -> Child:
     """Start a child in its own process group, output to ``log_path`` (or
-    inherited when None)."""
+    inherited when None). It gets SIGTERM when this process dies
+    (``digilabo.lifeline``): call it from the thread that lives longest."""
     out: IO[bytes] | None = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = log_path.open("ab")
     process = subprocess.Popen(
-        argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
+        argv,
+        env={**env, SUPERVISOR_ENV: str(os.getpid())},
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+        # Between fork and exec it only calls prctl and getppid: no lock to deadlock on.
+        preexec_fn=die_with_parent(),
     )
     return Child(name, process, log_path, out)
 

@@ -28,6 +28,7 @@ from digilabo.embedded import (
     start_standin,
     wait_for,
 )
+from digilabo.shutdown import stop_all
 from digilabo.supervisor import Supervisor
 from jobs.db import migrate
 
@@ -169,21 +170,31 @@ class Stack:
         self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
 
     def _requeue_jobs_of(self, pool: str) -> Callable[[Child], None]:
-        """After a worker died: its node name is ``pool@host-pid``; the jobs
-        it was running go back to the queue now, not after a heartbeat timeout."""
+        """After a worker died: the jobs it was running go back to the queue
+        now, not after a heartbeat timeout."""
 
         def requeue(child: Child) -> None:
-            from config.runtime import Runtime
-            from worker.reaper import reap_once
-
-            if self._runtime is None:
-                self._runtime = Runtime(self.settings.model_copy(update={"redis_url": self.redis_url}))
-            node = f"{pool}@{socket.gethostname()}-{child.process.pid}"
-            requeued = reap_once(self._runtime, dead_workers=[node])
+            requeued = self.requeue_jobs_of_nodes([self.worker_node(child)])
             if requeued:
                 log.warning("%s: requeued the jobs it was running: %s", child.name, ", ".join(requeued))
 
         return requeue
+
+    @staticmethod
+    def worker_node(child: Child) -> str:
+        """A worker child's Celery node name, ``pool@host-pid`` ("" for others)."""
+        if not child.name.startswith("worker-"):
+            return ""
+        return f"{child.name.removeprefix('worker-')}@{socket.gethostname()}-{child.process.pid}"
+
+    def requeue_jobs_of_nodes(self, nodes: list[str]) -> list[str]:
+        """Requeue the running jobs of workers known dead (by node name)."""
+        from config.runtime import Runtime
+        from worker.reaper import reap_once
+
+        if self._runtime is None:
+            self._runtime = Runtime(self.settings.model_copy(update={"redis_url": self.redis_url}))
+        return reap_once(self._runtime, dead_workers=nodes)
 
     def _start_standin(self) -> None:
         """The bundled 財務会計システム stand-ins (systems A and B) on free ports
@@ -269,16 +280,18 @@ class Stack:
             self.check()
             time.sleep(interval_s)
 
-    def stop(self) -> None:
-        # Workers and API first (they finish or give back their task), Redis last.
+    def stop(self, report: Callable[[str], None] = log.warning) -> list[str]:
+        """Stop every child within a bounded time (``digilabo.shutdown``):
+        workers and API together first (they finish or give back their task),
+        Redis last. Returns the slow children, one line each."""
         self._sync()
-        for child in reversed(self.children):
-            child.stop()
+        slow = stop_all(self.children, report=report)
         self.children.clear()
         self.supervisor.entries.clear()
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        return slow
 
     def _sync(self) -> None:
         """The supervisor's current child of each name (a restarted one)."""

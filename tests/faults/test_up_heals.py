@@ -50,6 +50,13 @@ class Up:
     var: Path
     log: Path
     trace: Path
+    env: dict[str, str]
+
+    def close(self) -> None:
+        self.api.close()
+        bind = self.factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
 
     def child(self, *words: str) -> int:
         """The pid of the child of ``up`` whose command line has ``words``."""
@@ -103,12 +110,11 @@ class Up:
             return False
 
 
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    root = tmp_path_factory.mktemp("up")
+def start_up(root: Path, port: int) -> Up:
+    """``digilabo up`` in ``root`` (state in ``root/var``) with the API on
+    ``port``, healthy, with a user's token; its output appended to ``root/up.log``."""
     var, trace = root / "var", root / "trace"
-    trace.mkdir()
-    port = free_port()
+    trace.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
     env.update(
         PYTHONPATH=str(REPO),
@@ -121,7 +127,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         DIGILABO_HOUSEKEEPING_INTERVAL_S="10",
     )
     log = root / "up.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [DIGILABO, "up", "--port", str(port), "--allow-root"],
             env=env,
@@ -132,19 +138,31 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         )
     engine = make_engine(f"sqlite:///{var / 'digilabo.db'}")
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    stack = Up(process, api, {}, session_factory(engine), var, log, trace)
+    stack = Up(process, api, {}, session_factory(engine), var, log, trace, env)
     try:
-        wait_for(stack.healthy, 120, "digilabo up")
+        wait_for(lambda: stack.healthy() or process.poll() is not None, 120, "digilabo up")
+        assert process.poll() is None, log.read_text()[-3000:]
         with unit_of_work(stack.factory) as session:
             user = auth.ensure_user("faults-up", session=session, department_code="faults")
             stack.headers = {"Authorization": f"Bearer {auth.create_token(user, session=session)}"}
+    except BaseException:
+        process.send_signal(signal.SIGINT)
+        process.wait(90)
+        stack.close()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    stack = start_up(tmp_path_factory.mktemp("up"), free_port())
+    try:
         yield stack
     finally:
-        process.send_signal(signal.SIGINT)
-        code = process.wait(90)
-        api.close()
-        engine.dispose()
-    assert code == 0, log.read_text()[-3000:]
+        stack.process.send_signal(signal.SIGINT)
+        code = stack.process.wait(90)
+        stack.close()
+    assert code == 0, stack.log.read_text()[-3000:]
 
 
 def test_worker_killed_under_load(up: Up) -> None:

@@ -1,0 +1,168 @@
+"""``digilabo up`` never leaves orphans: a second ``up`` in the same folder
+refuses at once and changes nothing; ``up`` SIGKILLed under load takes every
+child (and their pool processes) with it within 5 s, and ``up`` started
+again in the same folder finishes every job exactly once with one beat and
+one worker per pool. The measured times are printed for docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.settings import QUEUES
+from digilabo.embedded import free_port, wait_for
+from tests.faults.test_up_heals import DIGILABO, Up, start_up
+
+pytestmark = pytest.mark.faults
+
+
+def stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (state, ppid, pgrp, session, …)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def processes() -> dict[int, list[str]]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := stat(int(entry.name))) and fields[0] != "Z":
+            found[int(entry.name)] = fields
+    return found
+
+
+def tree(up: int) -> dict[tuple[int, str], str]:
+    """Every process started under ``up`` — its children and everything in
+    their sessions (each child leads one) — by (pid, start time): command line."""
+    table = processes()
+    sessions = {pid for pid, fields in table.items() if int(fields[1]) == up}
+    return {(pid, fields[18]): cmdline(pid) for pid, fields in table.items() if int(fields[3]) in sessions}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def still_running(procs: dict[tuple[int, str], str]) -> list[str]:
+    return [
+        f"{pid} {command}"
+        for (pid, started), command in procs.items()
+        if (fields := stat(pid)) and fields[0] != "Z" and fields[18] == started
+    ]
+
+
+def children_ended(procs: dict[tuple[int, str], str], left: list[str], seen: list[str]) -> list[str]:
+    """Those of ``procs`` that ended since ``seen`` was last extended."""
+    done = {s.split(": ", 1)[1] for s in seen}
+    return [
+        f"{pid} {c[:70]}"
+        for (pid, _s), c in procs.items()
+        if f"{pid} {c}" not in left and f"{pid} {c[:70]}" not in done
+    ]
+
+
+def using(var: Path) -> list[int]:
+    """Every process on this machine whose environment names this state folder."""
+    wanted = f"DIGILABO_VAR_DIR={var}".encode()
+    found = []
+    for pid in processes():
+        try:
+            if wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    stack = start_up(tmp_path_factory.mktemp("up-lifeline"), free_port())
+    try:
+        yield stack
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+        stack.close()
+
+
+def test_a_second_up_in_the_same_folder_refuses_at_once(first: Up) -> None:
+    port = first.api.base_url.port
+    wait_for(lambda: "api" in (first.var / "up.json").read_text(), 30, "up to record its children")
+    record = (first.var / "up.json").read_bytes()
+    children = tree(first.process.pid)
+    started = time.monotonic()
+    second = subprocess.run(
+        [DIGILABO, "up", "--port", str(port), "--allow-root"],
+        env=first.env,
+        cwd=first.var.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    message = " ".join((second.stdout + second.stderr).split())
+    assert second.returncode == 3, message
+    assert f"PID {first.process.pid}" in message and f":{port}" in message, message
+    assert "nothing was changed" in message
+    # Nothing changed: the same record, the same children, still answering.
+    assert (first.var / "up.json").read_bytes() == record
+    assert tree(first.process.pid) == children
+    assert first.healthy() and first.process.poll() is None
+    print(f"\nsecond up refused after {took:.1f}s (mostly the CLI's start; busy shared machine)")
+
+
+def test_up_killed_under_load_takes_its_children_and_restarts_clean(first: Up) -> None:
+    ids = first.submit(4, sleep=2)
+    wait_for(lambda: any(first.trace.glob("*.runs")), 60, "the first job to start")
+    children = tree(first.process.pid)
+    assert len(children) >= 9, children  # Redis, 3 workers (+ pools), beat, exporter, API, 2 stand-ins
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    killed = time.monotonic()
+    seen: list[str] = []  # when each one ended, for the message
+
+    def ended() -> bool:
+        left = still_running(children)
+        seen.extend(f"{time.monotonic() - killed:.1f}s: {c}" for c in children_ended(children, left, seen))
+        return not left
+
+    wait_for(ended, 30, "the children of the killed up to end", 0.05)
+    gone = time.monotonic() - killed
+    assert gone <= 5, f"children outlived up by {gone:.1f}s:\n" + "\n".join(seen)
+
+    again = start_up(first.var.parent, first.api.base_url.port)
+    try:
+        recovered = again.wait_done(ids, 120)
+        attempts = again.exactly_once(ids)
+        assert all(n in (1, 2) for n in attempts.values()), attempts
+        mine = tree(again.process.pid)
+        direct = {p: c for (p, _s), c in mine.items() if (f := stat(p)) and int(f[1]) == again.process.pid}
+        per_pool = {pool: sum(f"worker --pool {pool} " in c for c in direct.values()) for pool in QUEUES}
+        assert per_pool == dict.fromkeys(QUEUES, 1), direct
+        assert sum("-m digilabo beat" in c for c in mine.values()) == 1, mine
+        # Nothing but the new up's tree uses this state folder.
+        strays = set(using(first.var)) - {p for (p, _s) in mine} - {again.process.pid}
+        assert not strays, [cmdline(p) for p in strays]
+    finally:
+        again.process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        code = again.process.wait(60)
+        stopped = time.monotonic() - stopping
+        again.close()
+    assert code == 0, again.log.read_text()[-3000:]
+    print(
+        f"\nup SIGKILLed under load: its {len(children)} processes gone after {gone:.1f}s; "
+        f"restarted, the 4 jobs done {recovered:.1f}s after it answered, attempts {sorted(attempts.values())}; "
+        f"Ctrl-C stopped it in {stopped:.1f}s (busy shared machine)"
+    )
