@@ -7,8 +7,10 @@ sends every child SIGTERM, which is each one's graceful stop (Celery's warm
 shutdown, uvicorn's, Redis's). A worker's warm shutdown waits for the task in
 hand, which may take minutes or hang on a Redis that died beside it, so a
 worker also watches its parent itself (``watch_parent``) and, ``ORPHAN_GRACE_S``
-after ``up`` is gone, kills its own process group; the task it held is not
-acknowledged (``acks_late``) and is run again by the next ``up``.
+after ``up`` is gone, kills its own process group (or, if Python is already
+finalizing, an alarm ends the main process and its pool processes follow by
+their own parent-death signal); the task it held is not acknowledged
+(``acks_late``) and is run again by the next ``up``.
 
 The signal is tied to the thread that started the child: ``up`` starts and
 restarts every child from its main thread, which lives as long as it does.
@@ -74,11 +76,16 @@ def watch_parent(*, grace_s: float = ORPHAN_GRACE_S, interval_s: float = 0.25) -
     if not expected.isdigit():
         return None
     supervisor = int(expected)
+    # The backstop below: SIGALRM's default action ends the process in the
+    # kernel, even while Python is finalizing (daemon threads no longer run
+    # then, and a warm shutdown may spend seconds there on a dead Redis).
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
     def watch() -> None:
         while os.getppid() == supervisor:
             time.sleep(interval_s)
         log.warning("digilabo up (pid %d) is gone; stopping within %.0fs", supervisor, grace_s)
+        signal.setitimer(signal.ITIMER_REAL, grace_s + 0.2)
         # In case the parent-death signal was lost (a changed user clears it).
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace_s)
