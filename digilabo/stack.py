@@ -132,7 +132,7 @@ class Stack:
             argv = python_argv("-m", "digilabo", "worker", "--pool", pool)
             if self.metrics:
                 argv += ["--metrics-port", str(self._metrics_port())]
-            self._add(f"worker-{pool}", argv, env, on_exit=self._requeue_jobs_of(pool))
+            self._add(f"worker-{pool}", argv, env, on_exit=self._requeue_dead_worker)
         if self.metrics:
             argv = python_argv(
                 "-m", "digilabo", "exporter", "--host", "127.0.0.1", "--port", str(self._metrics_port())
@@ -169,16 +169,12 @@ class Stack:
         self.children.append(self.supervisor.add("redis", start))
         self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
 
-    def _requeue_jobs_of(self, pool: str) -> Callable[[Child], None]:
+    def _requeue_dead_worker(self, child: Child) -> None:
         """After a worker died: the jobs it was running go back to the queue
         now, not after a heartbeat timeout."""
-
-        def requeue(child: Child) -> None:
-            requeued = self.requeue_jobs_of_nodes([self.worker_node(child)])
-            if requeued:
-                log.warning("%s: requeued the jobs it was running: %s", child.name, ", ".join(requeued))
-
-        return requeue
+        requeued = self.requeue_jobs_of_nodes([self.worker_node(child)])
+        if requeued:
+            log.warning("%s: requeued the jobs it was running: %s", child.name, ", ".join(requeued))
 
     @staticmethod
     def worker_node(child: Child) -> str:

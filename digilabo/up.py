@@ -34,6 +34,9 @@ def run_up(settings: Settings, console: Console, err: Console, *, strict_port: b
     except AlreadyRunning as exc:
         err.print(f"[red]{exc}[/red]")
         return 3
+    except OSError as exc:  # a state folder this user cannot write
+        err.print(f"[red]cannot lock {instance.lock_path}: {exc.strerror or exc}[/red]")
+        return 2
     try:
         return _run(settings, instance, previous, console, err, strict_port=strict_port)
     finally:
