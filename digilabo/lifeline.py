@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Set in each child's environment: the pid of the ``up`` (or ``demo``) that started it.
 SUPERVISOR_ENV = "DIGILABO_SUPERVISOR_PID"
 # How long an orphaned worker's warm shutdown may take before it kills its group.
-ORPHAN_GRACE_S = 2.0
+ORPHAN_GRACE_S = 1.5
 _PR_SET_PDEATHSIG = 1
 
 

@@ -54,22 +54,13 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def still_running(procs: dict[tuple[int, str], str]) -> list[str]:
-    return [
-        f"{pid} {command}"
-        for (pid, started), command in procs.items()
+def still_running(procs: dict[tuple[int, str], str]) -> set[tuple[int, str]]:
+    """Those of ``procs`` still running (the same pid and start time, not a zombie)."""
+    return {
+        (pid, started)
+        for pid, started in procs
         if (fields := stat(pid)) and fields[0] != "Z" and fields[18] == started
-    ]
-
-
-def children_ended(procs: dict[tuple[int, str], str], left: list[str], seen: list[str]) -> list[str]:
-    """Those of ``procs`` that ended since ``seen`` was last extended."""
-    done = {s.split(": ", 1)[1] for s in seen}
-    return [
-        f"{pid} {c[:70]}"
-        for (pid, _s), c in procs.items()
-        if f"{pid} {c}" not in left and f"{pid} {c[:70]}" not in done
-    ]
+    }
 
 
 def using(var: Path) -> list[int]:
@@ -128,18 +119,24 @@ def test_up_killed_under_load_takes_its_children_and_restarts_clean(first: Up) -
     children = tree(first.process.pid)
     assert len(children) >= 9, children  # Redis, 3 workers (+ pools), beat, exporter, API, 2 stand-ins
     os.kill(first.process.pid, signal.SIGKILL)
-    first.process.wait()
     killed = time.monotonic()
-    seen: list[str] = []  # when each one ended, for the message
+    first.process.wait()
+    ended_at: dict[tuple[int, str], float] = {}  # when each one ended, for the message
 
-    def ended() -> bool:
+    def all_ended() -> bool:
         left = still_running(children)
-        seen.extend(f"{time.monotonic() - killed:.1f}s: {c}" for c in children_ended(children, left, seen))
+        for process in children.keys() - left:
+            ended_at.setdefault(process, time.monotonic() - killed)
         return not left
 
-    wait_for(ended, 30, "the children of the killed up to end", 0.05)
+    wait_for(all_ended, 30, "the children of the killed up to end", 0.05)
     gone = time.monotonic() - killed
-    assert gone <= 5, f"children outlived up by {gone:.1f}s:\n" + "\n".join(seen)
+    assert gone <= 5, f"children outlived up by {gone:.1f}s:\n" + "\n".join(
+        f"{at:.1f}s: {key[0]} {children[key][:80]}"
+        for key, at in sorted(ended_at.items(), key=lambda i: i[1])
+    )
+
+    last = max(ended_at, key=ended_at.__getitem__)
 
     again = start_up(first.var.parent, first.api.base_url.port)
     try:
@@ -162,7 +159,8 @@ def test_up_killed_under_load_takes_its_children_and_restarts_clean(first: Up) -
         again.close()
     assert code == 0, again.log.read_text()[-3000:]
     print(
-        f"\nup SIGKILLed under load: its {len(children)} processes gone after {gone:.1f}s; "
+        f"\nup SIGKILLed under load: its {len(children)} processes gone after {gone:.1f}s "
+        f"(the last: {children[last][:60]}); "
         f"restarted, the 4 jobs done {recovered:.1f}s after it answered, attempts {sorted(attempts.values())}; "
         f"Ctrl-C stopped it in {stopped:.1f}s (busy shared machine)"
     )
