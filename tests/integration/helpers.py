@@ -24,11 +24,13 @@ def submit(
     files: list[tuple[str, bytes]],
     params: dict[str, Any] | None = None,
     kind: str = "echo",
+    fields: dict[str, str] | None = None,
 ) -> Any:
+    """``fields``: more form fields (``urgent``)."""
     return api.post(
         "/api/v1/jobs",
         headers=headers,
-        data={"kind": kind, "parameters": json.dumps(params or {})},
+        data={"kind": kind, "parameters": json.dumps(params or {}), **(fields or {})},
         files=[("files", (name, body, "application/octet-stream")) for name, body in files],
     )
 
