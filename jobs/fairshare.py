@@ -67,12 +67,15 @@ def _unreleased(queue: str) -> ColumnElement[bool]:
     return and_(Job.queue == queue, Job.state == "queued", Job.released_at.is_(None))
 
 
-def waiting_departments(queue: str, *, session: Session) -> list[str]:
-    """Departments with normal (not urgent) jobs waiting for release on ``queue``."""
-    rows = session.scalars(
-        select(Job.department_code).where(_unreleased(queue), Job.urgent.is_(False)).distinct()
+def waiting_groups(queue: str, *, session: Session) -> tuple[bool, list[str]]:
+    """In one query: whether urgent jobs wait for release on ``queue``, and
+    the departments whose normal jobs do."""
+    rows = session.execute(
+        select(Job.department_code, Job.urgent)
+        .where(_unreleased(queue))
+        .group_by(Job.department_code, Job.urgent)
     ).all()
-    return sorted(rows)
+    return any(u for _, u in rows), sorted(d for d, u in rows if not u)
 
 
 def next_urgent(queue: str, *, session: Session) -> Job | None:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import QUEUES, Settings
 from jobs import fairshare
-from jobs.db import unit_of_work
+from jobs.db import read_only, unit_of_work
 from jobs.models import Job, utcnow
 from jobs.registry import Registry
 from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id
@@ -60,12 +60,18 @@ def client_for(settings: Settings) -> redis.Redis:
     return _clients[url]
 
 
-def wake(client: redis.Redis) -> None:
-    """Ask the dispatcher for a pass now (a job arrived, a worker took one)."""
+def wake(client: redis.Redis, queue: str = "") -> None:
+    """Ask the dispatcher for a pass of ``queue`` now (a job arrived, a
+    worker took one); empty: every pool."""
     pipe = client.pipeline(transaction=False)
-    pipe.lpush(WAKE_KEY, 1)
-    pipe.ltrim(WAKE_KEY, 0, 15)  # a burst of wake-ups needs one pass, not many
+    pipe.lpush(WAKE_KEY, queue or "*")
+    pipe.ltrim(WAKE_KEY, 0, 63)  # a burst of wake-ups needs one pass, not many
     pipe.execute()
+
+
+def woken_pools(first: bytes | str, rest: list[bytes]) -> tuple[str, ...]:
+    names = {v.decode() if isinstance(v, bytes) else v for v in (first, *rest)}
+    return QUEUES if "*" in names else tuple(q for q in QUEUES if q in names)
 
 
 def queue_depth(client: redis.Redis, queue: str) -> int:
@@ -90,16 +96,19 @@ class Dispatcher:
 
     # -- one pass -----------------------------------------------------------------------
 
-    def run_pass(self, *, blocking_timeout: float = 5.0) -> list[str]:
-        """Release what each pool has room for; returns the job ids released
-        (empty when another process held the lock all along)."""
+    def run_pass(
+        self, pools: tuple[str, ...] = QUEUES, *, recover: bool = True, blocking_timeout: float = 5.0
+    ) -> list[str]:
+        """Release what ``pools`` have room for; returns the job ids released
+        (empty when another process held the lock all along). ``recover``:
+        also look for released jobs whose send was lost (the timed passes)."""
         lock = self.client.lock(LOCK_KEY, timeout=LOCK_TTL_S, blocking_timeout=blocking_timeout)
         if not lock.acquire():
             return []
         try:
             released: list[str] = []
-            for queue in QUEUES:
-                released += self.fill(queue)
+            for queue in pools:
+                released += self.fill(queue, recover=recover)
             return released
         finally:
             try:
@@ -107,25 +116,24 @@ class Dispatcher:
             except redis.exceptions.LockError:
                 log.warning("dispatch lock expired during a pass")
 
-    def fill(self, queue: str) -> list[str]:
-        released = self._release_urgent(queue)
-        depth = queue_depth(self.client, queue)
+    def fill(self, queue: str, *, recover: bool = False) -> list[str]:
+        with read_only(self.factory) as session:
+            urgent, active = fairshare.waiting_groups(queue, session=session)
+        depth = queue_depth(self.client, queue) if (active or recover) else 0
+        released = self._release_urgent(queue) if urgent else []
         room = self.settings.dispatch_depth - depth
-        if room <= 0:
-            return released
-        state = self._load(queue)
-        while room > 0:
-            with unit_of_work(self.factory) as session:
-                active = fairshare.waiting_departments(queue, session=session)
-            if not active:
-                break
-            department = fairshare.pick(state, active, self.settings.department_weights)
-            job_id = self._release_next(queue, department)
-            if job_id:
+        if active and room > 0:
+            state = self._load(queue)
+            while room > 0 and active:
+                department = fairshare.pick(state, active, self.settings.department_weights)
+                job_id = self._release_next(queue, department)
+                if job_id is None:
+                    active.remove(department)  # nothing more of its own (or a send failed)
+                    continue
                 released.append(job_id)
                 room -= 1
-        self._save(queue, state)
-        if not released and depth == 0:
+            self._save(queue, state)
+        if recover and not released and depth == 0:
             released += self.resend_lost(queue)
         return released
 
@@ -229,14 +237,25 @@ class Dispatcher:
     # -- the loop -----------------------------------------------------------------------
 
     def serve(self, stop: threading.Event) -> None:
-        """Pass, then wait for a wake-up or the interval; until ``stop``."""
+        """Pass, then wait for a wake-up (a pass of the pools named) or the
+        interval (a pass of every pool, with recovery); until ``stop``."""
+        pools: tuple[str, ...] = QUEUES
+        recover = True
         while not stop.is_set():
             try:
-                self.run_pass()
-                self.client.blpop([WAKE_KEY], timeout=self.settings.dispatch_interval_s)
-                self.client.delete(WAKE_KEY)  # the pass about to run covers them all
+                self.run_pass(pools, recover=recover)
+                woken = self.client.blpop([WAKE_KEY], timeout=self.settings.dispatch_interval_s)
+                if woken is None:
+                    pools, recover = QUEUES, True
+                    continue
+                pipe = self.client.pipeline()  # the pass about to run covers them all
+                pipe.lrange(WAKE_KEY, 0, -1)
+                pipe.delete(WAKE_KEY)
+                rest, _ = pipe.execute()
+                pools, recover = woken_pools(woken[1], rest), False
             except Exception as exc:  # a database or broker blip: try again shortly
                 log.warning("dispatch pass failed: %s", exc)
+                pools, recover = QUEUES, True
                 stop.wait(self.settings.dispatch_interval_s)
 
 

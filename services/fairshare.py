@@ -29,6 +29,13 @@ URGENT_FORBIDDEN_JA = "至急にできるのはDigi-Labo運用担当だけです
 NOT_WAITING_JA = "処理待ちのジョブだけを至急にできます（このジョブは「{state}」です）。"
 
 
+class NotWaiting(DigilaboError):
+    """Only a job still waiting can be put ahead."""
+
+    code = "not_waiting"
+    http_status = 409
+
+
 def quota_for(settings: Settings, department: str) -> quotas.Quota:
     return quotas.Quota(
         queued_jobs=settings.quota(department, "queued_jobs"),
@@ -65,7 +72,7 @@ def raise_urgent(job: Job, viewer: Viewer, *, session: Session) -> None:
     require_operator(viewer)
     if job.state != State.QUEUED:
         label = {"running": "処理中"}.get(job.state, job.state)
-        raise DigilaboError("not_waiting", NOT_WAITING_JA.format(state=label), state=job.state)
+        raise NotWaiting(None, NOT_WAITING_JA.format(state=label), state=job.state)
     job.urgent = True
     store.audit("urgent", session=session, viewer=viewer, job_id=job.id, released=job.released_at is not None)
 
@@ -82,9 +89,9 @@ def mark_urgent(job_id: str, runtime: Runtime, viewer: Viewer) -> str:
     return state
 
 
-def wake_dispatcher(settings: Settings) -> None:
+def wake_dispatcher(settings: Settings, queue: str = "") -> None:
     try:
-        wake(client_for(settings))
+        wake(client_for(settings), queue)
     except Exception as exc:  # the dispatcher also passes on its own every few seconds
         log.warning("dispatcher not woken: %s", exc)
 

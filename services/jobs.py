@@ -52,6 +52,7 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
         queue=job.queue,
         department=job.department_code,
         state=job.state,
+        urgent=bool(job.urgent),
         state_label=STATE_LABELS_JA.get(job.state, job.state),
         progress=job.progress,
         progress_message=job.progress_message,
@@ -177,7 +178,7 @@ def publish(runtime: Runtime, kind: JobKind, job_id: str, task_id: str) -> None:
     Under fair dispatch the job waits in the database for its turn: this only
     wakes the dispatcher (which also passes on its own every few seconds)."""
     if runtime.settings.dispatch_mode == "fair":
-        fairshare.wake_dispatcher(runtime.settings)
+        fairshare.wake_dispatcher(runtime.settings, kind.queue)
         return
     try:
         enqueue(runtime.celery, runtime.settings, kind, job_id, task_id=task_id)

@@ -69,7 +69,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         rt = runtime()
         runner = rt.runner
         started = time.monotonic()
-        nudge(rt)  # this task left the queue: room for the next fair pick
+        nudge(rt, task.request.delivery_info.get("routing_key") or "")  # room for the next fair pick
         beating = Heartbeat(
             rt.factory,
             job_id,
@@ -138,12 +138,12 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     _ = run_job, run_part_task, housekeeping
 
 
-def nudge(rt: Runtime) -> None:
+def nudge(rt: Runtime, queue: str) -> None:
     """Wake the fair dispatcher (never fails the task: it also wakes on its own)."""
     if rt.settings.dispatch_mode != "fair":
         return
     try:
-        wake(client_for(rt.settings))
+        wake(client_for(rt.settings), queue)
     except Exception as exc:
         log.warning("dispatcher not woken: %s", exc)
 
