@@ -37,7 +37,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from config.runtime import Runtime  # noqa: E402
+from composition.runtime import Runtime  # noqa: E402
 from digilabo.embedded import start_redis  # noqa: E402
 from digilabo.stack import Stack  # noqa: E402
 from intake_api.main import create_app  # noqa: E402

@@ -173,7 +173,7 @@ class Stack:
         it was running go back to the queue now, not after a heartbeat timeout."""
 
         def requeue(child: Child) -> None:
-            from config.runtime import Runtime
+            from composition.runtime import Runtime
             from worker.reaper import reap_once
 
             if self._runtime is None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings, get_settings
 from intake_api.errors import validation_message
 from intake_api.portal.app import install as install_portal

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import QUEUES
 from jobs import fairshare
 from jobs.models import Job, LedgerEntry

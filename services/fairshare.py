@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings
 from jobs import fairshare, quotas, store
 from jobs.db import unit_of_work

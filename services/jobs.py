@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings
 from jobs import housekeeping, intake, jsonlimits, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name

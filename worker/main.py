@@ -9,7 +9,7 @@ import socket
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import QUEUES, Settings
 from jobs.registry import build_registry
 from queues.app import make_celery

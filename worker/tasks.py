@@ -15,7 +15,7 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import store
 from jobs.db import unit_of_work
 from jobs.fanout import run_part

@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.files import send_file
 from intake_api.portal import forms

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs.models import Artifact, Job
 
 FINISHED = ("succeeded", "failed", "needs_review", "cancelled")
