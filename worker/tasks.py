@@ -69,7 +69,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         rt = runtime()
         runner = rt.runner
         started = time.monotonic()
-        nudge(rt, task.request.delivery_info.get("routing_key") or "")  # room for the next fair pick
+        nudge(rt, (task.request.delivery_info or {}).get("routing_key") or "")  # room for the next pick
         beating = Heartbeat(
             rt.factory,
             job_id,
