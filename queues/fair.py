@@ -146,8 +146,11 @@ class Dispatcher:
                     return released
                 task_id = self._claim(job, session)
                 kind_name = job.kind
-            if task_id and self._send(job.id, kind_name, task_id, urgent=True):
-                released.append(job.id)
+            if task_id is None:
+                continue  # another pass released it first
+            if not self._send(job.id, kind_name, task_id, urgent=True):
+                return released  # the broker is away: the next pass tries again
+            released.append(job.id)
 
     def _release_next(self, queue: str, department: str) -> str | None:
         with unit_of_work(self.factory) as session:
