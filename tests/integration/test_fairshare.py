@@ -5,15 +5,33 @@ that dies holding the lock is replaced once the lock expires."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
 
 from jobs import store
 from jobs.models import Job
-from queues.fair import LOCK_KEY, client_for
+from queues.fair import LOCK_KEY, client_for, wake
 from tests.conftest import Service
 from tests.integration.helpers import blob_names, counts, submit, wait_finished, wait_until
+
+
+@contextmanager
+def held_dispatch(service: Service, seconds: float = 60) -> Iterator[None]:
+    """Hold the dispatchers' lock (as a dispatcher in the middle of a pass
+    would): jobs submitted meanwhile wait in the database."""
+    client = client_for(service.settings)
+    holder = f"test-{uuid.uuid4().hex}"
+    wait_until(lambda: client.set(LOCK_KEY, holder, px=int(seconds * 1000), nx=True), 30, "the dispatch lock")
+    try:
+        yield
+    finally:
+        if client.get(LOCK_KEY) == holder.encode():
+            client.delete(LOCK_KEY)
+        wake(client)
 
 
 def started(service: Service, ids: list[str]) -> dict[str, datetime]:
@@ -57,19 +75,22 @@ def test_an_urgent_job_goes_before_every_department_and_is_audited(service: Serv
     suffix = service.backend[:2]
     a, b = service.token(f"ua{suffix}"), service.token(f"ub{suffix}")
     operator = service.token(f"ops{suffix}", "operator")
-    waiting = batch(service, a, 5, 0.4) + batch(service, b, 3, 0.4)
-    wait_until(lambda: started(service, waiting), 30, "the batch to start")
-    late = batch(service, b, 1, 0.4)[0]
-    refused = service.api.post(f"/api/v1/jobs/{late}/urgent", headers=b)
-    assert refused.status_code == 403 and "運用担当" in refused.json()["error"]["message"]
-    marked = service.api.post(f"/api/v1/jobs/{late}/urgent", headers=operator)
-    assert marked.status_code == 200, marked.text
-    also = submit(service.api, operator, [("u.txt", b"a\n")], {"sleep": 0.4}, fields={"urgent": "true"})
-    assert also.status_code == 202, also.text
-    for job_id in [*waiting, late, also.json()["id"]]:
+    with held_dispatch(service):  # everything below waits in the database, in a known state
+        waiting = batch(service, a, 4, 0.3) + batch(service, b, 2, 0.3)
+        late = batch(service, b, 1, 0.3)[0]
+        refused = service.api.post(f"/api/v1/jobs/{late}/urgent", headers=b)
+        assert refused.status_code == 403 and "運用担当" in refused.json()["error"]["message"]
+        marked = service.api.post(f"/api/v1/jobs/{late}/urgent", headers=operator)
+        assert marked.status_code == 200 and marked.json()["urgent"] is True, marked.text
+        also = submit(service.api, operator, [("u.txt", b"a\n")], {"sleep": 0.3}, fields={"urgent": "true"})
+        assert also.status_code == 202, also.text
+        assert started(service, [*waiting, late]) == {}
+    every = [*waiting, late, also.json()["id"]]
+    for job_id in every:
         assert wait_finished(service.api, operator, job_id)["state"] == "succeeded"
-    order = start_order(service, [*waiting, late, also.json()["id"]])
-    assert order.index(late) <= 3 and order.index(also.json()["id"]) <= 4, order
+    order = start_order(service, every)
+    assert order[:2] == [late, also.json()["id"]], order  # urgent first, in their order
+    assert order[2:] == [waiting[0], waiting[4], waiting[1], waiting[5], waiting[2], waiting[3]]
     with service.runtime.factory() as session:
         events = store.list_audit(session=session, job_id=late, action="urgent")
     assert len(events) == 1 and events[0].actor_name.startswith(f"ops{suffix}")
