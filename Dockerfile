@@ -6,6 +6,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md LICENSE ./
 COPY config config
+COPY composition composition
 COPY services services
 COPY digilabo digilabo
 COPY jobs jobs

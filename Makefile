@@ -33,7 +33,7 @@ up: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy jobs config services queues worker intake_api monitoring digilabo standin
+	$(VENV)/bin/mypy jobs config composition services queues worker intake_api monitoring digilabo standin
 
 # The sdist and wheel build with the newest setuptools allowed, without a warning.
 check-build: install

@@ -125,7 +125,7 @@ def job_vs_bare(folder: Path, model_dir: Path, cache: Path) -> dict:
 
 def queue_run(folder: Path, audio: Path, workers: int, part_s: float) -> float:
     """Wall time of one job through Redis and real worker processes."""
-    from config.runtime import Runtime
+    from composition.runtime import Runtime
     from config.settings import Settings
     from digilabo.embedded import python_argv, spawn, start_redis
     from jobs import intake

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -106,7 +106,43 @@ class EntrySettings(BaseModel):
         }
 
 
-class Settings(BaseSettings, TranscriptionSettings, OcrSettings, EntrySettings):
+class FairShareSettings(BaseModel):
+    """Sharing the pools between departments (jobs.fairshare, queues.fair)."""
+
+    # "fair": jobs wait in the database and the dispatcher (a thread in every
+    # worker's main process) releases them in fair order; "direct": intake
+    # sends each job to its queue at once, first come first served.
+    dispatch_mode: Literal["fair", "direct"] = "fair"
+    # Messages the dispatcher keeps waiting in each pool's Redis queue: more
+    # lets a freed worker find work without a round trip; fewer makes a newly
+    # arrived department's job start sooner.
+    dispatch_depth: int = Field(default=1, ge=1, le=100)
+    # The dispatcher wakes when a job is submitted or a task starts, and at
+    # least this often.
+    dispatch_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Round-robin weights by department code (default 1: equal turns).
+    department_weights: dict[str, float] = Field(default_factory=dict)
+    # Quotas, 0 = no limit: jobs one department may have waiting, and bytes
+    # its jobs' files may hold in storage; per-department overrides by code,
+    # e.g. {"kikaku": {"queued_jobs": 500, "stored_bytes": 10000000000}}.
+    quota_queued_jobs: int = Field(default=0, ge=0)
+    quota_stored_bytes: int = Field(default=0, ge=0)
+    department_quotas: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # How long a department's oldest job may wait before the alert, by pool.
+    wait_targets_s: dict[str, float] = Field(
+        default_factory=lambda: {"cpu": 600.0, "gpu": 1800.0, "rpa": 3600.0}
+    )
+
+    def department_weight(self, code: str) -> float:
+        return float(self.department_weights.get(code, 1.0))
+
+    def quota(self, code: str, name: str) -> int:
+        """The department's limit ``name`` (queued_jobs, stored_bytes); 0: none."""
+        default = {"queued_jobs": self.quota_queued_jobs, "stored_bytes": self.quota_stored_bytes}[name]
+        return int(self.department_quotas.get(code, {}).get(name, default))
+
+
+class Settings(BaseSettings, TranscriptionSettings, OcrSettings, EntrySettings, FairShareSettings):
     model_config = SettingsConfigDict(
         env_prefix="DIGILABO_",
         env_file=".env",

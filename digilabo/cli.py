@@ -74,7 +74,7 @@ def exporter(
     host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes it
 ) -> None:
     """Serve cluster metrics (queues, workers, jobs, time saved) for Prometheus."""
-    from config.runtime import Runtime
+    from composition.runtime import Runtime
     from monitoring.exporter import serve_exporter
 
     settings = settings_or_exit()
@@ -91,7 +91,7 @@ def exporter(
 @app.command()
 def housekeeping() -> None:
     """Purge files past the retention period and fail jobs stuck running (also run hourly by beat)."""
-    from config.runtime import Runtime
+    from composition.runtime import Runtime
 
     runtime = Runtime(settings_or_exit())
     try:

@@ -49,6 +49,7 @@ def submit(
     param: Annotated[list[str], typer.Option("--param", "-p", help="KEY=VALUE (JSON values allowed)")] = [],  # noqa: B006
     parameters: Annotated[str, typer.Option(help="parameters as one JSON object")] = "",
     wait: Annotated[bool, typer.Option(help="wait for the job and show progress")] = False,
+    urgent: Annotated[bool, typer.Option(help="至急: taken before normal work (operator token)")] = False,
 ) -> None:
     """Submit a job; prints its id (and waits with --wait)."""
     from digilabo.client import ApiError
@@ -56,7 +57,7 @@ def submit(
 
     api_client = client(api, token)
     try:
-        job_id = api_client.submit(kind, files, parse_params(param, parameters))
+        job_id = api_client.submit(kind, files, parse_params(param, parameters), urgent=urgent)
         console.print(job_id)
         if wait:
             job = follow(api_client, [job_id], console, timeout=24 * 3600)[job_id]
@@ -64,6 +65,18 @@ def submit(
     except ApiError as exc:
         err.print(f"[red]{exc.message}[/red] ({exc.code})")
         raise typer.Exit(1) from exc
+
+
+def urgent(job_id: str, api: ApiOpt = "http://127.0.0.1:8000", token: TokenOpt = "") -> None:
+    """Mark a waiting job 至急 (operator token): released before every department's normal work."""
+    from digilabo.client import ApiError
+
+    try:
+        job = client(api, token).mark_urgent(job_id)
+    except ApiError as exc:
+        err.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(1) from exc
+    console.print(f"{job['id']} 至急 ({job['state_label']})")
 
 
 def status(job_id: str, api: ApiOpt = "http://127.0.0.1:8000", token: TokenOpt = "") -> None:
@@ -110,6 +123,7 @@ def export(
 
 def register(app: typer.Typer) -> None:
     app.command()(submit)
+    app.command()(urgent)
     app.command()(status)
     app.command("jobs")(list_jobs)
     app.command()(export)

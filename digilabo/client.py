@@ -38,15 +38,20 @@ class ApiClient:
                 raise ApiError(response.status_code, "http_error", response.text[:200]) from None
         return response
 
-    def submit(self, kind: str, files: list[Path], parameters: dict[str, Any] | None = None) -> str:
+    def submit(
+        self, kind: str, files: list[Path], parameters: dict[str, Any] | None = None, *, urgent: bool = False
+    ) -> str:
+        data = {"kind": kind, "parameters": json.dumps(parameters or {}, ensure_ascii=False)}
+        if urgent:
+            data["urgent"] = "true"
         with ExitStack() as stack:
             parts = [("files", (p.name, stack.enter_context(p.open("rb")))) for p in files]
-            response = self.http.post(
-                "/api/v1/jobs",
-                data={"kind": kind, "parameters": json.dumps(parameters or {}, ensure_ascii=False)},
-                files=parts,
-            )
+            response = self.http.post("/api/v1/jobs", data=data, files=parts)
         return str(self._check(response).json()["id"])
+
+    def mark_urgent(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self.http.post(f"/api/v1/jobs/{job_id}/urgent")).json()
+        return result
 
     def job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._check(self.http.get(f"/api/v1/jobs/{job_id}")).json()

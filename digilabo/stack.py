@@ -185,7 +185,7 @@ class Stack:
 
     def requeue_jobs_of_nodes(self, nodes: list[str]) -> list[str]:
         """Requeue the running jobs of workers known dead (by node name)."""
-        from config.runtime import Runtime
+        from composition.runtime import Runtime
         from worker.reaper import reap_once
 
         if self._runtime is None:

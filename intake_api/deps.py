@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs.auth import AuthError, check_token, touch_token
 from jobs.db import read_only, unit_of_work
 from jobs.errors import Forbidden

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs.store import Viewer
 from services import jobs as service
 

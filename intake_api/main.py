@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings, get_settings
 from intake_api.errors import validation_message
 from intake_api.portal.app import install as install_portal
@@ -158,7 +158,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(DigilaboError)
     async def _domain_error(_request: Request, exc: DigilaboError) -> JSONResponse:
         status = 413 if exc.code == "request_too_large" else exc.http_status
-        return error_response(status, exc.code, exc.message, _jsonable(exc.details))
+        response = error_response(status, exc.code, exc.message, _jsonable(exc.details))
+        if status == 429 and "retry_after_s" in exc.details:
+            response.headers["Retry-After"] = str(int(exc.details["retry_after_s"]))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -101,6 +102,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_department_submitted", "department_code", "submitted_at"),
         Index("ix_jobs_state", "state"),
+        Index("ix_jobs_waiting", "queue", "state", "released_at", "department_code"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -126,6 +128,11 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     # Written every few seconds by the worker running the job (jobs.heartbeat).
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the fair dispatcher sent the job's task to its pool's queue (None:
+    # waiting in the database for its department's turn; see jobs.fairshare).
+    released_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Marked 至急 by an operator: released before every department's normal work.
+    urgent: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Artifact(Base):

@@ -15,8 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import QUEUES
+from jobs import fairshare
 from jobs.models import Job, LedgerEntry
 from jobs.wareki import fiscal_year_of
 from queues.inspect import workers_online
@@ -41,6 +42,7 @@ class ClusterCollector(Collector):
     def collect(self) -> Iterator[Any]:
         yield from self._queues()
         yield from self._database()
+        yield from self._departments()
         yield self._workers_online()
 
     # -- Redis ----------------------------------------------------------------------
@@ -183,6 +185,37 @@ class ClusterCollector(Collector):
             # Clamped at zero: a retry scheduled for later is not waiting yet.
             gauge.add_metric([queue], max(0.0, (now - since).total_seconds()) if since else 0.0)
         return gauge
+
+    def _departments(self) -> Iterator[Any]:
+        """Fair share: each department's waiting jobs and its oldest wait, by
+        pool, and each pool's wait target (the alert compares the two)."""
+        now = datetime.now(UTC)
+        with self.runtime.factory() as session:
+            rows = fairshare.waiting_by_department(session=session)
+        queued = GaugeMetricFamily(
+            "digilabo_department_queued_jobs",
+            "Jobs waiting (not started), by pool and department.",
+            labels=["queue", "department"],
+        )
+        oldest = GaugeMetricFamily(
+            "digilabo_department_oldest_wait_seconds",
+            "How long the department's oldest waiting job has waited, by pool.",
+            labels=["queue", "department"],
+        )
+        for (queue, department), (count, since) in sorted(rows.items()):
+            queued.add_metric([queue, department], count)
+            # Clamped at zero: a retry scheduled for later is not waiting yet.
+            oldest.add_metric([queue, department], max(0.0, (now - since).total_seconds()) if since else 0.0)
+        target = GaugeMetricFamily(
+            "digilabo_wait_target_seconds",
+            "How long a department's job may wait in the pool (DIGILABO_WAIT_TARGETS_S).",
+            labels=["queue"],
+        )
+        for queue in QUEUES:
+            target.add_metric([queue], float(self.runtime.settings.wait_targets_s.get(queue, 3600.0)))
+        yield queued
+        yield oldest
+        yield target
 
     # -- Celery ---------------------------------------------------------------------
 

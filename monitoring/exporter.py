@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from monitoring.collector import ClusterCollector
 
 

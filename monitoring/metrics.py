@@ -26,13 +26,17 @@ DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600,
 WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
-REFUSAL_REASONS = ("setup", "input")
+REFUSAL_REASONS = ("setup", "input", "quota")
+QUOTA_LIMITS = ("queued_jobs", "stored_bytes")
 # Error codes that mean the service is not set up for a job (not the upload's fault).
 SETUP_ERROR_CODES = frozenset({"entry_unavailable"})
 
 
 def refusal_reason(error: Exception) -> str:
-    return "setup" if getattr(error, "code", "") in SETUP_ERROR_CODES else "input"
+    code = getattr(error, "code", "")
+    if code == "quota_exceeded":
+        return "quota"
+    return "setup" if code in SETUP_ERROR_CODES else "input"
 
 
 class ApiMetrics:
@@ -50,6 +54,13 @@ class ApiMetrics:
         # operator's task, alerted on); "input": the upload itself is wrong.
         self.refused = Counter(
             "digilabo_jobs_refused_total", "Submissions refused at intake, by reason.", ["kind", "reason"]
+        )
+
+        # Submissions refused because the department is at a quota.
+        self.quota_refused = Counter(
+            "digilabo_quota_refusals_total",
+            "Submissions refused at intake because a department quota was reached.",
+            ["department", "limit"],
         )
 
     def precreate(self, kinds: Iterable[str]) -> None:
@@ -76,6 +87,14 @@ class WorkerMetrics:
             "digilabo_job_queue_wait_seconds",
             "Enqueue to start, excluding deliberate retry delays, clamped at zero.",
             ["kind"],
+            buckets=WAIT_BUCKETS,
+        )
+        # The fair-share view: how long each department's jobs wait in each
+        # pool (departments are few: a city's sections, not users).
+        self.department_wait_seconds = Histogram(
+            "digilabo_department_wait_seconds",
+            "Submission (or retry) to start, by pool and department.",
+            ["pool", "department"],
             buckets=WAIT_BUCKETS,
         )
         self.model_load_seconds = Histogram(

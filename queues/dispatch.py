@@ -10,6 +10,12 @@ from config.settings import Settings
 from jobs.registry import JobKind
 from queues.app import RUN_JOB, RUN_PART
 
+# Message priorities on the Redis transport, where 0 is served first (kombu
+# keeps one list per step 0, 3, 6, 9): urgent jobs go ahead of everything
+# already waiting in the pool's queue.
+URGENT_PRIORITY = 0
+NORMAL_PRIORITY = 3
+
 
 def _limits(settings: Settings, kind: JobKind) -> tuple[int, int]:
     soft, hard = settings.time_limit(kind.queue)
@@ -23,11 +29,17 @@ def new_task_id() -> str:
 
 
 def enqueue(
-    app: Celery, settings: Settings, kind: JobKind, job_id: str, *, task_id: str | None = None
+    app: Celery,
+    settings: Settings,
+    kind: JobKind,
+    job_id: str,
+    *,
+    task_id: str | None = None,
+    priority: int | None = None,
 ) -> str:
     """Send the job's task to its pool's queue with its time limits; returns
     the task id. Only the job id travels: files stay in the artifact store."""
-    return _send(app, settings, kind, RUN_JOB, [job_id], task_id)
+    return _send(app, settings, kind, RUN_JOB, [job_id], task_id, priority)
 
 
 def enqueue_parts(
@@ -40,7 +52,13 @@ def enqueue_parts(
 
 
 def _send(
-    app: Celery, settings: Settings, kind: JobKind, name: str, args: list[object], task_id: str | None = None
+    app: Celery,
+    settings: Settings,
+    kind: JobKind,
+    name: str,
+    args: list[object],
+    task_id: str | None = None,
+    priority: int | None = None,
 ) -> str:
     soft, hard = _limits(settings, kind)
     result = app.send_task(
@@ -52,5 +70,6 @@ def _send(
         routing_key=kind.queue,
         soft_time_limit=soft,
         time_limit=hard,
+        priority=NORMAL_PRIORITY if priority is None else priority,
     )
     return str(result.id)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings
 from jobs import housekeeping, intake, jsonlimits, ledger, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
@@ -25,6 +25,7 @@ from jobs.registry import JobKind
 from jobs.store import Viewer
 from monitoring.metrics import api_metrics, refusal_reason
 from queues.dispatch import enqueue, new_task_id
+from services import fairshare
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
         queue=job.queue,
         department=job.department_code,
         state=job.state,
+        urgent=bool(job.urgent),
         state_label=STATE_LABELS_JA.get(job.state, job.state),
         progress=job.progress,
         progress_message=job.progress_message,
@@ -128,16 +130,26 @@ def parse_parameters(raw: str, settings: Settings) -> dict[str, Any]:
 
 
 async def submit(
-    runtime: Runtime, viewer: Viewer, kind: str, files: Sequence[Upload], params: dict[str, Any]
+    runtime: Runtime,
+    viewer: Viewer,
+    kind: str,
+    files: Sequence[Upload],
+    params: dict[str, Any],
+    *,
+    urgent: bool = False,
 ) -> JobAccepted:
     """Store the uploads, record the job, enqueue it after the commit. The
     kind's intake check sees the kind options (where credentials are kept);
-    a refusal is counted by kind and reason."""
+    a refusal is counted by kind and reason. The department's quotas are
+    checked in the same transaction (``urgent``: operators only)."""
     job_kind = runtime.registry.get(kind)
+    if urgent:
+        fairshare.require_operator(viewer)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:
         with unit_of_work(runtime.factory) as session:
+            fairshare.check_quota(runtime.settings, viewer.department_code, staged, session=session)
             job = intake.accept(
                 session=session,
                 kind=job_kind,
@@ -147,6 +159,8 @@ async def submit(
                 options=runtime.settings.kind_options(),
             )
             job.task_id, job.enqueued_at = task_id, job.submitted_at
+            if urgent:
+                fairshare.raise_urgent(job, viewer, session=session)
             job_id = job.id
     except DigilaboError as exc:
         discard([s.blob for s in staged], runtime)
@@ -160,7 +174,12 @@ async def submit(
 def publish(runtime: Runtime, kind: JobKind, job_id: str, task_id: str) -> None:
     """Enqueue after the commit, so a worker never sees a job the database
     does not have yet; the task id was stored with that commit. A broker
-    outage fails the job with a reason instead of leaving it queued forever."""
+    outage fails the job with a reason instead of leaving it queued forever.
+    Under fair dispatch the job waits in the database for its turn: this only
+    wakes the dispatcher (which also passes on its own every few seconds)."""
+    if runtime.settings.dispatch_mode == "fair":
+        fairshare.wake_dispatcher(runtime.settings, kind.queue)
+        return
     try:
         enqueue(runtime.celery, runtime.settings, kind, job_id, task_id=task_id)
     except Exception as exc:
@@ -265,6 +284,7 @@ def retry_job(job_id: str, runtime: Runtime, viewer: Viewer) -> JobAccepted:
             error_message=None,
             progress_message="",
             task_id=task_id,
+            released_at=None,
         )
         store.audit("retry", session=session, viewer=viewer, job_id=job.id)
         kind = runtime.registry.get(job.kind)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import store
 from jobs.errors import UploadRejected
 from jobs.models import Job

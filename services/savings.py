@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import exports, ledger, store
 from jobs.errors import UploadRejected
 from jobs.wareki import fiscal_year_label, fiscal_year_of

@@ -36,6 +36,7 @@ class JobPublic(BaseModel):
     queue: str
     department: str
     state: str
+    urgent: bool = False
     state_label: str
     progress: float
     progress_message: str

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import store
 from jobs.errors import DigilaboError, JobInputError
 from jobs.lifecycle import State

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings
 from digilabo.embedded import start_redis
 from digilabo.stack import Stack

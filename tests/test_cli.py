@@ -94,6 +94,14 @@ def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
         assert entered.returncode == 0, entered.stdout + entered.stderr
         bad = subprocess.run([DIGILABO, "submit", "nope", str(memo), *cli], **run)
         assert bad.returncode == 1 and "nope" in bad.stderr
+        # 至急 is an operator's call: a department's token is refused, an operator's goes.
+        urgent = [DIGILABO, "submit", "echo", str(memo), "--urgent", "--wait", "--api", api, "--token"]
+        refused = subprocess.run([*urgent, token], **run)
+        assert refused.returncode == 1 and "運用担当" in refused.stderr
+        ops = subprocess.run(
+            [DIGILABO, "token", "create", "--department", "ops", "--role", "operator"], **run
+        )
+        assert subprocess.run([*urgent, ops.stdout.strip()], **run).returncode == 0
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(60)

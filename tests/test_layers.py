@@ -12,17 +12,29 @@ from pathlib import Path
 from tests.conftest import REPO
 
 # package -> the packages (or modules) of ours it may import (itself always).
-# config.settings is the floor; config.runtime wires jobs and queues together.
+# config (the settings) is the floor; composition.runtime, above jobs and
+# queues, wires them together.
 MAY_IMPORT = {
     "jobs": set(),
-    "config": {"jobs", "queues"},
-    "queues": {"jobs", "config.settings"},
-    "monitoring": {"jobs", "config", "queues"},
-    "services": {"jobs", "config", "queues", "monitoring"},
-    "worker": {"jobs", "config", "queues", "monitoring"},
-    "intake_api": {"jobs", "config", "queues", "monitoring", "services"},
+    "config": set(),
+    "queues": {"jobs", "config"},
+    "composition": {"jobs", "config", "queues"},
+    "monitoring": {"jobs", "config", "queues", "composition"},
+    "services": {"jobs", "config", "queues", "composition", "monitoring"},
+    "worker": {"jobs", "config", "queues", "composition", "monitoring"},
+    "intake_api": {"jobs", "config", "queues", "composition", "monitoring", "services"},
     "standin": set(),
-    "digilabo": {"jobs", "config", "queues", "monitoring", "services", "worker", "intake_api", "standin"},
+    "digilabo": {
+        "jobs",
+        "config",
+        "queues",
+        "composition",
+        "monitoring",
+        "services",
+        "worker",
+        "intake_api",
+        "standin",
+    },
 }
 ADAPTERS = ("fastapi", "starlette", "celery", "typer", "jinja2", "uvicorn")
 

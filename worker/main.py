@@ -9,10 +9,11 @@ import socket
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import QUEUES, Settings
 from jobs.registry import build_registry
 from queues.app import make_celery
+from queues.fair import Dispatcher, start_dispatcher
 from worker.tasks import register_tasks
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,18 @@ def _reset_after_fork(**_: object) -> None:
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _start_reaper(**_: object) -> None:
-    """The main process requeues jobs whose worker was lost (any host's)."""
+    """The main process requeues jobs whose worker was lost (any host's) and
+    runs the fair dispatcher (one pass at a time across the cluster)."""
     from worker.reaper import start_reaper
 
     if _settings is not None:
         start_reaper(current_runtime, _settings.reaper_interval_s)
+        if _settings.dispatch_mode == "fair":
+            start_dispatcher(lambda: dispatcher_for(current_runtime()))
+
+
+def dispatcher_for(rt: Runtime) -> Dispatcher:
+    return Dispatcher(rt.settings, rt.factory, rt.registry, rt.celery)
 
 
 def build_worker_app(settings: Settings) -> Celery:

@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Callable, Collection
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs.db import unit_of_work
 from jobs.heartbeat import Requeued, requeue_lost
 from jobs.lifecycle import State, transition

@@ -15,7 +15,7 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import store
 from jobs.db import unit_of_work
 from jobs.fanout import run_part
@@ -23,6 +23,7 @@ from jobs.heartbeat import Heartbeat
 from jobs.runner import RunResult
 from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART
 from queues.dispatch import enqueue_parts
+from queues.fair import client_for, wake
 from queues.retry import RETRYABLE, backoff
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         rt = runtime()
         runner = rt.runner
         started = time.monotonic()
+        nudge(rt, (task.request.delivery_info or {}).get("routing_key") or "")  # room for the next pick
         beating = Heartbeat(
             rt.factory,
             job_id,
@@ -136,6 +138,16 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     _ = run_job, run_part_task, housekeeping
 
 
+def nudge(rt: Runtime, queue: str) -> None:
+    """Wake the fair dispatcher (never fails the task: it also wakes on its own)."""
+    if rt.settings.dispatch_mode != "fair":
+        return
+    try:
+        wake(client_for(rt.settings), queue)
+    except Exception as exc:
+        log.warning("dispatcher not woken: %s", exc)
+
+
 def observe(rt: Runtime, job_id: str, result: RunResult, seconds: float, *, part: bool) -> None:
     """Record the delivery in this worker's metrics (never fails the task)."""
     if result.skipped:
@@ -148,9 +160,9 @@ def observe(rt: Runtime, job_id: str, result: RunResult, seconds: float, *, part
             job = store.get_job(job_id, session=session)
         metrics.run_seconds.labels(job.kind).observe(seconds)
         if not part and job.started_at and job.enqueued_at:
-            metrics.wait_seconds.labels(job.kind).observe(
-                max(0.0, (job.started_at - job.enqueued_at).total_seconds())
-            )
+            waited = max(0.0, (job.started_at - job.enqueued_at).total_seconds())
+            metrics.wait_seconds.labels(job.kind).observe(waited)
+            metrics.department_wait_seconds.labels(job.queue, job.department_code).observe(waited)
         if result.state in OUTCOMES:
             metrics.observe_outcome(job.kind, job.department_code, result.state, job.summary or {})
         metrics.memory.labels(metrics.pool).set(resident_bytes())

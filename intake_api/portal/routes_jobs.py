@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from intake_api.deps import RuntimeDep, SessionDep
 from intake_api.files import send_file
 from intake_api.portal import forms
@@ -26,6 +26,7 @@ from jobs import store
 from jobs.errors import STATE_LABELS_JA, DigilaboError
 from jobs.lifecycle import FINISHED
 from jobs.registry import JobKind
+from services import fairshare
 from services import jobs as service
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
@@ -207,6 +208,15 @@ def cancel(
 @router.post("/jobs/{job_id}/retry", dependencies=[CsrfChecked])
 def retry(job_id: str, runtime: RuntimeDep, user: CurrentUser, back: Annotated[str, Form()] = "") -> Response:
     service.retry_job(job_id, runtime, user.viewer)
+    return redirect(_back(back, job_id))
+
+
+@router.post("/jobs/{job_id}/urgent", dependencies=[CsrfChecked])
+def urgent(
+    job_id: str, runtime: RuntimeDep, user: CurrentUser, back: Annotated[str, Form()] = ""
+) -> Response:
+    """至急 (operators): the audit log records who raised it."""
+    fairshare.mark_urgent(job_id, runtime, user.viewer)
     return redirect(_back(back, job_id))
 
 

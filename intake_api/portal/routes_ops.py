@@ -14,7 +14,7 @@ from jobs import store
 from jobs.errors import STATE_LABELS_JA, JobInputError
 from jobs.lifecycle import FINISHED, State
 from queues.inspect import workers_online
-from services import glossary, overview, scripts
+from services import fairshare, glossary, overview, scripts
 from services import jobs as service
 
 router = APIRouter(prefix="/portal/ops", route_class=PortalRoute, include_in_schema=False)
@@ -36,6 +36,7 @@ def queues(request: Request, runtime: RuntimeDep, session: SessionDep, _user: Op
             "kind_labels": labels,
             "ping_failed": workers is None,
             "setup_problems": scripts.setup_problems(session, runtime.settings.kind_options()),
+            "shares": fairshare.shares(runtime.settings, session=session),
         },
     )
 

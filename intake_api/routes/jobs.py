@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from intake_api.files import send_file
 from jobs.lifecycle import State
+from services import fairshare
 from services import jobs as service
 from services.schemas import JobAccepted, JobPublic, JobsPublic, KindPublic
 
@@ -35,10 +36,11 @@ async def submit_job(
     kind: Annotated[str, Form(description="job kind, see /api/v1/kinds")],
     files: Annotated[list[UploadFile], File(description="input files")],
     parameters: Annotated[str, Form(description="JSON object of job parameters")] = "{}",
+    urgent: Annotated[bool, Form(description="至急: taken before normal work (operators only)")] = False,
 ) -> JobAccepted:
     runtime.registry.get(kind)  # an unknown kind is refused before the parameters are read
     params = service.parse_parameters(parameters, runtime.settings)
-    return await service.submit(runtime, viewer, kind, files, params)
+    return await service.submit(runtime, viewer, kind, files, params, urgent=urgent)
 
 
 @router.get("/jobs", response_model=JobsPublic)
@@ -90,3 +92,13 @@ def cancel_job(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: Cu
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
 def retry_job(job_id: str, runtime: RuntimeDep, viewer: CurrentViewer) -> JobAccepted:
     return service.retry_job(job_id, runtime, viewer)
+
+
+@router.post(
+    "/jobs/{job_id}/urgent",
+    response_model=JobPublic,
+    summary="Mark a waiting job 至急 (operators): released before every department's normal work",
+)
+def mark_urgent(job_id: str, runtime: RuntimeDep, session: SessionDep, viewer: CurrentViewer) -> JobPublic:
+    fairshare.mark_urgent(job_id, runtime, viewer)
+    return service.get_job(job_id, runtime, session, viewer)

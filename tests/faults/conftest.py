@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from config.settings import Settings
 from digilabo.embedded import Child, free_port, python_argv, spawn, start_redis
 from intake_api.main import create_app

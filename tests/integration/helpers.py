@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs.models import Artifact, Job
 
 FINISHED = ("succeeded", "failed", "needs_review", "cancelled")
@@ -24,11 +24,13 @@ def submit(
     files: list[tuple[str, bytes]],
     params: dict[str, Any] | None = None,
     kind: str = "echo",
+    fields: dict[str, str] | None = None,
 ) -> Any:
+    """``fields``: more form fields (``urgent``)."""
     return api.post(
         "/api/v1/jobs",
         headers=headers,
-        data={"kind": kind, "parameters": json.dumps(params or {})},
+        data={"kind": kind, "parameters": json.dumps(params or {}), **(fields or {})},
         files=[("files", (name, body, "application/octet-stream")) for name, body in files],
     )
 

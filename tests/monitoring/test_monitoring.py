@@ -158,14 +158,27 @@ def test_time_saved_in_prometheus_equals_the_ledger(monitored: Monitored) -> Non
         lambda: monitored.value('digilabo_workers_online{pool="cpu"}') == 1, 30, "the worker to answer pings"
     )
     assert monitored.value('sum(digilabo_job_queue_wait_seconds_count{kind="echo"})') == 3
+    assert monitored.value('digilabo_department_wait_seconds_count{pool="cpu",department="kanri"}') == 3
 
 
-def test_queue_length_rises_while_the_worker_is_away(monitored: Monitored) -> None:
+def test_waiting_work_rises_while_the_worker_is_away(monitored: Monitored) -> None:
     worker = next(c for c in monitored.stack.children if c.name == "worker-cpu")
     argv = list(worker.process.args)  # type: ignore[arg-type]
     worker.stop()
     ids = [monitored.submit() for _ in range(3)]
-    wait_for(lambda: monitored.value('digilabo_queue_length{queue="cpu"}') == 3, 30, "queue length 3")
+    # The fair dispatcher runs in the workers: with none, the jobs wait in the
+    # database for their turn, none in Redis.
+    wait_for(
+        lambda: monitored.value('digilabo_department_queued_jobs{queue="cpu",department="kanri"}') == 3,
+        30,
+        "three jobs waiting for kanri",
+    )
+    assert monitored.value('digilabo_queue_length{queue="cpu"}') == 0
+    wait_for(
+        lambda: (monitored.value('digilabo_department_oldest_wait_seconds{department="kanri"}') or 0) > 0,
+        30,
+        "kanri's oldest wait",
+    )
     wait_for(
         lambda: (monitored.value('digilabo_queue_oldest_job_age_seconds{queue="cpu"}') or 0) > 0,
         30,

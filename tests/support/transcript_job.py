@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from config.runtime import Runtime
+from composition.runtime import Runtime
 from jobs import store
 from jobs.db import unit_of_work
 from jobs.finish import finish_job

@@ -1,0 +1,278 @@
+"""The fair dispatcher: releases waiting jobs from the database to their
+pool's Celery queue, a few at a time, in the order ``jobs.fairshare`` decides.
+
+It keeps at most ``dispatch_depth`` messages waiting in each pool's Redis
+queue (urgent jobs go at once, at the highest message priority), so the next
+job a freed worker takes was chosen fairly a moment before. It runs as a
+thread in every worker's main process (``worker.main``): a Redis lock lets
+one pass run at a time, and a pass that dies with its process leaves the lock
+to expire, so any other worker goes on. Intake and every task start push a
+wake-up into a Redis list; the loop also runs every ``dispatch_interval_s``.
+
+What a crash can do: the job is marked released and committed before its
+task is sent; a send that fails unmarks it. A process killed between the two
+leaves the job released but unsent; ``resend_lost`` sends it again (same task
+id) once it has waited ``LOST_AFTER_S`` with its pool's queue empty.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import redis
+from celery import Celery
+from kombu.transport.redis import PRIORITY_STEPS
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import QUEUES, Settings
+from jobs import fairshare
+from jobs.db import read_only, unit_of_work
+from jobs.models import Job, utcnow
+from jobs.registry import Registry
+from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id
+
+log = logging.getLogger(__name__)
+
+WAKE_KEY = "digilabo:dispatch:wake"
+LOCK_KEY = "digilabo:dispatch:lock"
+STATE_KEY = "digilabo:fair:{queue}"
+# kombu's Redis transport keeps one list per priority step: "queue" for 0 and
+# "queue\x06\x16N" for the others.
+PRIORITY_SEP = "\x06\x16"
+LOCK_TTL_S = 30.0
+LOST_AFTER_S = 300.0
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def client_for(settings: Settings) -> redis.Redis:
+    """One Redis client per URL and process (redis-py renews its connections
+    after a fork)."""
+    url = settings.redis_url
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+    return _clients[url]
+
+
+def wake(client: redis.Redis, queue: str = "") -> None:
+    """Ask the dispatcher for a pass of ``queue`` now (a job arrived, a
+    worker took one); empty: every pool."""
+    pipe = client.pipeline(transaction=False)
+    pipe.lpush(WAKE_KEY, queue or "*")
+    pipe.ltrim(WAKE_KEY, 0, 63)  # a burst of wake-ups needs one pass, not many
+    pipe.execute()
+
+
+def woken_pools(first: bytes | str, rest: list[bytes]) -> tuple[str, ...]:
+    names = {v.decode() if isinstance(v, bytes) else v for v in (first, *rest)}
+    return QUEUES if "*" in names else tuple(q for q in QUEUES if q in names)
+
+
+def queue_depth(client: redis.Redis, queue: str) -> int:
+    """Messages waiting in the pool's queue, every priority together."""
+    pipe = client.pipeline(transaction=False)
+    for step in PRIORITY_STEPS:
+        pipe.llen(queue if not step else f"{queue}{PRIORITY_SEP}{step}")
+    return int(sum(pipe.execute()))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        registry: Registry,
+        celery: Celery,
+        client: redis.Redis | None = None,
+    ) -> None:
+        self.settings, self.factory, self.registry, self.celery = settings, factory, registry, celery
+        self.client = client or client_for(settings)
+
+    # -- one pass -----------------------------------------------------------------------
+
+    def run_pass(
+        self, pools: tuple[str, ...] = QUEUES, *, recover: bool = True, blocking_timeout: float = 5.0
+    ) -> list[str]:
+        """Release what ``pools`` have room for; returns the job ids released
+        (empty when another process held the lock all along). ``recover``:
+        also look for released jobs whose send was lost (the timed passes)."""
+        lock = self.client.lock(LOCK_KEY, timeout=LOCK_TTL_S, blocking_timeout=blocking_timeout)
+        if not lock.acquire():
+            return []
+        try:
+            released: list[str] = []
+            for queue in pools:
+                released += self.fill(queue, recover=recover)
+            return released
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                log.warning("dispatch lock expired during a pass")
+
+    def fill(self, queue: str, *, recover: bool = False) -> list[str]:
+        with read_only(self.factory) as session:
+            urgent, active = fairshare.waiting_groups(queue, session=session)
+        depth = queue_depth(self.client, queue) if (active or recover) else 0
+        released = self._release_urgent(queue) if urgent else []
+        room = self.settings.dispatch_depth - depth
+        if active and room > 0:
+            state = self._load(queue)
+            while room > 0 and active:
+                department = fairshare.pick(state, active, self.settings.department_weights)
+                job_id = self._release_next(queue, department)
+                if job_id is None:
+                    active.remove(department)  # nothing more of its own (or a send failed)
+                    continue
+                released.append(job_id)
+                room -= 1
+            self._save(queue, state)
+        if recover and not released and depth == 0:
+            released += self.resend_lost(queue)
+        return released
+
+    def _release_urgent(self, queue: str) -> list[str]:
+        released: list[str] = []
+        while True:
+            with unit_of_work(self.factory) as session:
+                job = fairshare.next_urgent(queue, session=session)
+                if job is None:
+                    return released
+                task_id = self._claim(job, session)
+                kind_name = job.kind
+            if task_id is None:
+                continue  # another pass released it first
+            if not self._send(job.id, kind_name, task_id, urgent=True):
+                return released  # the broker is away: the next pass tries again
+            released.append(job.id)
+
+    def _release_next(self, queue: str, department: str) -> str | None:
+        with unit_of_work(self.factory) as session:
+            job = fairshare.next_of(queue, department, session=session)
+            if job is None:
+                return None
+            task_id = self._claim(job, session)
+            job_id, kind_name = job.id, job.kind
+        if task_id and self._send(job_id, kind_name, task_id, urgent=False):
+            return job_id
+        return None
+
+    @staticmethod
+    def _claim(job: Job, session: Session) -> str | None:
+        """Mark the job released in the caller's transaction; its task id
+        (chosen at intake, or now for a job that has none)."""
+        if not fairshare.mark_released(job.id, session=session):
+            return None
+        if not job.task_id:
+            job.task_id = new_task_id()
+        return job.task_id
+
+    def _send(self, job_id: str, kind_name: str, task_id: str, *, urgent: bool) -> bool:
+        try:
+            kind = self.registry.get(kind_name)
+            enqueue(
+                self.celery,
+                self.settings,
+                kind,
+                job_id,
+                task_id=task_id,
+                priority=URGENT_PRIORITY if urgent else None,
+            )
+        except Exception as exc:
+            log.error("job %s: not sent to its queue, it waits for the next pass: %s", job_id, exc)
+            with unit_of_work(self.factory) as session:
+                fairshare.unrelease(job_id, session=session)
+            return False
+        log.info("job %s: released%s", job_id, " (urgent)" if urgent else "")
+        return True
+
+    def resend_lost(self, queue: str) -> list[str]:
+        """Jobs released long ago, still queued, while their pool's queue is
+        empty: their send was lost with a dispatcher that died between the
+        commit and the send. Sent again under the same task id (a delivery
+        that did arrive meanwhile finds the job running and skips)."""
+        before = utcnow() - timedelta(seconds=LOST_AFTER_S)
+        with unit_of_work(self.factory) as session:
+            lost = session.execute(
+                select(Job.id, Job.kind, Job.task_id, Job.urgent).where(
+                    Job.queue == queue,
+                    Job.state == "queued",
+                    Job.released_at.is_not(None),
+                    Job.released_at < before,
+                    Job.enqueued_at < before,
+                )
+            ).all()
+            for job_id, _, _, _ in lost:
+                session.execute(update(Job).where(Job.id == job_id).values(released_at=utcnow()))
+        for job_id, kind_name, task_id, urgent in lost:
+            log.warning("job %s: released but never started, sent again", job_id)
+            self._send(job_id, kind_name, task_id or new_task_id(), urgent=bool(urgent))
+        return [row[0] for row in lost]
+
+    # -- the round robin's memory -------------------------------------------------------
+
+    def _load(self, queue: str) -> fairshare.FairState:
+        raw = self.client.get(STATE_KEY.format(queue=queue))
+        if not raw:
+            return fairshare.FairState()
+        data: dict[str, Any] = json.loads(raw)
+        return fairshare.FairState(
+            passes={k: float(v) for k, v in data.get("passes", {}).items()},
+            served={k: int(v) for k, v in data.get("served", {}).items()},
+            seq=int(data.get("seq", 0)),
+            vtime=float(data.get("vtime", 0.0)),
+        )
+
+    def _save(self, queue: str, state: fairshare.FairState) -> None:
+        # A department whose pass fell to the virtual time would be lifted to
+        # it anyway: forget it, so the state stays as small as the active set.
+        passes = {d: p for d, p in state.passes.items() if p > state.vtime}
+        served = {d: s for d, s in state.served.items() if d in passes}
+        data = {"passes": passes, "served": served, "seq": state.seq, "vtime": state.vtime}
+        self.client.set(STATE_KEY.format(queue=queue), json.dumps(data))
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Pass, then wait for a wake-up (a pass of the pools named) or the
+        interval (a pass of every pool, with recovery); until ``stop``."""
+        pools: tuple[str, ...] = QUEUES
+        recover = True
+        while not stop.is_set():
+            try:
+                self.run_pass(pools, recover=recover)
+                woken = self.client.blpop([WAKE_KEY], timeout=self.settings.dispatch_interval_s)
+                if woken is None:
+                    pools, recover = QUEUES, True
+                    continue
+                pipe = self.client.pipeline()  # the pass about to run covers them all
+                pipe.lrange(WAKE_KEY, 0, -1)
+                pipe.delete(WAKE_KEY)
+                rest, _ = pipe.execute()
+                pools, recover = woken_pools(woken[1], rest), False
+            except Exception as exc:  # a database or broker blip: try again shortly
+                log.warning("dispatch pass failed: %s", exc)
+                pools, recover = QUEUES, True
+                stop.wait(self.settings.dispatch_interval_s)
+
+
+def start_dispatcher(make: Callable[[], Dispatcher]) -> threading.Event:
+    """The dispatcher loop on a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                make().serve(stop)
+            except Exception as exc:
+                log.warning("dispatcher could not start: %s", exc)
+                stop.wait(5.0)
+
+    threading.Thread(target=loop, name="dispatcher", daemon=True).start()
+    return stop

@@ -1,0 +1,39 @@
+"""The round robin on its own: who is served next, with weights, with a
+department that comes back after being idle."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from jobs.fairshare import FairState, pick
+
+
+def turns(state: FairState, active: list[str], n: int, weights: dict[str, float] | None = None) -> list[str]:
+    return [pick(state, active, weights or {}) for _ in range(n)]
+
+
+def test_a_department_alone_gets_every_turn() -> None:
+    assert turns(FairState(), ["a"], 5) == ["a"] * 5
+
+
+def test_a_newcomer_is_served_next_then_turns_alternate() -> None:
+    state = FairState()
+    turns(state, ["a"], 30)  # a's long batch has been running alone
+    assert turns(state, ["a", "b", "c"], 6) == ["b", "c", "a", "b", "c", "a"]
+
+
+def test_weights_share_turns_in_proportion() -> None:
+    counts = Counter(turns(FairState(), ["a", "b"], 300, {"a": 2.0, "b": 1.0}))
+    assert counts == {"a": 200, "b": 100}
+
+
+def test_an_idle_department_does_not_catch_up_on_return() -> None:
+    state = FairState()
+    turns(state, ["a", "b"], 4)
+    turns(state, ["a"], 50)  # b had nothing waiting
+    back = turns(state, ["a", "b"], 10)
+    assert back[0] == "b" and Counter(back) == {"a": 5, "b": 5}
+
+
+def test_a_zero_weight_counts_as_one() -> None:
+    assert Counter(turns(FairState(), ["a", "b"], 10, {"a": 0.0})) == {"a": 5, "b": 5}

@@ -1,0 +1,99 @@
+"""The dispatcher on its own, against a real Redis and a real SQLite
+database, with no worker taking messages: what it sends, in which order, to
+which priority list, and what it does when the broker cannot be reached."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from jobs import store
+from jobs.db import make_engine, migrate, session_factory, unit_of_work
+from jobs.models import Job
+from jobs.registry import build_registry
+from queues.app import make_celery
+from queues.fair import PRIORITY_SEP, Dispatcher, queue_depth
+from tests.conftest import TEST_KINDS, make_settings
+
+
+@dataclass
+class Setup:
+    settings: Settings
+    factory: sessionmaker[Session]
+    client: redis.Redis
+
+    def dispatcher(self, broker: str | None = None) -> Dispatcher:
+        registry = build_registry(self.settings.extra_job_kinds)
+        celery = make_celery(self.settings, redis_url=broker)
+        return Dispatcher(self.settings, self.factory, registry, celery, self.client)
+
+    def job(self, department: str, *, urgent: bool = False) -> str:
+        with unit_of_work(self.factory) as session:
+            store.ensure_department(department, session=session)
+            job = store.create_job(
+                session=session,
+                kind="echo",
+                queue="cpu",
+                department_code=department,
+                submitted_by=None,
+                parameters={},
+            )
+            job.urgent = urgent
+            return job.id
+
+    def sent(self, priority: int = 3) -> list[str]:
+        """Job ids in the cpu queue's list for ``priority``, oldest first."""
+        key = "cpu" if priority == 0 else f"cpu{PRIORITY_SEP}{priority}"
+        return [
+            json.loads(m)["headers"]["argsrepr"].strip("[]'")
+            for m in reversed(self.client.lrange(key, 0, -1))
+        ]
+
+
+@pytest.fixture
+def setup(tmp_path: Path, redis_url: str) -> Iterator[Setup]:
+    url = redis_url.rsplit("/", 1)[0] + "/9"
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", url, dispatch_depth=3)
+    assert settings.extra_job_kinds == [TEST_KINDS]
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield Setup(settings, session_factory(engine), client)
+    client.flushdb()
+    engine.dispose()
+
+
+def test_releases_in_fair_order_up_to_the_depth_and_urgent_first(setup: Setup) -> None:
+    batch = [setup.job("a") for _ in range(5)]
+    b, c = setup.job("b"), setup.job("c")
+    dispatcher = setup.dispatcher()
+    first = dispatcher.run_pass()
+    assert first == [batch[0], b, c]  # a was served least recently (never) first, then newcomers
+    assert setup.sent() == first and queue_depth(setup.client, "cpu") == 3
+    assert dispatcher.run_pass() == []  # the queue is full: nothing more until a worker takes one
+
+    urgent = setup.job("c", urgent=True)
+    assert dispatcher.run_pass() == [urgent]  # past the depth, to the list served first
+    assert setup.sent(0) == [urgent]
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")  # as if workers took them all
+    assert dispatcher.run_pass() == batch[1:4]  # a alone now: the whole pool, in its order
+    with setup.factory() as session:
+        waiting = session.get(Job, batch[4])
+        assert waiting is not None and waiting.released_at is None and waiting.state == "queued"
+
+
+def test_an_unreachable_broker_leaves_jobs_waiting_for_the_next_pass(setup: Setup) -> None:
+    normal, urgent = setup.job("a"), setup.job("b", urgent=True)
+    # A real connection refused: nothing listens on port 1.
+    assert setup.dispatcher("redis://127.0.0.1:1/0").run_pass() == []
+    with setup.factory() as session:
+        assert all(session.get(Job, i).released_at is None for i in (normal, urgent))  # type: ignore[union-attr]
+    assert setup.dispatcher().run_pass() == [urgent, normal]
