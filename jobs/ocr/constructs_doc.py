@@ -107,3 +107,16 @@ def refresh(spec: Mapping[str, Any], entry: dict[str, Any]) -> None:
         entry["extra"] = {**entry.get("extra", {}), "wareki": wareki_text(entry["value"])}
     elif spec["type"] == "tick_set":
         entry["extra"] = {**entry.get("extra", {}), "chosen": [c for c in entry["text"].split("、") if c]}
+
+
+def review_extra(spec: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What the review screen shows besides the value: a choice's or tick
+    set's options (and how many may be chosen), an era date's 和暦."""
+    kind = spec.get("type")
+    if kind == "choice":
+        return {"type": kind, "options": list(spec.get("options", [])), "most": 1}
+    if kind == "tick_set":
+        return {"type": kind, "options": list(spec.get("options", [])), "most": int(spec.get("max", 1))}
+    if kind == "era_date":
+        return {"type": kind, "wareki": entry.get("extra", {}).get("wareki", "")}
+    return {}

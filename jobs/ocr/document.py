@@ -78,6 +78,8 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     pending = []
     for form in doc["forms"]:
         labels = _labels(doc, form)
+        template = doc["templates"].get(form.get("template") or "", {"fields": []})
+        specs = {f["name"]: f for f in template["fields"]}
         for name, entry in form["fields"].items():
             if entry["review"] and not entry["reviewed"]:
                 reasons = [REASONS_JA.get(r, r) for r in entry["reasons"]]
@@ -93,6 +95,7 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                     # (older documents have neither).
                     | {"engine": entry.get("engine", ""), "readings": entry.get("readings", {})}
                     | {"reasons": entry["reasons"], "reasons_ja": reasons}
+                    | constructs_doc.review_extra(specs.get(name, {}), entry)
                 )
     return pending
 

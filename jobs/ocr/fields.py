@@ -24,6 +24,7 @@ from jobs.ocr.normalise import Value, variant_kanji
 from jobs.ocr.pages import ALIGN_DPI, OCR_DPI, Grey
 from jobs.ocr.recognise import Prepared
 from jobs.ocr.template import Box, CheckboxGroup, Field
+from jobs.ocr.writing import decide_writing
 
 TEXT_INSET_MM = 0.7
 CHECKBOX_INSET = 0.22  # of the box side: keeps the printed square out
@@ -221,9 +222,12 @@ def read_image_fields(
             results[spec.name] = _read_checkbox(spec, image, alignment)
         else:
             prepared.append(_prepare(spec, image, alignment, reference, written))
+    writing = decide_writing(prepared, WHITELISTS, tessdata)
     recognise.read_all(prepared, WHITELISTS, tessdata)
     for item in prepared:
         results[item.spec.name] = _from_readings(item)
+        if item.spec.name in writing:
+            results[item.spec.name].extra["handwritten"] = writing[item.spec.name]
         if not right_aligned(item.spec, written.get(item.spec.name, [])):
             results[item.spec.name].reasons.append("cells_misaligned")
     out = [results[s.name] for s in specs]

@@ -97,6 +97,7 @@ class Field:
     variant_kanji: bool = False
     # Constructs (jobs/ocr/constructs.py) and their settings.
     align: str = "left"  # digit boxes: "right" when written 右詰め
+    handwritten_auto: bool = False  # print or handwriting decided per crop (jobs/ocr/writing.py)
     construct: constructs.Construct | None = None
 
     def always_review(self, *, from_text_layer: bool) -> bool:
@@ -220,14 +221,21 @@ def _plain_field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str
         review=raw.get("review"),
         confidence_threshold=float(raw.get("confidence_threshold", threshold)),
         engine=str(raw.get("engine", defaults.get("engine", "auto"))),
-        handwritten=bool(raw.get("handwritten", defaults.get("handwritten", False))),
+        handwritten=_handwritten(raw, defaults) is True,
         cells=int(raw["cells"]) if raw.get("cells") else None,
         multiline=bool(raw.get("multiline", False)),
         prefixes=tuple(raw.get("prefixes", DEFAULT_PREFIXES.get(kind, ()))),
         suffixes=tuple(raw.get("suffixes", DEFAULT_SUFFIXES.get(kind, ()))),
         variant_kanji=bool(raw.get("variant_kanji", False)),
         align=str(raw.get("align", "left")),
+        handwritten_auto=_handwritten(raw, defaults) == "auto",
     )
+
+
+def _handwritten(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool | str:
+    """true, false or "auto" (the field's, else the template's)."""
+    value = raw.get("handwritten", defaults.get("handwritten", False))
+    return value if value == "auto" else bool(value)
 
 
 def _groups(source: Mapping[str, Any]) -> tuple[CheckboxGroup, ...]:
