@@ -23,7 +23,21 @@ if TYPE_CHECKING:
 
 CONSTRUCT_TYPES = frozenset({"choice", "era_date", "tick_set", "table"})
 ERAS = ("明治", "大正", "昭和", "平成", "令和")
-PART = "__"  # joins a construct's name and its part's: birth__year
+PART = "__"
+# Template keys only a construct has (the editor drops them when a field's type changes).
+CONSTRUCT_KEYS = (
+    "options",
+    "rule",
+    "min",
+    "max",
+    "era",
+    "year",
+    "month",
+    "day",
+    "date",
+    "rows",
+    "columns",
+)  # joins a construct's name and its part's: birth__year
 
 
 @dataclass(frozen=True)
