@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from jobs.errors import JobInputError
 from jobs.ocr.choice import decide
@@ -18,6 +19,7 @@ from jobs.ocr.eradate import compose
 from jobs.ocr.fields import right_aligned
 from jobs.ocr.reader import OK, FormResult, read_forms
 from jobs.ocr.template import Template, parse_template, validate_template
+from jobs.ocr.workbook import write_xlsx
 from tests.jobs.ocr import jumin, synth
 
 YAML = (Path(__file__).parent / "forms" / "jumin.yaml").read_text(encoding="utf-8")
@@ -62,7 +64,7 @@ def test_printed_form_constructs_read_right(printed: tuple[FormResult, dict[str,
 
 
 def test_outputs_hold_rows_wareki_and_corrections_are_checked(
-    printed: tuple[FormResult, dict[str, Any]],
+    printed: tuple[FormResult, dict[str, Any]], tmp_path: Path
 ) -> None:
     read, expected = printed
     doc = forms_document([read], [read.template] if read.template else [])
@@ -73,6 +75,14 @@ def test_outputs_hold_rows_wareki_and_corrections_are_checked(
     header, body = rows(doc)
     assert "生年月日（和暦）" in header and "世帯員1 氏名" in header
     assert body[0][header.index("生年月日（和暦）")] == form["fields"]["birth"]["extra"]["wareki"]
+    sheet = load_workbook(write_xlsx(tmp_path / "forms.xlsx", doc))["帳票"]
+    xlsx_header = [c.value for c in sheet[1]]
+    assert xlsx_header == header
+    assert (
+        sheet.cell(row=2, column=header.index("生年月日（和暦）") + 1).value
+        == form["fields"]["birth"]["extra"]["wareki"]
+    )
+    assert sheet.cell(row=2, column=header.index("請求するもの") + 1).value == expected["certs"]
     fixed = apply_corrections(
         doc,
         [
@@ -152,3 +162,16 @@ def test_template_problems_for_constructs() -> None:
     assert any("year・month・day" in p.message for p in validate_template(no_parts))
     assert any("align: right" in p.message for p in validate_template(YAML.replace("    cells: 5\n", "")))
     assert validate_template(YAML) == []
+
+
+def test_a_text_layer_pdf_reads_constructs_exactly(tmp_path: Path) -> None:
+    """A PDF straight from the generator: parts from its text layer, marks
+    (circle, tick, strike) from its rendered page against the blank."""
+    form = jumin.random_form(random.Random(0))
+    assert set(form.printed["marks"]) == {"tick", "strike", "circle"}
+    path = tmp_path / "filled.pdf"
+    path.write_bytes(jumin.form_pdf([form.printed]))
+    (read,) = read_forms([(path.name, path)], [_template()])
+    assert read.source == "text"
+    assert {r.name: r.value for r in read.fields} == form.expected
+    assert not any(r.review for r in read.fields)
