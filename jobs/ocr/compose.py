@@ -110,12 +110,10 @@ def _era_date(
     raw = " ".join([era_raw, *(f"{k}:{p.raw}" for k, p in written.items())])
     if day is None and anything:
         reasons.append("date_incomplete" if problem == "" else "type_check")
-    elif day is None and spec.construct.options and "choice_none" in reasons:
-        reasons.remove("choice_none")
     value = day.isoformat() if day else None
     result = _result(spec, value, raw, reasons, problem or None)
-    confidences = [p.confidence for p in written.values() if p.text]
-    result.confidence = min(confidences, default=100.0) if not reasons else min(50.0, *confidences)
+    lowest = min((p.confidence for p in written.values() if p.text), default=100.0)
+    result.confidence = min(lowest, 50.0) if reasons else lowest
     result.engine = "mark+text" if spec.construct.options else "text"
     result.extra = {"wareki": eradate.wareki_text(value), "era": era or ""}
     return result

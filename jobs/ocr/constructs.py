@@ -233,6 +233,14 @@ def output_fields(spec: Field) -> list[Field]:
     return [spec]
 
 
+def construct_boxes(spec: Field) -> list[Box]:
+    """Every box of a construct besides its own (for the template preview)."""
+    if spec.construct is None:
+        return []
+    options = [o.box for o in spec.construct.options if spec.type != "tick_set"]
+    return options + [p.box for p in spec.construct.parts]
+
+
 def plain_fields(specs: Sequence[Field]) -> list[Field]:
     """What the engines read: plain fields as they are, constructs' parts."""
     out: list[Field] = []
