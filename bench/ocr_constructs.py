@@ -15,7 +15,8 @@ Per group (printed; each handwriting style of ``jumin.HANDS``):
 Scans: 200/300 dpi, ±3°, shifts, blur, noise (``synth.degrade``). The
 printed group reads with the template as written; the handwritten groups
 with ``handwritten: true``, or with ``--auto`` all groups with
-``handwritten: auto``. ``--forms N`` per group (default 6).
+``handwritten: auto``. ``--forms N`` per group (default 6); ``--seed`` for
+other forms. Table cells count as fields (most are empty rows).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def template(handwritten: str | None) -> Template:
 def group(folder: Path, hand: str | None, count: int, tmpl: Template, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     fields = accepted = exact = review = 0
+    written = [0, 0, 0, 0]  # fields with a value in the truth: count, review, accepted, accepted exact
     choices = [0, 0, 0]  # right, accepted, accepted and right
     dates = [0, 0, 0]
     wrong: list[dict[str, Any]] = []
@@ -65,6 +67,11 @@ def group(folder: Path, hand: str | None, count: int, tmpl: Template, seed: int)
             truth = form.expected[result.name]
             fields += 1
             review += result.review
+            if truth is not None:
+                written[0] += 1
+                written[1] += result.review
+                written[2] += not result.review
+                written[3] += not result.review and result.value == truth
             if not result.review:
                 accepted += 1
                 exact += result.value == truth
@@ -81,6 +88,9 @@ def group(folder: Path, hand: str | None, count: int, tmpl: Template, seed: int)
         "fields": fields,
         "accepted_exact": round(exact / max(1, accepted), 4),
         "review_share": round(review / max(1, fields), 4),
+        "written_fields": written[0],
+        "written_accepted_exact": round(written[3] / max(1, written[2]), 4),
+        "written_review_share": round(written[1] / max(1, written[0]), 4),
         "choices_right": round(choices[0] / per, 4),
         "choices_accepted": round(choices[1] / per, 4),
         "choices_accepted_right": round(choices[2] / max(1, choices[1]), 4),
@@ -97,6 +107,7 @@ def main() -> None:
     parser.add_argument("--forms", type=int, default=6)
     parser.add_argument("--auto", action="store_true", help="every group with handwritten: auto")
     parser.add_argument("--only", default="", help="one group: printed or a style of jumin.HANDS")
+    parser.add_argument("--seed", type=int, default=500, help="other forms with another seed")
     args = parser.parse_args()
     out: dict[str, Any] = {"layout": "jumin-seikyu", "handwritten": "auto" if args.auto else "per group"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +117,7 @@ def main() -> None:
             if args.only and args.only != name:
                 continue
             tmpl = template("auto" if args.auto else ("true" if hand else None))
-            out[name] = group(folder, hand, args.forms, tmpl, 500 + 100 * k)
+            out[name] = group(folder, hand, args.forms, tmpl, args.seed + 100 * k)
     print(json.dumps(out, ensure_ascii=False, indent=1))
 
 
