@@ -231,11 +231,14 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, Any], hand: str | None, rn
         _digit_boxes(c, printed["birth"][part], x, y, hand, rng)
     _write(c, printed["address"], 43, 103 + _over_line(hand, rng), hand, rng)
     _write(c, printed["phone"], 43, 121, hand, rng)
-    for i, count in enumerate(printed["certs"]):
+    # ``counts_shown``: the 通数 as written, when a test wants them to differ from the ticks.
+    shown = printed.get("counts_shown", printed["certs"])
+    for i, (count, written) in enumerate(zip(printed["certs"], shown, strict=True)):
         top = 138 + i * 9
         if count:
             _tick(c, 22, top)
-            _write(c, str(count), 115, top + 5, hand, rng)
+        if written:
+            _write(c, str(written), 115, top + 5, hand, rng)
     _tick(c, 40 + 30 * _DELIVERY.index(printed["delivery"]), 165.5)
     for row, member in enumerate(printed["members"]):
         base = _TABLE_Y + 15 + row * _ROW_H + 7.5

@@ -175,3 +175,27 @@ def test_a_text_layer_pdf_reads_constructs_exactly(tmp_path: Path) -> None:
     assert read.source == "text"
     assert {r.name: r.value for r in read.fields} == form.expected
     assert not any(r.review for r in read.fields)
+
+
+def test_a_partial_row_and_counts_that_do_not_match_their_ticks_go_to_review(tmp_path: Path) -> None:
+    form = jumin.random_form(random.Random(0))
+    printed = dict(form.printed)
+    # 続柄 left empty in the first row.
+    printed["members"] = [("林 誠", "", "昭和46年5月2日"), ("", "", ""), ("", "", "")]
+    printed["certs"], printed["counts_shown"] = [1, 0, 0], [0, 2, 0]
+    path = tmp_path / "partial.pdf"
+    path.write_bytes(jumin.form_pdf([printed]))
+    (read,) = read_forms([(path.name, path)], [_template()])
+    results = {r.name: r for r in read.fields}
+    for column in ("name", "relation", "birth"):
+        assert "table_partial_row" in results[f"members_1_{column}"].reasons
+    assert not results["members_2_name"].review
+    assert "count_missing" in results["certs_1_count"].reasons
+    assert "count_without_tick" in results["certs_2_count"].reasons and results["certs_2_count"].value == 2
+    assert results["certs"].value == "住民票の写し" and not results["certs"].review
+    doc = forms_document([read], [_template()])
+    rows_ = doc["forms"][0]["tables"]["members"]
+    assert [r["status"] for r in rows_] == ["partial", "empty", "empty"]
+    assert rows_[0]["values"] == {"name": "林誠", "relation": None, "birth": "1971-05-02"}
+    fixed = apply_corrections(doc, [{"form": 1, "field": "members_1_relation", "value": "妻"}])
+    assert fixed["forms"][0]["tables"]["members"][0]["status"] == "complete"
