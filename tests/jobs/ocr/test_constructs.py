@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from jobs.errors import JobInputError
 from jobs.ocr.choice import decide
 from jobs.ocr.document import apply_corrections, forms_document, rows
-from jobs.ocr.eradate import compose
+from jobs.ocr.eradate import compose, era_name
 from jobs.ocr.fields import right_aligned
 from jobs.ocr.reader import OK, FormResult, read_forms
 from jobs.ocr.template import Template, parse_template, validate_template
@@ -143,6 +143,9 @@ def test_era_dates_are_checked_against_the_era() -> None:
     assert compose("昭和", {"year": "55", "month": "", "day": "1"})[1] == ""  # incomplete
     assert compose(None, {"year": "", "month": "", "day": ""}) == (None, None, False)
     assert compose("昭和", {"date": "55年3月1日"})[0].isoformat() == "1980-03-01"  # type: ignore[union-attr]
+    assert compose(None, {"date": "令和元年5月1日"})[0].isoformat() == "2019-05-01"  # type: ignore[union-attr]
+    assert compose(None, {"date": "令和元年4月30日"})[1]  # before the era began
+    assert [era_name(t) for t in ("昭和", "昭", "Ｓ", "へいせい", "")] == ["昭和", "昭和", "昭和", None, None]
 
 
 def test_right_aligned_digit_boxes_flag_a_gap() -> None:
@@ -162,6 +165,19 @@ def test_template_problems_for_constructs() -> None:
     assert any("year・month・day" in p.message for p in validate_template(no_parts))
     assert any("align: right" in p.message for p in validate_template(YAML.replace("    cells: 5\n", "")))
     assert validate_template(YAML) == []
+    written = YAML.replace(
+        "    year: {box: {x: 130, y: 76, w: 14, h: 10}}\n"
+        "    month: {box: {x: 154, y: 76, w: 14, h: 10}}\n"
+        "    day: {box: {x: 174, y: 76, w: 14, h: 10}}\n",
+        "    date: {box: {x: 130, y: 76, w: 58, h: 10}}\n",
+    )
+    assert written != YAML and validate_template(written) == []
+    birth = next(
+        f
+        for f in parse_template(written, {"reference.pdf": jumin.form_pdf(None)}).fields
+        if f.name == "birth"
+    )
+    assert birth.construct is not None and [p.name for p in birth.construct.parts] == ["birth__date"]
 
 
 def test_a_text_layer_pdf_reads_constructs_exactly(tmp_path: Path) -> None:
