@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobs.errors import JobInputError
+from jobs.ocr import constructs_doc
+from jobs.ocr.constructs import output_fields
 from jobs.ocr.fields import REASONS_JA
 from jobs.ocr.normalise import normalise
 from jobs.ocr.reader import FormResult
@@ -30,9 +32,14 @@ def _template_json(template: Template) -> dict[str, Any]:
     fields = [
         {k: v for k, v in f.__dict__.items() if k in keep}
         | {"prefixes": list(f.prefixes), "suffixes": list(f.suffixes)}
-        for f in template.fields
+        | constructs_doc.spec_extra(f)
+        for spec in template.fields
+        for f in output_fields(spec)
     ]
-    return {**template.summary(), "seconds_per_form": template.seconds_per_form, "fields": fields}
+    tables = constructs_doc.tables_json(template)
+    return {**template.summary(), "seconds_per_form": template.seconds_per_form, "fields": fields} | (
+        {"tables": tables} if tables else {}
+    )
 
 
 def _form_json(form: FormResult) -> dict[str, Any]:
@@ -52,7 +59,7 @@ def _form_json(form: FormResult) -> dict[str, Any]:
         "source": form.source,
         "alignment": form.alignment,
         "fields": fields,
-    }
+    } | constructs_doc.form_tables(form.template, fields)
 
 
 def forms_document(forms: Sequence[FormResult], templates: Iterable[Template]) -> dict[str, Any]:
@@ -71,6 +78,8 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     pending = []
     for form in doc["forms"]:
         labels = _labels(doc, form)
+        template = doc["templates"].get(form.get("template") or "", {"fields": []})
+        specs = {f["name"]: f for f in template["fields"]}
         for name, entry in form["fields"].items():
             if entry["review"] and not entry["reviewed"]:
                 reasons = [REASONS_JA.get(r, r) for r in entry["reasons"]]
@@ -86,6 +95,7 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                     # (older documents have neither).
                     | {"engine": entry.get("engine", ""), "readings": entry.get("readings", {})}
                     | {"reasons": entry["reasons"], "reasons_ja": reasons}
+                    | constructs_doc.review_extra(specs.get(name, {}), entry)
                 )
     return pending
 
@@ -118,6 +128,8 @@ def _spec(doc: Mapping[str, Any], form: Mapping[str, Any], field: str) -> dict[s
 
 
 def _corrected(spec: Mapping[str, Any], value: Any, form: int) -> tuple[Any, str]:
+    if spec["type"] in constructs_doc.CORRECTED_ALONE:
+        return constructs_doc.corrected(spec, value, form)
     raw = ("1" if value else "0") if isinstance(value, bool) else ("" if value is None else str(value))
     # A reviewer may type an 和暦 field's date in 西暦 or ISO form.
     kind = "date" if spec["type"] == "date_wareki" else spec["type"]
@@ -166,17 +178,31 @@ def apply_corrections(doc: Mapping[str, Any], corrections: Iterable[Mapping[str,
             value, text = _corrected(spec, item["value"], form["index"])
             entry["corrected"] = value != entry["value"]
             entry["value"], entry["text"] = value, text
+            constructs_doc.refresh(spec, entry)
         entry["reviewed"] = True
+    for form in new["forms"]:
+        constructs_doc.refresh_tables(new["templates"].get(form.get("template") or "", {}), form)
     new["summary"] = summarise(new)
     return new
 
 
 def columns(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, header) per column: a field's name, or ``name#part`` for a
+    construct's extra column (an era date's 和暦)."""
     seen: dict[str, str] = {}
     for template in doc["templates"].values():
         for spec in template["fields"]:
             seen.setdefault(spec["name"], spec["label"])
+            for key, label in constructs_doc.extra_columns(spec):
+                seen.setdefault(key, label)
     return list(seen.items())
+
+
+def cell_text(fields: Mapping[str, Any], key: str) -> str:
+    """A row's cell: the field's text, or a construct's extra column."""
+    name, _, part = key.partition("#")
+    entry = fields.get(name, {})
+    return str(entry.get("extra", {}).get(part, "")) if part else str(entry.get("text", ""))
 
 
 def flag_labels(form: Mapping[str, Any], labels: Mapping[str, str]) -> str:
@@ -191,7 +217,7 @@ def rows(doc: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
     out = []
     for form in doc["forms"]:
         template = doc["templates"].get(form["template"] or "", {})
-        cells = [form["fields"].get(name, {}).get("text", "") for name, _ in fields]
+        cells = [cell_text(form["fields"], name) for name, _ in fields]
         pages = ",".join(str(p) for p in form["pages"])
         meta = [form["file"], pages, template.get("name", ""), STATUS_JA.get(form["status"], form["status"])]
         out.append([*meta, *cells, flag_labels(form, _labels(doc, form))])

@@ -16,11 +16,12 @@ from typing import Any
 
 import yaml
 
+from jobs.ocr.constructs import CONSTRUCT_KEYS
 from jobs.ocr.template import Box, Template, build_template, check_definition, template_from_dict
 from jobs.ocr.yamldoc import TemplateError
 
 # Keys that only make sense for the type they were written for.
-_TYPE_BOUND = ("language", "allowed_chars", "pattern")
+_TYPE_BOUND = ("language", "allowed_chars", "pattern", *CONSTRUCT_KEYS)
 
 
 @dataclass(frozen=True)

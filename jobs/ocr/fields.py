@@ -19,10 +19,12 @@ import numpy as np
 
 from jobs.ocr import recognise
 from jobs.ocr.align import Alignment, warp_box
+from jobs.ocr.constructs import REASONS_JA as CONSTRUCT_REASONS_JA
 from jobs.ocr.normalise import Value, variant_kanji
 from jobs.ocr.pages import ALIGN_DPI, OCR_DPI, Grey
 from jobs.ocr.recognise import Prepared
 from jobs.ocr.template import Box, CheckboxGroup, Field
+from jobs.ocr.writing import decide_writing
 
 TEXT_INSET_MM = 0.7
 CHECKBOX_INSET = 0.22  # of the box side: keeps the printed square out
@@ -63,6 +65,7 @@ REASONS_JA = {
     "engines_disagree": "2つの読み取りエンジンの結果が一致しない",
     "variant_kanji": "異体字のある漢字を含む（例: 髙・﨑）",
     "checkbox_rule": "チェックの数が決まり（1つだけ等）に合わない",
+    **CONSTRUCT_REASONS_JA,
 }
 
 
@@ -81,6 +84,7 @@ class FieldResult:
     engine: str = ""  # tesseract, ppocr, both (they agreed), text_layer, mark
     decision: str = ""  # alone, agree, disagree
     readings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # constructs: 和暦, chosen options, mark scores
 
     @property
     def review(self) -> bool:
@@ -98,7 +102,7 @@ class FieldResult:
             "engine": self.engine,
             "decision": self.decision,
             "readings": self.readings,
-        }
+        } | ({"extra": self.extra} if self.extra else {})
 
 
 def inset(box: Box, mm: float) -> Box:
@@ -212,14 +216,20 @@ def read_image_fields(
     Each engine reads the page's fields in one pass, PP-OCR in one batch."""
     results: dict[str, FieldResult] = {}
     prepared: list[Prepared] = []
+    written: dict[str, list[int]] = {}
     for spec in specs:
         if spec.type == "checkbox":
             results[spec.name] = _read_checkbox(spec, image, alignment)
         else:
-            prepared.append(_prepare(spec, image, alignment, reference))
+            prepared.append(_prepare(spec, image, alignment, reference, written))
+    writing = decide_writing(prepared, WHITELISTS, tessdata)
     recognise.read_all(prepared, WHITELISTS, tessdata)
     for item in prepared:
         results[item.spec.name] = _from_readings(item)
+        if item.spec.name in writing:
+            results[item.spec.name].extra["handwritten"] = writing[item.spec.name]
+        if not right_aligned(item.spec, written.get(item.spec.name, [])):
+            results[item.spec.name].reasons.append("cells_misaligned")
     out = [results[s.name] for s in specs]
     apply_groups(out, groups)
     for spec, result in zip(specs, out, strict=True):
@@ -243,9 +253,20 @@ def _read_checkbox(spec: Field, image: Grey, alignment: Alignment) -> FieldResul
     return result
 
 
-def _prepare(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> Prepared:
+def right_aligned(spec: Field, written: list[int]) -> bool:
+    """Digit boxes written 右詰め hold their digits in the last boxes with no
+    gap: a blank box between digits, or after them, is a digit the clean-up
+    or the writer lost."""
+    if spec.align != "right" or not spec.cells or not written:
+        return True
+    return written == list(range(spec.cells - len(written), spec.cells))
+
+
+def _prepare(
+    spec: Field, image: Grey, alignment: Alignment, reference: Grey | None, written: dict[str, list[int]]
+) -> Prepared:
     if spec.cells:
-        ink, cells = _cells(spec, image, alignment, reference)
+        ink, cells = _cells(spec, image, alignment, reference, written.setdefault(spec.name, []))
         return Prepared(spec, [] if ink is None else [ink], cells)
     ink = _ink(image, alignment, inset(spec.box, TEXT_INSET_MM), reference)
     if ink is None:
@@ -296,7 +317,9 @@ def _padded(ink: Grey) -> Grey:
     return _with_margin(ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1])
 
 
-def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | None) -> tuple[Grey | None, int]:
+def _cells(
+    spec: Field, image: Grey, alignment: Alignment, reference: Grey | None, written: list[int]
+) -> tuple[Grey | None, int]:
     """A digit-box row: each box cut and cleaned alone (its printed lines
     dropped out and outside the inset), the written ones set side by side."""
     count = spec.cells or 1
@@ -307,6 +330,7 @@ def _cells(spec: Field, image: Grey, alignment: Alignment, reference: Grey | Non
         ink = _ink(image, alignment, cell, reference)
         if ink is not None:
             inks.append(ink)
+            written.append(i)
     if not inks:
         return None, 0
     height = max(i.shape[0] for i in inks)

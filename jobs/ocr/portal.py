@@ -28,6 +28,11 @@ TYPE_LABELS = {
     "account_number": "口座番号",
     "checkbox": "チェック欄",
     "free_text": "自由記述",
+    "digits": "数字列",
+    "choice": "選択肢に○",
+    "era_date": "和暦の日付（元号・年月日の枠）",
+    "tick_set": "チェックの組（通数つき）",
+    "table": "表",
 }
 
 

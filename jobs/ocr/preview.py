@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from jobs.ocr.constructs import construct_boxes
 from jobs.ocr.pages import ALIGN_DPI, MM_PER_INCH
 from jobs.ocr.template import Template
 
@@ -19,6 +20,11 @@ def preview_png(template: Template, page: int = 1) -> bytes:
         top_left = (round(box.x * scale), round(box.y * scale))
         bottom_right = (round((box.x + box.w) * scale), round((box.y + box.h) * scale))
         cv2.rectangle(image, top_left, bottom_right, (0, 0, 220), 2)
+        for inner in construct_boxes(field):
+            # A construct's option words, tick and count boxes and parts, thinner.
+            corner = (round(inner.x * scale), round(inner.y * scale))
+            far = (round((inner.x + inner.w) * scale), round((inner.y + inner.h) * scale))
+            cv2.rectangle(image, corner, far, (0, 150, 0), 1)
         # Field names are ASCII identifiers: cv2's Hershey font can draw them.
         cv2.putText(
             image,

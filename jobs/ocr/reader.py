@@ -18,9 +18,10 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.align import FAILED, Alignment, align, is_identity
+from jobs.ocr.compose import read_constructs
 from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields, review_crop
 from jobs.ocr.pages import OCR_DPI, Page, iter_pages, render_pdf_page
-from jobs.ocr.template import Template
+from jobs.ocr.template import Field, Template
 from jobs.ocr.textlayer import read_text_field
 
 OK, MISMATCH, UNREADABLE = "ok", "template_mismatch", "unreadable"
@@ -95,11 +96,17 @@ def _read_page(
     template: Template, number: int, page: Page, alignment: Alignment, timer: StageTimer, tessdata: str | None
 ) -> tuple[list[FieldResult], str]:
     specs = [f for f in template.fields if f.page == number]
+    reference = template.reference(number)
     if page.pdf_page is not None and page.dpi and is_identity(alignment, page.dpi):
         with timer.stage("text_layer"):
             textpage = page.pdf_page.get_textpage()
             try:
-                found = [read_text_field(s, page.pdf_page, textpage, page.image, alignment) for s in specs]
+                pdf_page = page.pdf_page
+
+                def from_text(plain: list[Field]) -> list[FieldResult]:
+                    return [read_text_field(s, pdf_page, textpage, page.image, alignment) for s in plain]
+
+                found = read_constructs(specs, from_text, page.image, alignment, reference)
             finally:
                 textpage.close()
             apply_groups(found, template.checkbox_groups)
@@ -112,15 +119,14 @@ def _read_page(
             image = render_pdf_page(page.pdf_page, OCR_DPI)
         matrix_scale = image.shape[1] / page.image.shape[1]
     scaled = Alignment(alignment.matrix * matrix_scale, *_rest(alignment))
-    with timer.stage("ocr"):
+
+    def from_image(plain: list[Field]) -> list[FieldResult]:
         return read_image_fields(
-            specs,
-            image,
-            scaled,
-            tessdata=tessdata,
-            groups=template.checkbox_groups,
-            reference=template.reference(number),
-        ), "image"
+            plain, image, scaled, tessdata=tessdata, groups=template.checkbox_groups, reference=reference
+        )
+
+    with timer.stage("ocr"):
+        return read_constructs(specs, from_image, image, scaled, reference), "image"
 
 
 def _rest(alignment: Alignment) -> tuple[int, int, float, float, bool]:

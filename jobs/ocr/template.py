@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from jobs.errors import JobInputError
+from jobs.ocr import constructs
 from jobs.ocr.pages import Grey, reference_pages
 from jobs.ocr.yamldoc import TemplateError, TemplateProblem, parse_yaml, problem, schema_problems
 
@@ -40,6 +41,11 @@ FIELD_TYPES = (
     "checkbox",
     "free_text",
     "digits",
+    # Constructs (jobs/ocr/constructs.py): several boxes or printed words, one result.
+    "choice",
+    "era_date",
+    "tick_set",
+    "table",
 )
 DIGIT_TYPES = frozenset({"number", "amount", "phone", "postal_code", "account_number", "digits"})
 ENGINES = ("auto", "tesseract", "ppocr")
@@ -89,6 +95,10 @@ class Field:
     # Names: send to review only when a character has a common variant
     # (崎/﨑, 高/髙 …) instead of always.
     variant_kanji: bool = False
+    # Constructs (jobs/ocr/constructs.py) and their settings.
+    align: str = "left"  # digit boxes: "right" when written 右詰め
+    handwritten_auto: bool = False  # print or handwriting decided per crop (jobs/ocr/writing.py)
+    construct: constructs.Construct | None = None
 
     def always_review(self, *, from_text_layer: bool) -> bool:
         """Whether a person checks this field whatever its confidence.
@@ -180,10 +190,22 @@ def _encode_png(image: Grey) -> bytes:
 
 def default_seconds_per_form(fields: list[dict[str, Any]]) -> float:
     ticks = sum(1 for f in fields if f.get("type") == "checkbox")
-    return BASE_SECONDS_PER_FORM + SECONDS_PER_FIELD * (len(fields) - ticks) + SECONDS_PER_CHECKBOX * ticks
+    # A table keys every cell; a tick set's counts are typed like fields.
+    extra = sum(constructs.keyed_extra(f) for f in fields)
+    return (
+        BASE_SECONDS_PER_FORM
+        + SECONDS_PER_FIELD * (len(fields) - ticks + extra)
+        + SECONDS_PER_CHECKBOX * ticks
+    )
 
 
 def _field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]) -> Field:
+    plain = _plain_field(raw, threshold, defaults)
+    found = constructs.parse(plain, raw)
+    return plain if found is None else replace(plain, construct=found)
+
+
+def _plain_field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]) -> Field:
     kind = str(raw["type"])
     box = raw["box"]
     return Field(
@@ -199,13 +221,21 @@ def _field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]
         review=raw.get("review"),
         confidence_threshold=float(raw.get("confidence_threshold", threshold)),
         engine=str(raw.get("engine", defaults.get("engine", "auto"))),
-        handwritten=bool(raw.get("handwritten", defaults.get("handwritten", False))),
+        handwritten=_handwritten(raw, defaults) is True,
         cells=int(raw["cells"]) if raw.get("cells") else None,
         multiline=bool(raw.get("multiline", False)),
         prefixes=tuple(raw.get("prefixes", DEFAULT_PREFIXES.get(kind, ()))),
         suffixes=tuple(raw.get("suffixes", DEFAULT_SUFFIXES.get(kind, ()))),
         variant_kanji=bool(raw.get("variant_kanji", False)),
+        align=str(raw.get("align", "left")),
+        handwritten_auto=_handwritten(raw, defaults) == "auto",
     )
+
+
+def _handwritten(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool | str:
+    """true, false or "auto" (the field's, else the template's)."""
+    value = raw.get("handwritten", defaults.get("handwritten", False))
+    return value if value == "auto" else bool(value)
 
 
 def _groups(source: Mapping[str, Any]) -> tuple[CheckboxGroup, ...]:
@@ -238,7 +268,7 @@ def _semantic_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplatePr
                 found.append(problem(f"正規表現として正しくありません（{exc}）。", node, [*where, "pattern"]))
         if raw.get("cells") and raw["type"] not in DIGIT_TYPES | {"text", "kana"}:
             found.append(problem("cells は数字・文字の項目にだけ指定できます。", node, [*where, "cells"]))
-    return found + _group_problems(data, node)
+    return found + _group_problems(data, node) + constructs.problems(data, node)
 
 
 def _group_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplateProblem]:

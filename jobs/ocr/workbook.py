@@ -49,6 +49,8 @@ def _forms_sheet(sheet: Worksheet, doc: Mapping[str, Any]) -> None:
         for c, name in enumerate(names, start=META_COLUMNS + 1):
             entry = form["fields"].get(name)
             if entry is None:
+                if "#" in name:  # a construct's extra column (an era date's 和暦)
+                    sheet.cell(row=r, column=c, value=row[c - 1])
                 continue
             cell = sheet.cell(row=r, column=c, value=_cell_value(entry))
             if entry["review"] and not entry["reviewed"]:
