@@ -69,6 +69,7 @@ class Prepared:
     spec: Field
     parts: list[Grey]
     cells: int = 0  # written cells of a digit-box row
+    over_line: bool = False  # writing ran over a printed line (jobs.ocr.lines)
     lines: dict[str, list[Line | None]] = field(default_factory=dict)
 
     @property
@@ -181,6 +182,8 @@ def unsure(item: Prepared) -> list[int]:
     95 has only its second line read again."""
     if item.spec.engine != "auto" or item.blank:
         return []
+    if item.over_line:
+        return list(range(len(item.parts)))  # never accepted on one engine
     first = first_engine(item.spec)
     if check(item.spec, item.reading(first).text, item.cells).problem is not None:
         return list(range(len(item.parts)))
