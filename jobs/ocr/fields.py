@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from jobs.ocr import lines, recognise
+from jobs.ocr import lines, recognise, rules
 from jobs.ocr.align import Alignment, warp_box
 from jobs.ocr.normalise import Value, variant_kanji
 from jobs.ocr.pages import ALIGN_DPI, OCR_DPI, Grey
@@ -65,6 +65,7 @@ REASONS_JA = {
     "variant_kanji": "異体字のある漢字を含む（例: 髙・﨑）",
     "checkbox_rule": "チェックの数が決まり（1つだけ等）に合わない",
     "ink_over_line": "記入が枠線にかかっている（欠けた文字がないか確認）",
+    **rules.REASONS_JA,
 }
 
 

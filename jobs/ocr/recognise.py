@@ -34,13 +34,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from jobs.ocr import checks, ppocr
 from jobs.ocr import engine as tesseract
-from jobs.ocr import ppocr
 from jobs.ocr.normalise import Checked, normalise
 from jobs.ocr.pages import Grey
 from jobs.ocr.template import Field
 
 TESSERACT, PPOCR = "tesseract", "ppocr"
+KANA_CHECKED = frozenset({"kana", "checkbox"})
 # PP-OCR accepted alone under ``auto`` (the handwritten first reading): its
 # confidence is the mean of per-character probabilities, so the bar sits above
 # the templates' usual 80. Picked on development scans of the second test form
@@ -150,6 +151,14 @@ def check(spec: Field, raw: str, cells: int = 0) -> Checked:
     if cells and checked.problem is None and len(checked.text.replace("-", "")) != cells:
         problem = f"読み取った桁数（{len(checked.text)}）が記入された枠の数（{cells}）と合いません。"
         return Checked(checked.value, checked.text, problem)
+    if checked.problem is None and checked.text:
+        # A check digit, and kana spelling wherever kana were read (a `kana`
+        # field's own check already did it).
+        found = checks.check_digit(spec.check, checked.text) if spec.check else None
+        if found is None and spec.type not in KANA_CHECKED and checks.has_kana(checked.text):
+            found = checks.kana_spelling(checked.text)
+        if found is not None:
+            return Checked(checked.value, checked.text, found)
     return checked
 
 
