@@ -155,8 +155,11 @@ def _number(text: str) -> Checked:
 
 def _phone(text: str) -> Checked:
     # PP-OCR returns a handwritten dash between digit groups as a space: the
-    # grouping is kept as dashes (093 582 2102 → 093-582-2102).
-    compact = re.sub(r"[\s()（）]", "", re.sub(r"(?<=\d)\s+(?=\d)", "-", text))
+    # grouping is kept as dashes (093 582 2102 → 093-582-2102). A reading that
+    # has its dashes keeps them and loses stray spaces (0 93-793-9088).
+    if "-" not in text:
+        text = re.sub(r"(?<=\d)\s+(?=\d)", "-", text)
+    compact = re.sub(r"[\s()（）]", "", text)
     digits = re.sub(r"\D", "", compact)
     ok = re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}|0\d{9,10}", compact) and len(digits) in (10, 11)
     return Checked(compact, compact, None if ok else "電話番号の形式ではありません（例: 093-582-2102）。")

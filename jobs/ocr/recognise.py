@@ -42,6 +42,7 @@ from jobs.ocr.template import Field
 
 TESSERACT, PPOCR = "tesseract", "ppocr"
 KANA_CHECKED = frozenset({"kana", "checkbox"})
+YEN_MARKS = ("円", "¥", "￥")
 # PP-OCR accepted alone under ``auto`` (the handwritten first reading): its
 # confidence is the mean of per-character probabilities, so the bar sits above
 # the templates' usual 80. Picked on development scans of the second test form
@@ -103,6 +104,17 @@ def whitelist(spec: Field, defaults: dict[str, str]) -> str:
     return base + "".join(spec.prefixes) + "".join(spec.suffixes) if base else ""
 
 
+def tesseract_language(item: Prepared) -> str:
+    """The field's language; for an amount PP-OCR read with a 円 or ¥ that
+    tesseract's eng model cannot write (it read 11,800円 as 11,8004), jpn."""
+    spec = item.spec
+    if spec.type == "amount" and "jpn" not in spec.language.split("+"):
+        seen = [line.text for line in item.lines.get(PPOCR, []) if line is not None]
+        if any(mark in text for text in seen for mark in YEN_MARKS):
+            return "jpn"
+    return spec.language
+
+
 def first_engine(spec: Field) -> str:
     if spec.engine != "auto":
         return spec.engine
@@ -127,7 +139,7 @@ def read_lines(
         found: list[Line] = []
         for item, k in todo:
             text, confidence = tesseract.recognise(
-                item.parts[k], item.spec.language, whitelist(item.spec, defaults), tessdata
+                item.parts[k], tesseract_language(item), whitelist(item.spec, defaults), tessdata
             )
             found.append(Line(text.strip(), confidence))
     else:

@@ -48,10 +48,13 @@ ENGINES = ("auto", "tesseract", "ppocr")
 DEFAULT_PREFIXES = {"postal_code": ("〒",), "amount": ("¥", "￥")}
 DEFAULT_SUFFIXES = {"amount": ("円",), "name": ("様", "殿"), "digits": ("号",), "number": ("号",)}
 DEFAULT_THRESHOLD = 80.0
-# tesseract's eng model cannot write 円: it read a written 11,800円 as
-# 11,8004 (at 90), and the two engines then disagreed on a right amount.
-# Its jpn model reads the digits, the commas, ¥ and 円.
-DEFAULT_LANGUAGE = {"amount": "jpn"}
+# tesseract's eng model cannot write 円: it read a printed 11,800円 as
+# 11,8004 (at 90; without the comma that would pass the type check). Its
+# jpn model reads the digits, the commas, ¥ and 円 of printed amounts, so a
+# printed amount is read with jpn. On handwriting jpn dropped digits that
+# eng kept (127,531 for 1,927,531), so a handwritten amount keeps eng and is
+# read with jpn only when PP-OCR saw a 円 or ¥ (recognise.tesseract_language).
+PRINTED_LANGUAGE = {"amount": "jpn"}
 # Manual keying time when the template does not say: handling the sheet,
 # plus typing and checking each field (a tick box is a glance).
 BASE_SECONDS_PER_FORM = 30.0
@@ -198,9 +201,7 @@ def _field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]
         page=int(raw.get("page", 1)),
         box=Box(float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])),
         type=kind,
-        language=str(
-            raw.get("language", DEFAULT_LANGUAGE.get(kind, "eng" if kind in DIGIT_TYPES else "jpn"))
-        ),
+        language=str(raw.get("language", _default_language(kind, raw, defaults))),
         allowed_chars=raw.get("allowed_chars"),
         pattern=raw.get("pattern"),
         required=bool(raw.get("required", False)),
@@ -215,6 +216,13 @@ def _field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str, Any]
         variant_kanji=bool(raw.get("variant_kanji", False)),
         check=raw.get("check"),
     )
+
+
+def _default_language(kind: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    handwritten = bool(raw.get("handwritten", defaults.get("handwritten", False)))
+    if not handwritten and kind in PRINTED_LANGUAGE:
+        return PRINTED_LANGUAGE[kind]
+    return "eng" if kind in DIGIT_TYPES else "jpn"
 
 
 def _groups(source: Mapping[str, Any]) -> tuple[CheckboxGroup, ...]:

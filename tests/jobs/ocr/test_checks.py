@@ -78,6 +78,7 @@ def test_a_phone_number_keeps_its_grouping() -> None:
     assert normalise("phone", "093 582 2102").value == "093-582-2102"
     assert normalise("phone", "093ー582ー2102").value == "093-582-2102"
     assert normalise("phone", "0935822102").value == "0935822102"
+    assert normalise("phone", "0 93-793-9088").value == "093-793-9088"  # a stray space, dashes read
 
 
 def test_an_amount_is_read_by_tesseract_s_japanese_model_with_yen_allowed() -> None:
@@ -102,6 +103,13 @@ def test_an_amount_is_read_by_tesseract_s_japanese_model_with_yen_allowed() -> N
     )
     (spec,) = template.fields
     assert spec.language == "jpn"
+    # Handwritten: eng (jpn dropped handwritten digits), jpn only once PP-OCR saw a 円.
+    handwritten = build_template({**template.source, "handwritten": True}, (b"",)).fields[0]
+    assert handwritten.language == "eng"
+    item = recognise.Prepared(handwritten, [np.zeros((1, 1), np.uint8)])
+    assert recognise.tesseract_language(item) == "eng"
+    item.lines[recognise.PPOCR] = [recognise.Line("11,800円", 90.0)]
+    assert recognise.tesseract_language(item) == "jpn"
     assert {"円", "¥", "￥", ","} <= set(recognise.whitelist(spec, fields.WHITELISTS))
     for raw in ("11,800円", "￥11,800", "¥ 11,800 円", "11800円"):
         assert recognise.check(spec, raw).value == 11800, raw
