@@ -187,6 +187,13 @@ def test_ocr_and_templates_without_the_queue(tmp_path: Path) -> None:
     )
     assert read.returncode == 0, read.stderr
     assert out.read_bytes().startswith(b"\xef\xbb\xbf") and '"forms_read": 1' in read.stdout
+    # A narrow terminal still shows whole ids; --json is one array for scripts.
+    listed = subprocess.run([DIGILABO, "template", "list"], **run | {"env": env | {"COLUMNS": "30"}})
+    assert listed.returncode == 0 and "kyufukin-shinsei " in listed.stdout, listed.stdout
+    as_json = subprocess.run([DIGILABO, "template", "list", "--json"], **run)
+    import json
+
+    assert [t["id"] for t in json.loads(as_json.stdout)] == ["kyufukin-shinsei"]
 
 
 def test_rpa_without_the_queue_enters_each_record_once(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ command only (``JobKind.cli``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,20 +70,38 @@ def register(app: typer.Typer, host: CommandHost) -> None:
             host.fail(exc.message)
 
     @template_app.command("list")
-    def template_list() -> None:
-        """The newest version of every stored template."""
+    def template_list(
+        as_json: Annotated[bool, typer.Option("--json", help="one JSON array, for scripts")] = False,
+    ) -> None:
+        """The newest version of every stored template (whole ids, never cut short)."""
         from rich.table import Table
 
         from jobs.ocr import store as templates
 
-        table = Table("id", "version", "名称", "項目数", "秒/枚")
         with host.session() as session:
-            for row in templates.list_latest(session=session):
-                table.add_row(
-                    row.template_id,
-                    str(row.version),
-                    row.name,
-                    str(row.fields),
-                    f"{row.seconds_per_form:.0f}",
-                )
+            rows: list[dict[str, Any]] = [
+                {
+                    "id": row.template_id,
+                    "version": row.version,
+                    "name": row.name,
+                    "fields": row.fields,
+                    "seconds_per_form": row.seconds_per_form,
+                }
+                for row in templates.list_latest(session=session)
+            ]
+        if as_json:
+            typer.echo(json.dumps(rows, ensure_ascii=False))
+            return
+        table = Table()
+        # The id is what a job names: never truncated or wrapped, whatever the
+        # terminal's width (the Japanese name folds instead).
+        table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
+        table.add_column("version", no_wrap=True)
+        table.add_column("名称", overflow="fold")
+        table.add_column("項目数", no_wrap=True)
+        table.add_column("秒/枚", no_wrap=True)
+        for r in rows:
+            table.add_row(
+                r["id"], str(r["version"]), r["name"], str(r["fields"]), f"{r['seconds_per_form']:.0f}"
+            )
         host.console.print(table)

@@ -13,9 +13,10 @@ from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr import constructs_doc
+from jobs.ocr.checks import check_digit
 from jobs.ocr.constructs import output_fields
 from jobs.ocr.fields import REASONS_JA
-from jobs.ocr.normalise import normalise
+from jobs.ocr.normalise import Checked, normalise
 from jobs.ocr.reader import FormResult
 from jobs.ocr.template import Template
 
@@ -141,6 +142,9 @@ def _corrected(spec: Mapping[str, Any], value: Any, form: int) -> tuple[Any, str
         prefixes=spec.get("prefixes", ()),
         suffixes=spec.get("suffixes", ()),
     )
+    if checked.problem is None and spec.get("check") and checked.text:
+        problem = check_digit(str(spec["check"]), checked.text)
+        checked = Checked(checked.value, checked.text, problem)
     if checked.problem:
         raise JobInputError(
             "invalid_correction",

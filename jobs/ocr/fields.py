@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from jobs.ocr import recognise
+from jobs.ocr import lines, recognise, rules
 from jobs.ocr.align import Alignment, warp_box
 from jobs.ocr.constructs import REASONS_JA as CONSTRUCT_REASONS_JA
 from jobs.ocr.normalise import Value, variant_kanji
@@ -46,8 +46,9 @@ LINE_GAP_PX, MIN_LINE_PX = 4, 10
 GREY = (
     True  # the engines get the grey writing, not the binarised  # blank rows between lines; the shortest line
 )
-# The reference page in its own frame: template pixels are its pixels.
-ON_REFERENCE = Alignment(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), 0, 0, 1.0, 0.0, True)
+# Kept ink is darker than this (ink_only's threshold is at most 180): a
+# faint final 。 lighter than 128 was cut off a multi-line box's last line.
+INK_LEVEL = 181
 WHITELISTS = {
     "digits": "0123456789",
     "number": "0123456789,-",
@@ -66,6 +67,8 @@ REASONS_JA = {
     "variant_kanji": "異体字のある漢字を含む（例: 髙・﨑）",
     "checkbox_rule": "チェックの数が決まり（1つだけ等）に合わない",
     **CONSTRUCT_REASONS_JA,
+    "ink_over_line": "記入が枠線にかかっている（欠けた文字がないか確認）",
+    **rules.REASONS_JA,
 }
 
 
@@ -266,31 +269,45 @@ def _prepare(
     spec: Field, image: Grey, alignment: Alignment, reference: Grey | None, written: dict[str, list[int]]
 ) -> Prepared:
     if spec.cells:
-        ink, cells = _cells(spec, image, alignment, reference, written.setdefault(spec.name, []))
-        return Prepared(spec, [] if ink is None else [ink], cells)
-    ink = _ink(image, alignment, inset(spec.box, TEXT_INSET_MM), reference)
-    if ink is None:
+        found, cells = _cells(spec, image, alignment, reference, written.setdefault(spec.name, []))
+        return Prepared(spec, [] if found.image is None else [found.image], cells, over_line=found.over_line)
+    found = _ink(image, alignment, inset(spec.box, TEXT_INSET_MM), reference, lines.GROW_X_MM)
+    if found.image is None:
         return Prepared(spec, [])
-    return Prepared(spec, split_lines(ink) if spec.multiline else [ink])
+    parts = split_lines(found.image) if spec.multiline else [found.image]
+    return Prepared(spec, parts, over_line=found.over_line)
 
 
-def _ink(image: Grey, alignment: Alignment, box: Box, reference: Grey | None) -> Grey | None:
+def _ink(image: Grey, alignment: Alignment, box: Box, reference: Grey | None, grow_x_mm: float) -> lines.Ink:
     """The box's writing: the printed form's own ink (box lines, 〒, 円, 様,
     dividers; the blank reference where the alignment puts it, widened by
-    DROPOUT_PX) turned white, then ``ink_only``."""
+    DROPOUT_PX) turned white, then ``ink_only``. Writing that runs over the
+    box's edge is cut again from a larger crop with the strokes crossing
+    the printed lines kept (``jobs.ocr.lines``)."""
     crop = warp_box(image, alignment, box, dpi=OCR_DPI)
-    if reference is not None:
-        printed = warp_box(reference, ON_REFERENCE, box, dpi=OCR_DPI) < PRINTED_LEVEL
-        if printed.any():
-            kernel = np.ones((2 * DROPOUT_PX + 1, 2 * DROPOUT_PX + 1), np.uint8)
-            crop = crop.copy()
-            crop[cv2.dilate(printed.view(np.uint8), kernel) > 0] = 255
-    return ink_only(crop, grey=GREY)
+    mask = lines.printed_mask(reference, box, DROPOUT_PX, PRINTED_LEVEL) if reference is not None else None
+    if mask is not None:
+        crop = crop.copy()
+        crop[mask] = 255
+    if lines.reaches_edge(crop):
+        found = lines.crossing_ink(
+            image,
+            alignment,
+            box,
+            reference,
+            grow_x_mm=grow_x_mm,
+            dropout_px=DROPOUT_PX,
+            printed_level=PRINTED_LEVEL,
+        )
+        if found.image is None:
+            return found
+        return lines.Ink(_with_margin(found.image), found.over_line)
+    return lines.Ink(ink_only(crop, grey=GREY))
 
 
 def split_lines(ink: Grey) -> list[Grey]:
     """A multi-line box's ink cut into lines at the blank rows between them."""
-    inked_rows = np.asarray(np.less(ink, 128).any(axis=1), dtype=bool)
+    inked_rows = np.asarray(np.less(ink, INK_LEVEL).any(axis=1), dtype=bool)
     rows = [bool(r) for r in inked_rows]
     lines, top, gap = [], None, 0
     for y, inked in enumerate(rows):
@@ -310,7 +327,7 @@ def split_lines(ink: Grey) -> list[Grey]:
 def _padded(ink: Grey) -> Grey:
     """Cut tight to the ink's columns and rows, then padded: white space
     beside a line cost tesseract most of its confidence."""
-    inked = np.less(ink, 128)
+    inked = np.less(ink, INK_LEVEL)
     columns, rows = np.flatnonzero(inked.any(axis=0)), np.flatnonzero(inked.any(axis=1))
     if not columns.size:
         return ink
@@ -319,27 +336,30 @@ def _padded(ink: Grey) -> Grey:
 
 def _cells(
     spec: Field, image: Grey, alignment: Alignment, reference: Grey | None, written: list[int]
-) -> tuple[Grey | None, int]:
+) -> tuple[lines.Ink, int]:
     """A digit-box row: each box cut and cleaned alone (its printed lines
-    dropped out and outside the inset), the written ones set side by side."""
+    dropped out and outside the inset), the written ones set side by side.
+    A box whose writing runs over its top or bottom line is cut taller, not
+    wider (the next box's digit would come in)."""
     count = spec.cells or 1
     width = spec.box.w / count
-    inks = []
+    inks, over = [], False
     for i in range(count):
         cell = inset(Box(spec.box.x + i * width, spec.box.y, width, spec.box.h), CELL_INSET_MM)
-        ink = _ink(image, alignment, cell, reference)
-        if ink is not None:
-            inks.append(ink)
+        found = _ink(image, alignment, cell, reference, 0.0)
+        over = over or found.over_line
+        if found.image is not None:
+            inks.append(found.image)
             written.append(i)
     if not inks:
-        return None, 0
+        return lines.Ink(None, over), 0
     height = max(i.shape[0] for i in inks)
     parts = []
     for ink in inks:
         top = (height - ink.shape[0]) // 2
         bottom = height - ink.shape[0] - top
         parts.append(cv2.copyMakeBorder(ink, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=255))
-    return _padded(np.asarray(np.hstack(parts), np.uint8)), len(inks)
+    return lines.Ink(_padded(np.asarray(np.hstack(parts), np.uint8)), over), len(inks)
 
 
 def _from_readings(item: Prepared) -> FieldResult:
@@ -351,6 +371,11 @@ def _from_readings(item: Prepared) -> FieldResult:
     )
     if decision.disagree:
         result.reasons.insert(0, "engines_disagree")
+    if item.over_line:
+        # Writing over a line may have lost a stroke that both engines then
+        # agree without (a 9 whose loop lay on the top line read as 4 by
+        # both; 11800 as 1800): a person looks at it.
+        result.reasons.append("ink_over_line")
     result.engine, result.decision, result.readings = decision.engine, decision.decision, decision.readings
     return result
 

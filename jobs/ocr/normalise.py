@@ -154,14 +154,26 @@ def _number(text: str) -> Checked:
 
 
 def _phone(text: str) -> Checked:
+    # PP-OCR returns a handwritten dash between digit groups as a space: the
+    # grouping is kept as dashes (093 582 2102 → 093-582-2102). A reading that
+    # has its dashes keeps them and loses stray spaces (0 93-793-9088).
+    if "-" not in text:
+        text = re.sub(r"(?<=\d)\s+(?=\d)", "-", text)
     compact = re.sub(r"[\s()（）]", "", text)
     digits = re.sub(r"\D", "", compact)
     ok = re.fullmatch(r"0\d{1,4}-\d{1,4}-\d{3,4}|0\d{9,10}", compact) and len(digits) in (10, 11)
     return Checked(compact, compact, None if ok else "電話番号の形式ではありません（例: 093-582-2102）。")
 
 
+# A handwritten 〒 before the code, as the engines read it: 〒 itself, or a
+# look-alike (1, 7, T, 干, 丁, =). Only dropped when what follows is a whole
+# 123-4567, so it is never a digit of the code.
+_POSTAL_MARK = re.compile(r"^[〒〶1７7TＴ干丁=＝]\s*(?=\d{3}-\d{4}$)")
+
+
 def _postal(text: str) -> Checked:
-    compact = re.sub(r"[\s〒]", "", text)
+    compact = _POSTAL_MARK.sub("", re.sub(r"\s", "", text))
+    compact = compact.replace("〒", "")
     if re.fullmatch(r"\d{7}", compact):
         compact = f"{compact[:3]}-{compact[3:]}"
     ok = re.fullmatch(r"\d{3}-\d{4}", compact)

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobInputError
+from jobs.ocr import rules
 from jobs.ocr.align import FAILED, Alignment, align, is_identity
 from jobs.ocr.compose import read_constructs
 from jobs.ocr.fields import FieldResult, apply_groups, read_image_fields, review_crop
@@ -150,6 +152,22 @@ def _spread_groups(opened: _Open, fields: list[FieldResult]) -> None:
             result.crop = review_crop(spec, page.image, alignment)
 
 
+def _apply_rules(opened: _Open, fields: list[FieldResult]) -> None:
+    """The template's cross-field rules, with the whole form read; a field
+    sent to review by one gets its crop from its own page."""
+    template = opened.template
+    if not template.rules:
+        return
+    labels = {f.name: f.label for f in template.fields}
+    rules.apply_rules(template.rules, fields, labels, today=date.today())
+    specs = {f.name: f for f in template.fields}
+    for result in fields:
+        if result.review and result.crop is None:
+            spec = specs[result.name]
+            page, alignment = opened.pages[spec.page - 1]
+            result.crop = review_crop(spec, page.image, alignment)
+
+
 def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) -> FormResult:
     fields: list[FieldResult] = []
     sources: set[str] = set()
@@ -158,6 +176,7 @@ def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) 
         fields += found
         sources.add(source)
     _spread_groups(opened, fields)
+    _apply_rules(opened, fields)
     for result in fields:
         if not result.review:
             result.crop = None  # only crops a person will look at are kept

@@ -34,13 +34,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from jobs.ocr import checks, ppocr
 from jobs.ocr import engine as tesseract
-from jobs.ocr import ppocr
 from jobs.ocr.normalise import Checked, normalise
 from jobs.ocr.pages import Grey
 from jobs.ocr.template import Field
 
 TESSERACT, PPOCR = "tesseract", "ppocr"
+KANA_CHECKED = frozenset({"kana", "checkbox"})
+YEN_MARKS = ("円", "¥", "￥")
 # PP-OCR accepted alone under ``auto`` (the handwritten first reading): its
 # confidence is the mean of per-character probabilities, so the bar sits above
 # the templates' usual 80. Picked on development scans of the second test form
@@ -69,6 +71,7 @@ class Prepared:
     spec: Field
     parts: list[Grey]
     cells: int = 0  # written cells of a digit-box row
+    over_line: bool = False  # writing ran over a printed line (jobs.ocr.lines)
     lines: dict[str, list[Line | None]] = field(default_factory=dict)
 
     @property
@@ -101,6 +104,17 @@ def whitelist(spec: Field, defaults: dict[str, str]) -> str:
     return base + "".join(spec.prefixes) + "".join(spec.suffixes) if base else ""
 
 
+def tesseract_language(item: Prepared) -> str:
+    """The field's language; for an amount PP-OCR read with a 円 or ¥ that
+    tesseract's eng model cannot write (it read 11,800円 as 11,8004), jpn."""
+    spec = item.spec
+    if spec.type == "amount" and "jpn" not in spec.language.split("+"):
+        seen = [line.text for line in item.lines.get(PPOCR, []) if line is not None]
+        if any(mark in text for text in seen for mark in YEN_MARKS):
+            return "jpn"
+    return spec.language
+
+
 def first_engine(spec: Field) -> str:
     if spec.engine != "auto":
         return spec.engine
@@ -125,7 +139,7 @@ def read_lines(
         found: list[Line] = []
         for item, k in todo:
             text, confidence = tesseract.recognise(
-                item.parts[k], item.spec.language, whitelist(item.spec, defaults), tessdata
+                item.parts[k], tesseract_language(item), whitelist(item.spec, defaults), tessdata
             )
             found.append(Line(text.strip(), confidence))
     else:
@@ -149,6 +163,14 @@ def check(spec: Field, raw: str, cells: int = 0) -> Checked:
     if cells and checked.problem is None and len(checked.text.replace("-", "")) != cells:
         problem = f"読み取った桁数（{len(checked.text)}）が記入された枠の数（{cells}）と合いません。"
         return Checked(checked.value, checked.text, problem)
+    if checked.problem is None and checked.text:
+        # A check digit, and kana spelling wherever kana were read (a `kana`
+        # field's own check already did it).
+        found = checks.check_digit(spec.check, checked.text) if spec.check else None
+        if found is None and spec.type not in KANA_CHECKED and checks.has_kana(checked.text):
+            found = checks.kana_spelling(checked.text)
+        if found is not None:
+            return Checked(checked.value, checked.text, found)
     return checked
 
 
@@ -181,6 +203,8 @@ def unsure(item: Prepared) -> list[int]:
     95 has only its second line read again."""
     if item.spec.engine != "auto" or item.blank:
         return []
+    if item.over_line:
+        return list(range(len(item.parts)))  # never accepted on one engine
     first = first_engine(item.spec)
     if check(item.spec, item.reading(first).text, item.cells).problem is not None:
         return list(range(len(item.parts)))

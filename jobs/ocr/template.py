@@ -54,6 +54,13 @@ ENGINES = ("auto", "tesseract", "ppocr")
 DEFAULT_PREFIXES = {"postal_code": ("〒",), "amount": ("¥", "￥")}
 DEFAULT_SUFFIXES = {"amount": ("円",), "name": ("様", "殿"), "digits": ("号",), "number": ("号",)}
 DEFAULT_THRESHOLD = 80.0
+# tesseract's eng model cannot write 円: it read a printed 11,800円 as
+# 11,8004 (at 90; without the comma that would pass the type check). Its
+# jpn model reads the digits, the commas, ¥ and 円 of printed amounts, so a
+# printed amount is read with jpn. On handwriting jpn dropped digits that
+# eng kept (127,531 for 1,927,531), so a handwritten amount keeps eng and is
+# read with jpn only when PP-OCR saw a 円 or ¥ (recognise.tesseract_language).
+PRINTED_LANGUAGE = {"amount": "jpn"}
 # Manual keying time when the template does not say: handling the sheet,
 # plus typing and checking each field (a tick box is a glance).
 BASE_SECONDS_PER_FORM = 30.0
@@ -99,6 +106,7 @@ class Field:
     align: str = "left"  # digit boxes: "right" when written 右詰め
     handwritten_auto: bool = False  # print or handwriting decided per crop (jobs/ocr/writing.py)
     construct: constructs.Construct | None = None
+    check: str | None = None  # a check digit (jobs.ocr.checks): mynumber, corporate_number, mod10
 
     def always_review(self, *, from_text_layer: bool) -> bool:
         """Whether a person checks this field whatever its confidence.
@@ -135,6 +143,7 @@ class Template:
     reference_png: tuple[bytes, ...]
     source: dict[str, Any]
     checkbox_groups: tuple[CheckboxGroup, ...] = ()
+    rules: tuple[dict[str, Any], ...] = ()  # cross-field rules (jobs.ocr.rules)
 
     @property
     def digest(self) -> str:
@@ -214,7 +223,7 @@ def _plain_field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str
         page=int(raw.get("page", 1)),
         box=Box(float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])),
         type=kind,
-        language=str(raw.get("language", "eng" if kind in DIGIT_TYPES else "jpn")),
+        language=str(raw.get("language", _default_language(kind, raw, defaults))),
         allowed_chars=raw.get("allowed_chars"),
         pattern=raw.get("pattern"),
         required=bool(raw.get("required", False)),
@@ -229,6 +238,7 @@ def _plain_field(raw: Mapping[str, Any], threshold: float, defaults: Mapping[str
         variant_kanji=bool(raw.get("variant_kanji", False)),
         align=str(raw.get("align", "left")),
         handwritten_auto=_handwritten(raw, defaults) == "auto",
+        check=raw.get("check"),
     )
 
 
@@ -236,6 +246,13 @@ def _handwritten(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool | 
     """true, false or "auto" (the field's, else the template's)."""
     value = raw.get("handwritten", defaults.get("handwritten", False))
     return value if value == "auto" else bool(value)
+
+
+def _default_language(kind: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    handwritten = bool(raw.get("handwritten", defaults.get("handwritten", False)))
+    if not handwritten and kind in PRINTED_LANGUAGE:
+        return PRINTED_LANGUAGE[kind]
+    return "eng" if kind in DIGIT_TYPES else "jpn"
 
 
 def _groups(source: Mapping[str, Any]) -> tuple[CheckboxGroup, ...]:
@@ -268,7 +285,9 @@ def _semantic_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplatePr
                 found.append(problem(f"正規表現として正しくありません（{exc}）。", node, [*where, "pattern"]))
         if raw.get("cells") and raw["type"] not in DIGIT_TYPES | {"text", "kana"}:
             found.append(problem("cells は数字・文字の項目にだけ指定できます。", node, [*where, "cells"]))
-    return found + _group_problems(data, node) + constructs.problems(data, node)
+    from jobs.ocr.rules import rule_problems
+
+    return found + _group_problems(data, node) + constructs.problems(data, node) + rule_problems(data, node)
 
 
 def _group_problems(data: dict[str, Any], node: yaml.Node) -> list[TemplateProblem]:
@@ -319,6 +338,7 @@ def build_template(source: dict[str, Any], reference_png: tuple[bytes, ...]) -> 
         reference_png=reference_png,
         source=source,
         checkbox_groups=_groups(source),
+        rules=tuple(dict(r) for r in source.get("rules", [])),
     )
 
 

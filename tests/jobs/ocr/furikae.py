@@ -153,30 +153,66 @@ def _draw_blank(c: canvas.Canvas) -> None:
     c.grid([16 * mm, 66 * mm, 116 * mm, 166 * mm], [_y(262), _y(284)])
 
 
-def _draw_text(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
+def _draw_text(
+    c: canvas.Canvas,
+    text: str,
+    x: float,
+    y: float,
+    hand: str | None,
+    rng: random.Random,
+    size_pt: float = 13,
+    one_stroke: tuple[float, float] | None = None,
+) -> None:
     """Printed values in IPAex Mincho (the first form prints Gothic)."""
     if hand is None:
         c.setFont("IPAexMincho", 12)
         c.drawString(x * mm, _y(y), text)
         return
-    synth.draw_text(c, text, x, y, hand, rng)
+    synth.draw_text(c, text, x, y, hand, rng, size_pt=size_pt, one_stroke=one_stroke)
 
 
-def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random) -> None:
-    for name, _, _, x, y, w, extra, (prefix, _) in FIELDS:
+# Writing over the lines, as people write in boxes too small for their hand:
+# (baseline below the box's top in mm, size in pt) for a field whose writing
+# crosses its bottom line, one whose writing crosses its top line, and the
+# digits of a digit-box row, large enough to cross the box's bottom line.
+OVER_BOTTOM, OVER_TOP, OVER_CELL = (BOX_H + 0.8, 17.0), (4.2, 19.0), (BOX_H + 1.5, 34.0)
+
+
+def _baseline(name: str, index: int, over_lines: bool) -> tuple[float, float]:
+    if not over_lines:
+        return 8.3, 13.0
+    if name == "amount" or index % 2 == 0:
+        return OVER_BOTTOM
+    return OVER_TOP
+
+
+def _draw_values(
+    c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random, over_lines: bool = False
+) -> None:
+    for index, (name, _, _, x, y, w, extra, (prefix, _)) in enumerate(FIELDS):
         value = printed.get(name, "")
         if not value:
             continue
         if extra.get("cells"):
             cell = w / extra["cells"]
             start = extra["cells"] - len(value)  # right-aligned
+            base, size = OVER_CELL if over_lines else (8.5, 13.0)
+            shift = size / 13 * 1.6
+            # Over the lines, a 「1」 is one stroke through the box's top and bottom lines.
+            one = (base + 1.2, 1.2) if over_lines else None
             for i, digit in enumerate(value):
-                _draw_text(c, digit, x + (start + i) * cell + cell / 2 - 1.6, y + 8.5, hand, rng)
+                _draw_text(
+                    c, digit, x + (start + i) * cell + cell / 2 - shift, y + base, hand, rng, size, one
+                )
         elif name == "address":
             for k, line in enumerate(value.split("\n")):
-                _draw_text(c, line, x + 3, y + 8 + k * 9, hand, rng)
+                top = 8 + k * 9 if not over_lines else (4.0 if k == 0 else _height(name) + 0.8)
+                _draw_text(c, line, x + 3, y + top, hand, rng, 17.0 if over_lines else 13.0)
         else:
-            _draw_text(c, value, x + (8 if prefix else 3), y + 8.3, hand, rng)
+            base, size = _baseline(name, index, over_lines)
+            # An amount's 「1」 written as one long stroke down through the bottom line.
+            one = (base - 4.0, 1.0) if over_lines and name == "amount" else None
+            _draw_text(c, value, x + (8 if prefix else 3), y + base, hand, rng, size, one)
     c.setLineWidth(1.5)
     for name, _, x, y, _ in TICKS:
         if printed.get(name):
@@ -187,10 +223,18 @@ def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rn
     c.setLineWidth(1.1)
 
 
-def form_pdf(pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0) -> bytes:
+def form_pdf(
+    pages: list[dict[str, str]] | None, hand: str | None = None, seed: int = 0, *, over_lines: bool = False
+) -> bytes:
     """The form as a PDF; ``None`` draws the blank reference. ``hand``: a
-    handwriting font name from HANDS, or None for printed values."""
-    return synth.render_pdf(PAGE_MM, pages, _draw_blank, _draw_values, hand, seed)
+    handwriting font name from HANDS, or None for printed values.
+    ``over_lines``: handwriting too large for the boxes, crossing their top
+    or bottom lines (``OVER_*``)."""
+
+    def values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random) -> None:
+        _draw_values(c, printed, hand, rng, over_lines)
+
+    return synth.render_pdf(PAGE_MM, pages, _draw_blank, values, hand, seed)
 
 
 def random_form(rng: random.Random, *, violate_group: bool = False) -> Filled:

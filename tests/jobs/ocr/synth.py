@@ -173,17 +173,34 @@ def _draw_blank(c: canvas.Canvas) -> None:
     c.drawString(152 * mm, _y(255), "受付印")
 
 
-def draw_text(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
+def draw_text(
+    c: canvas.Canvas,
+    text: str,
+    x: float,
+    y: float,
+    hand: str | None,
+    rng: random.Random,
+    *,
+    size_pt: float = 13,
+    one_stroke: tuple[float, float] | None = None,
+) -> None:
     """At (x, y) mm from the top-left. Printed: one string in IPAex Gothic.
     Handwritten (a registered handwriting font): each character on its own,
-    its offset, size and slant jittered as a pen would."""
+    its offset, size (about ``size_pt``) and slant jittered as a pen would.
+    ``one_stroke`` (mm above, mm below the baseline): a 「1」 written as one
+    pen stroke from there to there, as many people write it."""
     if hand is None:
         c.setFont("IPAexGothic", 12)
         c.drawString(x * mm, _y(y), text)
         return
     cursor = x * mm
     for char in text:
-        size = 13 * rng.uniform(0.9, 1.1)
+        if char == "1" and one_stroke is not None:
+            width = pdfmetrics.stringWidth("1", hand, size_pt)
+            _pen_stroke(c, cursor + width / 2, y - one_stroke[0], y + one_stroke[1], rng)
+            cursor += width * rng.uniform(1.0, 1.12)
+            continue
+        size = size_pt * rng.uniform(0.9, 1.1)
         c.saveState()
         c.translate(cursor + rng.uniform(-0.3, 0.3) * mm, _y(y) + rng.uniform(-0.5, 0.5) * mm)
         c.rotate(rng.uniform(-5, 5))
@@ -191,6 +208,16 @@ def draw_text(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None,
         c.drawString(0, 0, char)
         c.restoreState()
         cursor += pdfmetrics.stringWidth(char, hand, size) * rng.uniform(1.0, 1.12)
+
+
+def _pen_stroke(c: canvas.Canvas, x: float, top_mm: float, bottom_mm: float, rng: random.Random) -> None:
+    """A slightly slanted ball-pen stroke (0.45 mm) at ``x`` points."""
+    c.saveState()
+    c.setLineWidth(0.45 * mm)
+    c.setLineCap(1)
+    lean = rng.uniform(-0.6, 0.6) * mm
+    c.line(x + lean, _y(top_mm), x - lean, _y(bottom_mm))
+    c.restoreState()
 
 
 def _draw_values(c: canvas.Canvas, printed: dict[str, str], hand: str | None, rng: random.Random) -> None:
