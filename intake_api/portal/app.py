@@ -16,6 +16,7 @@ from intake_api.portal import (
     routes_savings,
     routes_scripts,
     routes_templates,
+    routes_tokens,
     routes_transcript,
 )
 
@@ -31,6 +32,7 @@ ROUTERS = (
     routes_scripts.router,
     routes_savings.router,
     routes_admin.router,
+    routes_tokens.router,
 )
 
 

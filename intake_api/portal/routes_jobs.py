@@ -53,8 +53,9 @@ ERROR_HINTS: dict[str, str] = {
     "time_limit": "処理が制限時間を超えました。ファイルを分けて依頼するか、運用担当にご相談ください。",
     "worker_lost": "処理中のサーバーが停止しました。「再実行」してください。続く場合は運用担当にご連絡ください。",
     "transient": "相手のシステムが一時的に応答しませんでした。時間をおいて「再実行」してください。",
-    "cancelled": "このジョブは取り消されました。必要なら「再実行」してください。",
 }
+# A cancelled job was stopped on purpose: no failure advice.
+CANCELLED_HINT = "このジョブは取り消されました。必要なら「再実行」するか、新しく依頼してください。"
 DEFAULT_HINT = (
     "上の理由を確認し、ファイルや入力内容を直して新しく依頼してください。"
     "分からないときは、ジョブ番号を添えて運用担当にお問い合わせください。"
@@ -159,7 +160,13 @@ def job_page(
     request: Request, job_id: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
 ) -> Response:
     job = service.get_job(job_id, runtime, session, user.viewer)
-    hint = ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT) if job.state in ("failed", "cancelled") else ""
+    hint = (
+        CANCELLED_HINT
+        if job.state == "cancelled"
+        else ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT)
+        if job.state == "failed"
+        else ""
+    )
     kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
     pieces = portal_kind(kind)
     stored = service.stored_parameters(job.id, session, user.viewer)
@@ -201,13 +208,13 @@ def cancel(
     back: Annotated[str, Form()] = "",
 ) -> Response:
     service.cancel_job(job_id, runtime, session, user.viewer)
-    return redirect(_back(back, job_id))
+    return redirect(_back(back, job_id) + "?done=cancelled")
 
 
 @router.post("/jobs/{job_id}/retry", dependencies=[CsrfChecked])
 def retry(job_id: str, runtime: RuntimeDep, user: CurrentUser, back: Annotated[str, Form()] = "") -> Response:
     service.retry_job(job_id, runtime, user.viewer)
-    return redirect(_back(back, job_id))
+    return redirect(_back(back, job_id) + "?done=retried")
 
 
 def _back(back: str, job_id: str) -> str:

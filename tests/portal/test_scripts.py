@@ -68,7 +68,15 @@ def test_scripts_upload_approval_and_department_view(
     saved = _upload(author, script_id, text)
     assert saved.status_code == 303 and saved.headers["location"].endswith("version=1&saved=1")
     page = author.client.get(saved.headers["location"])
-    assert "承認待ち" in page.text and "zaimu-standin" in page.text and 'id="approve-form"' in page.text
+    assert "承認待ち" in page.text and "zaimu-standin" in page.text
+    # The uploader is not offered the approval they would be refused.
+    assert 'id="approve-form"' not in page.text and 'id="own-upload"' in page.text
+    assert 'id="approve-form"' in checker.client.get(saved.headers["location"]).text
+    # Opening the approval address (e.g. from the address bar) shows the script, not JSON.
+    opened = checker.client.get(f"/portal/scripts/{script_id}/versions/1/approve", follow_redirects=False)
+    assert (
+        opened.status_code == 303 and opened.headers["location"] == f"/portal/scripts/{script_id}?version=1"
+    )
     assert HOSTILE not in page.text and ESCAPED in page.text
     again = _upload(author, script_id, text)
     assert again.status_code == 303 and "unchanged=1" in again.headers["location"]

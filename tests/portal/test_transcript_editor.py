@@ -152,5 +152,13 @@ def test_portal_editor_form(service: Service, dept: str, person: Callable[..., P
     # A refused edit (a split with no position) shows the page again with what was typed.
     refused = staff.post(editor, {"text_0": "直した文", "action": "split-0", "split_at": "x"})
     assert refused.status_code == 422 and "分割する位置" in refused.text and "直した文" in refused.text
+    # Saved from a second tab on the older version: the page again, with what
+    # was typed and a Japanese message, nothing saved.
+    stale = staff.post(editor, {**form, "text_0": "古い版からの修正", "action": "save"})
+    assert stale.status_code == 409 and "ほかの人がこの文字起こしを保存しました" in stale.text
+    assert (
+        "古い版からの修正" in stale.text
+        and "transcript_changed" not in stale.text.split("<main>")[1].split("</main>")[0]
+    )
     unchanged = staff.post(editor, {"action": "save"})
     assert unchanged.headers["location"].endswith("done=unchanged")
