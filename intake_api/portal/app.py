@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from intake_api.portal import (
     routes_account,
     routes_admin,
+    routes_docs,
     routes_jobs,
     routes_ops,
     routes_review,
@@ -33,6 +34,7 @@ ROUTERS = (
     routes_savings.router,
     routes_admin.router,
     routes_tokens.router,
+    routes_docs.router,
 )
 
 

@@ -23,10 +23,12 @@ from intake_api.portal.kinds import fragment, portal_kind
 from intake_api.portal.labels import accepted_formats, ocr_field_labels, split_outputs
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
 from jobs import store
+from jobs.artifacts import size_label
 from jobs.errors import STATE_LABELS_JA, DigilaboError
 from jobs.lifecycle import FINISHED
 from jobs.registry import JobKind
 from services import jobs as service
+from services.downloads import human_name
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50
@@ -97,7 +99,7 @@ def new_job_page(
         "formats": accepted_formats(kind.accepted_media_types) if kind else "",
         "values": values or {},
         "error": error,
-        "max_mb": runtime.settings.max_upload_bytes / 1024**2,
+        "max_size": size_label(runtime.settings.max_upload_bytes),
     }
     return render(request, "new_job.html", context, status=status)
 
@@ -171,9 +173,12 @@ def job_page(
     pieces = portal_kind(kind)
     stored = service.stored_parameters(job.id, session, user.viewer)
     files, crop_groups = split_outputs(job.outputs, ocr_field_labels(stored), job.kind)
+    tz = runtime.settings.timezone
     context = {
         "job": job,
         "files": files,
+        # The name each file is saved under (as the download sends it).
+        "saved_as": {f.name: human_name(job.kind, f.name, stored, job.submitted_at, tz) for _, f in files},
         "crop_groups": crop_groups,
         "hint": hint,
         "finished": job.state in FINISHED,

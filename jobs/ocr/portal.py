@@ -28,6 +28,7 @@ TYPE_LABELS = {
     "account_number": "口座番号",
     "checkbox": "チェック欄",
     "free_text": "自由記述",
+    "digits": "数字の並び（番号・コード）",
 }
 
 
@@ -45,7 +46,7 @@ def latest_templates(*, session: Session) -> Sequence[OcrTemplate]:
 def template_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
     """New-job choices: the template id (intake takes its newest version)."""
     return [
-        (r.template_id, f"{r.name}（{r.template_id}・第{r.version}版・{r.fields}項目）")
+        (r.template_id, f"{r.name}（第{r.version}版・{r.fields}項目）")
         for r in latest_templates(session=session)
     ]
 

@@ -97,7 +97,8 @@ def test_scripts_upload_approval_and_department_view(
     assert listing.status_code == 200 and HOSTILE not in listing.text
     assert all(s in listing.text for s in (script_id, pending_id, author.name, checker.name, "承認待ち"))
     form = staff.client.get("/portal/jobs/new?kind=rpa_entry").text
-    assert f'value="{script_id}"' in form and f"{script_id}@1" in form and f"{script_id}@2" not in form
+    # Offered by name and approved version (第1版), never the pending 第2版.
+    assert re.search(rf'value="{script_id}"[^>]*>[^<]*（第1版）</option>', form), form
     assert pending_id not in form and 'value="shishutsu_futan"' in form and HOSTILE not in form
     refused = staff.post(
         "/portal/jobs/new",
@@ -155,4 +156,6 @@ def test_entry_job_through_the_form(
         ("入力データ不備", 2),
     ):
         assert re.search(rf"<dt>{re.escape(label)}</dt><dd>{count}件</dd>", page), label
-    assert "<dt>失敗</dt><dd>1件</dd>" in page and "results.csv" in page
+    assert "<dt>失敗</dt><dd>1件</dd>" in page and "「入力結果（CSV）」" in page
+    # The job names the script and the system it enters into (two scripts may look alike).
+    assert 'id="script-name">支出負担行為の一括入力<' in page and "zaimu-standin" in page
