@@ -17,7 +17,7 @@ from docx import Document
 from playwright import sync_api as playwright_api
 
 from tests.conftest import Service
-from tests.portal.test_browser import CHROMIUM, FLAGS, _log_in, person, portal_url  # noqa: F401
+from tests.portal.test_browser import CHROMIUM, FLAGS, _log_in, _shot, person, portal_url  # noqa: F401
 from tests.support.speech import VOICES, meeting, write_audio
 
 pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -54,8 +54,11 @@ def test_meeting_with_speakers_gets_names_to_rename(
     page.goto(f"{portal_url}/portal/jobs/new?kind=transcription")
     page.set_input_files("input[name=files]", str(audio))
     page.fill("input[name=meeting_name]", "防災対策検討会議")
+    page.fill("input[name=meeting_date]", "2025-05-20")
+    page.fill("input[name=place]", "本庁舎3階 危機管理室")
     page.check("input[name=diarize]")
     page.select_option("select[name=speakers]", "2")
+    _shot(page, "new-job-speakers")
     page.click("#job-form button[type=submit]")
     page.wait_for_url("**/portal/jobs/*-*")
     job_url = page.url
@@ -80,8 +83,7 @@ def test_meeting_with_speakers_gets_names_to_rename(
     with page.expect_download() as info:
         page.click("#result-files a.download:has-text('議事録（Word）')")
     # Saved under the meeting's name and date, not minutes.docx.
-    assert info.value.suggested_filename.startswith("防災対策検討会議_")
-    assert info.value.suggested_filename.endswith("_議事録.docx")
+    assert info.value.suggested_filename == "防災対策検討会議_2025-05-20_議事録.docx"
     document = Document(io.BytesIO(Path(info.value.path()).read_bytes()))
     text = "\n".join(p.text for p in document.paragraphs)
     assert "委員長" in text and "危機管理室長" in text and "話者1" not in text
@@ -120,6 +122,7 @@ def test_token_created_used_and_revoked_in_the_browser(
     page.wait_for_selector("text=トークンを取り消しました")
     row = page.locator("#tokens tbody tr", has_text="会議録システム連携")
     assert row.locator(".token-status").inner_text() == "取り消し済み"
+    _shot(page, "admin-tokens")
     refused = httpx.get(f"{portal_url}/api/v1/jobs", headers=headers, timeout=10)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
     page.close()

@@ -144,28 +144,37 @@ def test_review_shows_both_engines_readings_when_they_differ() -> None:
     job = SimpleNamespace(
         id="j1", department="kikaku", submitted_at=None, parameters={}, summary={}, state="needs_review"
     )
-    page = (
-        templates()
-        .get_template("review.html")
-        .render(
-            {
-                "request": None,
-                "job": job,
-                "items": items,
-                "error": "",
-                "failed": None,
-                "csrf_token": "t",
-                "opened_at": 0,
-                "user": None,
-                "nav": [],
-                "path": "",
-                "dept_name": str,
-                "local_ja": str,
-            }
+
+    def page_for(role: str) -> str:
+        user = SimpleNamespace(viewer=SimpleNamespace(sees_all=role != "department"))
+        return (
+            templates()
+            .get_template("review.html")
+            .render(
+                {
+                    "request": None,
+                    "job": job,
+                    "items": items,
+                    "error": "",
+                    "failed": None,
+                    "csrf_token": "t",
+                    "opened_at": 0,
+                    "user": user,
+                    "nav": [],
+                    "path": "",
+                    "dept_name": str,
+                    "local_ja": str,
+                }
+            )
         )
-    )
-    assert "読み取りエンジン別: PP-OCR「髙橋」確信度 93／ Tesseract「高橋」確信度 71" in page
-    assert page.count("読み取りエンジン別") == 1  # one engine alone: no comparison shown
+
+    page = page_for("operator")
+    assert "読み取り方法別: PP-OCR「髙橋」確信度 93／ Tesseract「高橋」確信度 71" in page
+    assert page.count("読み取り方法別") == 1  # one engine alone: no comparison shown
+    # Department users are not shown engine names.
+    staff = page_for("department")
+    assert "方法A「髙橋」確信度 93／ 方法B「高橋」確信度 71" in staff
+    assert "Tesseract" not in staff and "PP-OCR" not in staff
 
 
 def test_the_template_editor_offers_every_field_type() -> None:

@@ -137,6 +137,11 @@ def test_entry_job_through_the_form(
         re.fullmatch(r"shishutsu_futan@[0-9]+", params["script"]) and params["script_id"] == "shishutsu_futan"
     )
     assert params["invalid_rows"] == "reject" and params["dry_run"] is True and "script_text" not in params
+    assert (
+        params["script_name"] == "支出負担行為の一括入力"
+        and params["target_system"]["name"] == "zaimu-standin"
+    )
+    assert "credential" not in params["target_system"]
 
     page = staff.client.get(f"/portal/jobs/{job_id}").text
     assert "一件でも不備があれば全体を受け付けない" in page and "はい（登録しない）" in page
@@ -158,4 +163,7 @@ def test_entry_job_through_the_form(
         assert re.search(rf"<dt>{re.escape(label)}</dt><dd>{count}件</dd>", page), label
     assert "<dt>失敗</dt><dd>1件</dd>" in page and "「入力結果（CSV）」" in page
     # The job names the script and the system it enters into (two scripts may look alike).
-    assert 'id="script-name">支出負担行為の一括入力<' in page and "zaimu-standin" in page
+    assert (
+        re.search(r"支出負担行為の一括入力（第[0-9]+版）", page)
+        and 'id="target-system">zaimu-standin' in page
+    )
