@@ -207,7 +207,8 @@ def test_minutes_from_upload_to_download_and_savings_export(
     tablet.goto(f"{portal_url}/portal/jobs")
     _shot(tablet, "department-jobs-tablet")
     page.click("button:has-text('ログアウト')")
-    page.wait_for_url("**/portal/login")
+    page.wait_for_url("**/portal/login?done=logout")
+    assert page.locator("#flash").inner_text() == "ログアウトしました。"
     tablet.goto(f"{portal_url}/portal/jobs")
     assert "/portal/login" in tablet.url
     tablet.context.close()
