@@ -53,7 +53,9 @@ def _script_name(params: Mapping[str, Any]) -> str:
 
 def _template_name(params: Mapping[str, Any]) -> str:
     stored = [params.get("template"), *(params.get("templates") or [])]
-    names = [str(t.get("name") or t.get("id") or "") for t in stored if isinstance(t, Mapping)]
+    # Intake stores each template as {"definition": {...}, ...} (jobs.ocr.store).
+    found = [t.get("definition", t) for t in stored if isinstance(t, Mapping)]
+    names = [str(d.get("name") or d.get("id") or "") for d in found if isinstance(d, Mapping)]
     return "・".join(dict.fromkeys(n for n in names if n))
 
 

@@ -32,7 +32,8 @@ def test_meeting_files_by_name_and_date() -> None:
 
 
 def test_ocr_and_entry_results() -> None:
-    ocr = {"template": {"id": "kyufukin-shinsei", "name": "給付金支給申請書"}}
+    # As intake stores it (jobs.ocr.store): the definition inside.
+    ocr = {"template": {"definition": {"id": "kyufukin-shinsei", "name": "給付金支給申請書", "version": 1}}}
     assert human_name("ocr", "forms.csv", ocr, AT, TZ) == "給付金支給申請書_2026-12-07.csv"
     assert human_name("ocr", "forms.json", ocr, AT, TZ) == "給付金支給申請書_2026-12-07_確認の記録.json"
     assert human_name("ocr", "review-0001-name.png", ocr, AT, TZ) == "review-0001-name.png"
