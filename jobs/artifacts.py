@@ -83,7 +83,7 @@ class BlobWriter:
             self.abort()
             raise UploadTooLarge(
                 None,
-                f"ファイル「{self._name}」が大きすぎます（上限 {_human(self._max)}）。",
+                f"ファイル「{self._name}」が大きすぎます（上限 {size_label(self._max)}）。",
                 name=self._name,
                 limit=self._max,
             )
@@ -197,9 +197,6 @@ def size_label(size: int) -> str:
             break
         value /= 1024
     return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
-
-
-_human = size_label
 
 
 # --- media types -----------------------------------------------------------
