@@ -20,6 +20,7 @@ from composition.runtime import Runtime
 from config.settings import Settings, get_settings
 from intake_api.errors import validation_message
 from intake_api.portal.app import install as install_portal
+from intake_api.portal.web import error_page as portal_error_page
 from intake_api.routes import (
     admin,
     glossary,
@@ -42,6 +43,13 @@ _HTTP_MESSAGES_JA = {
     404: ("not_found", "指定されたURLは存在しません。"),
     405: ("method_not_allowed", "このURLではその操作はできません。"),
     413: ("request_too_large", "送信されたデータが大きすぎます。"),
+}
+
+
+# The same refusals as the API's, in words for a person at a browser.
+PORTAL_MESSAGES_JA = {
+    404: "このページは見つかりません。アドレスを確かめるか、メニューから選んでください。",
+    405: "このアドレスは直接開けません。メニューやボタンから操作してください。",
 }
 
 
@@ -169,11 +177,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return error_response(422, "invalid_request", message, {"problems": problems})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
             # A form field (not a file) past Starlette's 1 MiB per field.
             return error_response(422, "field_too_large", FIELD_TOO_LARGE_JA)
         code, message = _HTTP_MESSAGES_JA.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
+        if request.url.path.startswith("/portal"):
+            # A person typed or bookmarked the address: a page, never JSON.
+            return portal_error_page(
+                request, exc.status_code, PORTAL_MESSAGES_JA.get(exc.status_code, message), code
+            )
         return error_response(exc.status_code, code, message)
 
     @app.get("/metrics", include_in_schema=False)

@@ -83,7 +83,7 @@ class BlobWriter:
             self.abort()
             raise UploadTooLarge(
                 None,
-                f"ファイル「{self._name}」が大きすぎます（上限 {_human(self._max)}）。",
+                f"ファイル「{self._name}」が大きすぎます（上限 {size_label(self._max)}）。",
                 name=self._name,
                 limit=self._max,
             )
@@ -188,12 +188,15 @@ class ArtifactStore:
         return removed
 
 
-def _human(size: int) -> str:
+def size_label(size: int) -> str:
+    """A byte count as people read it (2 GB, 976.6 KB); the form's help and
+    the refusal both use it, so a limit reads the same in both places."""
+    value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size //= 1024
-    return str(size)
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
 
 
 # --- media types -----------------------------------------------------------
@@ -260,11 +263,40 @@ def _looks_textual(head: bytes) -> bool:
     return False
 
 
+# Formats in the words a person uses (the portal's form lists them too).
+FORMAT_NAMES_JA = {
+    "audio/wav": "WAV",
+    "audio/mpeg": "MP3",
+    "audio/mp4": "M4A",
+    "audio/flac": "FLAC",
+    "audio/ogg": "OGG",
+    "audio/webm": "WebM",
+    "video/mp4": "MP4（動画の音声）",
+    "video/webm": "WebM（動画の音声）",
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/tiff": "TIFF",
+    "text/plain": "テキスト",
+    "text/csv": "CSV",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel（XLSX）",
+}
+
+
+def format_list(accepted: frozenset[str]) -> str:
+    """「WAV、MP3、…」 in the order above; a type without a name by its subtype."""
+    known = [FORMAT_NAMES_JA[t] for t in FORMAT_NAMES_JA if t in accepted]
+    other = [t.split("/")[-1].upper() for t in sorted(accepted) if t not in FORMAT_NAMES_JA]
+    return "、".join(dict.fromkeys([*known, *other]))
+
+
 def check_media_type(media_type: str, accepted: frozenset[str], name: str) -> None:
     if media_type not in accepted:
+        found = FORMAT_NAMES_JA.get(media_type)
+        what = f"{found}のファイル" if found else "このジョブでは扱えない種類のファイル"
         raise UploadRejected(
             "unsupported_media_type",
-            f"ファイル「{name}」の形式（{media_type}）はこのジョブでは受け付けられません。",
+            f"ファイル「{name}」は{what}です。受け付ける形式: {format_list(accepted)}。",
             name=name,
             media_type=media_type,
         )

@@ -27,6 +27,7 @@ HEADERS_JA: dict[str, str] = {
     "service_label": "サービス名",
     "jobs": "件数",
     "units": "処理量",
+    "unit_label": "単位",
     "saved_seconds": "削減時間（秒）",
     "saved_hours": "削減時間（時間）",
 }
@@ -58,7 +59,9 @@ def columns_for(group_by: Sequence[str]) -> list[str]:
             cols.append("department_name")
         elif key == "service":
             cols.append("service_label")
-    return [*cols, "jobs", "units", "saved_hours", "saved_seconds"]
+    # A quantity means nothing without its unit (minutes of audio, forms, records).
+    amounts = ["units", "unit_label"] if "service" in group_by else []
+    return [*cols, "jobs", *amounts, "saved_hours", "saved_seconds"]
 
 
 Labeller = Callable[[dict[str, Any]], dict[str, Any]]
@@ -72,8 +75,12 @@ def _total(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict
     total: dict[str, Any] = {c: "" for c in columns}
     total[columns[0]] = "合計"
     for key in ("jobs", "units", "saved_hours", "saved_seconds"):
-        total[key] = round(sum(float(r[key]) for r in records), 3)
+        if key in columns:
+            total[key] = round(sum(float(r[key]) for r in records), 3)
     total["jobs"] = int(total["jobs"])
+    # Minutes of audio, forms and records do not add up: no total across units.
+    if "units" in columns and len({r.get("unit_label", "") for r in records}) > 1:
+        total["units"] = ""
     return total
 
 

@@ -45,12 +45,14 @@ def query_for(
 def labeller(runtime: Runtime, session: Session) -> exports.Labeller:
     names = {d.code: d.name for d in store.list_departments(session=session)}
     services = {k.service: k.label_ja for k in runtime.registry.all()}
+    units = {k.service: k.unit_label_ja for k in runtime.registry.all()}
 
     def label(record: dict[str, Any]) -> dict[str, Any]:
         if "department" in record:
             record["department_name"] = names.get(record["department"], "")
         if "service" in record:
             record["service_label"] = services.get(record["service"], record["service"])
+            record["unit_label"] = units.get(record["service"], "")
         return record
 
     return label

@@ -150,6 +150,8 @@ def test_transcribe_without_the_queue(tmp_path: Path) -> None:
             "json,srt",
             "--glossary",
             str(glossary),
+            "--speakers",
+            "auto",
         ],
         env=env,
         capture_output=True,
@@ -162,6 +164,8 @@ def test_transcribe_without_the_queue(tmp_path: Path) -> None:
 
     data = json.loads((out / "sample_meeting.json").read_text(encoding="utf-8"))
     assert "危機管理室" in data["text"] and data["segments"]
+    # One voice in the sample: speaker labels on, one speaker found.
+    assert data["speakers"] == ["話者1"] and {s["speaker"] for s in data["segments"]} == {"話者1"}
     bad = subprocess.run(
         [DIGILABO, "transcribe", str(glossary), "-o", str(out)],
         env=env,
@@ -170,6 +174,24 @@ def test_transcribe_without_the_queue(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 1 and "terms.txt" in bad.stdout
+
+
+def test_transcribe_refuses_a_bad_speaker_count(tmp_path: Path) -> None:
+    from jobs.transcription.kind import sample
+
+    audio = sample()[1][0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
+    env["DIGILABO_VAR_DIR"] = str(tmp_path / "var")
+    run = {"env": env, "capture_output": True, "text": True, "timeout": 120}
+    words = subprocess.run(
+        [DIGILABO, "transcribe", str(audio), "-o", str(tmp_path), "--speakers", "many"], **run
+    )
+    assert words.returncode == 2 and "--speakers" in words.stderr
+    too_many = subprocess.run(
+        [DIGILABO, "transcribe", str(audio), "-o", str(tmp_path), "--speakers", "99"], **run
+    )
+    assert too_many.returncode == 1 and "speakers" in too_many.stdout
+    assert not list(tmp_path.glob("sample_meeting.*"))
 
 
 def test_ocr_and_templates_without_the_queue(tmp_path: Path) -> None:

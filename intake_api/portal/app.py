@@ -10,12 +10,14 @@ from fastapi.staticfiles import StaticFiles
 from intake_api.portal import (
     routes_account,
     routes_admin,
+    routes_docs,
     routes_jobs,
     routes_ops,
     routes_review,
     routes_savings,
     routes_scripts,
     routes_templates,
+    routes_tokens,
     routes_transcript,
 )
 
@@ -31,6 +33,8 @@ ROUTERS = (
     routes_scripts.router,
     routes_savings.router,
     routes_admin.router,
+    routes_tokens.router,
+    routes_docs.router,
 )
 
 

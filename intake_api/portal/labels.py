@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jobs.artifacts import FORMAT_NAMES_JA
 from jobs.wareki import EARLIEST_SUPPORTED, format_date_ja
 
 # By exact name first, then by suffix.
@@ -34,22 +35,7 @@ TRANSCRIPTION_SUFFIXES = {
     ".vtt": "字幕（WebVTT）",
 }
 FOLDER_NAMES = {"failures": "失敗した行の記録", "screenshots": "画面の記録"}
-FORMAT_NAMES = {
-    "audio/wav": "WAV",
-    "audio/mpeg": "MP3",
-    "audio/mp4": "M4A",
-    "audio/flac": "FLAC",
-    "audio/ogg": "OGG",
-    "audio/webm": "WebM",
-    "video/mp4": "MP4（動画の音声）",
-    "video/webm": "WebM（動画の音声）",
-    "application/pdf": "PDF",
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/tiff": "TIFF",
-    "text/plain": "テキスト",
-    "text/csv": "CSV",
-}
+FORMAT_NAMES = FORMAT_NAMES_JA  # one list: the refusals name formats the same way
 _CROP = re.compile(r"review-([0-9]{4})-(.+)\.png")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 

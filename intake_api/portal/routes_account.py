@@ -73,4 +73,4 @@ def logout(request: Request, runtime: RuntimeDep) -> Response:
         with unit_of_work(runtime.factory) as session:
             accounts.log_out(session, user_id, str(data.get("sid") or ""))
     cookie.log_out(request)
-    return redirect("/portal/login")
+    return redirect("/portal/login?done=logout")

@@ -23,11 +23,13 @@ from intake_api.portal.kinds import fragment, portal_kind
 from intake_api.portal.labels import accepted_formats, ocr_field_labels, split_outputs
 from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirect, render
 from jobs import store
+from jobs.artifacts import size_label
 from jobs.errors import STATE_LABELS_JA, DigilaboError
 from jobs.lifecycle import FINISHED
 from jobs.registry import JobKind
 from services import fairshare
 from services import jobs as service
+from services.downloads import human_name
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 PAGE = 50
@@ -54,8 +56,9 @@ ERROR_HINTS: dict[str, str] = {
     "time_limit": "処理が制限時間を超えました。ファイルを分けて依頼するか、運用担当にご相談ください。",
     "worker_lost": "処理中のサーバーが停止しました。「再実行」してください。続く場合は運用担当にご連絡ください。",
     "transient": "相手のシステムが一時的に応答しませんでした。時間をおいて「再実行」してください。",
-    "cancelled": "このジョブは取り消されました。必要なら「再実行」してください。",
 }
+# A cancelled job was stopped on purpose: no failure advice.
+CANCELLED_HINT = "このジョブは取り消されました。必要なら「再実行」するか、新しく依頼してください。"
 DEFAULT_HINT = (
     "上の理由を確認し、ファイルや入力内容を直して新しく依頼してください。"
     "分からないときは、ジョブ番号を添えて運用担当にお問い合わせください。"
@@ -97,7 +100,7 @@ def new_job_page(
         "formats": accepted_formats(kind.accepted_media_types) if kind else "",
         "values": values or {},
         "error": error,
-        "max_mb": runtime.settings.max_upload_bytes / 1024**2,
+        "max_size": size_label(runtime.settings.max_upload_bytes),
     }
     return render(request, "new_job.html", context, status=status)
 
@@ -160,14 +163,23 @@ def job_page(
     request: Request, job_id: str, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
 ) -> Response:
     job = service.get_job(job_id, runtime, session, user.viewer)
-    hint = ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT) if job.state in ("failed", "cancelled") else ""
+    hint = (
+        CANCELLED_HINT
+        if job.state == "cancelled"
+        else ERROR_HINTS.get(job.error_code or "", DEFAULT_HINT)
+        if job.state == "failed"
+        else ""
+    )
     kind = runtime.registry.get(job.kind) if job.kind in runtime.registry else None
     pieces = portal_kind(kind)
     stored = service.stored_parameters(job.id, session, user.viewer)
     files, crop_groups = split_outputs(job.outputs, ocr_field_labels(stored), job.kind)
+    tz = runtime.settings.timezone
     context = {
         "job": job,
         "files": files,
+        # The name each file is saved under (as the download sends it).
+        "saved_as": {f.name: human_name(job.kind, f.name, stored, job.submitted_at, tz) for _, f in files},
         "crop_groups": crop_groups,
         "hint": hint,
         "finished": job.state in FINISHED,
@@ -202,13 +214,13 @@ def cancel(
     back: Annotated[str, Form()] = "",
 ) -> Response:
     service.cancel_job(job_id, runtime, session, user.viewer)
-    return redirect(_back(back, job_id))
+    return redirect(_back(back, job_id) + "?done=cancelled")
 
 
 @router.post("/jobs/{job_id}/retry", dependencies=[CsrfChecked])
 def retry(job_id: str, runtime: RuntimeDep, user: CurrentUser, back: Annotated[str, Form()] = "") -> Response:
     service.retry_job(job_id, runtime, user.viewer)
-    return redirect(_back(back, job_id))
+    return redirect(_back(back, job_id) + "?done=retried")
 
 
 @router.post("/jobs/{job_id}/urgent", dependencies=[CsrfChecked])

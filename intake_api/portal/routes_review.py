@@ -94,6 +94,10 @@ def _page(
     for item in items:
         item["typed"] = (typed or {}).get((item["form"], item["field"]), item["shown"])
         item["refused"] = (refused or {}).get((item["form"], item["field"]), "")
+        if item.get("date") and item["typed"] != item["shown"]:
+            # What was typed (from either box) stands in the 和暦 box; a 西暦
+            # box still showing the old day would contradict it, so it is blank.
+            item["seireki"] = ""
     failed = (error.details.get("form"), error.details.get("field")) if error else None
     message = error.message if error else ""
     if refused:

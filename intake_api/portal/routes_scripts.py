@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import groupby
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
@@ -152,6 +153,12 @@ def script_file(
         media_type="application/yaml; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{found["id"]}-v{found["version"]}.yaml"'},
     )
+
+
+@router.get("/{script_id}/versions/{version}/approve")
+def approve_address(script_id: str, version: int, _user: OperatorUser) -> Response:
+    """The approval's address opened in the browser: the version's page (approving takes the button)."""
+    return redirect(f"/portal/scripts/{quote(script_id)}?version={version}")
 
 
 @router.post("/{script_id}/versions/{version}/approve", dependencies=[CsrfChecked])

@@ -35,6 +35,10 @@ _ACTION = re.compile(r"(merge|split)-([0-9]{1,5})")
 _MAX_SPEAKERS = 200
 SAVED_JA = "保存しました。議事録などのファイルを作り直しました。"
 UNCHANGED_JA = "変更はありませんでした。"
+CHANGED_JA = (
+    "このページを開いた後に、ほかの人がこの文字起こしを保存しました。今回の修正は保存していません。"
+    "入力した内容はそのまま残してあります。最新の内容と見比べてから、もう一度「保存する」を押してください。"
+)
 
 
 def clock(seconds: float) -> str:
@@ -94,7 +98,7 @@ def _page(
     user: Any,
     job_id: str,
     typed: Mapping[str, str] | None = None,
-    error: JobInputError | None = None,
+    error: JobInputError | transcripts.TranscriptChanged | None = None,
 ) -> Response:
     found = transcripts.load(runtime, session, user.viewer, job_id)
     job = jobs_service.get_job(job_id, runtime, session, user.viewer)
@@ -112,7 +116,8 @@ def _page(
         "notice": "" if error else notice,
         "error": error.message if error else "",
     }
-    return render(request, fragment(kind, "editor.html"), context, status=422 if error else 200)
+    status = 200 if error is None else error.http_status
+    return render(request, fragment(kind, "editor.html"), context, status=status)
 
 
 @router.get("/jobs/{job_id}/transcript")
@@ -143,4 +148,8 @@ async def save(
     except JobInputError as exc:
         # A refused edit saves nothing: the page again, with what was typed.
         return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, exc)
+    except transcripts.TranscriptChanged:
+        # Saved elsewhere meanwhile: the newest version, with what was typed over it.
+        changed = transcripts.TranscriptChanged(message=CHANGED_JA)
+        return await run_in_threadpool(_page, request, runtime, session, user, job_id, typed, changed)
     return redirect(f"/portal/jobs/{job_id}/transcript?done=saved")

@@ -34,6 +34,16 @@ from services import accounts
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ROLE_LABELS = {"department": "部署担当", "operator": "運用担当", "admin": "管理者"}
+# One-line confirmations after a redirect (``?done=<key>``), shown by base.html.
+FLASH = {
+    "retried": "再実行を受け付けました。順番が来ると処理が始まります。",
+    "cancelled": "ジョブを取り消しました。",
+    "logout": "ログアウトしました。",
+}
+# Failures a department may simply send again: the service's fault, not the
+# file's. Any other failure is fixed by a new request (the page says how);
+# operators may retry every failure.
+RETRYABLE_BY_DEPARTMENT = frozenset({"queue_unavailable", "time_limit", "worker_lost", "transient"})
 
 # Content Security Policy: our own CSS and JS only, nothing inline, no framing.
 CSP = (
@@ -70,6 +80,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/portal/savings", "削減時間", ("department", "operator", "admin")),
     NavItem("/portal/admin/departments", "部署管理", ("admin",)),
     NavItem("/portal/admin/users", "利用者管理", ("admin",)),
+    NavItem("/portal/admin/tokens", "APIトークン", ("admin",)),
 )
 
 
@@ -162,6 +173,7 @@ def templates() -> Environment:
     env.filters["percent"] = lambda v: f"{float(v or 0) * 100:.0f}%"
     env.filters["wareki"] = wareki_value
     env.globals["ROLE_LABELS"] = ROLE_LABELS
+    env.globals["RETRYABLE_BY_DEPARTMENT"] = RETRYABLE_BY_DEPARTMENT
     return env
 
 
@@ -232,6 +244,7 @@ def render(
         "local": local_time(request),
         "local_ja": wareki_local(request),
         "dept_name": department_namer(request),
+        "flash": FLASH.get(request.query_params.get("done", ""), ""),
         **(context or {}),
     }
     return HTMLResponse(templates().get_template(name).render(values), status_code=status)

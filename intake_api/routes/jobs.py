@@ -4,19 +4,40 @@
 from __future__ import annotations
 
 from datetime import date
+from difflib import get_close_matches
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
 
 from intake_api.deps import CurrentViewer, RuntimeDep, SessionDep
 from intake_api.files import send_file
+from jobs.errors import JobInputError
 from jobs.lifecycle import State
 from services import fairshare
 from services import jobs as service
 from services.schemas import JobAccepted, JobPublic, JobsPublic, KindPublic
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
+SUBMIT_FIELDS = ("kind", "files", "parameters")
+
+
+def refuse_unknown_fields(names: set[str]) -> None:
+    """A misspelt field (``params``) would otherwise be dropped silently and
+    the job refused for a reason that has nothing to do with the mistake."""
+    unknown = sorted(names - set(SUBMIT_FIELDS))
+    if not unknown:
+        return
+    name = unknown[0]
+    close = get_close_matches(name, SUBMIT_FIELDS, n=1, cutoff=0.5)
+    expected = close[0] if close else "、".join(SUBMIT_FIELDS)
+    raise JobInputError(
+        "unknown_field",
+        f"項目 {name} は受け付けていません。送れる項目は {'、'.join(SUBMIT_FIELDS)} です"
+        f"（{expected} のつもりではありませんか）。",
+        field=name,
+        expected=expected,
+    )
 
 
 @router.get("/kinds", response_model=list[KindPublic])
@@ -31,6 +52,7 @@ def list_kinds(runtime: RuntimeDep, _viewer: CurrentViewer) -> list[KindPublic]:
     summary="Submit a job (returns at once; the work runs on a worker)",
 )
 async def submit_job(
+    request: Request,
     runtime: RuntimeDep,
     viewer: CurrentViewer,
     kind: Annotated[str, Form(description="job kind, see /api/v1/kinds")],
@@ -38,6 +60,7 @@ async def submit_job(
     parameters: Annotated[str, Form(description="JSON object of job parameters")] = "{}",
     urgent: Annotated[bool, Form(description="至急: taken before normal work (operators only)")] = False,
 ) -> JobAccepted:
+    refuse_unknown_fields(set((await request.form()).keys()))
     runtime.registry.get(kind)  # an unknown kind is refused before the parameters are read
     params = service.parse_parameters(parameters, runtime.settings)
     return await service.submit(runtime, viewer, kind, files, params, urgent=urgent)

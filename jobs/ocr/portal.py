@@ -28,7 +28,7 @@ TYPE_LABELS = {
     "account_number": "口座番号",
     "checkbox": "チェック欄",
     "free_text": "自由記述",
-    "digits": "数字列",
+    "digits": "数字の並び（番号・コード）",
     "choice": "選択肢に○",
     "era_date": "和暦の日付（元号・年月日の枠）",
     "tick_set": "チェックの組（通数つき）",
@@ -50,7 +50,7 @@ def latest_templates(*, session: Session) -> Sequence[OcrTemplate]:
 def template_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
     """New-job choices: the template id (intake takes its newest version)."""
     return [
-        (r.template_id, f"{r.name}（{r.template_id}・第{r.version}版・{r.fields}項目）")
+        (r.template_id, f"{r.name}（第{r.version}版・{r.fields}項目）")
         for r in latest_templates(session=session)
     ]
 

@@ -138,9 +138,18 @@ def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
         definition = stored.get("definition", {}) if isinstance(stored, Mapping) else {}
         return f"{definition.get('id', '?')}@{definition.get('version', '?')}"
 
+    def name(stored: Any) -> str:
+        definition = stored.get("definition", {}) if isinstance(stored, Mapping) else {}
+        return str(definition.get("name") or definition.get("id") or "")
+
     out = {k: v for k, v in params.items() if k not in ("template", "templates")}
     if "template" in params:
         out["template"] = key(params["template"])
     if "templates" in params:
         out["templates"] = [key(t) for t in params["templates"]]
+    # The forms' names, for lists and pages that should not show ids.
+    stored = [params["template"]] if "template" in params else list(params.get("templates") or [])
+    names = [n for n in dict.fromkeys(name(t) for t in stored) if n]
+    if names:
+        out["template_name"] = "・".join(names)
     return out

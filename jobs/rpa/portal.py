@@ -52,7 +52,8 @@ def approved_newest(*, session: Session) -> list[scripts.RpaScript]:
 def script_choices(session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
     """New-job choices: the script id (intake takes its newest approved version)."""
     return [
-        (r.script_id, f"{r.name}（{r.script_id}@{r.version}・{r.target}）")
+        # Names, not ids: the department picks by what the script does.
+        (r.script_id, f"{r.name}（第{r.version}版）")
         for r in approved_newest(session=session)
     ]
 
@@ -119,7 +120,7 @@ PORTAL = PortalKind(
     file_input=FileInput(
         "入力データ（CSV・XLSX）",
         ".csv,.xlsx",
-        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのYAMLは添付しないでください。",
+        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのファイルは添付しないでください。",
     ),
     value_labels={
         "invalid_rows": dict(INVALID_ROWS),

@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, UniqueConstraint, func, select
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from jobs.errors import Forbidden, InvalidTransition, JobInputError, NotFound
 from jobs.models import Base, new_id, utcnow
 from jobs.rpa.kind import SAMPLES
-from jobs.rpa.script import Script, parse_script
+from jobs.rpa.script import Script, ScriptError, parse_script
 from jobs.store import Viewer
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
@@ -143,7 +144,23 @@ def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
     shown = {k: v for k, v in params.items() if k != "script_text"}
     if "script_id" in params:
         shown["script"] = f"{params['script_id']}@{params.get('script_version')}"
+    # Two scripts with near-identical names may target different systems:
+    # the job says which one (its name and address), never the credential.
+    described = _describe(str(params.get("script_text") or ""))
+    if described:
+        shown["script_name"] = described[0]
+        shown["target_system"] = {"name": described[1], "base_url": described[2]}
     return shown
+
+
+@lru_cache(maxsize=64)
+def _describe(text: str) -> tuple[str, str, str] | None:
+    """Name, target name and address of a stored script (cached: job lists ask per row)."""
+    try:
+        script = parse_script(text)
+    except (ScriptError, KeyError, TypeError, ValueError):
+        return None
+    return script.name, script.target.name, script.target.base_url
 
 
 def counts(*, session: Session) -> int:

@@ -24,6 +24,10 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         ] = None,
         model_dir: Annotated[Path | None, typer.Option(help="a CTranslate2 Whisper folder")] = None,
         language: str = "ja",
+        speakers: Annotated[
+            str | None,
+            typer.Option(help="label speakers: auto (count found from the voices) or the number of speakers"),
+        ] = None,
     ) -> None:
         """Transcribe recordings here, without the queue: DIR/<audio stem>.<format>."""
         from jobs.transcription.direct import read_glossary
@@ -32,10 +36,21 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         params: dict[str, Any] = {
             "language": language,
             "glossary": read_glossary(glossary) if glossary else [],
+            **({"speakers": speaker_option(speakers)} if speakers is not None else {}),
         }
         formats = [f.strip() for f in fmt.split(",") if f.strip()]
         failed = transcribe_all(host, audio, out, formats, params, options)
         raise typer.Exit(1 if failed else 0)
+
+
+def speaker_option(text: str) -> str | int:
+    """``--speakers``: ``auto`` or a whole number (the kind checks its range)."""
+    value = text.strip().lower()
+    if value == "auto":
+        return value
+    if value.isdigit():
+        return int(value)
+    raise typer.BadParameter(f"auto or a number of speakers, not {text!r}", param_hint="--speakers")
 
 
 def transcribe_all(

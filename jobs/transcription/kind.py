@@ -94,15 +94,19 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             "invalid_parameters", "pause_seconds は0.5〜60の数値で指定してください。", field="pause_seconds"
         )
     speakers = params.get("speakers", 0)
+    # "auto": speaker labels on, the count found from the voices (the portal
+    # form and `digilabo transcribe --speakers auto` ask this way).
+    auto = speakers == "auto"
+    speakers = 0 if auto else speakers
     if not isinstance(speakers, int) or isinstance(speakers, bool) or not 0 <= speakers <= MAX_SPEAKERS:
         raise JobInputError(
             "invalid_parameters",
-            f"speakers は0（自動）〜{MAX_SPEAKERS}の整数で指定してください。",
+            f"speakers は auto（人数は自動）か0〜{MAX_SPEAKERS}の整数で指定してください。",
             field="speakers",
         )
     return TranscriptionParams(
         language=language,
-        diarize=bool(params.get("diarize", False)) or speakers > 0,
+        diarize=bool(params.get("diarize", False)) or auto or speakers > 0,
         speakers=speakers,
         meeting_name=_text(params, "meeting_name"),
         meeting_date=None if meeting_date is None else str(meeting_date),

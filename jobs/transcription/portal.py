@@ -5,8 +5,26 @@ the editor page itself (``editor.html``). Plain declarations: the portal renders
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from jobs.adapters import FormField, PortalKind
+from jobs.store import Viewer
+
+# The form offers counts a meeting room holds; the API takes up to MAX_SPEAKERS.
+FORM_MAX_SPEAKERS = 10
+
+
+def speaker_counts(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    return [("0", "自動で判定"), *((str(n), f"{n}人") for n in range(2, FORM_MAX_SPEAKERS + 1))]
+
+
+def count(value: str) -> Any:
+    """A chosen count as a number; anything else is left for the kind's
+    validator to refuse with its message."""
+    return int(value) if value.isdigit() else value
+
 
 PORTAL = PortalKind(
     fields=(
@@ -27,7 +45,26 @@ PORTAL = PortalKind(
             help="人名・地名・事業名など、正しく書き起こしてほしい語句（部署の用語集に追加して使います）。",
             max_length=4000,
         ),
+        FormField(
+            "diarize",
+            "話者を区別する",
+            kind="checkbox",
+            help="発言ごとに話者1・話者2…と付けます。名前は処理の後、文字起こしの修正画面で付け替えられます。",
+        ),
+        FormField(
+            "speakers",
+            "話者の人数",
+            kind="select",
+            help="分かっていれば選んでください（話者を区別するときだけ使います）。",
+            choices=speaker_counts,
+            default="0",
+            convert=count,
+        ),
     ),
+    value_labels={
+        "diarize": {True: "区別する", False: "区別しない"},
+        "speakers": {0: "自動で判定", **{n: f"{n}人" for n in range(1, 21)}},
+    },
     templates=Path(__file__).parent / "templates",
     job_fragment="job.html",
 )

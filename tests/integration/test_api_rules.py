@@ -78,6 +78,7 @@ def test_job_list_filters(service: Service, dept: str) -> None:
         ),
         ({"kind": "echo"}, [("a.txt", b"x"), ("a.txt", b"y")], 422, "duplicate_filename"),
         ({"kind": "echo"}, [(f"{i}.txt", b"x") for i in range(4)], 422, "too_many_files"),
+        ({"kind": "echo", "params": "{}"}, [("a.txt", b"x")], 422, "unknown_field"),
     ],
 )
 def test_bad_submission_is_refused_and_changes_nothing(
@@ -97,6 +98,18 @@ def test_bad_submission_is_refused_and_changes_nothing(
     assert any("\u3040" <= ch <= "\u9fff" for ch in error["message"]), error  # a Japanese message
     assert counts(service.runtime) == before
     assert blob_names(service.runtime) <= blobs
+
+
+def test_a_misspelt_field_names_the_expected_one(service: Service, dept: str) -> None:
+    answer = service.api.post(
+        "/api/v1/jobs",
+        headers=service.token(dept),
+        data={"kind": "echo", "params": json.dumps({"sleep": 0})},
+        files=[("files", ("a.txt", b"x", "text/plain"))],
+    )
+    error = answer.json()["error"]
+    assert answer.status_code == 422 and error["details"]["expected"] == "parameters", error
+    assert "params" in error["message"] and "parameters" in error["message"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer dl_wrong", "Basic abc", "Bearer " + "x" * 300])

@@ -14,8 +14,16 @@ ROWS = [
 ]
 
 
+UNITS = {"minutes": "分（音声）", "ocr": "枚"}
+
+
 def label(record: dict) -> dict:
-    return {**record, "department_name": "総務課", "service_label": record["service"]}
+    extra = (
+        {"service_label": record["service"], "unit_label": UNITS[record["service"]]}
+        if "service" in record
+        else {}
+    )
+    return {**record, "department_name": "総務課", **extra}
 
 
 def test_csv_has_bom_japanese_headers_totals_and_no_live_formulas() -> None:
@@ -29,12 +37,22 @@ def test_csv_has_bom_japanese_headers_totals_and_no_live_formulas() -> None:
         "サービス名",
         "件数",
         "処理量",
+        "単位",
         "削減時間（時間）",
         "削減時間（秒）",
     ]
     assert rows[1][0].startswith("'=")  # formula defused
+    assert rows[1][5:7] == ["120.0", "分（音声）"]
     assert rows[-1][0] == "合計"
-    assert rows[-1][4:] == ["5", "150.0", "2.5", "9000.0"]
+    # Minutes of audio and forms are not added up; hours are.
+    assert rows[-1][4:] == ["5", "", "", "2.5", "9000.0"]
+
+
+def test_one_unit_is_totalled_and_no_service_means_no_quantity() -> None:
+    one = to_csv(ROWS[:1], ["service"], label).decode("utf-8-sig").splitlines()
+    assert one[-1].split(",")[:4] == ["合計", "", "3", "120.0"]
+    by_department = to_csv(ROWS, ["department"], label).decode("utf-8-sig").splitlines()
+    assert "処理量" not in by_department[0]
 
 
 def test_xlsx_has_a_sheet_per_grouping_with_totals() -> None:

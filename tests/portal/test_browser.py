@@ -207,7 +207,8 @@ def test_minutes_from_upload_to_download_and_savings_export(
     tablet.goto(f"{portal_url}/portal/jobs")
     _shot(tablet, "department-jobs-tablet")
     page.click("button:has-text('ログアウト')")
-    page.wait_for_url("**/portal/login")
+    page.wait_for_url("**/portal/login?done=logout")
+    assert page.locator("#flash").inner_text() == "ログアウトしました。"
     tablet.goto(f"{portal_url}/portal/jobs")
     assert "/portal/login" in tablet.url
     tablet.context.close()
@@ -270,6 +271,9 @@ def _review_with_keyboard(page, url: str, job_id: str) -> None:  # type: ignore[
     assert page.locator("input.review-value").count() == 1
     assert label in page.locator(".review-item.invalid .refused").inner_text()
     assert page.locator(".review-item.invalid .review-mark").is_hidden()
+    # The boxes agree: what was typed in the 和暦 box, no stale day in the 西暦 box.
+    assert page.locator("#value-0").input_value() == "平成15年2月30日"
+    assert page.locator("input[name=seireki_0]").input_value() == ""
     page.fill("input[name=seireki_0]", to_seireki(read + timedelta(days=1)))
     page.fill("#value-0", to_wareki(read))  # the 和暦 box as shown: the 西暦 box decides
     page.locator("input[name=seireki_0]").press("Enter")

@@ -21,6 +21,7 @@ from intake_api.portal.labels import (
 from intake_api.portal.review_items import date_item
 from intake_api.portal.routes_review import decisions
 from intake_api.portal.web import templates
+from jobs.artifacts import size_label
 from jobs.transcription.kind import KIND as TRANSCRIPTION
 
 
@@ -96,7 +97,7 @@ def _form(choices: list[tuple[str, str]]) -> str:
         "file_input": None,
         "formats": "CSV",
         "error": "",
-        "max_mb": 100,
+        "max_size": size_label(100 * 1024**2),
         "csrf_token": "t",
         "user": None,
         "nav": [],
@@ -111,6 +112,12 @@ def test_a_select_with_one_choice_starts_on_it_and_the_upload_status_starts_hidd
     two = _form([("a", "A"), ("b", "B")])
     assert '<option value="">選択してください</option>' in two and " selected" not in two
     assert '<div class="upload-status" hidden>' in one and "受け付ける形式: CSV。" in one
+    assert "1ファイル 100 MB まで。" in one
+
+
+def test_the_upload_limit_reads_the_same_in_the_help_and_the_refusal() -> None:
+    assert size_label(1_000_000) == "976.6 KB" and size_label(2 * 1024**3) == "2 GB"
+    assert size_label(1024**2) == "1 MB" and size_label(512) == "512 B"
 
 
 def test_review_shows_both_engines_readings_when_they_differ() -> None:
@@ -137,25 +144,41 @@ def test_review_shows_both_engines_readings_when_they_differ() -> None:
     job = SimpleNamespace(
         id="j1", department="kikaku", submitted_at=None, parameters={}, summary={}, state="needs_review"
     )
-    page = (
-        templates()
-        .get_template("review.html")
-        .render(
-            {
-                "request": None,
-                "job": job,
-                "items": items,
-                "error": "",
-                "failed": None,
-                "csrf_token": "t",
-                "opened_at": 0,
-                "user": None,
-                "nav": [],
-                "path": "",
-                "dept_name": str,
-                "local_ja": str,
-            }
+
+    def page_for(role: str) -> str:
+        user = SimpleNamespace(viewer=SimpleNamespace(sees_all=role != "department"))
+        return (
+            templates()
+            .get_template("review.html")
+            .render(
+                {
+                    "request": None,
+                    "job": job,
+                    "items": items,
+                    "error": "",
+                    "failed": None,
+                    "csrf_token": "t",
+                    "opened_at": 0,
+                    "user": user,
+                    "nav": [],
+                    "path": "",
+                    "dept_name": str,
+                    "local_ja": str,
+                }
+            )
         )
-    )
-    assert "読み取りエンジン別: PP-OCR「髙橋」確信度 93／ Tesseract「高橋」確信度 71" in page
-    assert page.count("読み取りエンジン別") == 1  # one engine alone: no comparison shown
+
+    page = page_for("operator")
+    assert "読み取り方法別: PP-OCR「髙橋」確信度 93／ Tesseract「高橋」確信度 71" in page
+    assert page.count("読み取り方法別") == 1  # one engine alone: no comparison shown
+    # Department users are not shown engine names.
+    staff = page_for("department")
+    assert "方法A「髙橋」確信度 93／ 方法B「高橋」確信度 71" in staff
+    assert "Tesseract" not in staff and "PP-OCR" not in staff
+
+
+def test_the_template_editor_offers_every_field_type() -> None:
+    from jobs.ocr.portal import TYPE_LABELS
+    from jobs.ocr.template import FIELD_TYPES
+
+    assert tuple(TYPE_LABELS) == FIELD_TYPES  # digits too, in the template's order

@@ -67,7 +67,14 @@ def test_ocr_batch_is_reviewed_on_the_review_screen(
 
     assert job_id in ops.client.get("/portal/ops/review").text
     assert staff.client.get("/portal/ops/review").status_code == 403
-    assert f"/portal/jobs/{job_id}/review" in staff.client.get(f"/portal/jobs/{job_id}").text
+    job_page = staff.client.get(f"/portal/jobs/{job_id}").text
+    assert f"/portal/jobs/{job_id}/review" in job_page
+    # Its CSV/XLSX hold values nobody has confirmed yet, and say so.
+    assert job_page.count("確認前の値です") >= 2
+    assert "給付金支給申請書（第1版）" in job_page  # the form's name, not its id
+    assert re.search(r"給付金支給申請書_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv", job_page)  # saved under it
+    listing = staff.client.get("/portal/jobs").text
+    assert "給付金支給申請書・" in listing  # 内容: the form's name and how many
     assert other.client.get(f"/portal/jobs/{job_id}/review").status_code == 404
 
     page = ops.client.get(f"/portal/jobs/{job_id}/review")

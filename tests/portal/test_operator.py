@@ -61,10 +61,16 @@ def test_queues_jobs_failed_retry_and_cancel(
     assert _state(ops, slow) == "cancelled"
 
     retried = ops.post(f"/portal/jobs/{failing}/retry", {"back": "/portal/ops/failed"})
-    assert retried.status_code == 303 and retried.headers["location"] == "/portal/ops/failed"
+    assert retried.status_code == 303 and retried.headers["location"] == "/portal/ops/failed?done=retried"
+    assert "再実行を受け付けました" in ops.client.get(retried.headers["location"]).text
     wait_until(lambda: _state(ops, failing) == "failed", 60, "the retried job to fail again")
     page = staff.client.get(f"/portal/jobs/{slow}")
     assert "取り消されました" in page.text and "再実行" in page.text
+    assert "直して新しく依頼" not in page.text  # no failure advice for a cancelled job
+    # A failure caused by the department's own file: fixed by a new request, not 再実行.
+    own = staff.client.get(f"/portal/jobs/{failing}").text
+    assert "直して新しく依頼" in own and f'action="/portal/jobs/{failing}/retry"' not in own
+    assert f'action="/portal/jobs/{failing}/retry"' in ops.client.get(f"/portal/jobs/{failing}").text
 
 
 def test_glossary_editing(service: Service, dept: str, person: Callable[..., Person]) -> None:

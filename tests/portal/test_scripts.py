@@ -68,7 +68,15 @@ def test_scripts_upload_approval_and_department_view(
     saved = _upload(author, script_id, text)
     assert saved.status_code == 303 and saved.headers["location"].endswith("version=1&saved=1")
     page = author.client.get(saved.headers["location"])
-    assert "承認待ち" in page.text and "zaimu-standin" in page.text and 'id="approve-form"' in page.text
+    assert "承認待ち" in page.text and "zaimu-standin" in page.text
+    # The uploader is not offered the approval they would be refused.
+    assert 'id="approve-form"' not in page.text and 'id="own-upload"' in page.text
+    assert 'id="approve-form"' in checker.client.get(saved.headers["location"]).text
+    # Opening the approval address (e.g. from the address bar) shows the script, not JSON.
+    opened = checker.client.get(f"/portal/scripts/{script_id}/versions/1/approve", follow_redirects=False)
+    assert (
+        opened.status_code == 303 and opened.headers["location"] == f"/portal/scripts/{script_id}?version=1"
+    )
     assert HOSTILE not in page.text and ESCAPED in page.text
     again = _upload(author, script_id, text)
     assert again.status_code == 303 and "unchanged=1" in again.headers["location"]
@@ -89,7 +97,8 @@ def test_scripts_upload_approval_and_department_view(
     assert listing.status_code == 200 and HOSTILE not in listing.text
     assert all(s in listing.text for s in (script_id, pending_id, author.name, checker.name, "承認待ち"))
     form = staff.client.get("/portal/jobs/new?kind=rpa_entry").text
-    assert f'value="{script_id}"' in form and f"{script_id}@1" in form and f"{script_id}@2" not in form
+    # Offered by name and approved version (第1版), never the pending 第2版.
+    assert re.search(rf'value="{script_id}"[^>]*>[^<]*（第1版）</option>', form), form
     assert pending_id not in form and 'value="shishutsu_futan"' in form and HOSTILE not in form
     refused = staff.post(
         "/portal/jobs/new",
@@ -128,6 +137,11 @@ def test_entry_job_through_the_form(
         re.fullmatch(r"shishutsu_futan@[0-9]+", params["script"]) and params["script_id"] == "shishutsu_futan"
     )
     assert params["invalid_rows"] == "reject" and params["dry_run"] is True and "script_text" not in params
+    assert (
+        params["script_name"] == "支出負担行為の一括入力"
+        and params["target_system"]["name"] == "zaimu-standin"
+    )
+    assert "credential" not in params["target_system"]
 
     page = staff.client.get(f"/portal/jobs/{job_id}").text
     assert "一件でも不備があれば全体を受け付けない" in page and "はい（登録しない）" in page
@@ -147,4 +161,9 @@ def test_entry_job_through_the_form(
         ("入力データ不備", 2),
     ):
         assert re.search(rf"<dt>{re.escape(label)}</dt><dd>{count}件</dd>", page), label
-    assert "<dt>失敗</dt><dd>1件</dd>" in page and "results.csv" in page
+    assert "<dt>失敗</dt><dd>1件</dd>" in page and "「入力結果（CSV）」" in page
+    # The job names the script and the system it enters into (two scripts may look alike).
+    assert (
+        re.search(r"支出負担行為の一括入力（第[0-9]+版）", page)
+        and 'id="target-system">zaimu-standin' in page
+    )

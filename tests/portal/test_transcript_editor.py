@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import pytest
 from docx import Document
@@ -52,7 +53,12 @@ def test_api_reads_edits_and_counts_the_bounded_time(service: Service, dept: str
     stale = service.api.put(url, json=body, headers=staff)
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "transcript_changed"
 
-    docx = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/minutes.docx", headers=staff).content
+    answer = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/minutes.docx", headers=staff)
+    docx = answer.content
+    # Saved under the meeting's name (RFC 5987), minutes.docx for old clients.
+    disposition = answer.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=\"minutes.docx\"; filename*=UTF-8''")
+    assert unquote(disposition.split("''", 1)[1]).startswith("防災対策検討会議_")
     text = _docx_text(docx)
     assert "危機管理室長" in text and "小倉北区の避難所" in text and "話者1" not in text
     srt = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/transcript.srt", headers=staff).text
@@ -152,5 +158,13 @@ def test_portal_editor_form(service: Service, dept: str, person: Callable[..., P
     # A refused edit (a split with no position) shows the page again with what was typed.
     refused = staff.post(editor, {"text_0": "直した文", "action": "split-0", "split_at": "x"})
     assert refused.status_code == 422 and "分割する位置" in refused.text and "直した文" in refused.text
+    # Saved from a second tab on the older version: the page again, with what
+    # was typed and a Japanese message, nothing saved.
+    stale = staff.post(editor, {**form, "text_0": "古い版からの修正", "action": "save"})
+    assert stale.status_code == 409 and "ほかの人がこの文字起こしを保存しました" in stale.text
+    assert (
+        "古い版からの修正" in stale.text
+        and "transcript_changed" not in stale.text.split("<main>")[1].split("</main>")[0]
+    )
     unchanged = staff.post(editor, {"action": "save"})
     assert unchanged.headers["location"].endswith("done=unchanged")

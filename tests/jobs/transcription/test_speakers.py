@@ -139,3 +139,11 @@ def test_a_count_turns_speakers_on() -> None:
     assert validate_params({})["diarize"] is False
     assert validate_params({"speakers": 3})["diarize"] is True
     assert validate_params({"diarize": True})["speakers"] == 0
+    # "auto" (the portal's and the CLI's way): labels on, the count found from the voices.
+    assert (
+        validate_params({"speakers": "auto"})["diarize"],
+        validate_params({"speakers": "auto"})["speakers"],
+    ) == (
+        True,
+        0,
+    )
