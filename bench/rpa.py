@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -391,6 +392,8 @@ def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict
 
 
 def main() -> None:
+    # SIGTERM (a timeout) unwinds like Ctrl-C, so the stand-ins are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2)

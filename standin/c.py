@@ -31,6 +31,19 @@ MAX_TOKENS = 20  # open 確認 screens kept per session
 MAX_HITS = 50  # rows a search window shows
 
 
+class Refused(Exception):
+    """A request the system answers with another page (session ended, outside the frames)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return exc.response
+
+
 @dataclass
 class Pending:
     checked: Checked
@@ -90,29 +103,30 @@ class SystemC:
         if self.q.delay_ms:
             await asyncio.sleep(self.q.delay_ms / 1000)
 
-    def gate(self, request: Request, *, framed: bool) -> tuple[Session | None, Response | None]:
-        """The session of this request (counting it), or the page the system shows instead."""
+    def gate(self, request: Request, *, framed: bool) -> Session:
+        """The session of this request (counting it); ``Refused`` with the page
+        the system shows instead."""
         s = self.sessions.get(request.cookies.get(COOKIE, ""))
-        if s is None:
-            return None, self.page(
-                pages.message(self.q, "セッションエラー", pages.NOT_LOGGED_IN, to_login=True)
-            )
         q = self.q
+        if s is None:
+            raise Refused(self.page(pages.message(q, "セッションエラー", pages.NOT_LOGGED_IN, to_login=True)))
         s.requests += 1
         too_many = q.session_requests and s.requests > q.session_requests
         too_old = q.session_seconds and time.monotonic() - s.started > q.session_seconds
         if s.ended or too_many or too_old:
             s.ended = True
             s.tokens.clear()
-            return None, self.page(pages.message(q, "セッションエラー", pages.SESSION_EXPIRED, to_login=True))
+            raise Refused(
+                self.page(pages.message(q, "セッションエラー", pages.SESSION_EXPIRED, to_login=True))
+            )
         # Chromium says where a document goes: a work screen must load into a frame.
         if (
             framed
             and q.on("frame_check")
             and request.headers.get("sec-fetch-dest") not in ("frame", "iframe")
         ):
-            return None, self.page(pages.message(q, "エラー", pages.OUTSIDE_FRAMES))
-        return s, None
+            raise Refused(self.page(pages.message(q, "エラー", pages.OUTSIDE_FRAMES)))
+        return s
 
     def rules(self, s: Session) -> Rules:
         q = self.q
@@ -147,13 +161,11 @@ class SystemC:
         return RedirectResponse(f"{pages.BASE}/Login.do", status_code=302)
 
     async def main(self, request: Request) -> Response:
-        s, refused = self.gate(request, framed=False)
-        return refused or self.page(pages.main_frames(self.q, s.user if s else ""))
+        s = self.gate(request, framed=False)
+        return self.page(pages.main_frames(self.q, s.user))
 
     async def frame(self, request: Request) -> Response:
-        s, refused = self.gate(request, framed=True)
-        if refused or s is None:
-            return refused or Response(status_code=500)
+        s = self.gate(request, framed=True)
         name = request.url.path.rsplit("/", 1)[1]
         html = {"Head.do": pages.head(self.q, s.user), "Menu.do": pages.menu(self.q)}.get(name) or pages.top(
             self.q
@@ -161,9 +173,7 @@ class SystemC:
         return self.page(html)
 
     async def entry(self, request: Request) -> Response:
-        s, refused = self.gate(request, framed=True)
-        if refused or s is None:
-            return refused or Response(status_code=500)
+        s = self.gate(request, framed=True)
         await self.slow()
         if request.method == "GET":
             return self.page(entry_pages.entry(self.q, {}))
@@ -201,9 +211,7 @@ class SystemC:
         return self.page(entry_pages.done(self.q, voucher, pending.checked.reference))
 
     async def inquiry(self, request: Request) -> Response:
-        s, refused = self.gate(request, framed=True)
-        if refused or s is None:
-            return refused or Response(status_code=500)
+        self.gate(request, framed=True)
         await self.slow()
         params = self.query(request)
         reference = params.get("SEIRI_NO", "").strip()
@@ -218,9 +226,7 @@ class SystemC:
 
     async def search(self, request: Request) -> Response:
         """The 予算科目 and 支払先 search windows (top-level popups)."""
-        s, refused = self.gate(request, framed=False)
-        if refused or s is None:
-            return refused or Response(status_code=500)
+        s = self.gate(request, framed=False)
         budget = request.url.path.endswith("YosanSearch.do")
         params = self.query(request)
         line = params.get("LINE", "0")
@@ -279,6 +285,7 @@ def create_app(db: Path, user: str, password: str, quirks: dict[str, Any] | None
     c = SystemC(db, user, password, quirks)
     base = pages.BASE
     return Starlette(
+        exception_handlers={Refused: refused},
         routes=[
             Route("/", root),
             Route(f"{base}/", root),
@@ -292,5 +299,5 @@ def create_app(db: Path, user: str, password: str, quirks: dict[str, Any] | None
             Route(f"{base}/ShiharaiSearch.do", c.search),
             Route("/_admin/switches", c.admin_switches, methods=["GET", "POST"]),
             Route("/_admin/entries", c.admin_entries),
-        ]
+        ],
     )
