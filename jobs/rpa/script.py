@@ -65,7 +65,7 @@ class Step:
 
     @property
     def submits(self) -> bool:
-        return self.action == "click" and bool(self.args.get("submit"))
+        return self.action in ("click", "press") and bool(self.args.get("submit"))
 
     def walk(self) -> list[Step]:
         """This step and every nested one, in order."""

@@ -251,7 +251,7 @@ class TargetSession:
                 self._run_steps(step.children, values, captured)
                 return
             timeout = float(args.get("timeout_seconds", self.target.timeout_seconds)) * 1000
-            popup = windows.open_popup(self.page, outer, args["selector"], timeout)
+            popup = windows.open_popup(self.page, outer, args["selector"], timeout, args.get("key"))
             self._watch(popup)
             self.scope = popup
             self._check_expired()  # the window may open on the session-ended page

@@ -26,6 +26,7 @@ from tests.jobs.rpa.conftest import (
 )
 
 SCRIPT_C = REPO / "jobs" / "rpa" / "samples" / "zaimu_c.yaml"
+SCRIPT_C_KEYS = REPO / "jobs" / "rpa" / "samples" / "zaimu_c_keys.yaml"
 
 
 @pytest.fixture
@@ -103,3 +104,17 @@ def test_system_c_entered_through_frames_and_windows_then_found_exactly_across_p
     assert results["K-12"]["voucher_no"] == k12["voucher_no"]
     refs = Counter(e["reference"] for e in jobs_c.standin.entries())
     assert refs == {"K-12": 1, "K-120": 1, "K-121": 1, "K-1": 1}
+
+
+def test_system_c_by_keys_and_a_hover_menu(jobs_c: Jobs, tmp_path: Path) -> None:
+    """Switches keys=on and menu=hover: F4 opens the search windows, F9 is
+    確認, F12 登録, and the menu's links show only under the mouse."""
+    jobs_c.standin.switches(keys="on", menu="hover")
+    rows = [record(1), record(2)]
+    outcome = run(jobs_c.context(script_text(SCRIPT_C_KEYS), write_records(tmp_path / "r.csv", rows)))
+    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 2}, results
+    entries = {e["reference"]: e for e in jobs_c.standin.entries()}
+    assert {k: r["voucher_no"] for k, r in results.items()} == {
+        k: e["voucher_no"] for k, e in entries.items()
+    }
