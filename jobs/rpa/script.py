@@ -65,7 +65,7 @@ class Step:
 
     @property
     def submits(self) -> bool:
-        return self.action == "click" and bool(self.args.get("submit"))
+        return self.action in ("click", "press") and bool(self.args.get("submit"))
 
     def walk(self) -> list[Step]:
         """This step and every nested one, in order."""
@@ -227,7 +227,7 @@ def _steps(items: list[dict[str, Any]], node: yaml.Node, path: list[str | int]) 
     steps = []
     for i, item in enumerate(items):
         action, args = next(iter(item.items()))
-        if action in ("goto", "screenshot"):
+        if action in ("goto", "screenshot") and isinstance(args, str):
             args = {"url" if action == "goto" else "name": args}
         elif action == "press" and isinstance(args, str):
             args = {"key": args}

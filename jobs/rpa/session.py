@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -65,6 +66,7 @@ class _DryRunStop(Exception):
 class TargetSession:
     def __init__(self, browser: Any, target: Target, base_url: str, job_id: str, work_dir: Path) -> None:
         self.target, self.job_id, self.work_dir = target, job_id, work_dir
+        self.base_url = base_url.rstrip("/")
         self.row_number = 0
         self.timeout_ms = target.timeout_seconds * 1000
         self.context = browser.new_context(base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
@@ -249,9 +251,10 @@ class TargetSession:
                 self._run_steps(step.children, values, captured)
                 return
             timeout = float(args.get("timeout_seconds", self.target.timeout_seconds)) * 1000
-            popup = windows.open_popup(self.page, outer, args["selector"], timeout)
+            popup = windows.open_popup(self.page, outer, args["selector"], timeout, args.get("key"))
             self._watch(popup)
             self.scope = popup
+            self._check_expired()  # the window may open on the session-ended page
             windows.run_in_popup(
                 popup,
                 step.children,
@@ -305,6 +308,10 @@ class TargetSession:
             raise RecordRejected(" ／ ".join(messages))
 
     def _do_goto(self, args: dict[str, Any]) -> None:
+        # ``skip_if_there``: a frameset whose address never changes is reloaded
+        # only on a fresh page (four requests fewer per record, as by hand).
+        if args.get("skip_if_there") and self.scope.url == urljoin(f"{self.base_url}/", args["url"]):
+            return
         self.scope.goto(args["url"])
 
     def _do_fill(self, args: dict[str, Any]) -> None:

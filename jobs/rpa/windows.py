@@ -52,11 +52,15 @@ def find_frame(page: Any, scope: Any, args: dict[str, Any], timeout_ms: float) -
     return frame
 
 
-def open_popup(page: Any, scope: Any, selector: str, timeout_ms: float) -> Any:
-    """Click ``selector`` in ``scope`` and return the window it opens."""
+def open_popup(page: Any, scope: Any, selector: str, timeout_ms: float, key: str | None = None) -> Any:
+    """Click ``selector`` in ``scope`` (or, with ``key``, press that key in
+    it: F4 on a keyboard-driven screen) and return the window it opens."""
     try:
         with page.expect_popup(timeout=timeout_ms) as info:
-            scope.click(selector)
+            if key:
+                scope.press(selector, key)
+            else:
+                scope.click(selector)
         popup = info.value
         popup.wait_for_load_state("domcontentloaded", timeout=timeout_ms)
     except PlaywrightTimeout:
