@@ -25,9 +25,9 @@ target:
   name: frames-site
   base_url: http://127.0.0.1:9
   credential: zaimu_demo
-  timeout_seconds: 4
+  timeout_seconds: {timeout}
   max_processing_seconds: 0.2
-  retries: 1
+  retries: {retries}
   login:
     - goto: /login
     - fill: {{selector: "[name=user]", value: "{{{{ credential.user }}}}"}}
@@ -73,8 +73,8 @@ lookup:
 """
 
 
-def script(check: bool = False) -> str:
-    return SCRIPT.format(check="true" if check else "false")
+def script(check: bool = False, timeout: int = 4, retries: int = 1) -> str:
+    return SCRIPT.format(check="true" if check else "false", timeout=timeout, retries=retries)
 
 
 @pytest.fixture
@@ -108,9 +108,10 @@ def test_a_missing_code_in_the_window_fails_that_row_and_the_next_goes_on(
     jobs_f: Jobs, site: Site, tmp_path: Path
 ) -> None:
     rows = [("T-1", "9999"), ("T-2", "0301")]
-    outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", rows)))
+    outcome = run(jobs_f.context(script(timeout=2, retries=0), records(tmp_path / "r.csv", rows)))
     results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
     assert results["T-1"]["状態コード"] == "failed" and results["T-2"]["状態コード"] == "entered"
+    assert "応答がありません（click）" in results["T-1"]["メッセージ"]  # the 選択 link never came
     assert [e["ref"] for e in site.entries] == ["T-2"]
     assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"]
 
