@@ -149,3 +149,16 @@ def test_look_up_matches_the_exact_reference_across_pages(jobs_f: Jobs, site: Si
 def test_dry_run_stops_before_the_submit_inside_a_frame(jobs_f: Jobs, site: Site, tmp_path: Path) -> None:
     outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", [("T-1", "0201")]), dry_run=True))
     assert site.entries == [] and outcome.summary.get("checked") == 1
+
+
+def test_a_row_that_never_fits_in_a_session_fails_as_a_session_problem(
+    jobs_f: Jobs, site: Site, tmp_path: Path
+) -> None:
+    """Sessions of five pages, a row of six: after two re-logins the row fails
+    with the session named (never 対象システムが拒否), nothing entered twice."""
+    site.expire_after = 5
+    outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", [("T-1", "0201")])))
+    (result,) = read_results(outcome.outputs[0].path)
+    assert result["状態コード"] == "failed" and "セッションが繰り返し切れた" in result["メッセージ"]
+    assert outcome.summary["relogins"] == 2 and site.entries == []
+    assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"] and outcome.needs_review
