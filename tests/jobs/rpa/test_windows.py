@@ -25,9 +25,9 @@ target:
   name: frames-site
   base_url: http://127.0.0.1:9
   credential: zaimu_demo
-  timeout_seconds: 4
+  timeout_seconds: {timeout}
   max_processing_seconds: 0.2
-  retries: 1
+  retries: {retries}
   login:
     - goto: /login
     - fill: {{selector: "[name=user]", value: "{{{{ credential.user }}}}"}}
@@ -73,8 +73,8 @@ lookup:
 """
 
 
-def script(check: bool = False) -> str:
-    return SCRIPT.format(check="true" if check else "false")
+def script(check: bool = False, timeout: int = 4, retries: int = 1) -> str:
+    return SCRIPT.format(check="true" if check else "false", timeout=timeout, retries=retries)
 
 
 @pytest.fixture
@@ -108,9 +108,10 @@ def test_a_missing_code_in_the_window_fails_that_row_and_the_next_goes_on(
     jobs_f: Jobs, site: Site, tmp_path: Path
 ) -> None:
     rows = [("T-1", "9999"), ("T-2", "0301")]
-    outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", rows)))
+    outcome = run(jobs_f.context(script(timeout=2, retries=0), records(tmp_path / "r.csv", rows)))
     results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
     assert results["T-1"]["状態コード"] == "failed" and results["T-2"]["状態コード"] == "entered"
+    assert "応答がありません（click）" in results["T-1"]["メッセージ"]  # the 選択 link never came
     assert [e["ref"] for e in site.entries] == ["T-2"]
     assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"]
 
@@ -148,3 +149,16 @@ def test_look_up_matches_the_exact_reference_across_pages(jobs_f: Jobs, site: Si
 def test_dry_run_stops_before_the_submit_inside_a_frame(jobs_f: Jobs, site: Site, tmp_path: Path) -> None:
     outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", [("T-1", "0201")]), dry_run=True))
     assert site.entries == [] and outcome.summary.get("checked") == 1
+
+
+def test_a_row_that_never_fits_in_a_session_fails_as_a_session_problem(
+    jobs_f: Jobs, site: Site, tmp_path: Path
+) -> None:
+    """Sessions of five pages, a row of six: after two re-logins the row fails
+    with the session named (never 対象システムが拒否), nothing entered twice."""
+    site.expire_after = 5
+    outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", [("T-1", "0201")])))
+    (result,) = read_results(outcome.outputs[0].path)
+    assert result["状態コード"] == "failed" and "セッションが繰り返し切れた" in result["メッセージ"]
+    assert outcome.summary["relogins"] == 2 and site.entries == []
+    assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"] and outcome.needs_review
