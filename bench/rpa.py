@@ -1,10 +1,11 @@
-"""Bulk-entry throughput against both stand-in systems: records per minute
-of a job (ledger, claims, checks) vs a bare hand-written Playwright loop
-doing the same steps, and Chromium's memory. System A (ids, a confirmation
-page) with 1 and 2 concurrent contexts; system B (tree menu, labels in <th>,
-an XHR-filled select, a confirm() dialog before 登録; the target allows one
-job at a time) with 1. Prints one JSON object.
-``python bench/rpa.py [--records N] [--rounds R] [--systems a,b]``.
+"""Bulk-entry throughput against the three stand-in systems: records per
+minute of a job (ledger, claims, checks) vs a bare hand-written Playwright
+loop doing the same steps, and Chromium's memory. System A (ids, a
+confirmation page) with 1 and 2 concurrent contexts; system B (tree menu,
+labels in <th>, an XHR-filled select, a confirm() dialog before 登録; the
+target allows one job at a time) with 1; system C (a frameset, two search
+windows per record, an era select, 全角 摘要, a 確認 screen) with 1. Prints
+one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c]``.
 
 Both sides are timed from launching Chromium to the last record, login
 included; the job also reads and checks the records, commits each record's
@@ -12,7 +13,8 @@ state before and after typing it, and writes its results, because that is the
 job. Fairness on a busy machine: one unmeasured warm-up run of each side
 first (imports, Chromium's files in the page cache), then R rounds with the
 order swapped each round (job, bare, bare, job, ...), so neither side always
-runs first or last; the ratio is of the summed times. ``cpu_ms_per_record``
+runs first or last, and every system in each round (interleaved), so a change
+of the machine's load touches all of them; the ratio is of the summed times. ``cpu_ms_per_record``
 (this process, its finished children — each run's Playwright driver and its
 Chromium — and the stand-in app) moves less with other load than wall time.
 """
@@ -23,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -57,9 +60,20 @@ def start_app(tmp: Path, system: str) -> tuple[Child, str]:
     return start_standin(tmp / f"standin-{system}", env=env, user=USER, system=system)
 
 
-def rows(prefix: str, n: int) -> list[Row]:
+def rows(prefix: str, n: int, system: str = "a") -> list[Row]:
+    """The records; on system C the payee must be in its master (北九州商事1…300)."""
     return [
-        [f"{prefix}-{i:05d}", "2025-06-02", "02", "01", "01", "07", str(1000 + i), f"商事{i}", "購入"]
+        [
+            f"{prefix}-{i:05d}",
+            "2025-06-02",
+            "02",
+            "01",
+            "01",
+            "07",
+            str(1000 + i),
+            f"北九州商事{i % 300 + 1}" if system == "c" else f"商事{i}",
+            "購入",
+        ]
         for i in range(n)
     ]
 
@@ -67,7 +81,7 @@ def rows(prefix: str, n: int) -> list[Row]:
 def job(system: System, tmp: Path, url: str, ledger: SqlRecordLedger, prefix: str, n: int) -> None:
     records = tmp / f"{prefix}.csv"
     with records.open("w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerows([HEADERS, *rows(prefix, n)])
+        csv.writer(fh).writerows([HEADERS, *rows(prefix, n, system.name)])
     work = tmp / prefix
     work.mkdir()
     inputs = (
@@ -147,6 +161,65 @@ def row_b(page: Any, r: Row) -> None:
     page.locator("th:text-is('伝票番号') + td").first.inner_text()
 
 
+def login_c(page: Any) -> None:
+    page.goto("/zaimu/Login.do")
+    page.fill("[name=USER_CD]", USER)
+    page.fill("[name=PASSWORD]", PASSWORD)
+    with page.expect_navigation():
+        page.click("input[name=btnLogin]")
+
+
+def wareki(iso: str) -> tuple[str, str, str, str]:
+    """By hand, as a person writing this loop would: 令和 from 2019-05-01."""
+    y, m, d = (int(x) for x in iso.split("-"))
+    era, first = ("令和", 2019) if (y, m) >= (2019, 5) else ("平成", 1989)
+    return era, str(y - first + 1), str(m), str(d)
+
+
+def zenkaku(text: str) -> str:
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def choose(page: Any, main: Any, button: str, field: str, value: str, column: int) -> None:
+    """A search window: search, 選択 on the line whose cell is exactly the value; it closes."""
+    with page.expect_popup() as info:
+        main.click(button)
+    window = info.value
+    window.fill(f"[name={field}]", value)
+    with window.expect_navigation():
+        window.click("input[type=submit][value='検索']")
+    with window.expect_event("close"):
+        window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
+
+
+def row_c(page: Any, r: Row) -> None:
+    """System C's sample script by hand: the menu frame's link, the era select
+    and boxes, two search windows, 確認, 登録 and the voucher number."""
+    if not page.url.endswith("/zaimu/Main.do"):  # the frameset's address never changes
+        page.goto("/zaimu/Main.do")
+    main = page.frame(name="main")
+    with main.expect_navigation():
+        page.frame(name="menu").click("a:text-is('支出負担行為入力')")
+    main.get_by_text("画面ID：KSF010").first.wait_for()
+    era, year, month, day = wareki(r[1])
+    main.select_option("[name=KIHYO_GENGO]", label=era)
+    main.fill("[name=KIHYO_YY]", year)
+    main.fill("[name=KIHYO_MM]", month)
+    main.fill("[name=KIHYO_DD]", day)
+    choose(page, main, "input[name=btnYosan]", "S_CD", "".join(r[2:6]), 1)
+    choose(page, main, "input[name=btnShiharai]", "S_NM", r[7], 2)
+    main.fill("[name=KINGAKU]", r[6])
+    main.fill("[name=TEKIYO]", zenkaku(r[8]))
+    main.fill("[name=SEIRI_NO]", r[0])
+    with main.expect_navigation():
+        main.click("input[name=btnKakunin]")
+    main.get_by_text("以下の内容で登録します。").first.wait_for()
+    with main.expect_navigation():
+        main.click("input[name=btnToroku]")
+    main.get_by_text("登録が完了しました。").first.wait_for()
+    main.locator("td.lbl:text-is('伝票番号') + td").first.inner_text()
+
+
 @dataclass(frozen=True)
 class System:
     name: str
@@ -161,6 +234,7 @@ class System:
 SYSTEMS = {
     "a": System("a", SAMPLES / "shishutsu_futan.yaml", "zaimu-standin", "ZAIMU_DEMO", login_a, row_a, (1, 2)),
     "b": System("b", SAMPLES / "saishutsu_b.yaml", "saishutsu-b", "SAISHUTSU_DEMO", login_b, row_b, (1,)),
+    "c": System("c", SAMPLES / "zaimu_c.yaml", "zaimu-c", "ZAIMU_C_DEMO", login_c, row_c, (1,)),
 }
 
 
@@ -170,7 +244,7 @@ def bare(system: System, url: str, prefix: str, n: int) -> None:
     with browser.launch({}) as chromium:
         page = chromium.new_context(base_url=url).new_page()
         system.login(page)
-        for r in rows(prefix, n):
+        for r in rows(prefix, n, system.name):
             system.row(page, r)
 
 
@@ -234,36 +308,54 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
     return elapsed, peak[0], cpu
 
 
-def compare(
-    sides: dict[str, Callable[[str], None]], contexts: int, n: int, rounds: int, app: Child
-) -> dict[str, object]:
-    """Both sides ``rounds`` times, swapping which one goes first each round."""
-    seconds, cpu, peak = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0.0)
-    names = list(sides)
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            elapsed, mem, used = measure(sides[name], contexts, app)
-            seconds[name] += elapsed
-            cpu[name] += used
-            peak[name] = max(peak[name], mem)
-    records = n * contexts * rounds
-    rpm = {name: round(records / seconds[name] * 60, 1) for name in names}
-    return {
-        "job_records_per_minute": rpm["job"],
-        "bare_records_per_minute": rpm["bare"],
-        "ratio": round(seconds["bare"] / seconds["job"], 3),
-        "target_ratio": 0.9,
-        "job_cpu_ms_per_record": round(cpu["job"] / records * 1000),
-        "bare_cpu_ms_per_record": round(cpu["bare"] / records * 1000),
-        "chromium_peak_rss_mb_job": peak["job"],
-        "chromium_peak_rss_mb_bare": peak["bare"],
-    }
+@dataclass
+class Totals:
+    """One (system, contexts) pair's measurements, summed over the rounds."""
+
+    seconds: dict[str, float]
+    cpu: dict[str, float]
+    peak: dict[str, float]
+
+    @classmethod
+    def empty(cls) -> Totals:
+        return cls(dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0))
+
+    def add(self, side: str, elapsed: float, mem: float, used: float) -> None:
+        self.seconds[side] += elapsed
+        self.cpu[side] += used
+        self.peak[side] = max(self.peak[side], mem)
+
+    def report(self, records: int) -> dict[str, object]:
+        rpm = {side: round(records / self.seconds[side] * 60, 1) for side in SIDES}
+        return {
+            "job_records_per_minute": rpm["job"],
+            "bare_records_per_minute": rpm["bare"],
+            "ratio": round(self.seconds["bare"] / self.seconds["job"], 3),
+            "target_ratio": 0.95,
+            "job_cpu_ms_per_record": round(self.cpu["job"] / records * 1000),
+            "bare_cpu_ms_per_record": round(self.cpu["bare"] / records * 1000),
+            "chromium_peak_rss_mb_job": self.peak["job"],
+            "chromium_peak_rss_mb_bare": self.peak["bare"],
+        }
 
 
-def bench_system(system: System, tmp: Path, n: int, rounds: int) -> dict[str, object]:
+SIDES = ("job", "bare")
+
+
+@dataclass
+class Bench:
+    """One stand-in running, its ledger, and the two sides to time on it."""
+
+    system: System
+    app: Child
+    sides: dict[str, Callable[[str], None]]
+    close: Callable[[], None]
+
+
+def start_bench(system: System, tmp: Path, n: int) -> Bench:
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_USER"] = USER
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_PASSWORD"] = PASSWORD
-    proc, url = start_app(tmp, system.name)
+    app, url = start_app(tmp, system.name)
     engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
     ledger = SqlRecordLedger(session_factory(engine))
@@ -271,23 +363,42 @@ def bench_system(system: System, tmp: Path, n: int, rounds: int) -> dict[str, ob
         "job": lambda p: job(system, tmp, url, ledger, p, n),
         "bare": lambda p: bare(system, url, p, n),
     }
-    try:
-        job(system, tmp, url, ledger, f"WARMUP-J{system.name.upper()}", 5)  # unmeasured: see the docstring
-        bare(system, url, f"WARMUP-B{system.name.upper()}", 5)
-        report: dict[str, object] = {"script": system.script.name}
-        for contexts in system.contexts:
-            report[f"contexts_{contexts}"] = compare(sides, contexts, n, rounds, proc)
-        return report
-    finally:
-        proc.stop()
+
+    def close() -> None:
+        app.stop()
         engine.dispose()
+
+    return Bench(system, app, sides, close)
+
+
+def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict[str, object]]:
+    """Every system's sides in each round (job, bare on even rounds, bare,
+    job on odd ones), so a change in the machine's load touches them all."""
+    for b in benches:  # unmeasured: see the docstring
+        name = b.system.name.upper()
+        b.sides["job"](f"WARMUP-J{name}")
+        b.sides["bare"](f"WARMUP-B{name}")
+    totals = {(b.system.name, c): Totals.empty() for b in benches for c in b.system.contexts}
+    for r in range(rounds):
+        for b in benches:
+            for contexts in b.system.contexts:
+                for side in SIDES if r % 2 == 0 else SIDES[::-1]:
+                    totals[b.system.name, contexts].add(side, *measure(b.sides[side], contexts, b.app))
+    report: dict[str, dict[str, object]] = {}
+    for b in benches:
+        report[f"system_{b.system.name}"] = {"script": b.system.script.name} | {
+            f"contexts_{c}": totals[b.system.name, c].report(n * c * rounds) for c in b.system.contexts
+        }
+    return report
 
 
 def main() -> None:
+    # SIGTERM (a timeout) unwinds like Ctrl-C, so the stand-ins are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--systems", default="a,b")
+    parser.add_argument("--systems", default="a,b,c")
     args = parser.parse_args()
     report: dict[str, object] = {
         "benchmark": "rpa_entry",
@@ -296,9 +407,15 @@ def main() -> None:
         "load_average_at_start": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
+    benches: list[Bench] = []
     with tempfile.TemporaryDirectory(prefix="bench-rpa-") as folder:
-        for name in args.systems.split(","):
-            report[f"system_{name}"] = bench_system(SYSTEMS[name], Path(folder), args.records, args.rounds)
+        try:
+            for name in args.systems.split(","):
+                benches.append(start_bench(SYSTEMS[name], Path(folder), args.records))
+            report |= run_interleaved(benches, args.records, args.rounds)
+        finally:
+            for b in benches:
+                b.close()
     report["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(report, ensure_ascii=False, indent=2))
 

@@ -36,11 +36,15 @@ log = logging.getLogger(__name__)
 
 
 # The stand-ins' demo user, as the bundled sample scripts' credentials: system A
-# (``shishutsu_futan``, credential zaimu_demo) and system B (``saishutsu_b``).
+# (``shishutsu_futan``, credential zaimu_demo), system B (``saishutsu_b``) and
+# system C (target zaimu-c, credential zaimu_c_demo).
 STANDIN_CREDENTIALS = {
     "ZAIMU_DEMO": {"USER": "demo", "PASSWORD": "demo-password"},
     "SAISHUTSU_DEMO": {"USER": "demo", "PASSWORD": "demo-password"},
+    "ZAIMU_C_DEMO": {"USER": "demo", "PASSWORD": "demo-password"},
 }
+# The stand-ins under ``up`` and ``demo``: system, target name, folder under var/.
+STANDINS = (("a", "zaimu-standin", "."), ("b", "saishutsu-b", "standin-b"), ("c", "zaimu-c", "standin-c"))
 STANDIN_CREDENTIAL = {
     f"DIGILABO_CREDENTIAL_{name}_{part}": value
     for name, parts in STANDIN_CREDENTIALS.items()
@@ -85,6 +89,7 @@ class Stack:
         # The demo's stand-in financial system, as the bulk-entry target.
         self.standin = standin
         self.standin_url = ""
+        self.standin_urls: dict[str, str] = {}  # target name → URL, every stand-in
         self.supervisor = Supervisor()
         self._runtime: Any = None  # built when a dead worker's jobs are requeued
         # Its credential, for the API (intake checks it) and the workers alike.
@@ -193,13 +198,13 @@ class Stack:
         return reap_once(self._runtime, dead_workers=nodes)
 
     def _start_standin(self) -> None:
-        """The bundled 財務会計システム stand-ins (systems A and B) on free ports
-        (each restarted on its port by the supervisor); their demo user becomes
-        the sample scripts' credentials for the API and the workers."""
+        """The bundled 財務会計システム stand-ins (systems A, B and C) on free
+        ports (each restarted on its port by the supervisor); their demo user
+        becomes the sample scripts' credentials for the API and the workers."""
         urls = dict(self.settings.rpa_target_urls)
-        for system, target, folder in (("a", "zaimu-standin", "."), ("b", "saishutsu-b", "standin-b")):
+        for system, target, folder in STANDINS:
             url = self._supervise_standin(system, self.settings.var_dir.resolve() / folder)
-            urls[target] = url
+            urls[target] = self.standin_urls[target] = url
             if system == "a":
                 self.standin_url = url
         self.settings = self.settings.model_copy(update={"rpa_target_urls": urls})

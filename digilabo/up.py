@@ -73,6 +73,8 @@ def _run(
         console.print(f"API: {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
         console.print(f"Redis: {mask_url(stack.redis_url)}   database: {mask_url(settings.database_url)}")
         console.print(f"stand-in 財務会計システム (bulk-entry target): {stack.standin_url}")
+        others = {t: u for t, u in stack.standin_urls.items() if u != stack.standin_url}
+        console.print("other stand-ins: " + ", ".join(f"{t} {u}" for t, u in others.items()))
         console.print("Prometheus targets: " + ", ".join(stack.metrics_targets))
         console.print(f"running as {user}; a child that exits is restarted. Ctrl-C stops everything.")
         while True:

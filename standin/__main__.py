@@ -1,8 +1,10 @@
-"""``python -m standin --port N [--db FILE] [--port-file FILE] [--system a|b]``.
+"""``python -m standin --port N [--db FILE] [--port-file FILE] [--system a|b|c] [--quirks K=V,…]``.
 
 ``--system a`` (the default) is the 財務会計システム of the demo; ``--system b``
 is a different one (tree menu, one URL for every POST, a confirm dialog
-before 登録; see ``standin/b_pages.py``), for the entry tests and the bench.
+before 登録; see ``standin/b_pages.py``), for the entry tests and the bench;
+``--system c`` an older frame-based one in Shift_JIS whose quirks are the
+switches ``--quirks`` sets (see ``standin/c_switches.py``).
 
 ``--port 0`` binds a free port chosen by the system; ``--port-file`` then
 tells the caller which one (tests never guess a free port). The password
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import uvicorn
 
-from standin import app, b
+from standin import app, b, c
+from standin.c_switches import SwitchError, parse_quirks
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 
@@ -30,10 +33,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, default=Path("var/standin.db"))
     parser.add_argument("--port-file", type=Path)
     parser.add_argument("--user", default=os.environ.get("STANDIN_USER", DEMO_USER))
-    parser.add_argument("--system", choices=("a", "b"), default="a")
+    parser.add_argument("--system", choices=("a", "b", "c"), default="a")
+    parser.add_argument("--quirks", default="", help="system c: switches, e.g. frames=iframe,charset=euc-jp")
     args = parser.parse_args(argv)
     password = os.environ.get("STANDIN_PASSWORD", DEMO_PASSWORD)
     args.db.parent.mkdir(parents=True, exist_ok=True)
+    if args.system == "c":
+        try:
+            application = c.create_app(args.db, args.user, password, parse_quirks(args.quirks))
+        except SwitchError as exc:
+            parser.error(str(exc))
+    else:
+        application = (b.create_app if args.system == "b" else app.create_app)(args.db, args.user, password)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Without it, h11 writes headers and body separately and every page waits
@@ -47,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp.replace(args.port_file)  # the reader never sees a half-written number
     print(f"standin: http://{args.host}:{port}/", flush=True)
     config = uvicorn.Config(
-        (b.create_app if args.system == "b" else app.create_app)(args.db, args.user, password),
+        application,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=1,

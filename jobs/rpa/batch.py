@@ -21,13 +21,14 @@ from playwright.sync_api import Error as PlaywrightError
 from jobs.errors import TransientError
 from jobs.rpa.ledger import FINAL_STATES, Claim, RecordLedger, RecordState
 from jobs.rpa.script import Script
-from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
+from jobs.rpa.session import RecordRejected, SessionExpired, StepFailed, TargetSession
 from jobs.rpa.validate import Row
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 BUSY_JA = "同じ参照キーの行を別のジョブが入力中のため、入力していません。結果を確認してください。"
 FOUND_BEFORE_JA = "対象システムに入力済みです（入力前の照会で確認）"
+EXPIRED_JA = "対象システムのセッションが繰り返し切れたため、入力できませんでした（再ログイン{n}回）。"
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,25 @@ class Batch:
         """Captured values if the target has the entry, None if not, False if unknown."""
         self.sleep(self.script.target.max_processing_seconds)
         try:
-            self.session.next_record()
-            return self.session.lookup(self.script.lookup, row.values)
-        except (TransientError, StepFailed, PlaywrightError):
+            try:
+                self.session.next_record()
+                return self.session.lookup(self.script.lookup, row.values)
+            except SessionExpired:
+                self.session.relogin()  # once: the look-up must not loop on a dead session
+                self.session.next_record()
+                return self.session.lookup(self.script.lookup, row.values)
+        except (TransientError, StepFailed, PlaywrightError, SessionExpired):
             log.warning("job %s: lookup of row %d failed", self.job_id, row.number)
             return False
 
     def _attempts(self, row: Row, state: RecordState) -> RecordState:
         message, release = "", True
-        for attempt in range(self.script.target.retries + 1):
-            if attempt:
+        attempt, relogins, retry_pause = 0, 0, False
+        while attempt <= self.script.target.retries:
+            if retry_pause:
                 self.sleep(min(self.backoff_base * 2 ** (attempt - 1), 10.0) * (0.5 + random.random()))
                 self.session.trace_start()  # tracing only while retrying a record that failed once
+            retry_pause = False
             try:
                 existing = self._look_up_first(row)
                 if existing is not None:
@@ -112,11 +120,30 @@ class Batch:
             except RecordRejected as exc:
                 self._stop_trace(row, keep=False)
                 return self._finish(row, replace(state, state="rejected", message=exc.message), release=True)
+            except SessionExpired:
+                # Not the target refusing the record, and not an attempt used up.
+                submitted = self.session.submitted
+                if relogins >= self.script.target.max_relogins_per_row:
+                    message, release = EXPIRED_JA.format(n=relogins), not submitted
+                    break
+                relogins += 1
+                self.session.relogin()
+                if submitted:  # 登録 may have been sent before the session ended: look first
+                    found = self._reconcile(row)
+                    if isinstance(found, dict):
+                        self._stop_trace(row, keep=False)
+                        done = replace(
+                            state, state="entered", message="照合により入力済みを確認", captured=found
+                        )
+                        return self._finish(row, done, release=False)
+                    if found is False:
+                        message, release = "セッション切れの後、入力結果を照合できませんでした。", False
+                        break
+                continue
             except (TransientError, StepFailed, PlaywrightError) as exc:
+                attempt, retry_pause = attempt + 1, True
                 message = getattr(exc, "message", None) or str(exc).splitlines()[0]
-                log.info(
-                    "job %s: row %d attempt %d failed: %s", self.job_id, row.number, attempt + 1, message
-                )
+                log.info("job %s: row %d attempt %d failed: %s", self.job_id, row.number, attempt, message)
                 if self.session.submitted:
                     found = self._reconcile(row)
                     if isinstance(found, dict):

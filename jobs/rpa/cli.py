@@ -31,6 +31,7 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         from jobs.errors import DigilaboError
         from jobs.rpa import scripts
         from jobs.rpa.direct import enter_file
+        from jobs.rpa.results import not_done
 
         if Path(script).is_file() and not dry_run:
             refuse_unapproved(host, script, unapproved=unapproved)
@@ -53,7 +54,12 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         except DigilaboError as exc:
             host.fail(exc.message)
         host.console.print(f"wrote {out}")
+        host.console.print(str(outcome.summary.get("summary_line", "")))
         host.console.print_json(data=dict(outcome.summary))
+        if not dry_run and not_done(dict(outcome.summary)):
+            # A row failed for a system or session reason, or was not reached: a
+            # script running this must notice (rows refused for their data do not).
+            raise typer.Exit(1)
 
 
 def refuse_unapproved(host: CommandHost, script: str, *, unapproved: bool) -> None:

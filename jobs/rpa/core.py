@@ -24,7 +24,7 @@ from jobs.rpa.liveness import Timings, heartbeat
 from jobs.rpa.options import EntryOptions
 from jobs.rpa.records import RawRow, read_records
 from jobs.rpa.script import Script, Window, parse_script
-from jobs.rpa.session import RecordRejected, StepFailed, TargetSession
+from jobs.rpa.session import RecordRejected, SessionExpired, StepFailed, TargetSession
 from jobs.rpa.validate import Row, error_text, reference_of, validate_rows
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,14 @@ def wait_for_slot(ledger: RecordLedger, ctx: JobContext, target: Script, timings
         time.sleep(1.0)
 
 
-def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
+def enter_all(ctx: JobContext, inputs: Inputs) -> tuple[dict[int, RecordState], int]:
+    """Every row's state, and how many times the session was logged in again."""
     options = EntryOptions.of(ctx.options)
     script, ledger = inputs.script, ledger_from(options)
     states = ledger.prepare(ctx.job_id, initial_states(script, inputs.rows))
+    relogins = 0
     if all(s.state in ("entered", "duplicate", "rejected", "invalid", "failed") for s in states.values()):
-        return states  # a redelivery after everything was done
+        return states, relogins  # a redelivery after everything was done
     check_window(script.target.window)
     timings = options.timings
     wait_for_slot(ledger, ctx, script, timings)
@@ -179,13 +181,14 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
                     keep_going=lambda: in_window(script.target.window),
                 )
             finally:
+                relogins = session.relogins
                 session.close()
     finally:
         ledger.release_slot(script.target.name, ctx.job_id)
     for row in inputs.rows:
         if row.valid and states[row.number].state == "pending":
             states[row.number] = replace(states[row.number], message=WINDOW_CLOSED_JA)
-    return states
+    return states, relogins
 
 
 def dry_run(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
@@ -198,13 +201,18 @@ def dry_run(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
             ctx.progress(i / max(len(inputs.rows), 1), f"{i}件確認済み")
             session.next_record()
             try:
-                session.run(script.steps, row.values, dry_run=True)
+                try:
+                    session.run(script.steps, row.values, dry_run=True)
+                except SessionExpired:
+                    session.relogin()  # nothing is submitted in a dry run: walk it again
+                    session.next_record()
+                    session.run(script.steps, row.values, dry_run=True)
                 states[row.number] = RecordState(row.number, states[row.number].reference, "checked")
             except RecordRejected as exc:
                 states[row.number] = RecordState(
                     row.number, states[row.number].reference, "rejected", exc.message
                 )
-            except (TransientError, StepFailed, PlaywrightError) as exc:
+            except (TransientError, StepFailed, PlaywrightError, SessionExpired) as exc:
                 message = getattr(exc, "message", None) or str(exc).splitlines()[0]
                 states[row.number] = RecordState(row.number, states[row.number].reference, "failed", message)
         session.close()
@@ -221,11 +229,12 @@ def run(ctx: JobContext) -> JobOutcome:
     if ctx.params.get("invalid_rows", "skip") == "reject":
         reject_invalid(inputs.rows)
     is_dry = bool(ctx.params.get("dry_run"))
-    states = dry_run(ctx, inputs) if is_dry else enter_all(ctx, inputs)
+    states, relogins = (dry_run(ctx, inputs), 0) if is_dry else enter_all(ctx, inputs)
     outputs = results.write_results(ctx.work_dir, inputs.script, inputs.raw, states) + evidence(ctx.work_dir)
     tally = results.counts(states)
     entered = 0 if is_dry else tally.get("entered", 0)
-    log.info("job %s: %s", ctx.job_id, tally)
+    line = results.summary_line(tally, relogins)
+    log.info("job %s: %s", ctx.job_id, line)
     return JobOutcome(
         outputs=tuple(outputs),
         units=float(entered),
@@ -234,5 +243,12 @@ def run(ctx: JobContext) -> JobOutcome:
         # Pending rows: the batch ran into the end of the target's time window.
         needs_review=not is_dry
         and (tally.get("failed", 0) + tally.get("in_flight", 0) + tally.get("pending", 0)) > 0,
-        summary={"records": len(states), "dry_run": is_dry, "script": inputs.script.name, **tally},
+        summary={
+            "records": len(states),
+            "dry_run": is_dry,
+            "script": inputs.script.name,
+            **tally,
+            "relogins": relogins,
+            "summary_line": line,
+        },
     )

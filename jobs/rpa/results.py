@@ -81,6 +81,29 @@ def write_results(
     ]
 
 
+# The summary line's parts: what a person reads first (state codes in brackets).
+SUMMARY_PARTS = (
+    ("入力", ("entered", "checked")),
+    ("入力済み", ("duplicate",)),
+    ("対象システムが拒否", ("rejected",)),
+    ("入力前に不備", ("invalid",)),
+    ("失敗（システム・セッション）", ("failed",)),
+    ("未到達", ("pending", "in_flight")),
+)
+# Rows a person must look at because of the system or the session, not the data.
+NOT_DONE = ("failed", "pending", "in_flight")
+
+
+def summary_line(tally: dict[str, int], relogins: int = 0) -> str:
+    """``入力 40件 / 入力済み 1件 / … / 再ログイン 2回``."""
+    parts = [f"{label} {sum(tally.get(s, 0) for s in codes)}件" for label, codes in SUMMARY_PARTS]
+    return " / ".join([*parts, f"再ログイン {relogins}回"])
+
+
+def not_done(tally: dict[str, int]) -> int:
+    return sum(tally.get(s, 0) for s in NOT_DONE)
+
+
 def counts(states: dict[int, RecordState]) -> dict[str, int]:
     found: dict[str, int] = {}
     for st in states.values():

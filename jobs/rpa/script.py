@@ -21,6 +21,7 @@ import yaml
 
 from jobs import safeyaml
 from jobs.errors import JobInputError
+from jobs.rpa import filters as value_filters
 from jobs.rpa import template
 
 SCHEMA_PATH = Path(__file__).with_name("script.schema.json")
@@ -35,6 +36,10 @@ ACTIONS = (
     "expect",
     "capture",
     "screenshot",
+    "frame",
+    "popup",
+    "press",
+    "hover",
 )
 MAX_SCRIPT_BYTES = 256 * 1024
 
@@ -55,10 +60,20 @@ class Step:
     action: str
     args: dict[str, Any]
     line: int = 0
+    # Nested steps of ``frame`` and ``popup`` (run inside that frame or window).
+    children: tuple[Step, ...] = ()
 
     @property
     def submits(self) -> bool:
-        return self.action == "click" and bool(self.args.get("submit"))
+        return self.action in ("click", "press") and bool(self.args.get("submit"))
+
+    def walk(self) -> list[Step]:
+        """This step and every nested one, in order."""
+        return [self, *(s for c in self.children for s in c.walk())]
+
+
+def walk(steps: tuple[Step, ...]) -> list[Step]:
+    return [s for step in steps for s in step.walk()]
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,16 @@ class Column:
     maximum: float | None = None
     max_length: int | None = None
     enum: tuple[str, ...] | None = None
+    filters: tuple[value_filters.Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value made from a column by filters (``{{ row.<name> }}`` in steps)."""
+
+    name: str
+    source: str
+    filters: tuple[value_filters.Filter, ...]
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,10 @@ class Target:
     retries: int = 3
     new_page_every: int = 50
     window: Window | None = None
+    # The login page or the target's "session ended" message: seen during a
+    # row, the runner logs in again and retries the row from its start.
+    session_expired: str | None = None
+    max_relogins_per_row: int = 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,13 @@ class Lookup:
     steps: tuple[Step, ...]
     found: str
     capture: tuple[dict[str, Any], ...]
+    # With ``text``: only the ``found`` elements whose text is the rendered
+    # value (``exact``) or contains it (``contains``) count as the entry.
+    text: str | None = None
+    cell: str | None = None  # within each found element: where the text is (default: all of it)
+    match: str = "exact"
+    next_page: str | None = None  # a 次へ link or button, followed until found or gone
+    max_pages: int = 20
 
 
 @dataclass(frozen=True)
@@ -116,12 +152,13 @@ class Script:
     lookup: Lookup
     baseline_seconds_per_record: float
     check_before_entry: bool = False
+    derived: tuple[Derived, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def capture_columns(self) -> list[str]:
         """Output columns in the order the steps and the lookup capture them."""
-        cols = [s.args["column"] for s in self.steps if s.action == "capture"]
+        cols = [s.args["column"] for s in walk(self.steps) if s.action == "capture"]
         cols += [c["column"] for c in self.lookup.capture]
         return list(dict.fromkeys(cols))
 
@@ -190,13 +227,31 @@ def _steps(items: list[dict[str, Any]], node: yaml.Node, path: list[str | int]) 
     steps = []
     for i, item in enumerate(items):
         action, args = next(iter(item.items()))
-        if action in ("goto", "screenshot"):
+        if action in ("goto", "screenshot") and isinstance(args, str):
             args = {"url" if action == "goto" else "name": args}
-        steps.append(Step(action, dict(args), _line_of(node, [*path, i])))
+        elif action == "press" and isinstance(args, str):
+            args = {"key": args}
+        args = dict(args)
+        children = _steps(args.pop("steps"), node, [*path, i, action, "steps"]) if "steps" in args else ()
+        steps.append(Step(action, args, _line_of(node, [*path, i]), children))
     return tuple(steps)
 
 
-def _column(raw: dict[str, Any]) -> Column:
+def _filters(specs: list[Any], node: yaml.Node, path: list[str | int], base_dir: Path | None) -> Any:
+    try:
+        return value_filters.chain(specs, base_dir)
+    except value_filters.SpecError as exc:
+        raise ScriptError(f"{exc}。", _line_of(node, path)) from None
+
+
+def _derived(raw: dict[str, Any], node: yaml.Node, base_dir: Path | None) -> tuple[Derived, ...]:
+    return tuple(
+        Derived(d["name"], d["from"], _filters(d["filters"], node, ["records", "derived", i], base_dir))
+        for i, d in enumerate(raw.get("derived", []))
+    )
+
+
+def _column(raw: dict[str, Any], node: yaml.Node, i: int, base_dir: Path | None) -> Column:
     enum = raw.get("enum")
     return Column(
         name=raw["name"],
@@ -208,6 +263,7 @@ def _column(raw: dict[str, Any]) -> Column:
         maximum=raw.get("maximum"),
         max_length=raw.get("max_length"),
         enum=tuple(str(v) for v in enum) if enum is not None else None,
+        filters=_filters(raw.get("filters", []), node, ["records", "columns", i, "filters"], base_dir),
     )
 
 
@@ -226,6 +282,8 @@ def _target(raw: dict[str, Any], node: yaml.Node) -> Target:
         max_processing_seconds=float(raw.get("max_processing_seconds", 5)),
         retries=int(raw.get("retries", 3)),
         new_page_every=int(raw.get("new_page_every", 50)),
+        session_expired=(raw.get("session_expired") or {}).get("selector"),
+        max_relogins_per_row=int(raw.get("max_relogins_per_row", 2)),
         window=Window(
             weekdays=tuple(window.get("weekdays", [1, 2, 3, 4, 5])),
             start=window["start"],
@@ -251,7 +309,7 @@ def _check_patterns(script: Script, node: yaml.Node) -> None:
 
 
 def _check_templates(steps: tuple[Step, ...], scopes: dict[str, set[str]]) -> None:
-    for step in steps:
+    for step in walk(steps):
         nested = [v for v in step.args.values() if isinstance(v, dict)]
         for value in [*step.args.values(), *(v for d in nested for v in d.values())]:
             if isinstance(value, str):
@@ -263,6 +321,13 @@ def _check_templates(steps: tuple[Step, ...], scopes: dict[str, set[str]]) -> No
 
 def _check_references(script: Script, node: yaml.Node) -> None:
     names = [c.name for c in script.columns]
+    for d in script.derived:
+        if d.source not in names:
+            raise ScriptError(
+                f"derived「{d.name}」の from「{d.source}」が columns にありません。",
+                _line_of(node, ["records", "derived"]),
+            )
+    names += [d.name for d in script.derived]
     if len(set(names)) != len(names):
         raise ScriptError("列名（name）が重複しています。", _line_of(node, ["records", "columns"]))
     for ref in script.reference:
@@ -270,10 +335,13 @@ def _check_references(script: Script, node: yaml.Node) -> None:
             raise ScriptError(
                 f"参照キーの列「{ref}」が columns にありません。", _line_of(node, ["records", "reference"])
             )
-    submits = [s for s in script.steps if s.submits]
+    submits = [s for s in walk(script.steps) if s.submits]
     if len(submits) > 1:
         raise ScriptError("submit: true のクリックは1つだけにしてください。", submits[1].line)
-    for steps in (script.target.login, script.steps, script.lookup.steps):
+    nested = [
+        s.children for s in walk((*script.target.login, *script.steps, *script.lookup.steps)) if s.children
+    ]
+    for steps in (script.target.login, script.steps, script.lookup.steps, *nested):
         for step, following in zip(steps, [*steps[1:], None], strict=True):
             if step.action == "dialog" and (following is None or following.action == "dialog"):
                 raise ScriptError("dialog の次には、そのダイアログを開く操作を書いてください。", step.line)
@@ -281,22 +349,35 @@ def _check_references(script: Script, node: yaml.Node) -> None:
     _check_templates(script.target.login, {"credential": {"user", "password"}})
     _check_templates(script.steps, row_scope)
     _check_templates(script.lookup.steps, row_scope)
+    if script.lookup.text:
+        try:
+            template.check(script.lookup.text, row_scope)
+        except template.TemplateError as exc:
+            raise ScriptError(f"{exc}。", _line_of(node, ["lookup", "found"])) from None
 
 
-def parse_script(text: str) -> Script:
-    """Parse and validate an entry script; raises ScriptError naming the line."""
+def parse_script(text: str, base_dir: Path | None = None) -> Script:
+    """Parse and validate an entry script; raises ScriptError naming the line.
+    ``base_dir``: the script file's folder (for ``map: {csv: …}`` tables)."""
     data, node = load_document(text)
-    lookup = data["lookup"]
+    lookup, found = data["lookup"], data["lookup"]["found"]
+    columns = data["records"]["columns"]
     script = Script(
         name=data["name"],
         target=_target(data["target"], node),
-        columns=tuple(_column(c) for c in data["records"]["columns"]),
+        columns=tuple(_column(c, node, i, base_dir) for i, c in enumerate(columns)),
+        derived=_derived(data["records"], node, base_dir),
         reference=tuple(data["records"]["reference"]),
         steps=_steps(data["steps"], node, ["steps"]),
         lookup=Lookup(
             steps=_steps(lookup["steps"], node, ["lookup", "steps"]),
-            found=lookup["found"]["selector"],
+            found=found["selector"],
             capture=tuple(lookup.get("capture", [])),
+            text=found.get("text"),
+            cell=found.get("cell"),
+            match=found.get("match", "exact"),
+            next_page=(lookup.get("next_page") or {}).get("selector"),
+            max_pages=int(lookup.get("max_pages", 20)),
         ),
         baseline_seconds_per_record=float(data["baseline_seconds_per_record"]),
         check_before_entry=bool(data.get("check_before_entry", False)),
@@ -312,4 +393,4 @@ def load_script(path: Path) -> Script:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ScriptError("UTF-8で保存してください。") from None
-    return parse_script(text)
+    return parse_script(text, path.parent)

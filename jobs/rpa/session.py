@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from jobs.errors import JobInputError, TransientError
-from jobs.rpa import template
+from jobs.rpa import lookups, template, windows
 from jobs.rpa.credentials import Credential
 from jobs.rpa.dialogs import DialogGuard, Expectation
 from jobs.rpa.script import Lookup, Step, Target
@@ -52,14 +52,31 @@ class StepFailed(Exception):
     """A step cannot work (4xx, a missing element) and retrying will not help."""
 
 
+class SessionExpired(Exception):
+    """The target shows its login page or its session-ended message: log in
+    again and retry the row (never the target refusing the record)."""
+
+    message = "対象システムのセッションが切れました。"
+
+
+class _DryRunStop(Exception):
+    """A dry run reached the submitting click (possibly inside a frame)."""
+
+
 class TargetSession:
     def __init__(self, browser: Any, target: Target, base_url: str, job_id: str, work_dir: Path) -> None:
         self.target, self.job_id, self.work_dir = target, job_id, work_dir
+        self.base_url = base_url.rstrip("/")
         self.row_number = 0
         self.timeout_ms = target.timeout_seconds * 1000
         self.context = browser.new_context(base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
         self.context.set_default_timeout(self.timeout_ms)
         self.page: Any = None
+        self.scope: Any = None  # the page, or the frame or window a step runs in
+        self.credential: Credential | None = None
+        self.relogins = 0
+        self._dry_run = False
+        self._logging_in = False  # the login page is expected then
         self.tracing = False
         self.tracing_chunk = False
         self.submitted = False
@@ -76,17 +93,21 @@ class TargetSession:
     def new_page(self) -> None:
         """A fresh page: a long-lived one grows with every navigation."""
         old, self.page, self._uses = self.page, self.context.new_page(), 0
+        self.scope = self.page
         self._page_spent = False
-        self.page.on("response", self._on_response)
-        self.page.on("dialog", self._on_dialog)
+        self._watch(self.page)
         if old is not None and not old.is_closed():
             old.close()
+
+    def _watch(self, page: Any) -> None:
+        page.on("response", self._on_response)
+        page.on("dialog", self._on_dialog)
 
     def next_record(self) -> None:
         self._uses += 1
         if self._uses > self.target.new_page_every or self._page_spent or self.page.is_closed():
             self.new_page()  # closed: an unexpected dialog ended the last record
-        self.submitted, self._status = False, None
+        self.submitted, self._status, self.scope = False, None, self.page
         self.dialogs.reset()
 
     def _on_dialog(self, dialog: Any) -> None:
@@ -97,7 +118,9 @@ class TargetSession:
                 dialog.page.close()  # the step waiting on this page fails now, not at its timeout
 
     def _on_response(self, response: Any) -> None:
-        if response.request.is_navigation_request() and response.frame.parent_frame is None:
+        # The top document, or a frame a ``frame`` step works in.
+        frame = response.frame
+        if response.request.is_navigation_request() and (frame.parent_frame is None or frame == self.scope):
             self._status = response.status
 
     def close(self) -> None:
@@ -108,6 +131,8 @@ class TargetSession:
     def login(self, credential: Credential) -> None:
         """Log in once; a wrong password fails the job before any record."""
         values = {"credential": credential.template_values()}
+        self.credential = credential
+        self._logging_in = True
         try:
             for step in self.target.login:
                 self._step(step, values)
@@ -123,7 +148,19 @@ class TargetSession:
                 f"対象システムにログインできませんでした{self._login_message(credential)}。"
                 f"資格情報「{credential.name}」を確認してください。",
             ) from None
+        finally:
+            self._logging_in = False
         log.info("job %s: logged in to %s", self.job_id, self.target.name)
+
+    def relogin(self) -> None:
+        """The session ended mid-batch: a fresh page, and the login again."""
+        assert self.credential is not None, "relogin before login"
+        self.relogins += 1
+        log.info("job %s: row %d: session ended, logging in again", self.job_id, self.row_number)
+        self.new_page()
+        self.submitted = False
+        self.dialogs.reset()
+        self.login(self.credential)
 
     def _login_message(self, credential: Credential) -> str:
         if not self.target.login_error:
@@ -142,20 +179,39 @@ class TargetSession:
         """Run one record's steps; return the captured values."""
         values = {"row": dict(row)}
         captured: dict[str, str] = {}
-        for step in steps:
-            if step.submits and dry_run:
-                break
-            if step.submits:
-                self.submitted = True
-            result = self._step(step, values)
-            if result is not None:
-                captured[step.args["column"]] = result
+        self._dry_run = dry_run
+        try:
+            self._run_steps(steps, values, captured)
+        except _DryRunStop:
+            pass
+        finally:
+            self._dry_run = False
         return captured
 
-    def _step(self, step: Step, values: Mapping[str, Mapping[str, str]]) -> str | None:
+    def _run_steps(
+        self, steps: tuple[Step, ...], values: Mapping[str, Mapping[str, str]], captured: dict[str, str]
+    ) -> None:
+        for step in steps:
+            if step.submits and self._dry_run:
+                raise _DryRunStop
+            if step.submits:
+                self.submitted = True
+            result = self._step(step, values, captured)
+            if result is not None:
+                captured[step.args["column"]] = result
+
+    def _step(
+        self,
+        step: Step,
+        values: Mapping[str, Mapping[str, str]],
+        captured: dict[str, str] | None = None,
+    ) -> str | None:
         args = _render(step.args, values)
         if step.action == "dialog":
             self.dialogs.armed = Expectation.from_args(args)
+            return None
+        if step.children:
+            self._nested(step, args, values, {} if captured is None else captured)
             return None
         self._status = None
         self.dialogs.begin(args.get("dialog"))
@@ -163,6 +219,7 @@ class TargetSession:
             result = getattr(self, f"_do_{step.action}")(args)
         except PlaywrightTimeout:
             self._check_dialogs()
+            self._check_expired()
             self._check_validation()
             self._check_status()
             raise TransientError(
@@ -173,9 +230,42 @@ class TargetSession:
             raise
         self._check_dialogs()
         self._check_status()
-        if step.action == "click" and args.get("navigation"):
+        if args.get("navigation"):
             self._check_validation()
+        elif step.action == "goto":
+            self._check_expired()
         return result if isinstance(result, str) else None
+
+    def _nested(
+        self,
+        step: Step,
+        args: dict[str, Any],
+        values: Mapping[str, Mapping[str, str]],
+        captured: dict[str, str],
+    ) -> None:
+        """``frame`` or ``popup``: the nested steps run there, then back here."""
+        outer = self.scope
+        try:
+            if step.action == "frame":
+                self.scope = windows.find_frame(self.page, outer, args, self.timeout_ms)
+                self._run_steps(step.children, values, captured)
+                return
+            timeout = float(args.get("timeout_seconds", self.target.timeout_seconds)) * 1000
+            popup = windows.open_popup(self.page, outer, args["selector"], timeout, args.get("key"))
+            self._watch(popup)
+            self.scope = popup
+            self._check_expired()  # the window may open on the session-ended page
+            windows.run_in_popup(
+                popup,
+                step.children,
+                lambda child: self._run_steps((child,), values, captured),
+                close=bool(args.get("close")),
+                timeout_ms=timeout,
+            )
+        except windows.WindowFailed as exc:
+            raise StepFailed(str(exc)) from None
+        finally:
+            self.scope = outer
 
     def _check_dialogs(self) -> None:
         problem = self.dialogs.end()
@@ -192,8 +282,20 @@ class TargetSession:
             )
         raise StepFailed(f"対象システムの画面を開けませんでした（HTTP {status}）。")
 
+    def _check_expired(self) -> None:
+        """The login page or the session-ended message, in the top page or the
+        frame or window the step works in."""
+        expired = self.target.session_expired
+        if expired is None or self._logging_in:
+            return
+        places = [self.page] if self.scope is self.page else [self.page, self.scope]
+        with contextlib.suppress(PlaywrightError):  # a window that closed itself meanwhile
+            if any(p.locator(expired).count() for p in places):
+                raise SessionExpired()
+
     def _check_validation(self) -> None:
-        found = self.page.locator(self.target.validation_messages)
+        self._check_expired()
+        found = self.scope.locator(self.target.validation_messages)
         # On every record's path (after each navigating click), so it must be cheap.
         # count() queries in Playwright's utility world, which the other steps use
         # anyway; all_inner_texts() evaluates in the page's main world, which sets up
@@ -206,47 +308,73 @@ class TargetSession:
             raise RecordRejected(" ／ ".join(messages))
 
     def _do_goto(self, args: dict[str, Any]) -> None:
-        self.page.goto(args["url"])
+        # ``skip_if_there``: a frameset whose address never changes is reloaded
+        # only on a fresh page (four requests fewer per record, as by hand).
+        if args.get("skip_if_there") and self.scope.url == urljoin(f"{self.base_url}/", args["url"]):
+            return
+        self.scope.goto(args["url"])
 
     def _do_fill(self, args: dict[str, Any]) -> None:
-        self.page.fill(args["selector"], args["value"])
+        self.scope.fill(args["selector"], args["value"])
 
     def _do_select(self, args: dict[str, Any]) -> None:
         # ``value`` matches the option's value attribute only, ``label`` its shown text.
         if "label" in args:
-            self.page.select_option(args["selector"], label=args["label"])
+            self.scope.select_option(args["selector"], label=args["label"])
         else:
-            self.page.select_option(args["selector"], value=args["value"])
+            self.scope.select_option(args["selector"], value=args["value"])
 
     def _do_check(self, args: dict[str, Any]) -> None:
-        self.page.set_checked(args["selector"], bool(args.get("checked", True)))
+        self.scope.set_checked(args["selector"], bool(args.get("checked", True)))
 
     def _do_click(self, args: dict[str, Any]) -> None:
         if args.get("navigation"):
-            with self.page.expect_navigation(wait_until="domcontentloaded"):
-                self.page.click(args["selector"])
+            with self.scope.expect_navigation(wait_until="domcontentloaded"):
+                self.scope.click(args["selector"])
         else:
-            self.page.click(args["selector"])
+            self.scope.click(args["selector"])
+
+    def _do_press(self, args: dict[str, Any]) -> None:
+        """A key (Enter, F1…F12, Tab) in a field, or wherever the focus is."""
+
+        def press() -> None:
+            if "selector" in args:
+                self.scope.press(args["selector"], args["key"])
+            else:
+                self.page.keyboard.press(args["key"])
+
+        if args.get("navigation"):
+            with self.scope.expect_navigation(wait_until="domcontentloaded"):
+                press()
+        else:
+            press()
+
+    def _do_hover(self, args: dict[str, Any]) -> None:
+        self.scope.hover(args["selector"])
 
     def _do_wait_for(self, args: dict[str, Any]) -> None:
         if "url" in args:
-            self.page.wait_for_url(args["url"])
-        elif "text" in args:
-            self.page.get_by_text(args["text"]).first.wait_for()
-        else:
-            self.page.locator(args["selector"]).first.wait_for()
+            self.scope.wait_for_url(args["url"])
+            return
+        wanted = (
+            self.scope.get_by_text(args["text"]) if "text" in args else self.scope.locator(args["selector"])
+        )
+        if self.target.session_expired is None:
+            wanted.first.wait_for()
+            return
+        # The screen a link opened in another frame may be the session-ended
+        # page instead: stop waiting at once when it is.
+        wanted.or_(self.scope.locator(self.target.session_expired)).first.wait_for()
+        self._check_expired()
 
     def _do_expect(self, args: dict[str, Any]) -> None:
         self._do_wait_for(args)
 
     def _do_capture(self, args: dict[str, Any]) -> str:
-        text = str(self.page.locator(args["selector"]).first.inner_text()).strip()
-        if args.get("pattern"):
-            match = re.search(args["pattern"], text)
-            if match is None:
-                raise StepFailed(f"取得した値「{text}」が形式に合いません（{args['column']}）。")
-            text = match.group(1) if match.groups() else match.group(0)
-        return text
+        try:
+            return lookups.capture(self.scope, args)
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
 
     def _do_screenshot(self, args: dict[str, Any]) -> None:
         folder = self.work_dir / "screenshots"
@@ -261,9 +389,25 @@ class TargetSession:
         values = {"row": dict(row)}
         for step in lookup.steps:
             self._step(step, values)
-        if self.page.locator(lookup.found).count() == 0:
-            return None
-        return {c["column"]: self._do_capture(c) for c in lookup.capture}
+        for _page in range(lookup.max_pages):
+            found = lookups.find(self.page, lookup, values)
+            if found is not None:
+                try:
+                    return {c["column"]: lookups.capture(found, c) for c in lookup.capture}
+                except ValueError as exc:
+                    raise StepFailed(str(exc)) from None
+            following = lookups.next_page(self.page, lookup)
+            if following is None:
+                return None
+            frame, link = following
+            self._status = None
+            with frame.expect_navigation(wait_until="domcontentloaded"):
+                link.click()
+            self._check_status()
+            self._check_expired()
+        raise StepFailed(
+            f"照会結果が{lookup.max_pages}ページを超えたため、見つかるまで確認できませんでした。"
+        )
 
     def screenshot(self, path: Path) -> bool:
         try:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from jobs.errors import JobInputError
+from jobs.rpa.filters import FilterError, apply_all
 from jobs.rpa.records import RawRow
 from jobs.rpa.script import Column, Script
 
@@ -96,10 +97,25 @@ def validate_row(script: Script, raw: RawRow) -> Row:
             values[col.name] = ""
             continue
         try:
-            values[col.name] = clean_value(col, text)
+            values[col.name] = apply_all(col.filters, clean_value(col, text))
         except ValueError as exc:
             errors.append((col.header, str(exc)))
+    errors += _derive(script, values)
     return Row(raw.number, values, tuple(errors))
+
+
+def _derive(script: Script, values: dict[str, str]) -> list[tuple[str, str]]:
+    """Derived values, in place; the errors name the column they come from."""
+    headers = {c.name: c.header for c in script.columns}
+    errors = []
+    for d in script.derived:
+        source = values.get(d.source, "")
+        try:
+            values[d.name] = apply_all(d.filters, source) if source else ""
+        except FilterError as exc:
+            values[d.name] = ""
+            errors.append((headers[d.source], f"{exc}（{d.name}）"))
+    return errors
 
 
 def validate_rows(script: Script, rows: list[RawRow]) -> list[Row]:

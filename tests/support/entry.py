@@ -55,13 +55,27 @@ def start_standin_b(folder: Path, password: str = "demo-password") -> tuple[Chil
     return start_standin(folder, env={**os.environ, "STANDIN_PASSWORD": password}, system="b")
 
 
+def entry_env_c(url: str, password: str = "demo-password") -> dict[str, str]:
+    """The same for stand-in system C (target ``zaimu-c``, credential ``zaimu_c_demo``)."""
+    return {
+        "DIGILABO_RPA_TARGET_URLS": json.dumps({"zaimu-c": url}),
+        "DIGILABO_CREDENTIAL_ZAIMU_C_DEMO_USER": "demo",
+        "DIGILABO_CREDENTIAL_ZAIMU_C_DEMO_PASSWORD": password,
+    }
+
+
+def start_standin_c(folder: Path, password: str = "demo-password") -> tuple[Child, str]:
+    """Stand-in system C (``python -m standin --system c``) on a free port."""
+    return start_standin(folder, env={**os.environ, "STANDIN_PASSWORD": password}, system="c")
+
+
 @contextlib.contextmanager
 def api_credential() -> Iterator[None]:
-    """The sample scripts' credentials (systems A and B) set in this process
-    too: intake (the in-process API) refuses an entry job whose credential is
-    not configured."""
+    """The sample scripts' credentials (systems A, B and C) set in this
+    process too: intake (the in-process API) refuses an entry job whose
+    credential is not configured."""
     with pytest.MonkeyPatch.context() as patch:
-        both = {**entry_env("http://unused"), **entry_env_b("http://unused")}
+        both = {**entry_env("http://unused"), **entry_env_b("http://unused"), **entry_env_c("http://unused")}
         for key, value in both.items():
             if key.startswith("DIGILABO_CREDENTIAL_"):
                 patch.setenv(key, value)

@@ -60,7 +60,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def start_standin(folder: Path, system: str = "a") -> Iterator[StandIn]:
-    """The stand-in ``system`` (a or b) on a free port, its database in ``folder``."""
+    """The stand-in ``system`` (a, b or c) on a free port, its database in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "standin.port"
     env = {**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
@@ -95,6 +95,11 @@ def standin_b(tmp_path: Path) -> Iterator[StandIn]:
 
 
 @pytest.fixture
+def standin_c(tmp_path: Path) -> Iterator[StandIn]:
+    yield from start_standin(tmp_path / "system-c", "c")
+
+
+@pytest.fixture
 def ledger_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
@@ -113,6 +118,8 @@ def credential(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", PASSWORD)
     monkeypatch.setenv("DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_USER", USER)
     monkeypatch.setenv("DIGILABO_CREDENTIAL_SAISHUTSU_DEMO_PASSWORD", PASSWORD)
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_C_DEMO_USER", USER)
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_C_DEMO_PASSWORD", PASSWORD)
 
 
 def script_text(source: Path = SAMPLE_SCRIPT, **changes: str) -> str:
@@ -194,6 +201,12 @@ def jobs(tmp_path: Path, standin: StandIn, ledger: SqlRecordLedger) -> Jobs:
 def jobs_b(tmp_path: Path, standin_b: StandIn, ledger: SqlRecordLedger) -> Jobs:
     """Jobs of the system B sample script against stand-in system B."""
     return Jobs(tmp_path, standin_b, ledger, {"saishutsu-b": standin_b.url})
+
+
+@pytest.fixture
+def jobs_c(tmp_path: Path, standin_c: StandIn, ledger: SqlRecordLedger) -> Jobs:
+    """Jobs against stand-in system C (target ``zaimu-c``)."""
+    return Jobs(tmp_path, standin_c, ledger, {"zaimu-c": standin_c.url})
 
 
 def read_results(path: Path) -> list[dict[str, str]]:
