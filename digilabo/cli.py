@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from config.settings import QUEUES, get_settings
-from digilabo import cli_accounts, cli_remote
+from digilabo import cli_accounts, cli_backup, cli_remote
 from digilabo.cli_host import Host, console, err, secure_or_exit, settings_or_exit
 
 app = typer.Typer(help="Digi-Labo job-concentration service.", no_args_is_help=True, add_completion=False)
@@ -142,6 +142,7 @@ def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")]
 
 
 cli_remote.register(app)
+cli_backup.register(app)
 
 
 def add_kind_commands(target: typer.Typer) -> None:
