@@ -47,7 +47,7 @@ def bars() -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _fail(exc: DigilaboError) -> typer.Exit:
-    err.print(f"[red]{exc.message}[/red]", highlight=False)
+    err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -70,7 +70,8 @@ def backup(
     console.print(
         f"backup {result.folder}: {result.manifest['counts']['jobs']} jobs, {files['count']} files "
         f"({files['bytes']} bytes); copied {files['copied']} new ({files['copied_bytes']} bytes), "
-        f"{files['already_in_backup']} already in {out}"
+        f"{files['already_in_backup']} already in {out}",
+        soft_wrap=True,
     )
 
 
@@ -91,7 +92,8 @@ def restore(
         raise _fail(exc) from exc
     console.print(
         f"restored {result.snapshot}: {result.files} files ({result.bytes} bytes); "
-        f"{len(result.requeued)} unfinished job(s) queued again, sent when a worker starts"
+        f"{len(result.requeued)} unfinished job(s) queued again, sent when a worker starts",
+        soft_wrap=True,
     )
 
 
@@ -123,11 +125,12 @@ def verify(
     console.print(
         f"{report.rows} rows, {report.files} files ({report.bytes} bytes) checked in {report.seconds:.1f}s; "
         f"missing {len(report.missing)}, hash mismatch {len(report.mismatch)}, "
-        f"without a row {len(report.unreferenced)}"
+        f"without a row {len(report.unreferenced)}",
+        soft_wrap=True,
     )
     for problem in ("missing", "mismatch", "unreferenced"):
         for item in getattr(report, problem)[:20]:
-            err.print(f"[red]{problem}[/red]: {item}", highlight=False)
+            err.print(f"[red]{problem}[/red]: {item}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
