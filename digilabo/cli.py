@@ -38,10 +38,15 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from jobs.db import migrate as run_migrations
+    from jobs.schema import SchemaTooNew
 
     settings = settings_or_exit()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    run_migrations(settings.database_url)
+    try:
+        run_migrations(settings.database_url)
+    except SchemaTooNew as exc:
+        err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     console.print("database is up to date")
 
 

@@ -14,6 +14,7 @@ from digilabo.embedded import mask_url, port_is_free
 from digilabo.privileges import RootRefused, secure_process
 from digilabo.stack import Stack
 from digilabo.supervisor import CrashLoop
+from jobs.schema import SchemaTooNew
 
 
 def _interrupt(*_: object) -> None:
@@ -45,6 +46,9 @@ def run_up(settings: Settings, console: Console, err: Console, *, strict_port: b
     except CrashLoop as exc:
         err.print(f"[red]{exc}[/red]")
         return 1
+    except SchemaTooNew as exc:  # a database from a newer release: nothing was started on it
+        err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:

@@ -146,6 +146,7 @@ def restore_blobs(snapshot: Path, manifest: dict[str, Any], store: ArtifactStore
             os.replace(part, final)
         done += size
         progress("files", done, total)
+    os.sync()  # the copies are durable before the database that refers to them is loaded
 
 
 def restore_database(snapshot: Path, manifest: dict[str, Any], database_url: str) -> None:
