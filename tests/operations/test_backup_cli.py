@@ -58,8 +58,6 @@ def test_backup_and_restore_commands_and_a_full_disk(sites: Sites, tmp_path: Pat
     done = cli(site, "backup", "--out", str(tmp_path / "ok"))
     assert done.returncode == 0, done.stderr
     assert "2 jobs, 2 files (1400000 bytes); copied 2 new" in done.stdout
-    again = cli(site, "backup", "--out", str(tmp_path / "ok"))
-    assert "copied 0 new (0 bytes), 2 already in" in again.stdout
 
     full = cli(site, "backup", "--out", str(small_disk))
     assert full.returncode == 1
@@ -71,8 +69,6 @@ def test_backup_and_restore_commands_and_a_full_disk(sites: Sites, tmp_path: Pat
     restored = cli(new, "restore", str(tmp_path / "ok"))
     assert restored.returncode == 0, restored.stderr
     assert "2 unfinished job(s) queued again" in restored.stdout
-    refused = cli(new, "restore", str(tmp_path / "ok"))
-    assert refused.returncode == 1 and "restore needs an empty var/" in refused.stderr
 
 
 def test_a_database_from_a_newer_release_is_refused_naming_its_revision(sites: Sites, tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from jobs.artifacts import ArtifactStore
 from jobs.backup import BackupError, run_backup
-from jobs.models import LedgerEntry
+from jobs.models import Job, LedgerEntry
 from jobs.restore import RESTORED_JA, run_restore
 from tests.integration.helpers import submit, wait_finished, wait_until
 from tests.operations.conftest import Site
@@ -73,11 +74,11 @@ def test_backup_under_load_restores_every_job_exactly_once(
     done = [accepted(old, f"f{i}.txt", f"行 {i}\n".encode() * (i + 1)) for i in range(3)]
     for job_id in done:
         assert wait_finished(old.api, old.headers, job_id)["state"] == "succeeded"  # type: ignore[arg-type]
+    expected = {job_id: (job(old, job_id), downloads(old, job_id)) for job_id in done}
     # Three jobs that cannot finish before the backup: one running, the others
     # queued behind it (or running beside it on a machine with more cores).
-    busy = [accepted(old, f"slow{i}.txt", b"slow\n", sleep=3, trace_dir=str(trace)) for i in range(3)]
+    busy = [accepted(old, f"slow{i}.txt", b"slow\n", sleep=6, trace_dir=str(trace)) for i in range(3)]
     wait_until(lambda: job(old, busy[0])["state"] == "running", 30, "the first slow job to start")
-    expected = {job_id: (job(old, job_id), downloads(old, job_id)) for job_id in done}
     out = tmp_path / "backup"
     assert old.runtime is not None
     result = run_backup(old.settings.database_url, old.runtime.artifacts, out)
@@ -94,10 +95,12 @@ def test_backup_under_load_restores_every_job_exactly_once(
     new = sites("new", backend)
     restored = run_restore(out, new.settings.database_url, ArtifactStore(new.settings.storage))
     assert sorted(restored.requeued) == sorted(busy)
-    new.open(worker=False)
-    for job_id in busy:
-        assert job(new, job_id)["state"] == "queued"
-        assert job(new, job_id)["progress_message"] == RESTORED_JA
+    with Session(create_engine(new.settings.database_url)) as session:  # before any worker sees them
+        back = session.execute(
+            select(Job.state, Job.enqueued_at, Job.progress_message).where(Job.id.in_(busy))
+        )
+        assert {tuple(row) for row in back} == {("queued", None, RESTORED_JA)}
+    new.open()
     # Finished jobs, their files and the ledger: unchanged.
     for job_id, (was, files) in expected.items():
         now = job(new, job_id)
@@ -108,9 +111,7 @@ def test_backup_under_load_restores_every_job_exactly_once(
     assert ledger(new) == snapshot_ledger
     assert sum(r[4] for r in ledger(new)) == manifest["counts"]["ledger_saved_seconds"]
 
-    # A worker starts: each job unfinished at backup time runs exactly once more.
-    new.close()
-    new.open()
+    # The worker sent them: each job unfinished at backup time runs exactly once more.
     for job_id in busy:
         assert wait_finished(new.api, new.headers, job_id, timeout=90)["state"] == "succeeded"  # type: ignore[arg-type]
         assert runs(trace, job_id) - ran_before[job_id] == 1, job_id
@@ -123,21 +124,17 @@ def test_backup_under_load_restores_every_job_exactly_once(
 def test_second_backup_copies_only_new_files_and_restore_takes_the_newest(
     sites: Sites, tmp_path: Path
 ) -> None:
-    site = sites("site", "sqlite").open()
+    site = sites("site", "sqlite").open(worker=False)  # the jobs wait: their inputs are stored files
     assert site.runtime is not None
     first = [accepted(site, f"a{i}.txt", f"first {i}\n".encode()) for i in range(3)]
-    for job_id in first:
-        wait_finished(site.api, site.headers, job_id)  # type: ignore[arg-type]
     out = tmp_path / "backup"
     one = run_backup(site.settings.database_url, site.runtime.artifacts, out).manifest
-    assert one["files"]["copied"] == 6  # three inputs, three outputs
+    assert one["files"]["copied"] == 3
     later = [accepted(site, f"b{i}.txt", f"second {i}\n".encode()) for i in range(2)]
-    for job_id in later:
-        wait_finished(site.api, site.headers, job_id)  # type: ignore[arg-type]
     two = run_backup(site.settings.database_url, site.runtime.artifacts, out).manifest
     new_blobs = set(two["blobs"]) - set(one["blobs"])
-    assert len(new_blobs) == 4
-    assert two["files"]["copied"] == 4 and two["files"]["already_in_backup"] == 6
+    assert len(new_blobs) == 2
+    assert two["files"]["copied"] == 2 and two["files"]["already_in_backup"] == 3
     # Every file the manifest names is there with its hash, and nothing else.
     stored = {p.name: p for p in (out / "blobs").rglob("*") if p.is_file()}
     assert set(stored) == set(two["blobs"])
@@ -146,9 +143,7 @@ def test_second_backup_copies_only_new_files_and_restore_takes_the_newest(
 
     new = sites("new", "sqlite")
     restored = run_restore(out, new.settings.database_url, ArtifactStore(new.settings.storage))
-    assert restored.files == 10
-    new.open(worker=False)
-    assert all(job(new, job_id)["state"] == "succeeded" for job_id in first + later)
+    assert restored.files == 5 and sorted(restored.requeued) == sorted(first + later)
 
 
 def test_restore_refuses_a_target_that_is_not_empty_and_a_damaged_backup(
