@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -227,22 +228,27 @@ def blob_path(root: Path, sha256: str) -> Path:
     return root / "blobs" / sha256[:2] / sha256[2:4] / sha256
 
 
-def copy_checked(source: Path, target: Path, sha256: str) -> None:
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def copy_checked(source: str, target: str, sha256: str) -> None:
     """Copy while hashing; the target appears (by rename) only when the
-    content matches its name. Raises ValueError on a mismatch."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
+    content matches its name. Raises ValueError on a mismatch. Plain string
+    paths: pathlib's objects cost more than the copy of a small file."""
+    part = target + ".part"
     digest = hashlib.sha256()
-    try:
-        with open(source, "rb") as src, open(part, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-        if digest.hexdigest() != sha256:
-            raise ValueError(f"content hash {digest.hexdigest()} differs from its name")
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
+    with open(source, "rb") as src:
+        try:
+            with open(part, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ValueError(f"content hash {digest.hexdigest()} differs from its name")
+            os.replace(part, target)
+        finally:
+            if os.path.lexists(part):
+                os.unlink(part)
 
 
 def copy_blobs(
@@ -259,15 +265,28 @@ def copy_blobs(
     total = sum(size for size, _ in snapshot.blobs.values())
     done = 0
     missing: dict[str, str] = {}
+    source_root, target_root = str(store.blob_dir), str(out / "blobs")
+    made: set[str] = set()
     for sha, (size, job_id) in sorted(snapshot.blobs.items()):
-        target = blob_path(out, sha)
-        if target.is_file() and target.stat().st_size == size:
+        if not HEX64.fullmatch(sha):  # a name from the database never becomes a path unchecked
+            report.problems.append(f"artifact of job {job_id} has an invalid SHA-256 {sha!r}")
+            continue
+        folder = f"{sha[:2]}/{sha[2:4]}"
+        target = f"{target_root}/{folder}/{sha}"
+        try:
+            kept = os.stat(target).st_size == size
+        except FileNotFoundError:
+            kept = False
+        if kept:
             report.kept += 1
             report.kept_bytes += size
         else:
             try:
                 with disk_errors(out):
-                    copy_checked(store.path_for(sha), target, sha)
+                    if folder not in made:
+                        os.makedirs(f"{target_root}/{folder}", exist_ok=True)
+                        made.add(folder)
+                    copy_checked(f"{source_root}/{folder}/{sha}", target, sha)
                 report.copied += 1
                 report.copied_bytes += size
             except FileNotFoundError:
