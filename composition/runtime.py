@@ -19,6 +19,7 @@ from jobs.db import make_engine, read_only, session_factory, unit_of_work
 from jobs.housekeeping import purge_expired, reap_overdue, sweep_orphan_blobs
 from jobs.registry import Registry, build_registry, kind_options
 from jobs.runner import JobRunner, RunnerConfig
+from jobs.verify import verify_store, write_status
 
 
 @dataclass
@@ -97,6 +98,14 @@ class Runtime:
             "orphan_blobs_deleted": orphans,
             "reaped": reaped,
         }
+
+    def verify_store(self) -> dict[str, int]:
+        """Check every stored file against its row (``jobs.verify``) and
+        record the result where the exporter reads it."""
+        with read_only(self.factory) as session:
+            report = verify_store(session=session, artifacts=self.artifacts)
+        write_status(report, self.artifacts)
+        return report.counts()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from config.settings import QUEUES, get_settings
-from digilabo import cli_accounts, cli_remote
+from digilabo import cli_accounts, cli_backup, cli_remote
 from digilabo.cli_host import Host, console, err, secure_or_exit, settings_or_exit
 from digilabo.lifeline import watch_parent
 
@@ -39,10 +39,15 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from jobs.db import migrate as run_migrations
+    from jobs.schema import SchemaTooNew
 
     settings = settings_or_exit()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    run_migrations(settings.database_url)
+    try:
+        run_migrations(settings.database_url)
+    except SchemaTooNew as exc:
+        err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     console.print("database is up to date")
 
 
@@ -145,6 +150,7 @@ def demo(timeout: Annotated[float, typer.Option(help="seconds to wait per job")]
 
 
 cli_remote.register(app)
+cli_backup.register(app)
 
 
 def add_kind_commands(target: typer.Typer) -> None:

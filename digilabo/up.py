@@ -19,6 +19,7 @@ from digilabo.instance import AlreadyRunning, Instance, recorded, stop_leftovers
 from digilabo.privileges import RootRefused, secure_process
 from digilabo.stack import Stack
 from digilabo.supervisor import CrashLoop
+from jobs.schema import SchemaTooNew
 
 
 def _interrupt(*_: object) -> None:
@@ -84,6 +85,9 @@ def _run(
     except CrashLoop as exc:
         err.print(f"[red]{exc}[/red]")
         return 1
+    except SchemaTooNew as exc:  # a database from a newer release: nothing was started on it
+        err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:

@@ -102,4 +102,7 @@ def migrate(url: str) -> None:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from jobs.schema import refuse_newer
+
+    refuse_newer(url)  # a database from a newer release: refused, its revision named
     command.upgrade(alembic_config(url), "heads")

@@ -15,6 +15,8 @@ from config.settings import QUEUES, Settings
 RUN_JOB = "digilabo.run_job"
 RUN_PART = "digilabo.run_part"
 HOUSEKEEPING = "digilabo.housekeeping"
+VERIFY_STORE = "digilabo.verify_store"
+DAY_S = 86400.0
 
 
 def task_queues() -> tuple[Queue, ...]:
@@ -75,7 +77,14 @@ def make_celery(settings: Settings, *, redis_url: str | None = None) -> Celery:
                     "routing_key": "cpu",
                     "expires": settings.housekeeping_interval_s,
                 },
-            }
+            },
+            # Every stored file against its row's hash (jobs.verify), daily;
+            # the exporter shows the result and the alerts watch it.
+            "verify-store": {
+                "task": VERIFY_STORE,
+                "schedule": DAY_S,
+                "options": {"queue": "cpu", "exchange": "cpu", "routing_key": "cpu", "expires": DAY_S},
+            },
         },
     )
     return app

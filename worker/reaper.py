@@ -5,6 +5,9 @@ Each pass moves the running jobs whose heartbeat stopped back to queued
 (``jobs.heartbeat.requeue_lost``) and sends their new tasks. Any number of
 workers on any number of hosts may run it: the database decides which one
 requeues a job.
+
+Each pass also sends the jobs a restore left queued and unsent
+(``jobs.restore.claim_unsent``): one reaper claims each, so each is sent once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from jobs.db import unit_of_work
 from jobs.heartbeat import Requeued, requeue_lost
 from jobs.lifecycle import State, transition
 from jobs.models import Job
+from jobs.restore import claim_unsent
 from jobs.runner import PLAN_FILE
 from queues.dispatch import enqueue
 
@@ -45,6 +49,20 @@ def reap_once(runtime: Runtime, dead_workers: Collection[str] = ()) -> list[str]
     return [r.job_id for r in requeued]
 
 
+def send_restored(runtime: Runtime) -> list[str]:
+    """Send the jobs a restore put back in the queue; returns their ids.
+    Under fair dispatch they wait unreleased like any new job and the
+    dispatcher sends them in turn; sending them here too would send twice."""
+    if runtime.settings.dispatch_mode == "fair":
+        return []
+    with unit_of_work(runtime.factory) as session:
+        claimed = claim_unsent(session=session)
+    for item in claimed:
+        log.info("job %s: restored from a backup, sent to its queue", item.job_id)
+        _send(runtime, Requeued(item.job_id, item.kind, item.task_id, 0))
+    return [c.job_id for c in claimed]
+
+
 def _send(runtime: Runtime, item: Requeued) -> None:
     try:
         kind = runtime.registry.get(item.kind)
@@ -63,11 +81,15 @@ def start_reaper(runtime: Callable[[], Runtime], interval_s: float) -> threading
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval_s * random.uniform(0.8, 1.2)):
+        first = True  # restored jobs are sent at once: they have waited since the backup
+        while first or not stop.wait(interval_s * random.uniform(0.8, 1.2)):
             try:
-                reap_once(runtime())
+                send_restored(runtime())
+                if not first:
+                    reap_once(runtime())
             except Exception as exc:  # a database or broker blip: try again next time
                 log.warning("reaper pass failed: %s", exc)
+            first = False
 
     threading.Thread(target=loop, name="reaper", daemon=True).start()
     return stop

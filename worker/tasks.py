@@ -21,7 +21,7 @@ from jobs.db import unit_of_work
 from jobs.fanout import run_part
 from jobs.heartbeat import Heartbeat
 from jobs.runner import RunResult
-from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART
+from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART, VERIFY_STORE
 from queues.dispatch import enqueue_parts
 from queues.fair import client_for, wake
 from queues.retry import RETRYABLE, backoff
@@ -135,7 +135,11 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     def housekeeping() -> dict[str, object]:
         return runtime().housekeeping()
 
-    _ = run_job, run_part_task, housekeeping
+    @app.task(name=VERIFY_STORE, acks_late=True)  # type: ignore[untyped-decorator]
+    def verify_store() -> dict[str, int]:
+        return runtime().verify_store()
+
+    _ = run_job, run_part_task, housekeeping, verify_store
 
 
 def nudge(rt: Runtime, queue: str) -> None:

@@ -1,0 +1,94 @@
+"""Services of real processes for the backup, restore and upgrade tests:
+each has its own var/ (SQLite) or its own PostgreSQL database, its own Redis,
+the API in-process and, once started, a cpu worker subprocess."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from composition.runtime import Runtime
+from config.settings import Settings
+from digilabo.embedded import Child, start_redis
+from digilabo.stack import Stack
+from intake_api.main import create_app
+from jobs import auth
+from jobs.db import unit_of_work
+from tests.conftest import POSTGRES_ADMIN_URL, make_settings
+
+
+@dataclass
+class Site:
+    """One installation: its settings, and (once opened) its API and worker."""
+
+    settings: Settings
+    redis: Child
+    stack: Stack | None = None
+    runtime: Runtime | None = None
+    api: TestClient | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def open(self, *, worker: bool = True) -> Site:
+        """Migrate, start the worker (if asked) and the API in-process."""
+        self.stack = Stack(self.settings, pools=("cpu",) if worker else (), api=False)
+        self.stack.start()
+        self.runtime = Runtime(self.settings)
+        self.api = TestClient(create_app(self.settings, self.runtime))
+        with unit_of_work(self.runtime.factory) as session:
+            user = auth.ensure_user(f"ops-{uuid.uuid4().hex[:6]}", session=session, department_code="kanri")
+            self.headers = {"Authorization": f"Bearer {auth.create_token(user, session=session)}"}
+        return self
+
+    def close(self) -> None:
+        if self.stack:
+            self.stack.stop()
+            self.stack = None
+        if self.runtime:
+            self.runtime.close()
+            self.runtime = None
+
+
+def new_postgres_database() -> tuple[str, Callable[[], None]]:
+    name = f"digilabo_ops_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}", drop
+
+
+@pytest.fixture
+def sites(tmp_path: Path) -> Iterator[Callable[[str, str], Site]]:
+    """``sites(name, backend)``: a new, empty installation under tmp_path/name."""
+    made: list[Site] = []
+    cleanups: list[Callable[[], None]] = []
+
+    def make(name: str, backend: str) -> Site:
+        root = tmp_path / name
+        if backend == "sqlite":
+            url = f"sqlite:///{root / 'var' / 'digilabo.db'}"
+        else:
+            url, drop = new_postgres_database()
+            cleanups.append(drop)
+        redis, redis_url = start_redis(root / "redis", appendonly=False)
+        site = Site(make_settings(root / "var", url, redis_url, reaper_interval_s=1.0), redis)
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        site.close()
+        site.redis.stop()
+    for cleanup in cleanups:
+        cleanup()
