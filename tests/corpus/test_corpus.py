@@ -78,7 +78,7 @@ CASES = [
         job("transcription", lambda: [("会議.mp3", inputs.blank_pdf(1))]),
         "unsupported_media_type",
         422,
-        ("会議.mp3", "application/pdf"),
+        ("会議.mp3", "PDF"),
     ),
     Case(
         "audio-truncated",
