@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 CONSTRUCT_TYPES = frozenset({"choice", "era_date", "tick_set", "table"})
 ERAS = ("明治", "大正", "昭和", "平成", "令和")
-PART = "__"
+PART = "__"  # joins a construct's name and its part's: birth__year
 # Template keys only a construct has (the editor drops them when a field's type changes).
 CONSTRUCT_KEYS = (
     "options",
@@ -37,7 +37,7 @@ CONSTRUCT_KEYS = (
     "date",
     "rows",
     "columns",
-)  # joins a construct's name and its part's: birth__year
+)
 
 
 @dataclass(frozen=True)
@@ -311,23 +311,7 @@ def _construct_problems(raw: Mapping[str, Any]) -> list[tuple[str, list[str | in
             if column["x"] < box["x"] or column["x"] + column["w"] > box["x"] + box["w"] + 0.01:
                 found.append(("列が表の枠（box）の外にはみ出しています。", ["columns", i]))
     if kind not in CONSTRUCT_TYPES:
-        extra = [
-            k
-            for k in (
-                "options",
-                "rule",
-                "min",
-                "max",
-                "era",
-                "year",
-                "month",
-                "day",
-                "date",
-                "rows",
-                "columns",
-            )
-            if k in raw
-        ]
+        extra = [k for k in CONSTRUCT_KEYS if k in raw]
         if extra:
             found.append(
                 (f"{extra[0]} は choice・era_date・tick_set・table の項目にだけ書けます。", [extra[0]])

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from jobs.ocr.checks import kana_spelling
+
 Value = str | int | bool | None
 
 _JA = "\u3005\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
@@ -23,22 +25,6 @@ _DASHES = "ー一—–−‐‑－ｰ〜~_"
 _DIGIT_DASH = re.compile(f"(?<=\\d)\\s*[{_DASHES}-]\\s*(?=\\d)")
 _KATAKANA = re.compile("^[\u30a1-\u30f6\u30fc\u30fb]+$")
 _NAME = re.compile(f"^[{_JA}]+$")
-_BAD_SMALL_YA = re.compile("(?<![キギシジチヂニヒビピミリフテデヴ])[ャュョ]")
-# A small ァィゥェォ follows only the kana the cabinet notice on loanword
-# spelling (外来語の表記, 1991) pairs it with: ファ, ティ, トゥ, シェ, ウォ …
-_SMALL_VOWEL_AFTER = {
-    "ァ": "ファヴツクグウ",
-    "ィ": "ウヴフツテデスズクグ",
-    "ゥ": "トドホ",
-    "ェ": "イウヴフツチシジキギニヒビピミリクグ",
-    "ォ": "ウヴフツクグ",
-}
-_BAD_SMALL_VOWEL = re.compile(
-    "|".join(f"(?<![{after}]){small}" for small, after in _SMALL_VOWEL_AFTER.items())
-)
-# A small ッ doubles the consonant after it: never before a vowel, ナ・マ・ヤ・
-# ラ・ワ行, ン, ー, or at the end of a reading (マッモト for マツモト).
-_BAD_SMALL_TSU = re.compile("ッ(?=[アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンーッ]|$)")
 
 # (era, first day, last day, first Gregorian year); 明治 only from 1873, when
 # Japan adopted the Gregorian calendar (earlier days would be off anyway).
@@ -209,16 +195,11 @@ def _kana(text: str) -> Checked:
     kana = re.sub("(?<=[\u30a1-\u30f6])[一—–−‐-]", "ー", kana)
     if not _KATAKANA.match(kana):
         return Checked(kana, kana, "カタカナ以外の文字が含まれています。")
-    if _BAD_SMALL_YA.search(kana):
-        # A small ャュョ only follows キ, シ, チ … (or フ, テ, デ, ヴ in loanwords):
-        # in handwriting ュ and ユ differ by size alone.
-        return Checked(kana, kana, "小さい「ャ・ュ・ョ」の前の文字が正しくありません（大きい文字の可能性）。")
-    if _BAD_SMALL_VOWEL.search(kana):
-        return Checked(
-            kana, kana, "小さい「ァ・ィ・ゥ・ェ・ォ」の前の文字が正しくありません（大きい文字の可能性）。"
-        )
-    if _BAD_SMALL_TSU.search(kana):
-        return Checked(kana, kana, "小さい「ッ」の後の文字が正しくありません（大きい「ツ」の可能性）。")
+    # Small kana follow Japanese spelling (jobs.ocr.checks.kana_spelling):
+    # in handwriting ュ and ユ, ッ and ツ differ by size alone.
+    problem = kana_spelling(kana)
+    if problem:
+        return Checked(kana, kana, problem)
     return Checked(kana, kana, None)
 
 
