@@ -19,7 +19,7 @@ from services import jobs as service
 from services.schemas import JobAccepted, JobPublic, JobsPublic, KindPublic
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
-SUBMIT_FIELDS = ("kind", "files", "parameters")
+SUBMIT_FIELDS = ("kind", "files", "parameters", "urgent")
 
 
 def refuse_unknown_fields(names: set[str]) -> None:
@@ -31,10 +31,10 @@ def refuse_unknown_fields(names: set[str]) -> None:
     name = unknown[0]
     close = get_close_matches(name, SUBMIT_FIELDS, n=1, cutoff=0.5)
     expected = close[0] if close else "、".join(SUBMIT_FIELDS)
+    hint = f"（{close[0]} のつもりではありませんか）" if close else ""
     raise JobInputError(
         "unknown_field",
-        f"項目 {name} は受け付けていません。送れる項目は {'、'.join(SUBMIT_FIELDS)} です"
-        f"（{expected} のつもりではありませんか）。",
+        f"項目 {name} は受け付けていません。送れる項目は {'、'.join(SUBMIT_FIELDS)} です{hint}。",
         field=name,
         expected=expected,
     )
