@@ -15,26 +15,28 @@ SCRIPT_C = REPO / "jobs" / "rpa" / "samples" / "zaimu_c.yaml"
 
 
 def test_euc_jp_time_expiry_hang_and_rows_refused_before_typing(jobs_c: Jobs, tmp_path: Path) -> None:
-    """Sessions end 20 s after their login (a row takes 2-8 s, so the batch
-    runs into the end at least once; a row gets up to two re-logins, so it
-    would fail only if one row took longer than a whole session), the 2nd
+    """Sessions end 12 s after their login: eight rows take more than that
+    even on an idle machine (about 2 s a row, plus the 4 s step timeout of
+    the hung commit), so the batch runs into the end at least once; a row
+    gets up to two re-logins, so it would fail only if one row took longer
+    than a whole session (2-8 s a row on a loaded machine). The 2nd
     登録 is stored but answered only after the step timeout; two
     records cannot be converted for the screen and are refused before typing,
     each naming its column and the rule."""
-    jobs_c.standin.switches(charset="euc-jp", session_seconds=20, timeout_submits=[2], hang_seconds=6)
-    good = [record(n, 件名=f"ｶﾞｽ代 No.{n}") for n in range(1, 5)]
-    too_long = record(7, 件名="事務用品の購入" * 8)  # 56 全角 characters: 摘要 holds 50, never cut
-    too_old = record(8, 起票日="1850-01-01")  # before 明治: no 和暦 for it
+    jobs_c.standin.switches(charset="euc-jp", session_seconds=12, timeout_submits=[2], hang_seconds=6)
+    good = [record(n, 件名=f"ｶﾞｽ代 No.{n}") for n in range(1, 9)]
+    too_long = record(31, 件名="事務用品の購入" * 8)  # 56 全角 characters: 摘要 holds 50, never cut
+    too_old = record(32, 起票日="1850-01-01")  # before 明治: no 和暦 for it
     records = write_records(tmp_path / "r.csv", [*good, too_long, too_old])
     outcome = run(jobs_c.context(script_text(SCRIPT_C, timeout_seconds="4"), records))
     results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
     entries = jobs_c.standin.entries()
-    assert Counter(e["reference"] for e in entries) == {f"T-{n:05d}": 1 for n in range(1, 5)}, results
-    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 4, "invalid": 2}
+    assert Counter(e["reference"] for e in entries) == {f"T-{n:05d}": 1 for n in range(1, 9)}, results
+    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 8, "invalid": 2}
     for e in entries:
         assert results[e["reference"]]["voucher_no"] == e["voucher_no"]
     first = next(e for e in entries if e["reference"] == "T-00001")
     assert first["purpose"] == "ガス代　Ｎｏ．１"  # 全角, and EUC-JP on the wire
-    assert "件名" in results["T-00007"]["メッセージ"] and "truncate" in results["T-00007"]["メッセージ"]
-    assert "起票日" in results["T-00008"]["メッセージ"] and "wareki" in results["T-00008"]["メッセージ"]
+    assert "件名" in results["T-00031"]["メッセージ"] and "truncate" in results["T-00031"]["メッセージ"]
+    assert "起票日" in results["T-00032"]["メッセージ"] and "wareki" in results["T-00032"]["メッセージ"]
     assert outcome.summary["relogins"] >= 1
