@@ -4,6 +4,9 @@ the API in-process and, once started, a cpu worker subprocess."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,3 +95,18 @@ def sites(tmp_path: Path) -> Iterator[Callable[[str, str], Site]]:
         site.redis.stop()
     for cleanup in cleanups:
         cleanup()
+
+
+Sites = Callable[[str, str], Site]
+
+
+def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `digilabo` command run against ``site``'s settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "digilabo", *args],
+        env={**os.environ, **site.settings.as_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -6,11 +6,9 @@ on a database from a newer release."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +18,9 @@ from jobs.backup import run_backup
 from jobs.restore import run_restore
 from jobs.schema import SchemaTooNew, head_revisions
 from tests.integration.helpers import submit
-from tests.operations.conftest import Site
+from tests.operations.conftest import Sites, cli
 
-Sites = Callable[[str, str], Site]
 FUTURE = "0099_future"
-
-
-def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "digilabo", *args],
-        env={**os.environ, **site.settings.as_env()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ and the exporter shows the result."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -17,20 +14,7 @@ from jobs.verify import STATUS_FILE, read_status
 from monitoring.storage_check import StorageCheckCollector
 from queues.app import VERIFY_STORE, make_celery
 from tests.integration.helpers import submit, wait_finished, wait_until
-from tests.operations.conftest import Site
-
-Sites = Callable[[str, str], Site]
-
-
-def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "digilabo", *args],
-        env={**os.environ, **site.settings.as_env()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.operations.conftest import Site, Sites, cli
 
 
 def scrape(site: Site) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright import sync_api as playwright_api
@@ -19,7 +18,7 @@ from jobs import store
 from jobs.db import unit_of_work
 from jobs.lifecycle import State, transition
 from tests.conftest import Service
-from tests.portal.test_browser import CHROMIUM, FLAGS, _log_in, person, portal_url  # noqa: F401
+from tests.portal.test_browser import _log_in, browser, person, portal_url  # noqa: F401
 from tests.support.transcript_job import AUDIO, finished_transcription
 
 pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -31,16 +30,6 @@ EXTENSIONS = "csv xlsx docx txt srt vtt json png pdf"
 ALLOWED = frozenset(f"{FORMATS} {EXTENSIONS} OCR".split())
 REASON = "入力データの3行目: 支払予定日（2025-13-01）が日付として読めません。正しい日付に直して、もう一度依頼してください。"
 RECORDS = "支払予定一覧_2025年4月.csv"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[playwright_api.Browser]:
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _failed_entry_job(service: Service, department: str) -> str:
@@ -103,7 +92,7 @@ def _visit_all(
 def test_no_page_scrolls_sideways_and_department_pages_are_japanese(
     service: Service,
     portal_url: str,  # noqa: F811
-    browser: playwright_api.Browser,
+    browser: playwright_api.Browser,  # noqa: F811
 ) -> None:
     meeting = finished_transcription(service.runtime, "kikikanri")
     failed = _failed_entry_job(service, "kikikanri")

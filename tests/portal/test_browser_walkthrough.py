@@ -8,7 +8,6 @@ stops it at once."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from docx import Document
 from playwright import sync_api as playwright_api
 
 from tests.conftest import Service
-from tests.portal.test_browser import CHROMIUM, FLAGS, _log_in, _shot, person, portal_url  # noqa: F401
+from tests.portal.test_browser import _log_in, _shot, browser, person, portal_url  # noqa: F401
 from tests.support.speech import VOICES, meeting, write_audio
 
 pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -29,20 +28,10 @@ TURNS = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[playwright_api.Browser]:
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def test_meeting_with_speakers_gets_names_to_rename(
     service: Service,
     portal_url: str,  # noqa: F811
-    browser: playwright_api.Browser,
+    browser: playwright_api.Browser,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     staff = person(service, "suzuki", "kiki", "危機管理室", "鈴木 一郎")
@@ -93,7 +82,7 @@ def test_meeting_with_speakers_gets_names_to_rename(
 def test_token_created_used_and_revoked_in_the_browser(
     service: Service,
     portal_url: str,  # noqa: F811
-    browser: playwright_api.Browser,
+    browser: playwright_api.Browser,  # noqa: F811
 ) -> None:
     admin = person(service, "yamada", "joho", "情報政策課", "山田 花子", "admin")
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
