@@ -144,7 +144,13 @@ def _spread_groups(opened: _Open, fields: list[FieldResult]) -> None:
     if not spread:
         return
     apply_groups(fields, spread)
-    specs = {f.name: f for f in template.fields}
+    _late_crops(opened, fields)
+
+
+def _late_crops(opened: _Open, fields: list[FieldResult]) -> None:
+    """Fields sent to review once the whole form was read get their crop
+    from their own page."""
+    specs = {f.name: f for f in opened.template.fields}
     for result in fields:
         if result.review and result.crop is None:
             spec = specs[result.name]
@@ -160,12 +166,7 @@ def _apply_rules(opened: _Open, fields: list[FieldResult]) -> None:
         return
     labels = {f.name: f.label for f in template.fields}
     rules.apply_rules(template.rules, fields, labels, today=date.today())
-    specs = {f.name: f for f in template.fields}
-    for result in fields:
-        if result.review and result.crop is None:
-            spec = specs[result.name]
-            page, alignment = opened.pages[spec.page - 1]
-            result.crop = review_crop(spec, page.image, alignment)
+    _late_crops(opened, fields)
 
 
 def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) -> FormResult:

@@ -131,11 +131,7 @@ class Batch:
                 if submitted:  # 登録 may have been sent before the session ended: look first
                     found = self._reconcile(row)
                     if isinstance(found, dict):
-                        self._stop_trace(row, keep=False)
-                        done = replace(
-                            state, state="entered", message="照合により入力済みを確認", captured=found
-                        )
-                        return self._finish(row, done, release=False)
+                        return self._confirmed(row, state, found)
                     if found is False:
                         message, release = "セッション切れの後、入力結果を照合できませんでした。", False
                         break
@@ -147,11 +143,7 @@ class Batch:
                 if self.session.submitted:
                     found = self._reconcile(row)
                     if isinstance(found, dict):
-                        self._stop_trace(row, keep=False)
-                        done = replace(
-                            state, state="entered", message="照合により入力済みを確認", captured=found
-                        )
-                        return self._finish(row, done, release=False)
+                        return self._confirmed(row, state, found)
                     release = found is None
                     if found is False:
                         break  # cannot tell whether it was entered: never type it again blindly
@@ -179,6 +171,12 @@ class Batch:
         self.session.next_record()
         self.session.row_number = row.number
         return self.session.run(self.script.steps, row.values)
+
+    def _confirmed(self, row: Row, state: RecordState, found: dict[str, str]) -> RecordState:
+        """A row whose 登録 may have been sent, found entered by the look-up."""
+        self._stop_trace(row, keep=False)
+        done = replace(state, state="entered", message="照合により入力済みを確認", captured=found)
+        return self._finish(row, done, release=False)
 
     def _finish(self, row: Row, state: RecordState, *, release: bool) -> RecordState:
         self.ledger.finish(self.job_id, row.number, self.target, state, release=release)
