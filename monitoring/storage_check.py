@@ -1,11 +1,13 @@
-"""The stored-file check's result (``jobs.verify``, run daily by beat) as
-metrics of the exporter. The check writes its result into the storage folder
-that every host shares; the exporter only reads it, so a scrape never hashes
-anything."""
+"""The stored-file check's result (``jobs.verify``, run daily by beat) and
+the storage folder's free space as metrics of the exporter. The check writes
+its result into the storage folder that every host shares; the exporter only
+reads it, so a scrape never hashes anything."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -40,3 +42,32 @@ class StorageCheckCollector(Collector):
             "When the last check of the stored files ran (0: never).",
             value=float(status.get("checked_at", 0.0)),
         )
+        yield from self._space()
+
+    def _space(self) -> Iterator[Any]:
+        """Free and total bytes of the file system holding the stored files:
+        a full disk fails jobs (storage_full) and refuses uploads (507), so
+        the alert must come before that. Both series are left out while the
+        folder cannot be read, instead of reporting a full disk."""
+        try:
+            usage = shutil.disk_usage(_existing(self.artifacts.root))
+        except OSError:
+            return
+        yield GaugeMetricFamily(
+            "digilabo_storage_free_bytes",
+            "Bytes free for the service on the file system of the storage folder.",
+            value=float(usage.free),
+        )
+        yield GaugeMetricFamily(
+            "digilabo_storage_size_bytes",
+            "Size in bytes of the file system of the storage folder.",
+            value=float(usage.total),
+        )
+
+
+def _existing(path: Path) -> Path:
+    """The folder itself, or before the first upload created it, its nearest
+    existing parent (on the same file system unless a mount is yet to come)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

@@ -1,13 +1,17 @@
-"""An alert really reaches someone: Debian's Prometheus scrapes a running
-stack (a cpu worker with its metrics, the exporter), evaluates a copy of the
-shipped ``alerts.yml`` and sends to Debian's Alertmanager, which posts to a
-webhook receiver in this test. A worker is killed; DigilaboWorkerDown with its
-Japanese summary must arrive within the rule's ``for:`` plus 30 s.
+"""Alerts really reach someone: Debian's Prometheus scrapes a running stack
+(a cpu worker with its metrics, the exporter), evaluates a copy of the shipped
+``alerts.yml`` and sends to Debian's Alertmanager, which posts to a webhook
+receiver in this test. Three faults are caused for real, at once: a worker is
+killed, the storage folder's disk (a small tmpfs the test mounts; it runs as
+root, as CI does) is filled, and a department's job waits on a pool with no
+worker past the pool's wait target. DigilaboWorkerDown, DigilaboStorageSpaceLow
+and DigilaboDepartmentWaitOverTarget, each with its Japanese summary, must
+arrive within the rule's ``for:`` plus 30 s.
 
 Shortened for a test, and only here: scrape every 2 s, evaluate every second,
-and in the rules' copy DigilaboWorkerDown's ``for: 2m`` becomes ``for: 10s``;
-Alertmanager groups for one second. The rule's expression and annotations
-are the shipped ones."""
+the rules' ``for:`` becomes 10 s, the gpu pool's wait target 5 s; Alertmanager
+groups for one second. The rules' expressions and annotations are the shipped
+ones."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,13 +30,24 @@ from typing import Any
 import httpx
 import pytest
 
+from composition.runtime import Runtime
 from digilabo.embedded import Child, free_port, spawn
 from digilabo.stack import Stack
+from jobs import store
+from jobs.db import unit_of_work
 from tests.conftest import make_settings
 from tests.monitoring.test_monitoring import MONITORING
 
 FOR_S = 10
 SLACK_S = 30
+# The alerts this test causes, with their shipped for: (shortened to FOR_S here).
+DELIVERED = {
+    "DigilaboWorkerDown": "2m",
+    "DigilaboStorageSpaceLow": "10m",
+    "DigilaboDepartmentWaitOverTarget": "5m",
+}
+DISK = 8 * 1024 * 1024
+WAIT_TARGET_S = 5.0
 
 
 class Receiver(ThreadingHTTPServer):
@@ -81,12 +97,26 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
 
 def rules_copy(folder: Path) -> Path:
     rules = (MONITORING / "alerts.yml").read_text(encoding="utf-8")
-    block = rules.index("- alert: DigilaboWorkerDown")
-    shortened = re.sub(r"for: 2m", f"for: {FOR_S}s", rules[block:], count=1)
-    assert shortened != rules[block:], "DigilaboWorkerDown's for: changed; update this test"
+    for name, shipped in DELIVERED.items():
+        block = rules.index(f"- alert: {name}\n")
+        shortened = re.sub(f"for: {shipped}\n", f"for: {FOR_S}s\n", rules[block:], count=1)
+        assert shortened != rules[block:], f"{name}'s for: changed; update this test"
+        rules = rules[:block] + shortened
     path = folder / "alerts.yml"
-    path.write_text(rules[:block] + shortened, encoding="utf-8")
+    path.write_text(rules, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """tmpfs at the stack's default storage folder (``var_dir/storage``)."""
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(storage)], check=True)
+    try:
+        yield storage
+    finally:
+        subprocess.run(["umount", "-l", str(storage)], check=False)
 
 
 def start(name: str, argv: list[str], root: Path, url: str) -> Child:
@@ -95,11 +125,14 @@ def start(name: str, argv: list[str], root: Path, url: str) -> Child:
     return child
 
 
-def test_a_killed_worker_reaches_the_webhook_in_japanese(
-    tmp_path: Path, redis_url: str, receiver: Receiver
+def test_worker_down_full_disk_and_long_wait_reach_the_webhook_in_japanese(
+    tmp_path: Path, redis_url: str, receiver: Receiver, small_disk: Path
 ) -> None:
     settings = make_settings(
-        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url.rsplit("/", 1)[0] + "/6"
+        tmp_path,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        redis_url.rsplit("/", 1)[0] + "/6",
+        wait_targets_s={"cpu": 600.0, "gpu": WAIT_TARGET_S, "rpa": 3600.0},
     )
     stack = Stack(settings, pools=("cpu",), log_dir=tmp_path / "logs", api=False, metrics=True)
     children: list[Child] = []
@@ -167,26 +200,50 @@ def test_a_killed_worker_reaches_the_webhook_in_japanese(
         worker = next(c for c in stack.children if c.name == "worker-cpu")
         os.killpg(worker.process.pid, signal.SIGKILL)
         worker.process.wait()
-        killed = time.monotonic()
-
-        def delivered() -> tuple[float, dict[str, Any]] | None:
-            return next(
-                (
-                    a
-                    for a in receiver.alerts
-                    if a[0] > killed
-                    and a[1]["labels"]["alertname"] == "DigilaboWorkerDown"
-                    and a[1]["status"] == "firing"
-                ),
-                None,
+        # 92 % of the disk taken; a job of the gpu pool, which has no worker here.
+        (small_disk / "filler").write_bytes(b"\0" * int(DISK * 0.92))
+        runtime = Runtime(settings)
+        with unit_of_work(runtime.factory) as session:
+            store.ensure_department("kikaku", "企画課", session=session)
+            store.create_job(
+                session=session,
+                kind="echo",
+                queue="gpu",
+                department_code="kikaku",
+                submitted_by=None,
+                parameters={},
             )
+        runtime.close()
+        caused = time.monotonic()
 
-        at, alert = wait_for(delivered, FOR_S + SLACK_S + 30, "DigilaboWorkerDown at the webhook")
-        print(f"DigilaboWorkerDown delivered {at - killed:.1f}s after the kill (for: {FOR_S}s)")
-        assert at - killed <= FOR_S + SLACK_S, f"delivered {at - killed:.1f}s after the kill"
-        assert alert["status"] == "firing" and alert["labels"]["severity"] == "critical"
-        assert alert["labels"]["instance"] == worker_target
-        assert alert["annotations"]["summary"] == f"ワーカー {worker_target} が応答しません"
+        def delivered() -> dict[str, tuple[float, dict[str, Any]]] | None:
+            firing = {
+                a["labels"]["alertname"]: (at, a)
+                for at, a in reversed(receiver.alerts)
+                if a["status"] == "firing" and at > caused
+            }
+            return firing if set(DELIVERED) <= set(firing) else None
+
+        alerts = wait_for(delivered, FOR_S + SLACK_S + 60, f"{', '.join(DELIVERED)} at the webhook")
+        for name, (at, _) in alerts.items():
+            print(f"{name} delivered {at - caused:.1f}s after the fault (for: {FOR_S}s)")
+        late = {
+            name: round(at - caused, 1) for name, (at, _) in alerts.items() if at - caused > FOR_S + SLACK_S
+        }
+        assert not late, f"delivered later than for: + {SLACK_S}s: {late}"
+
+        down = alerts["DigilaboWorkerDown"][1]
+        assert down["labels"]["severity"] == "critical"
+        assert down["labels"]["instance"] == worker_target
+        assert down["annotations"]["summary"] == f"ワーカー {worker_target} が応答しません"
+        disk = alerts["DigilaboStorageSpaceLow"][1]
+        assert disk["labels"]["instance"] == exporter_target
+        assert re.fullmatch(r"保存領域の空きが残り [0-9.]+% です", disk["annotations"]["summary"]), disk
+        wait = alerts["DigilaboDepartmentWaitOverTarget"][1]
+        assert wait["labels"]["department"] == "kikaku" and wait["labels"]["queue"] == "gpu"
+        assert wait["annotations"]["summary"].startswith("部署 kikaku のジョブが gpu プールで "), wait
+        # Not the critical one: 8 % free is low, not almost full.
+        assert "DigilaboStorageAlmostFull" not in {a["labels"]["alertname"] for _, a in receiver.alerts}
     finally:
         for child in children:
             child.stop()
