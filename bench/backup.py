@@ -1,25 +1,29 @@
 """Backup, incremental backup, restore and verify against ``cp -a`` of the
 same files on the same disk (docs/operations.md quotes its figures).
 
-    python bench/backup.py --jobs 1000 --kb 1000 --folder /var/tmp/bench-backup
+    python bench/backup.py --jobs 1000 --kb 1000 --rounds 2 --folder /var/tmp/bench-backup
 
 makes an installation of ``--jobs`` finished jobs (one input and one output
 file each, ``--kb`` kilobytes apiece, random content, a ledger entry each),
 written straight through the store and the ORM (no worker runs: the point is
 the copying), then times each step. ``sync`` runs before each timed step and
-its own time is counted in the steps that must be durable (backup, restore
-fsync every file; ``cp -a`` is timed with and without a final ``sync``).
+its own time is counted in the steps that must be durable (a backup syncs once
+at the end, restore fsyncs; ``cp -a`` is followed by ``sync``). ``cp -a`` and the
+full backup alternate ``--rounds`` times; the last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jobs.artifacts import ArtifactStore
 from jobs.backup import run_backup
@@ -72,7 +76,7 @@ def make_jobs(url: str, store: ArtifactStore, count: int, size: int, start: int 
 def timed(label: str, work: object) -> float:
     subprocess.run(["sync"], check=True)
     started = time.perf_counter()
-    result = work() if callable(work) else None  # type: ignore[operator]
+    result = work() if callable(work) else None
     seconds = time.perf_counter() - started
     print(f"{label:<42} {seconds:8.2f} s  {result if result is not None else ''}")
     return seconds
@@ -82,36 +86,47 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--kb", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2, help="cp -a and backup, interleaved")
     parser.add_argument("--folder", type=Path, default=Path("/var/tmp/bench-backup"))
     args = parser.parse_args()
     root = args.folder
     shutil.rmtree(root, ignore_errors=True)
-    var, out, new = root / "var", root / "backup", root / "new"
+    var, new = root / "var", root / "new"
     url = f"sqlite:///{var / 'digilabo.db'}"
     migrate(url)
     store = ArtifactStore(var / "storage")
     store.ensure()
     make_jobs(url, store, args.jobs, args.kb * 1024)
     total = sum(p.stat().st_size for p in store.blob_dir.rglob("*") if p.is_file())
-    print(f"{args.jobs} jobs, {2 * args.jobs} files, {total / 1e6:.0f} MB (busy shared machine)")
+    load = os.getloadavg()[0]
+    print(f"{args.jobs} jobs, {2 * args.jobs} files, {total / 1e6:.0f} MB, load {load:.1f}")
 
-    def cp(sync: bool) -> None:
-        target = root / ("cp-sync" if sync else "cp")
+    def cp(target: Path) -> None:
         subprocess.run(["cp", "-a", str(store.blob_dir), str(target)], check=True)
-        if sync:
-            subprocess.run(["sync"], check=True)
+        subprocess.run(["sync"], check=True)
 
-    copy = timed("cp -a of the stored files", lambda: cp(False))
-    copy_sync = timed("cp -a of the stored files, then sync", lambda: cp(True))
-    backup = timed(
-        "digilabo backup (full)",
-        lambda: run_backup(url, store, out).manifest["files"]["copied"],
-    )
+    # Interleaved, each into a fresh folder: a backup fsyncs (one sync at the
+    # end), so it is compared with cp -a followed by sync.
+    copies: list[float] = []
+    backups: list[float] = []
+    for n in range(args.rounds):
+        copies.append(timed(f"cp -a, then sync (round {n + 1})", lambda n=n: cp(root / f"cp{n}")))
+        backups.append(
+            timed(
+                f"digilabo backup, full (round {n + 1})",
+                lambda n=n: run_backup(url, store, root / f"backup{n}").manifest["files"]["copied"],
+            )
+        )
+        shutil.rmtree(root / f"cp{n}")
+    out = root / f"backup{args.rounds - 1}"
     make_jobs(url, store, 10, args.kb * 1024, start=args.jobs)
-    timed(
-        "digilabo backup (after 10 new jobs): copied",
-        lambda: run_backup(url, store, out).manifest["files"]["copied"],
-    )
+    incremental: dict[str, Any] = {}
+
+    def again() -> int:
+        incremental.update(run_backup(url, store, out).manifest["files"])
+        return int(incremental["copied"])
+
+    timed("digilabo backup (after 10 new jobs): copied", again)
     restore = timed(
         "digilabo restore (newest backup)",
         lambda: run_restore(out, f"sqlite:///{new / 'digilabo.db'}", ArtifactStore(new / "storage")).files,
@@ -124,9 +139,24 @@ def main() -> None:
         engine.dispose()
         return f"{report.files} files, ok={report.ok}"
 
-    timed("digilabo verify", verify)
-    print(f"backup / cp -a: {backup / copy:.2f}   backup / (cp -a + sync): {backup / copy_sync:.2f}")
-    print(f"restore / backup: {restore / backup:.2f}")
+    verified = timed("digilabo verify", verify)
+    backup, copy = statistics.median(backups), statistics.median(copies)
+    print(
+        json.dumps(
+            {
+                "bench": "backup",
+                "jobs": args.jobs,
+                "megabytes": round(total / 1e6),
+                "load_at_start": round(load, 1),
+                "cp_a_sync_s": [round(c, 2) for c in copies],
+                "backup_s": [round(b, 2) for b in backups],
+                "backup_over_cp_a": round(backup / copy, 2),
+                "incremental_copied_files": incremental.get("copied"),
+                "restore_over_backup": round(restore / backup, 2),
+                "verify_s": round(verified, 2),
+            }
+        )
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 
