@@ -25,6 +25,8 @@ PAGES = {
         <input id="dirty" oninput="window.onbeforeunload = function (e) { e.preventDefault(); return ''; }">
         <p id="out"></p>""",
     "/done": "<p id='out'>登録しました</p>",
+    "/era": """<select name="G"><option value=""></option><option value="3">昭和</option>
+        <option value="4">平成</option><option value="5">令和</option></select>""",
 }
 
 
@@ -108,6 +110,18 @@ def test_unexpected_or_wrong_dialogs_fail_the_step_fast_with_their_text(session:
     assert run(session, "  - goto: /done\n  - capture: {column: out, selector: '#out'}\n") == {
         "out": "登録しました"
     }
+
+
+def test_a_select_without_the_option_fails_naming_what_it_offers(session: TargetSession) -> None:
+    """An era the screen does not offer (明治 on a select of 昭和〜令和): the
+    row fails with the options, instead of a timeout retried as transient."""
+    session.context.set_default_timeout(1000)  # the wait for the option is what runs out
+    try:
+        with pytest.raises(StepFailed, match="選択肢「明治」がありません（画面の選択肢: 昭和、平成、令和）"):
+            run(session, "  - goto: /era\n  - select: {selector: '[name=G]', label: 明治}\n")
+        assert run(session, "  - goto: /era\n  - select: {selector: '[name=G]', label: 令和}\n") == {}
+    finally:
+        session.context.set_default_timeout(session.timeout_ms)
 
 
 def test_select_by_value_or_label_and_a_dangling_dialog_step_is_refused() -> None:
