@@ -42,6 +42,7 @@ ACTIONS = (
     "hover",
     "lines",
     "upload",
+    "type",
 )
 MAX_SCRIPT_BYTES = 256 * 1024
 

@@ -417,6 +417,13 @@ class TargetSession:
         else:
             press()
 
+    def _do_type(self, args: dict[str, Any]) -> None:
+        """Key by key, for a field that acts on keystrokes (moves on when full,
+        formats on keyup) where ``fill`` would only set the value."""
+        field = self.scope.locator(args["selector"])
+        field.fill("")
+        field.press_sequentially(args["value"])
+
     def _do_hover(self, args: dict[str, Any]) -> None:
         self.scope.hover(args["selector"])
 

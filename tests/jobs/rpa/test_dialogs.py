@@ -25,6 +25,7 @@ PAGES = {
         <input id="dirty" oninput="window.onbeforeunload = function (e) { e.preventDefault(); return ''; }">
         <p id="out"></p>""",
     "/done": "<p id='out'>登録しました</p>",
+    "/keys": """<input name="MM" onkeydown="this.dataset.keys = (this.dataset.keys || '') + event.key">""",
     "/era": """<select name="G"><option value=""></option><option value="3">昭和</option>
         <option value="4">平成</option><option value="5">令和</option></select>""",
 }
@@ -122,6 +123,16 @@ def test_a_select_without_the_option_fails_naming_what_it_offers(session: Target
         assert run(session, "  - goto: /era\n  - select: {selector: '[name=G]', label: 令和}\n") == {}
     finally:
         session.context.set_default_timeout(session.timeout_ms)
+
+
+def test_type_sends_each_key(session: TargetSession) -> None:
+    """``fill`` sets a value; ``type`` presses each key, so the screen's key handlers run."""
+    keys = "e => [e.value, e.dataset.keys || '']"
+    run(session, "  - goto: /keys\n  - fill: {selector: '[name=MM]', value: '07'}\n")
+    assert session.page.eval_on_selector("[name=MM]", keys) == ["07", ""]
+    run(session, "  - goto: /keys\n  - type: {selector: '[name=MM]', value: '06'}\n")
+    value, pressed = session.page.eval_on_selector("[name=MM]", keys)
+    assert value == "06" and pressed.endswith("06")  # after the Delete that clears the field
 
 
 def test_select_by_value_or_label_and_a_dangling_dialog_step_is_refused() -> None:

@@ -170,3 +170,24 @@ def test_attachments_are_bare_names_in_the_zip_never_unpacked(tmp_path: Path) ->
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(JobInputError, match="ZIPを読めません"):
         Attachments.open(tmp_path / "broken.zip")
+
+
+def test_intake_takes_one_zip_only_for_a_script_that_attaches(tmp_path: Path) -> None:
+    from jobs.registry import InputFile
+    from jobs.rpa.intake_check import check_intake
+
+    records = tmp_path / "r.csv"
+    records.write_text(",".join(raw(2).values.keys()) + "\n", encoding="utf-8")
+    archive = tmp_path / "scans.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.pdf", b"%PDF-1.4")
+    files = [
+        InputFile("r.csv", records, "text/csv", 1),
+        InputFile("scans.zip", archive, "application/zip", 1),
+    ]
+    check_intake({"script_text": SCRIPT}, files, {})
+    plain = (REPO / "jobs" / "rpa" / "samples" / "zaimu_c.yaml").read_text(encoding="utf-8")
+    with pytest.raises(JobInputError, match="添付ファイルを使いません"):
+        check_intake({"script_text": plain}, files, {})
+    with pytest.raises(JobInputError, match="レコードファイル1つ"):
+        check_intake({"script_text": SCRIPT}, [files[0], files[0]], {})
