@@ -170,7 +170,7 @@ class Batch:
     def _type(self, row: Row) -> dict[str, str]:
         self.session.next_record()
         self.session.row_number = row.number
-        return self.session.run(self.script.steps, row.values)
+        return self.session.run(self.script.steps, row.values, lines=row.line_values)
 
     def _confirmed(self, row: Row, state: RecordState, found: dict[str, str]) -> RecordState:
         """A row whose 登録 may have been sent, found entered by the look-up."""

@@ -24,6 +24,12 @@ def register(app: typer.Typer, host: CommandHost) -> None:
         unapproved: Annotated[
             bool, typer.Option("--unapproved", help="enter with a script file nobody approved (loud warning)")
         ] = False,
+        attachments: Annotated[
+            Path | None,
+            typer.Option(
+                exists=True, dir_okay=False, help="ZIP of the files the script's upload steps attach"
+            ),
+        ] = None,
     ) -> None:
         """Enter records into the target system here, without the queue."""
         from rich.progress import Progress
@@ -48,6 +54,7 @@ def register(app: typer.Typer, host: CommandHost) -> None:
                     records,
                     out,
                     dry_run=dry_run,
+                    attachments=attachments,
                     options=host.options("rpa_entry"),
                     progress=lambda f, m="": bars.update(bar, completed=f, description=f"{records.name} {m}"),
                 )

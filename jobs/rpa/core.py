@@ -18,6 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 from jobs.errors import JobInputError, TransientError
 from jobs.registry import JobContext, JobOutcome, OutputFile
 from jobs.rpa import browser, credentials, results
+from jobs.rpa.attachments import Attachments, is_attachments
 from jobs.rpa.batch import Batch, run_rows
 from jobs.rpa.ledger import RecordLedger, RecordState
 from jobs.rpa.liveness import Timings, heartbeat
@@ -25,7 +26,7 @@ from jobs.rpa.options import EntryOptions
 from jobs.rpa.records import RawRow, read_records
 from jobs.rpa.script import Script, Window, parse_script
 from jobs.rpa.session import RecordRejected, SessionExpired, StepFailed, TargetSession
-from jobs.rpa.validate import Row, error_text, reference_of, validate_rows
+from jobs.rpa.validate import Row, error_text, owners, reference_of, validate_rows
 
 log = logging.getLogger(__name__)
 SCRIPT_SUFFIXES = (".yaml", ".yml")
@@ -37,6 +38,7 @@ class Inputs:
     script: Script
     raw: list[RawRow]
     rows: list[Row]
+    attachments: Attachments | None = None
 
 
 def read_inputs(ctx: JobContext) -> Inputs:
@@ -45,7 +47,10 @@ def read_inputs(ctx: JobContext) -> Inputs:
     scripts = [
         f for f in ctx.inputs if f.path.suffix.lower() in SCRIPT_SUFFIXES or f.name.endswith(SCRIPT_SUFFIXES)
     ]
-    records = [f for f in ctx.inputs if f not in scripts]
+    zips = [f for f in ctx.inputs if f not in scripts and is_attachments(f.name, f.media_type)]
+    records = [f for f in ctx.inputs if f not in scripts and f not in zips]
+    if len(zips) > 1:
+        raise JobInputError("invalid_inputs", "添付ファイルのZIPは1つにまとめてください。")
     attached = ctx.params.get("script_text")
     if attached is not None and scripts:
         raise JobInputError(
@@ -64,7 +69,12 @@ def read_inputs(ctx: JobContext) -> Inputs:
     except UnicodeDecodeError:
         raise JobInputError("invalid_script", "入力スクリプトはUTF-8で保存してください。") from None
     raw = read_records(records[0].path, records[0].name)
-    return Inputs(script, raw, validate_rows(script, raw))
+    attachments = Attachments.open(zips[0].path) if zips else None
+    if attachments is not None and not script.upload_columns:
+        raise JobInputError(
+            "invalid_inputs", "この入力スクリプトは添付ファイルを使いません。ZIPを外して登録してください。"
+        )
+    return Inputs(script, raw, validate_rows(script, raw, attachments), attachments)
 
 
 WINDOW_CLOSED_JA = (
@@ -162,6 +172,7 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> tuple[dict[int, RecordState], 
             browser.launch(options) as chromium,
         ):
             session = open_session(ctx, script, chromium)
+            session.attachments = inputs.attachments
             try:
                 batch = Batch(
                     ctx.job_id,
@@ -197,16 +208,17 @@ def dry_run(ctx: JobContext, inputs: Inputs) -> dict[int, RecordState]:
     states = {s.number: s for s in initial_states(script, inputs.rows)}
     with browser.launch(EntryOptions.of(ctx.options)) as chromium:
         session = open_session(ctx, script, chromium)
+        session.attachments = inputs.attachments
         for i, row in enumerate(r for r in inputs.rows if r.valid):
             ctx.progress(i / max(len(inputs.rows), 1), f"{i}件確認済み")
             session.next_record()
             try:
                 try:
-                    session.run(script.steps, row.values, dry_run=True)
+                    session.run(script.steps, row.values, dry_run=True, lines=row.line_values)
                 except SessionExpired:
                     session.relogin()  # nothing is submitted in a dry run: walk it again
                     session.next_record()
-                    session.run(script.steps, row.values, dry_run=True)
+                    session.run(script.steps, row.values, dry_run=True, lines=row.line_values)
                 states[row.number] = RecordState(row.number, states[row.number].reference, "checked")
             except RecordRejected as exc:
                 states[row.number] = RecordState(
@@ -230,7 +242,9 @@ def run(ctx: JobContext) -> JobOutcome:
         reject_invalid(inputs.rows)
     is_dry = bool(ctx.params.get("dry_run"))
     states, relogins = (dry_run(ctx, inputs), 0) if is_dry else enter_all(ctx, inputs)
-    outputs = results.write_results(ctx.work_dir, inputs.script, inputs.raw, states) + evidence(ctx.work_dir)
+    outputs = results.write_results(
+        ctx.work_dir, inputs.script, inputs.raw, states, owners(inputs.rows)
+    ) + evidence(ctx.work_dir)
     tally = results.counts(states)
     entered = 0 if is_dry else tally.get("entered", 0)
     line = results.summary_line(tally, relogins)

@@ -22,10 +22,16 @@ def enter_file(
     dry_run: bool,
     options: Any,  # EntryOptions (or the plain mapping)
     progress: ProgressReporter,
+    attachments: Path | None = None,
 ) -> JobOutcome:
-    """``script`` is a YAML file, or the text of an approved script."""
+    """``script`` is a YAML file, or the text of an approved script;
+    ``attachments`` a ZIP of the files ``upload`` steps attach."""
     with tempfile.TemporaryDirectory(prefix="digilabo-rpa-") as work:
         inputs = [InputFile(records.name, records, "", records.stat().st_size)]
+        if attachments is not None:
+            inputs.append(
+                InputFile(attachments.name, attachments, "application/zip", attachments.stat().st_size)
+            )
         params: dict[str, Any] = {"dry_run": dry_run, "invalid_rows": "skip"}
         if isinstance(script, Path):
             inputs.append(InputFile(script.name, script, "", script.stat().st_size))

@@ -23,6 +23,7 @@ from jobs import wareki
 
 NAMES = ("wareki", "split", "zenkaku", "hankaku", "pad", "format", "map", "truncate")
 WAREKI_PARTS = ("era", "year", "month", "day", "full", "era_year")
+ERAS = ("明治", "大正", "昭和", "平成", "令和")
 MAX_MAP_ROWS = 10_000
 
 
@@ -102,6 +103,11 @@ def _wareki(arg: Any) -> Callable[[str], str]:
         raise SpecError(f"wareki の part は {'、'.join(WAREKI_PARTS)} のいずれかです")
     # 元年: written out in a full date; a 年 box usually takes the number 1.
     gannen = bool(part == "full" if gannen is None else gannen)
+    # The eras the target's screen offers (an era select often starts at 昭和):
+    # a date in another era is refused before typing, not at the select.
+    eras = spec.get("eras", ERAS)
+    if not isinstance(eras, list | tuple) or not eras or any(e not in ERAS for e in eras):
+        raise SpecError(f"wareki の eras は {'、'.join(ERAS)} から選んだ並びです")
 
     def apply(value: str) -> str:
         day = _iso(value)
@@ -109,6 +115,10 @@ def _wareki(arg: Any) -> Callable[[str], str]:
             era, year = wareki.era_year(day)
         except ValueError:
             raise FilterError(f"和暦にできない日付です: {value}") from None
+        if era not in eras:
+            raise FilterError(
+                f"{era}の日付は対象システムで扱えません（使える元号: {'、'.join(eras)}）: {value}"
+            )
         year_text = "元" if gannen and year == 1 else str(year)
         return {
             "era": era,

@@ -12,6 +12,7 @@ from typing import Any
 from jobs.errors import JobInputError
 from jobs.registry import InputFile
 from jobs.rpa import credentials
+from jobs.rpa.attachments import Attachments, is_attachments
 from jobs.rpa.options import EntryOptions
 from jobs.rpa.records import read_records
 from jobs.rpa.script import Script, parse_script
@@ -65,5 +66,16 @@ def check_intake(params: Mapping[str, Any], inputs: Sequence[InputFile], options
     if setting:
         log.warning("entry script %s refused at intake: %s is not set", params.get("script_id"), setting)
         raise SetupMissing(setting, str(params.get("script_id", "")))
-    for item in inputs:
-        check_headers(script, read_records(item.path, item.name))
+    zips = [item for item in inputs if is_attachments(item.name, item.media_type)]
+    records = [item for item in inputs if item not in zips]
+    if len(records) != 1 or len(zips) > 1:
+        raise JobInputError(
+            "invalid_inputs", "レコードファイル1つ（と、添付する書類があればそのZIP1つ）を指定してください。"
+        )
+    if zips and not script.upload_columns:
+        raise JobInputError(
+            "invalid_inputs", "この入力スクリプトは添付ファイルを使いません。ZIPを外して登録してください。"
+        )
+    for item in zips:
+        Attachments.open(item.path)  # readable, within the limits
+    check_headers(script, read_records(records[0].path, records[0].name))

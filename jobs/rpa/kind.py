@@ -1,8 +1,8 @@
 """The bulk financial-system entry job kind: what the registry loads.
 
 Inputs: the approved entry script (YAML, attached by intake from the approved
-version; its sha256 in ``script_sha256``) and the department's records
-(CSV or XLSX). Options the worker passes: ``jobs.rpa.options.EntryOptions``
+version; its sha256 in ``script_sha256``), the department's records
+(CSV or XLSX) and, for a script that attaches files, a ZIP of those files. Options the worker passes: ``jobs.rpa.options.EntryOptions``
 (the record ledger on the process's database, built by ``resources``, the
 Chromium path, target URLs, the secrets file and the liveness ``Timings``).
 """
@@ -30,6 +30,8 @@ MEDIA_TYPES = frozenset(
         "application/x-yaml",
         "text/yaml",
         "text/plain",
+        # The scanned forms ``upload`` steps attach, zipped (see jobs.rpa.attachments).
+        "application/zip",
     }
 )
 # A person typing one payment record into the financial system (measured: a
@@ -88,9 +90,10 @@ KIND = JobKind(
     options_type=EntryOptions,
     options_from=options_from,
     params_type=EntryParams,
-    # Records only: the approved script is attached by intake.
+    # The records (and, for scripts with ``upload`` steps, a ZIP of the files
+    # to attach): the approved script is attached by intake.
     min_files=1,
-    max_files=1,
+    max_files=2,
     soft_time_limit=4 * 3600,
     time_limit=4 * 3600 + 300,
     sample=sample,

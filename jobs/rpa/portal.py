@@ -118,9 +118,11 @@ PORTAL = PortalKind(
         ),
     ),
     file_input=FileInput(
-        "入力データ（CSV・XLSX）",
-        ".csv,.xlsx",
-        "1行目が見出しの表です（見出しは入力スクリプトの列名）。入力スクリプトのファイルは添付しないでください。",
+        "入力データ（CSV・XLSX）と添付書類（ZIP）",
+        ".csv,.xlsx,.zip",
+        "1行目が見出しの表です（見出しは入力スクリプトの列名）。"
+        "書類を添付する入力スクリプトでは、その書類をまとめたZIPも一緒に選んでください。"
+        "入力スクリプトのファイルは添付しないでください。",
     ),
     value_labels={
         "invalid_rows": dict(INVALID_ROWS),

@@ -5,7 +5,7 @@ and the row as the department sent it."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from jobs.exports import defuse
@@ -28,12 +28,20 @@ CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def table(script: Script, raw: Sequence[RawRow], states: dict[int, RecordState]) -> list[list[str]]:
+def table(
+    script: Script,
+    raw: Sequence[RawRow],
+    states: dict[int, RecordState],
+    owners: Mapping[int, int] | None = None,
+) -> list[list[str]]:
+    """One line per sheet row; a 明細 line (``owners``: row → its voucher's
+    first row) shows its voucher's state."""
+    owners = owners or {}
     captures = script.capture_columns
     headers = [c.header for c in script.columns]
     rows = [["行番号", "状態", "状態コード", "メッセージ", "参照キー", *captures, *headers]]
     for r in raw:
-        st = states.get(r.number) or RecordState(r.number, "", "pending")
+        st = states.get(owners.get(r.number, r.number)) or RecordState(r.number, "", "pending")
         rows.append(
             [
                 str(r.number),
@@ -70,9 +78,13 @@ def write_xlsx(path: Path, rows: list[list[str]]) -> None:
 
 
 def write_results(
-    folder: Path, script: Script, raw: Sequence[RawRow], states: dict[int, RecordState]
+    folder: Path,
+    script: Script,
+    raw: Sequence[RawRow],
+    states: dict[int, RecordState],
+    owners: Mapping[int, int] | None = None,
 ) -> list[OutputFile]:
-    rows = table(script, raw, states)
+    rows = table(script, raw, states, owners)
     write_csv(folder / "results.csv", rows)
     write_xlsx(folder / "results.xlsx", rows)
     return [

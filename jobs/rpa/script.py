@@ -40,6 +40,9 @@ ACTIONS = (
     "popup",
     "press",
     "hover",
+    "lines",
+    "upload",
+    "type",
 )
 MAX_SCRIPT_BYTES = 256 * 1024
 
@@ -60,8 +63,11 @@ class Step:
     action: str
     args: dict[str, Any]
     line: int = 0
-    # Nested steps of ``frame`` and ``popup`` (run inside that frame or window).
+    # Nested steps of ``frame`` and ``popup`` (run inside that frame or window)
+    # and of ``lines`` (run once per detail line).
     children: tuple[Step, ...] = ()
+    # ``lines`` only: run before each line the screen does not show at first (行追加).
+    add: tuple[Step, ...] = ()
 
     @property
     def submits(self) -> bool:
@@ -69,7 +75,7 @@ class Step:
 
     def walk(self) -> list[Step]:
         """This step and every nested one, in order."""
-        return [self, *(s for c in self.children for s in c.walk())]
+        return [self, *(s for c in (*self.add, *self.children) for s in c.walk())]
 
 
 def walk(steps: tuple[Step, ...]) -> list[Step]:
@@ -97,6 +103,15 @@ class Derived:
     name: str
     source: str
     filters: tuple[value_filters.Filter, ...]
+
+
+@dataclass(frozen=True)
+class Lines:
+    """明細: consecutive rows with the same reference make one voucher; these
+    columns vary from line to line, every other column is the voucher's own."""
+
+    columns: tuple[str, ...]
+    max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,7 @@ class Script:
     baseline_seconds_per_record: float
     check_before_entry: bool = False
     derived: tuple[Derived, ...] = ()
+    lines: Lines | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -161,6 +177,11 @@ class Script:
         cols = [s.args["column"] for s in walk(self.steps) if s.action == "capture"]
         cols += [c["column"] for c in self.lookup.capture]
         return list(dict.fromkeys(cols))
+
+    @property
+    def upload_columns(self) -> list[str]:
+        """Columns holding the file name of an attachment (``upload`` steps)."""
+        return list(dict.fromkeys(s.args["column"] for s in walk(self.steps) if s.action == "upload"))
 
 
 @cache
@@ -233,7 +254,8 @@ def _steps(items: list[dict[str, Any]], node: yaml.Node, path: list[str | int]) 
             args = {"key": args}
         args = dict(args)
         children = _steps(args.pop("steps"), node, [*path, i, action, "steps"]) if "steps" in args else ()
-        steps.append(Step(action, args, _line_of(node, [*path, i]), children))
+        add = _steps(args.pop("add"), node, [*path, i, action, "add"]) if "add" in args else ()
+        steps.append(Step(action, args, _line_of(node, [*path, i]), children, add))
     return tuple(steps)
 
 
@@ -319,6 +341,67 @@ def _check_templates(steps: tuple[Step, ...], scopes: dict[str, set[str]]) -> No
                     raise ScriptError(f"{exc}。", step.line) from None
 
 
+def line_names(script: Script) -> set[str]:
+    """The values that vary per 明細 line: the ``lines`` columns and what is derived from them."""
+    if script.lines is None:
+        return set()
+    names = set(script.lines.columns)
+    return names | {d.name for d in script.derived if d.source in names}
+
+
+def _check_entry_steps(steps: tuple[Step, ...], header: set[str], lines: set[str], inside: bool) -> None:
+    """Placeholders and ``upload`` columns per scope: ``row.*`` (the voucher's
+    own values) everywhere, ``line.*`` (one 明細 line, ``line.n`` its number
+    from 1) only inside ``lines``."""
+    scopes = {"row": header, **({"line": {*lines, "n"}} if inside else {})}
+    for step in steps:
+        if step.action == "lines":
+            if inside:
+                raise ScriptError("lines の中に lines は書けません。", step.line)
+            _check_entry_steps((*step.add, *step.children), header, lines, True)
+            continue
+        if step.action == "upload":
+            column = step.args["column"]
+            if column in lines and not inside:
+                raise ScriptError(
+                    f"upload の列「{column}」は明細の列です。lines の中に書いてください。", step.line
+                )
+            if column not in header | lines:
+                raise ScriptError(f"upload の列「{column}」が columns にありません。", step.line)
+        if inside and step.submits:
+            raise ScriptError(
+                "submit: true の操作は lines の外に書いてください（伝票ごとに1回）。", step.line
+            )
+        _check_templates((Step(step.action, step.args, step.line),), scopes)
+        _check_entry_steps(step.children, header, lines, inside)
+
+
+def _check_lines(script: Script, node: yaml.Node, names: list[str]) -> None:
+    blocks = [s for s in walk(script.steps) if s.action == "lines"]
+    elsewhere = [
+        s for s in walk((*script.target.login, *script.lookup.steps)) if s.action in ("lines", "upload")
+    ]
+    if elsewhere:
+        raise ScriptError(f"{elsewhere[0].action} は steps の中でだけ使えます。", elsewhere[0].line)
+    if script.lines is None:
+        if blocks:
+            raise ScriptError("lines の手順には records.lines（明細の列）が必要です。", blocks[0].line)
+        return
+    where = _line_of(node, ["records", "lines"])
+    if len(blocks) != 1:
+        raise ScriptError("records.lines があるときは、steps に lines を1つ書いてください。", where)
+    for column in script.lines.columns:
+        if column not in names:
+            raise ScriptError(f"明細の列「{column}」が columns にありません。", where)
+        if column == "n":
+            raise ScriptError("明細の列に「n」は使えません（line.n は行番号です）。", where)
+    shared = set(script.reference) & line_names(script)
+    if shared:
+        raise ScriptError(
+            f"参照キーの列「{'、'.join(sorted(shared))}」は明細の列にできません（伝票ごとに1つです）。", where
+        )
+
+
 def _check_references(script: Script, node: yaml.Node) -> None:
     names = [c.name for c in script.columns]
     for d in script.derived:
@@ -339,21 +422,32 @@ def _check_references(script: Script, node: yaml.Node) -> None:
     if len(submits) > 1:
         raise ScriptError("submit: true のクリックは1つだけにしてください。", submits[1].line)
     nested = [
-        s.children for s in walk((*script.target.login, *script.steps, *script.lookup.steps)) if s.children
+        part
+        for s in walk((*script.target.login, *script.steps, *script.lookup.steps))
+        for part in (s.children, s.add)
+        if part
     ]
     for steps in (script.target.login, script.steps, script.lookup.steps, *nested):
         for step, following in zip(steps, [*steps[1:], None], strict=True):
             if step.action == "dialog" and (following is None or following.action == "dialog"):
                 raise ScriptError("dialog の次には、そのダイアログを開く操作を書いてください。", step.line)
-    row_scope = {"row": set(names)}
+    _check_lines(script, node, names)
+    lines = line_names(script)
+    row_scope = {"row": set(names) - lines}
     _check_templates(script.target.login, {"credential": {"user", "password"}})
-    _check_templates(script.steps, row_scope)
+    _check_entry_steps(script.steps, row_scope["row"], lines, False)
     _check_templates(script.lookup.steps, row_scope)
     if script.lookup.text:
         try:
             template.check(script.lookup.text, row_scope)
         except template.TemplateError as exc:
             raise ScriptError(f"{exc}。", _line_of(node, ["lookup", "found"])) from None
+
+
+def _lines(raw: dict[str, Any] | None) -> Lines | None:
+    if raw is None:
+        return None
+    return Lines(tuple(raw["columns"]), raw.get("max"))
 
 
 def parse_script(text: str, base_dir: Path | None = None) -> Script:
@@ -381,6 +475,7 @@ def parse_script(text: str, base_dir: Path | None = None) -> Script:
         ),
         baseline_seconds_per_record=float(data["baseline_seconds_per_record"]),
         check_before_entry=bool(data.get("check_before_entry", False)),
+        lines=_lines(data["records"].get("lines")),
         raw=data,
     )
     _check_patterns(script, node)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -20,6 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from jobs.errors import JobInputError, TransientError
 from jobs.rpa import lookups, template, windows
+from jobs.rpa.attachments import Attachments, missing_problem
 from jobs.rpa.credentials import Credential
 from jobs.rpa.dialogs import DialogGuard, Expectation
 from jobs.rpa.script import Lookup, Step, Target
@@ -86,6 +87,9 @@ class TargetSession:
         # in flight when the next record starts, so is_closed() alone can lie.
         self._page_spent = False
         self.dialogs = DialogGuard()
+        # The job's attachment ZIP (``upload`` steps) and the voucher's 明細 lines.
+        self.attachments: Attachments | None = None
+        self._lines: Sequence[Mapping[str, str]] = ()
         self.new_page()
 
     # --- pages -----------------------------------------------------------------------
@@ -174,18 +178,23 @@ class TargetSession:
     # --- steps -----------------------------------------------------------------------
 
     def run(
-        self, steps: tuple[Step, ...], row: Mapping[str, str], *, dry_run: bool = False
+        self,
+        steps: tuple[Step, ...],
+        row: Mapping[str, str],
+        *,
+        dry_run: bool = False,
+        lines: Sequence[Mapping[str, str]] = (),
     ) -> dict[str, str]:
-        """Run one record's steps; return the captured values."""
+        """Run one record's steps (a voucher's: ``lines`` are its 明細); return the captured values."""
         values = {"row": dict(row)}
         captured: dict[str, str] = {}
-        self._dry_run = dry_run
+        self._dry_run, self._lines = dry_run, lines
         try:
             self._run_steps(steps, values, captured)
         except _DryRunStop:
             pass
         finally:
-            self._dry_run = False
+            self._dry_run, self._lines = False, ()
         return captured
 
     def _run_steps(
@@ -210,6 +219,12 @@ class TargetSession:
         if step.action == "dialog":
             self.dialogs.armed = Expectation.from_args(args)
             return None
+        if step.action == "lines":
+            self._each_line(step, args, values, {} if captured is None else captured)
+            return None
+        if step.action == "upload":
+            line = values.get("line", {})
+            args["file"] = line[args["column"]] if args["column"] in line else values["row"][args["column"]]
         if step.children:
             self._nested(step, args, values, {} if captured is None else captured)
             return None
@@ -267,6 +282,22 @@ class TargetSession:
         finally:
             self.scope = outer
 
+    def _each_line(
+        self,
+        step: Step,
+        args: dict[str, Any],
+        values: Mapping[str, Mapping[str, str]],
+        captured: dict[str, str],
+    ) -> None:
+        """``lines``: its steps once per 明細 line (``line.*``, ``line.n`` from 1),
+        after its ``add`` steps (行追加) for each line the screen does not show at first."""
+        shown = int(args.get("shown", 1))
+        for n, line in enumerate(self._lines, 1):
+            scoped = {**values, "line": {**line, "n": str(n)}}
+            if n > shown:
+                self._run_steps(step.add, scoped, captured)
+            self._run_steps(step.children, scoped, captured)
+
     def _check_dialogs(self) -> None:
         problem = self.dialogs.end()
         if problem is not None:
@@ -319,10 +350,47 @@ class TargetSession:
 
     def _do_select(self, args: dict[str, Any]) -> None:
         # ``value`` matches the option's value attribute only, ``label`` its shown text.
-        if "label" in args:
-            self.scope.select_option(args["selector"], label=args["label"])
-        else:
-            self.scope.select_option(args["selector"], value=args["value"])
+        try:
+            if "label" in args:
+                self.scope.select_option(args["selector"], label=args["label"])
+            else:
+                self.scope.select_option(args["selector"], value=args["value"])
+            return
+        except PlaywrightTimeout:
+            problem = self._missing_option(args)
+            if problem is None:
+                raise
+        raise StepFailed(problem) from None
+
+    def _missing_option(self, args: dict[str, Any]) -> str | None:
+        """A select that is there but has no such option (an era the screen does
+        not offer): the row fails with what it offers, without retries."""
+        wanted, by_label = (args["label"], True) if "label" in args else (args["value"], False)
+        select = self.scope.locator(args["selector"]).first
+        try:
+            if not select.count() or not select.is_enabled():
+                return None  # not there yet: a timeout like any other
+            offered = select.evaluate(
+                "(s, byLabel) => [...s.options].map(o => (byLabel ? o.text : o.value).trim())", by_label
+            )
+        except PlaywrightError:
+            return None
+        if wanted in offered:
+            return None
+        shown = "、".join(o for o in offered if o) or "なし"
+        return f"選択肢「{wanted}」がありません（画面の選択肢: {shown}）。"
+
+    def _do_upload(self, args: dict[str, Any]) -> None:
+        """Attach the file the row names, from the job's attachment ZIP (in memory)."""
+        if not args["file"]:
+            return
+        if self.attachments is None:
+            raise StepFailed(missing_problem(args["file"]) + "。")
+        try:
+            payload = self.attachments.payload(args["file"])
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
+        self.scope.set_input_files(args["selector"], files=[payload])
 
     def _do_check(self, args: dict[str, Any]) -> None:
         self.scope.set_checked(args["selector"], bool(args.get("checked", True)))
@@ -348,6 +416,13 @@ class TargetSession:
                 press()
         else:
             press()
+
+    def _do_type(self, args: dict[str, Any]) -> None:
+        """Key by key, for a field that acts on keystrokes (moves on when full,
+        formats on keyup) where ``fill`` would only set the value."""
+        field = self.scope.locator(args["selector"])
+        field.fill("")
+        field.press_sequentially(args["value"])
 
     def _do_hover(self, args: dict[str, Any]) -> None:
         self.scope.hover(args["selector"])

@@ -121,7 +121,7 @@ def test_entry_job_through_the_form(
     staff = person(dept)
     form = staff.client.get("/portal/jobs/new?kind=rpa_entry").text
     assert "不備のある行を飛ばす" in form and "一件でも不備があれば全体を受け付けない" in form
-    assert "確認のみ（登録しない）" in form and 'accept=".csv,.xlsx"' in form
+    assert "確認のみ（登録しない）" in form and 'accept=".csv,.xlsx,.zip"' in form
     answer = staff.post(
         "/portal/jobs/new",
         {"kind": "rpa_entry", "script": "shishutsu_futan", "invalid_rows": "reject", "dry_run": "on"},

@@ -25,6 +25,9 @@ PAGES = {
         <input id="dirty" oninput="window.onbeforeunload = function (e) { e.preventDefault(); return ''; }">
         <p id="out"></p>""",
     "/done": "<p id='out'>登録しました</p>",
+    "/keys": """<input name="MM" onkeydown="this.dataset.keys = (this.dataset.keys || '') + event.key">""",
+    "/era": """<select name="G"><option value=""></option><option value="3">昭和</option>
+        <option value="4">平成</option><option value="5">令和</option></select>""",
 }
 
 
@@ -108,6 +111,28 @@ def test_unexpected_or_wrong_dialogs_fail_the_step_fast_with_their_text(session:
     assert run(session, "  - goto: /done\n  - capture: {column: out, selector: '#out'}\n") == {
         "out": "登録しました"
     }
+
+
+def test_a_select_without_the_option_fails_naming_what_it_offers(session: TargetSession) -> None:
+    """An era the screen does not offer (明治 on a select of 昭和〜令和): the
+    row fails with the options, instead of a timeout retried as transient."""
+    session.context.set_default_timeout(1000)  # the wait for the option is what runs out
+    try:
+        with pytest.raises(StepFailed, match="選択肢「明治」がありません（画面の選択肢: 昭和、平成、令和）"):
+            run(session, "  - goto: /era\n  - select: {selector: '[name=G]', label: 明治}\n")
+        assert run(session, "  - goto: /era\n  - select: {selector: '[name=G]', label: 令和}\n") == {}
+    finally:
+        session.context.set_default_timeout(session.timeout_ms)
+
+
+def test_type_sends_each_key(session: TargetSession) -> None:
+    """``fill`` sets a value; ``type`` presses each key, so the screen's key handlers run."""
+    keys = "e => [e.value, e.dataset.keys || '']"
+    run(session, "  - goto: /keys\n  - fill: {selector: '[name=MM]', value: '07'}\n")
+    assert session.page.eval_on_selector("[name=MM]", keys) == ["07", ""]
+    run(session, "  - goto: /keys\n  - type: {selector: '[name=MM]', value: '06'}\n")
+    value, pressed = session.page.eval_on_selector("[name=MM]", keys)
+    assert value == "06" and pressed.endswith("06")  # after the Delete that clears the field
 
 
 def test_select_by_value_or_label_and_a_dangling_dialog_step_is_refused() -> None:

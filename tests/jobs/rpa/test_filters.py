@@ -26,6 +26,9 @@ SCRIPT_C = REPO / "jobs" / "rpa" / "samples" / "zaimu_c.yaml"
         ("wareki", "2019-04-30", "平成31年4月30日"),
         ("wareki", "2019-05-01", "令和元年5月1日"),
         ({"wareki": "era_year"}, "1989-01-07", "昭和64"),
+        ({"wareki": "era_year"}, "1900-01-01", "明治33"),
+        ({"wareki": "era_year"}, "1912-07-30", "大正1"),
+        ({"wareki": {"part": "era", "eras": ["昭和", "平成", "令和"]}}, "1926-12-25", "昭和"),
         ({"wareki": "month"}, "2025-06-02", "6"),
         ({"wareki": "day"}, "2025-06-02", "2"),
         ({"split": {"separator": "-", "index": 1}}, "092-123-4567", "123"),
@@ -52,6 +55,12 @@ def test_rule_converts(spec: object, value: str, expected: str) -> None:
     ("spec", "value", "reason"),
     [
         ({"wareki": "era"}, "1850-01-01", "和暦にできない"),
+        # An era select that starts at 昭和: a 大正 date is refused before typing, not at the select.
+        (
+            {"wareki": {"part": "era", "eras": ["昭和", "平成", "令和"]}},
+            "1926-12-24",
+            "大正の日付は対象システムで扱えません",
+        ),
         ({"split": {"separator": "-", "index": 3}}, "a-b", "4番目の部分がありません"),
         ("hankaku", "山田", "半角にできない文字「山」"),
         ({"pad": 3}, "1234", "3桁を超えています"),
@@ -109,6 +118,9 @@ def test_system_c_rows_are_converted_or_refused_before_typing() -> None:
     assert "件名: 規則「truncate」で変換できません（50文字を超えています" in text
     # The era rule refuses a date before the modern eras, naming the column it comes from.
     assert "起票日: 規則「wareki」で変換できません（和暦にできない日付です: 1850-01-01）（era）" in text
+    # 明治 is 和暦, but system C's era select has no 明治: refused here, not at the screen.
+    meiji = error_text(validate_row(script, RawRow(4, {**good.values, "起票日": "1900-01-01"})))
+    assert "起票日: 規則「wareki」で変換できません（明治の日付は対象システムで扱えません" in meiji
 
 
 def test_a_wrong_rule_is_refused_at_parse_with_its_line() -> None:
@@ -118,6 +130,9 @@ def test_a_wrong_rule_is_refused_at_parse_with_its_line() -> None:
     assert "規則「wareki」" in caught.value.message and caught.value.line is not None
     line = text.splitlines()[caught.value.line - 1]
     assert "week" in line
+    era = SCRIPT_C.read_text(encoding="utf-8").replace("eras: [昭和,", "eras: [慶応, 昭和,")
+    with pytest.raises(ScriptError, match="eras は 明治、大正、昭和、平成、令和"):
+        parse_script(era)
     unknown = SCRIPT_C.read_text(encoding="utf-8").replace("[zenkaku,", "[kanji,")
     with pytest.raises(ScriptError, match="規則「kanji」はありません"):
         parse_script(unknown)
