@@ -273,6 +273,30 @@ def start_entry(session: Session, job: Job, artifacts: ArtifactStore) -> Job | N
     return entry
 
 
+# --- the new-job form ------------------------------------------------------------------------------
+
+NO_ENTRY = "none"  # the form's 「入力しない」 choice (a select with one script would start on it)
+
+
+def script_choices(session: Session, _viewer: store.Viewer) -> list[tuple[str, str]]:
+    """「確認後に入力」 choices: not at all, or an approved script that reads
+    OCR results (by name, version and the form it reads)."""
+    from jobs.rpa.portal import approved_newest
+
+    out = [(NO_ENTRY, "入力しない（読み取りと確認だけ）")]
+    for row in approved_newest(session=session):
+        script = parse_script(row.text)
+        if script.from_ocr is not None:
+            out.append(
+                (row.script_id, f"{row.name}（第{row.version}版・帳票定義 {script.from_ocr.template}）")
+            )
+    return out
+
+
+def form_value(value: str) -> str:
+    return "" if value == NO_ENTRY else value
+
+
 # --- what job pages show ------------------------------------------------------------------------------
 
 WAITING_JA = {
