@@ -134,6 +134,24 @@ def resolve_request(params: Mapping[str, Any], session: Session) -> str:
     return f"{row.script_id}@{row.version}"
 
 
+def check_setup(params: Mapping[str, Any], options: Mapping[str, Any], *, session: Session) -> None:
+    """At OCR intake, after ``resolve_request``: the entry script's
+    credential is configured (else the same refusal an entry job gets), so a
+    department does not learn it only after its review."""
+    from jobs.rpa import scripts
+    from jobs.rpa.intake_check import SetupMissing, missing_setting
+
+    ref = params.get(ENTRY_KEY)
+    if not ref:
+        return
+    name, _, version = str(ref).partition("@")
+    row = scripts.get(name, int(version) if version.isdigit() else None, session=session)
+    setting = missing_setting(parse_script(row.text), options)
+    if setting:
+        log.warning("OCR request with entry script %s refused at intake: %s is not set", ref, setting)
+        raise SetupMissing(setting, row.script_id)
+
+
 def _template_id(stored: Mapping[str, Any]) -> str:
     definition = stored.get("definition", {}) if isinstance(stored, Mapping) else {}
     return str(definition.get("id", ""))

@@ -175,6 +175,7 @@ async def submit(
                 staged=staged,
                 options=runtime.settings.kind_options(),
             )
+            ocr_entry.check_setup(job.parameters, runtime.settings.kind_options(), session=session)
             job.task_id, job.enqueued_at = task_id, job.submitted_at
             if urgent:
                 fairshare.raise_urgent(job, viewer, session=session)

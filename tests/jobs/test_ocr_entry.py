@@ -17,7 +17,7 @@ from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.errors import JobInputError
 from jobs.finish import record_savings
 from jobs.ocr.kind import KIND as OCR
-from jobs.ocr_entry import check_script, records, reference_for
+from jobs.ocr_entry import check_script, check_setup, records, reference_for
 from jobs.rpa.kind import KIND as ENTRY
 from jobs.rpa.kind import SAMPLES
 from jobs.rpa.script import ScriptError, parse_script
@@ -148,3 +148,28 @@ def test_the_pair_saves_the_sum_less_the_review_time(
         assert ledger.job_total(entry, session=session) == entry_saved
         total = ledger.pair_total([ocr, entry], session=session)
         assert total == max(0.0, forms * 150 + rows * 54 - review)
+
+
+def test_an_ocr_request_names_an_approved_script_for_its_template(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.ocr.store import resolve_params
+    from jobs.rpa import scripts
+    from jobs.rpa.intake_check import SetupMissing
+
+    ops = store.Viewer(user_id=None, name="ops", department_code="", role="admin")
+    with unit_of_work(factory) as session:
+        row, _ = scripts.upload("kyufukin-pay", BASE + GOOD, session=session, viewer=ops)
+        scripts.approve("kyufukin-pay", row.version, session=session, viewer=ops)
+        params = resolve_params({"template": "kyufukin-shinsei", "entry_script": "kyufukin-pay"}, session)
+        assert params["entry_script"] == f"kyufukin-pay@{row.version}"
+        with pytest.raises(JobInputError) as sheet:
+            resolve_params({"template": "kyufukin-shinsei", "entry_script": "shishutsu_futan"}, session)
+        assert sheet.value.code == "script_not_for_ocr"
+        for key in ("USER", "PASSWORD"):
+            monkeypatch.delenv(f"DIGILABO_CREDENTIAL_ZAIMU_DEMO_{key}", raising=False)
+        with pytest.raises(SetupMissing):
+            check_setup(params, {}, session=session)
+        monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
+        monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "pw")
+        check_setup(params, {}, session=session)
