@@ -265,6 +265,8 @@ def start_entry(session: Session, job: Job, artifacts: ArtifactStore) -> Job | N
         log.warning("job %s: no entry job: %s", job.id, exc.message)
         job.summary = {**(job.summary or {}), "entry_error": exc.message}
         return None
+    # Stored before the commit, like a job's outputs: if the transaction does
+    # not commit, the hourly sweep removes the blob no job refers to.
     blob = artifacts.put_chunks([made.csv], MAX_RECORDS_BYTES, RECORDS_NAME)
     entry = store.create_job(
         session=session,
