@@ -10,7 +10,10 @@ import io
 from collections import Counter
 
 from PIL import Image
+from sqlalchemy import select
 
+from jobs.db import unit_of_work
+from jobs.models import AuditEvent, Job
 from jobs.ocr.kind import SAMPLES as OCR_SAMPLES
 from jobs.ocr_entry import reference_for
 from jobs.rpa.kind import SAMPLES as RPA_SAMPLES
@@ -99,6 +102,11 @@ def test_reviewed_forms_are_entered_once_and_the_pair_saves_once(entry: Entry, d
     job = wait_finished(api, headers, ocr["entry_job_id"], timeout=180)
     assert job["state"] == "succeeded", job
     assert job["source_job_id"] == ocr["id"] and job["summary"]["entered"] == 2
+    with unit_of_work(entry.service.runtime.factory) as session:
+        # Released by the fair dispatcher like any job, made by the system (audited).
+        assert session.get(Job, job["id"]).released_at is not None
+        made = session.scalar(select(AuditEvent).where(AuditEvent.job_id == job["id"]))
+        assert made.action == "entry_from_ocr" and made.detail["source_job_id"] == ocr["id"]
 
     # Every confirmed form entered exactly once, with its reviewed values.
     forms = api.get(f"/api/v1/jobs/{ocr['id']}/artifacts/forms.json", headers=headers).json()["forms"]
