@@ -50,6 +50,12 @@ def submit(
     parameters: Annotated[str, typer.Option(help="parameters as one JSON object")] = "",
     wait: Annotated[bool, typer.Option(help="wait for the job and show progress")] = False,
     urgent: Annotated[bool, typer.Option(help="至急: taken before normal work (operator token)")] = False,
+    entry_script: Annotated[
+        str,
+        typer.Option(
+            help="確認後に入力 (ocr): the approved entry script that types the forms once they are reviewed"
+        ),
+    ] = "",
 ) -> None:
     """Submit a job; prints its id (and waits with --wait)."""
     from digilabo.client import ApiError
@@ -57,7 +63,8 @@ def submit(
 
     api_client = client(api, token)
     try:
-        job_id = api_client.submit(kind, files, parse_params(param, parameters), urgent=urgent)
+        params = parse_params(param, parameters) | ({"entry_script": entry_script} if entry_script else {})
+        job_id = api_client.submit(kind, files, params, urgent=urgent)
         console.print(job_id)
         if wait:
             job = follow(api_client, [job_id], console, timeout=24 * 3600)[job_id]

@@ -63,8 +63,14 @@ def record_job(
     seconds_per_unit: float,
     tz: str,
     at: datetime | None = None,
+    carried_seconds: float = 0.0,
+    reason: str = "",
 ) -> LedgerEntry:
-    """The job's primary entry. Caller commits together with the success."""
+    """The job's primary entry. Caller commits together with the success.
+    ``carried_seconds``: human time of a pair's other job that its own saving
+    could not bear (``uncovered_human_seconds``), taken off this saving so the
+    pair is counted as one piece of work; the entry's ``human_seconds`` stay
+    this job's own, so staff time is never counted twice."""
     at = at or utcnow()
     entry = LedgerEntry(
         job_id=job.id,
@@ -75,7 +81,8 @@ def record_job(
         units=units,
         seconds_per_unit=seconds_per_unit,
         human_seconds=job.human_seconds,
-        saved_seconds=saved_seconds(units, seconds_per_unit, job.human_seconds),
+        saved_seconds=saved_seconds(units, seconds_per_unit, job.human_seconds + max(0.0, carried_seconds)),
+        reason=reason[:200],
         occurred_at=at,
         fiscal_year=fiscal_year_of(at, tz),
         month=month_of(at, tz),
@@ -119,6 +126,23 @@ def add_human_time(
     session.add(entry)
     session.flush()
     return entry
+
+
+def uncovered_human_seconds(job_id: str, *, session: Session) -> float:
+    """Human time spent on a job beyond what its own saving could bear (the
+    saving is floored at zero): what a job made from it takes off its saving."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return 0.0
+    primary = session.scalar(select(LedgerEntry).where(LedgerEntry.job_id == job_id))
+    gross = primary.units * primary.seconds_per_unit if primary is not None else 0.0
+    return max(0.0, (job.human_seconds or 0.0) - gross)
+
+
+def pair_total(job_ids: Sequence[str], *, session: Session) -> float:
+    """The saving of jobs counted as one piece of work (an OCR job and the
+    entry job made from it): the sum of their entries."""
+    return sum(job_total(job_id, session=session) for job_id in job_ids)
 
 
 def job_total(job_id: str, *, session: Session) -> float:

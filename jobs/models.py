@@ -103,6 +103,8 @@ class Job(Base):
         Index("ix_jobs_department_submitted", "department_code", "submitted_at"),
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_waiting", "queue", "state", "released_at", "department_code"),
+        # One entry job per OCR job (jobs.ocr_entry).
+        Index("uq_jobs_source_job", "source_job_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -133,6 +135,10 @@ class Job(Base):
     released_at: Mapped[datetime | None] = mapped_column(default=None)
     # Marked 至急 by an operator: released before every department's normal work.
     urgent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The OCR job whose reviewed forms this entry job types (「確認後に入力」).
+    source_job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", name="fk_jobs_source_job"), default=None
+    )
 
 
 class Artifact(Base):

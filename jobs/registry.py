@@ -186,6 +186,9 @@ class JobKind:
     load_observers: list[Callable[[str, float], None]] | None = None
     # A person finishes the kind's needs_review jobs through this hook.
     review: ReviewHook | None = None
+    # Called with (session, job, artifact store) in the transaction where a
+    # job of the kind succeeds (OCR: the entry job of 「確認後に入力」).
+    on_success: Callable[..., Any] | None = None
     # Adapters in the kind's folder, as "module:attribute" paths that only the
     # adapter layer imports (so importing the kind never loads typer/Jinja):
     # ``cli`` registers the kind's sub-commands, ``portal`` is its portal

@@ -244,6 +244,7 @@ class JobRunner:
                     target,
                     tz=self.config.timezone,
                     attempt=attempt,
+                    artifacts=self.artifacts,
                     progress=1.0,
                     progress_message="",
                     summary=summary,

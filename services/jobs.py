@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from composition.runtime import Runtime
 from config.settings import Settings
-from jobs import housekeeping, intake, jsonlimits, ledger, store
+from jobs import housekeeping, intake, jsonlimits, ledger, ocr_entry, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
-from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound
+from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound, UploadRejected
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Artifact, Job
 from jobs.registry import JobKind
@@ -29,6 +29,7 @@ from services import fairshare
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
 log = logging.getLogger(__name__)
+ENTRY_NEEDS_FAIR_JA = "この環境では「確認後に入力」を利用できません。デジラボにお問い合わせください。"
 
 
 class Upload(Protocol):
@@ -64,6 +65,7 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
         started_at=job.started_at,
         finished_at=job.finished_at,
         summary=job.summary or {},
+        **ocr_entry.link(job, session=session),
     )
     if with_files:
         for artifact in store.list_artifacts(job.id, session=session):
@@ -77,7 +79,17 @@ def job_public(job: Job, runtime: Runtime, *, session: Any, with_files: bool = T
                 out.inputs.append(item)
         if job.state == State.SUCCEEDED:
             out.saved_seconds = ledger.job_total(job.id, session=session)
+        out.pair_saved_seconds = _pair_saving(out, session)
     return out
+
+
+def _pair_saving(out: JobPublic, session: Session) -> float | None:
+    """The OCR job and its entry job counted as one piece of work, once both succeeded."""
+    pair = [out.source_job_id, out.id] if out.source_job_id else [out.id, out.entry_job_id]
+    ids = [i for i in pair if i]
+    if len(ids) != 2 or not all(store.get_job(i, session=session).state == State.SUCCEEDED for i in ids):
+        return None
+    return ledger.pair_total(ids, session=session)
 
 
 def list_kinds(runtime: Runtime) -> list[KindPublic]:
@@ -145,6 +157,11 @@ async def submit(
     job_kind = runtime.registry.get(kind)
     if urgent:
         fairshare.require_operator(viewer)
+    if params.get(ocr_entry.ENTRY_KEY) and runtime.settings.dispatch_mode != "fair":
+        # The entry job is created in the OCR job's last transaction and
+        # waits in the database for the fair dispatcher; nothing sends it
+        # under direct dispatch.
+        raise UploadRejected("entry_needs_fair_dispatch", ENTRY_NEEDS_FAIR_JA, field=ocr_entry.ENTRY_KEY)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:
@@ -158,6 +175,7 @@ async def submit(
                 staged=staged,
                 options=runtime.settings.kind_options(),
             )
+            ocr_entry.check_setup(job.parameters, runtime.settings.kind_options(), session=session)
             job.task_id, job.enqueued_at = task_id, job.submitted_at
             if urgent:
                 fairshare.raise_urgent(job, viewer, session=session)

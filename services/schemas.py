@@ -49,6 +49,14 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
     summary: dict[str, Any]
     saved_seconds: float | None = None
+    # 「確認後に入力」: an entry job names the OCR job it types; an OCR job sent
+    # with it names its entry script, its entry job once made (else a note
+    # why not yet / not at all), and the pair's saving once both succeeded.
+    source_job_id: str | None = None
+    entry_script: str | None = None
+    entry_job_id: str | None = None
+    entry_note: str | None = None
+    pair_saved_seconds: float | None = None
     inputs: list[ArtifactPublic] = []
     outputs: list[ArtifactPublic] = []
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jobs import store
+from jobs import ocr_entry, store
 from jobs.errors import JobInputError, UploadRejected
 from jobs.rpa import scripts
 from jobs.rpa.portal import approved_newest, install_samples
@@ -90,6 +90,10 @@ def upload(session: Session, viewer: store.Viewer, script_id: str, text: str) ->
 
 
 def approve(session: Session, viewer: store.Viewer, script_id: str, version: int) -> dict[str, Any]:
+    """A second operator approves; a script that reads a reviewed OCR job
+    (``from_ocr``) is refused while its template lacks a field it maps."""
+    pending = scripts.get(script_id, version, session=session, approved_only=False)
+    ocr_entry.check_script(parse_script(pending.text), session=session)
     row = scripts.approve(script_id, version, session=session, viewer=viewer)
     store.audit("script_approve", session=session, viewer=viewer, script=f"{row.script_id}@{row.version}")
     return public(row)

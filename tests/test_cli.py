@@ -94,6 +94,11 @@ def test_up_serves_jobs_and_ctrl_c_stops_every_child(tmp_path: Path) -> None:
         assert entered.returncode == 0, entered.stdout + entered.stderr
         bad = subprocess.run([DIGILABO, "submit", "nope", str(memo), *cli], **run)
         assert bad.returncode == 1 and "nope" in bad.stderr
+        # 確認後に入力 names a script that reads OCR results; one that reads a sheet is refused.
+        scan = REPO / "jobs" / "ocr" / "samples" / "scan-1.pdf"
+        ocr = [DIGILABO, "submit", "ocr", str(scan), "-p", "template=kyufukin-shinsei"]
+        not_for_ocr = subprocess.run([*ocr, "--entry-script", "shishutsu_futan", *cli], **run)
+        assert not_for_ocr.returncode == 1 and "from_ocr" in not_for_ocr.stderr
         # 至急 is an operator's call: a department's token is refused, an operator's goes.
         urgent = [DIGILABO, "submit", "echo", str(memo), "--urgent", "--wait", "--api", api, "--token"]
         refused = subprocess.run([*urgent, token], **run)

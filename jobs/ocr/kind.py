@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,27 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             )
         for item in raw:
             template_from_dict(item)
-        return OcrParams(tuple(raw), candidates=True).as_json()
+        return OcrParams(tuple(raw), candidates=True, entry_script=_entry_script(params)).as_json()
     if not isinstance(params.get("template"), Mapping):
         raise JobInputError(
             "invalid_parameters", "帳票定義（template）を指定してください。", field="template"
         )
     template_from_dict(params["template"])
-    return OcrParams((params["template"],)).as_json()
+    return OcrParams((params["template"],), entry_script=_entry_script(params)).as_json()
+
+
+def _entry_script(params: Mapping[str, Any]) -> str | None:
+    """「確認後に入力」's script as intake resolved it (``id@version``)."""
+    ref = params.get("entry_script")
+    if ref in (None, ""):
+        return None
+    if not isinstance(ref, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,63}@[0-9]+", ref):
+        raise JobInputError(
+            "invalid_parameters",
+            "確認後に入力する入力スクリプトのIDが正しくありません。",
+            field="entry_script",
+        )
+    return ref
 
 
 def candidates(params: Mapping[str, Any]) -> list[Template]:
@@ -163,6 +178,7 @@ KIND = JobKind(
     sample=sample,
     resolve_params=lazy("jobs.ocr.store:resolve_params"),
     public_params=lazy("jobs.ocr.store:public_params"),
+    on_success=lazy("jobs.ocr_entry:start_entry"),
     review=ReviewHook(
         pending=lazy("jobs.ocr.review:pending"),
         apply=lazy("jobs.ocr.review:apply_review"),

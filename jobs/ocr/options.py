@@ -40,9 +40,13 @@ class OcrParams:
     # The template dicts as checked by ``jobs.ocr.template.template_from_dict``.
     templates: tuple[Mapping[str, Any], ...]
     candidates: bool = False  # given as a list of candidates ("templates")
+    # 「確認後に入力」: the approved entry script (``id@version``, resolved at
+    # intake by ``jobs.ocr_entry``) that types the reviewed forms.
+    entry_script: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The JSON the job keeps."""
+        entry = {"entry_script": self.entry_script} if self.entry_script else {}
         if self.candidates:
-            return {"templates": list(self.templates)}
-        return {"template": dict(self.templates[0])}
+            return {"templates": list(self.templates)} | entry
+        return {"template": dict(self.templates[0])} | entry

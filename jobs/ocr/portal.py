@@ -13,6 +13,7 @@ from jobs.adapters import FormField, PortalKind
 from jobs.ocr import store as templates
 from jobs.ocr.kind import SAMPLES
 from jobs.ocr.models import OcrTemplate
+from jobs.registry import lazy
 from jobs.store import Viewer
 
 TYPE_LABELS = {
@@ -65,6 +66,17 @@ PORTAL = PortalKind(
             help="読み取る帳票の種類です。一覧にない帳票は運用担当に登録を依頼してください。",
             max_length=120,
             choices=template_choices,
+        ),
+        FormField(
+            "entry_script",
+            "確認後に入力",
+            kind="select",
+            help="読み取りと確認が終わったら、確認済みの行をこの入力スクリプトで財務会計システムに入力します"
+            "（読み取れなかった帳票は入力しません）。",
+            max_length=80,
+            choices=lazy("jobs.ocr_entry:script_choices"),
+            default="none",
+            convert=lazy("jobs.ocr_entry:form_value"),
         ),
     ),
     templates=Path(__file__).parent / "templates",

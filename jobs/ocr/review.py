@@ -94,6 +94,6 @@ def apply_review(
         seconds=round(seconds_spent, 1),
     )
     if doc["summary"]["fields_pending"] == 0:
-        finish_job(session, job.id, kind, State.SUCCEEDED, tz=tz)
+        finish_job(session, job.id, kind, State.SUCCEEDED, tz=tz, artifacts=artifacts)
     summary: dict[str, Any] = doc["summary"]
     return summary

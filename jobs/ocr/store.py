@@ -128,6 +128,10 @@ def resolve_params(params: Mapping[str, Any], session: Session) -> dict[str, Any
             out["template"] = get_version(*_parse_ref(params.get("template")), session=session).stored
     except NotFound as exc:
         raise JobInputError("unknown_template", exc.message, field="template") from None
+    if out.get("entry_script") not in (None, ""):
+        from jobs.ocr_entry import resolve_request  # the cross-kind link, only when asked for
+
+        out["entry_script"] = resolve_request(out, session)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import yaml
 from jobs import safeyaml
 from jobs.errors import JobInputError
 from jobs.rpa import filters as value_filters
+from jobs.rpa import from_ocr as ocr_source
 from jobs.rpa import template
 
 SCHEMA_PATH = Path(__file__).with_name("script.schema.json")
@@ -169,6 +170,8 @@ class Script:
     check_before_entry: bool = False
     derived: tuple[Derived, ...] = ()
     lines: Lines | None = None
+    # Records taken from a reviewed OCR job instead of an uploaded sheet.
+    from_ocr: ocr_source.FromOcr | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -480,7 +483,17 @@ def parse_script(text: str, base_dir: Path | None = None) -> Script:
     )
     _check_patterns(script, node)
     _check_references(script, node)
-    return script
+    return _with_from_ocr(script, data, node)
+
+
+def _with_from_ocr(script: Script, data: dict[str, Any], node: yaml.Node) -> Script:
+    if "from_ocr" not in data:
+        return script
+    try:
+        mapping = ocr_source.parse(data["from_ocr"], ((c.name, c.header, c.required) for c in script.columns))
+    except ocr_source.MappingProblem as exc:
+        raise ScriptError(exc.message, _line_of(node, exc.path)) from None
+    return replace(script, from_ocr=mapping)
 
 
 def load_script(path: Path) -> Script:
