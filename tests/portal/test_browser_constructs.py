@@ -1,0 +1,180 @@
+"""Template constructs in a real browser (Debian's Chromium through
+Playwright, the app under uvicorn as in test_browser): an operator draws a
+choice (two printed words) and a table (its outer box, 3 rows, 2 columns)
+on the third test form's reference page and saves them as version 2, whose
+YAML validates and reads the same when the editor is opened again; a
+department user corrects a choice with its option buttons and an era date
+with its 元号・年・月・日 boxes (a day outside its era refused, as a typed
+one is), fills a partial table row's empty cell, and finds the corrections
+in forms.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright import sync_api as playwright_api
+
+from jobs.db import unit_of_work
+from jobs.ocr import store as templates
+from jobs.ocr.template import parse_template
+from tests.conftest import Service
+from tests.jobs.ocr import jumin
+from tests.portal.test_browser import _log_in, browser, person, portal_url  # noqa: F401
+from tests.portal.test_browser_pages import _english
+from tests.support.ocr_review_job import JUMIN, SCAN, review_job
+
+pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+TEMPLATE_ID = "jumin-editor"
+
+
+def _stored_jumin(service: Service) -> None:
+    text = JUMIN.read_text(encoding="utf-8").replace("id: jumin-seikyu", f"id: {TEMPLATE_ID}")
+    template = parse_template(text, {"reference.pdf": jumin.form_pdf(None)})
+    with unit_of_work(service.runtime.factory) as session:
+        templates.save(template, session=session, created_by="test")
+
+
+def _drag(page, _canvas, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    page.locator("#canvas").scroll_into_view_if_needed()
+    canvas = page.locator("#canvas").bounding_box()  # the page may have scrolled to a box typed in
+    assert canvas
+
+    def at(x_mm: float, y_mm: float) -> tuple[float, float]:
+        return canvas["x"] + canvas["width"] * x_mm / 210, canvas["y"] + canvas["height"] * y_mm / 297
+
+    page.mouse.move(*at(*start))
+    page.mouse.down()
+    page.mouse.move(*at(*end), steps=6)
+    page.mouse.up()
+
+
+def _new_field(page, canvas, start, end, name: str, label: str, kind: str):  # type: ignore[no-untyped-def]
+    _drag(page, canvas, start, end)
+    row = page.locator("#field-rows tr").last
+    row.locator("input[name^=name_]").fill(name)
+    row.locator("input[name^=label_]").fill(label)
+    row.locator("select[name^=type_]").select_option(kind)
+    return row
+
+
+def _typed(page, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    page.fill(selector, text)
+    page.press(selector, "Tab")  # the panel takes a value when the box is left
+
+
+def test_draw_a_choice_and_a_table_and_save(
+    service: Service,
+    portal_url: str,  # noqa: F811
+    browser: playwright_api.Browser,  # noqa: F811
+) -> None:
+    _stored_jumin(service)
+    ops = person(service, "kato", "digilabo", "デジタル推進課", "加藤 愛", "operator")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    try:
+        _log_in(page, portal_url, ops)
+        page.wait_for_selector("nav.menu")
+        page.goto(f"{portal_url}/portal/templates/{TEMPLATE_ID}/edit")
+        page.wait_for_function("document.querySelector('#canvas img').naturalWidth > 0")
+        canvas = page.locator("#canvas").bounding_box()
+        assert canvas
+        # The stored constructs are shown: the birth date's five eras and three parts.
+        page.locator("input[name^=name_][value=birth]").focus()
+        assert page.locator(".part[data-row='4']").count() == 8
+
+        choice = _new_field(page, canvas, (18, 257), (100, 268), "consent", "同意", "choice")
+        page.select_option("#draw-mode", "option")
+        _drag(page, canvas, (22, 259), (40, 267))
+        _typed(page, "[data-option-value='0']", "する")
+        _drag(page, canvas, (50, 259), (72, 267))
+        _typed(page, "[data-option-value='1']", "しない")
+        index = choice.get_attribute("data-row")
+        assert page.locator(f".part[data-row='{index}']").count() == 2
+
+        page.select_option("#draw-mode", "new")
+        _new_field(page, canvas, (18, 272), (140, 290), "items", "明細", "table")
+        _typed(page, "[data-detail=rows]", "3")
+        page.fill("[data-detail=column-count]", "2")
+        page.click("#split-columns")
+        _typed(page, "[data-column-label='0']", "品名")
+        _typed(page, "[data-column-label='1']", "数量")
+        page.click("#save-template")
+        page.wait_for_selector("text=第2版として保存しました")
+
+        with unit_of_work(service.runtime.factory) as session:
+            saved = templates.get_version(TEMPLATE_ID, 2, session=session).stored["definition"]
+        fields = {f["name"]: f for f in saved["fields"]}
+        assert fields["consent"]["options"] == [
+            {"value": "する", "box": {"x": 22, "y": 259, "w": 18, "h": 8}},
+            {"value": "しない", "box": {"x": 50, "y": 259, "w": 22, "h": 8}},
+        ]
+        items = fields["items"]
+        assert items["rows"] == 3 and items["box"] == {"x": 18, "y": 272, "w": 122, "h": 18}
+        assert [(c["label"], c["x"], c["w"]) for c in items["columns"]] == [("品名", 18, 61), ("数量", 79, 61)]
+        assert fields["birth"] == next(f for f in parse_template(
+            JUMIN.read_text(encoding="utf-8"), {"reference.pdf": jumin.form_pdf(None)}
+        ).source["fields"] if f["name"] == "birth")
+
+        # Opened again, saved without a change: nothing new is stored.
+        page.goto(f"{portal_url}/portal/templates/{TEMPLATE_ID}/edit?version=2")
+        page.locator("input[name^=name_][value=consent]").focus()
+        assert page.locator("[data-option-value='1']").input_value() == "しない"
+        page.click("#save-template")
+        page.wait_for_selector("text=変更がなかったため")
+    finally:
+        page.context.close()
+
+
+def test_correct_a_choice_an_era_date_and_a_table_row(
+    service: Service,
+    portal_url: str,  # noqa: F811
+    browser: playwright_api.Browser,  # noqa: F811
+    dept: str,
+) -> None:
+    job_id = review_job(service.runtime, dept)
+    staff = person(service, f"{dept}-mori", dept, "市民課", "森 美咲")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    try:
+        _log_in(page, portal_url, staff)
+        page.wait_for_url("**/portal/jobs")
+        page.goto(f"{portal_url}/portal/jobs/{job_id}/review")
+        page.wait_for_selector("#review-form")
+        # No English for a department user (the help's key caps, Enter and Shift, are what the keys say).
+        page.evaluate("document.querySelectorAll('kbd').forEach((k) => k.remove())")
+        assert _english(page, (SCAN,)) == set()
+        items = page.locator("[data-review-item]")
+        assert items.count() == 5  # sex, birth and the partial row's three cells
+        row = items.nth(3).locator(".table-row.partial").inner_text()
+        assert "世帯員2行目（一部のみ記入）" in row and "続柄「空欄」" in row
+
+        items.nth(0).locator("button.pick[data-value='女']").click()
+        assert page.locator("#value-0").input_value() == "女"
+        birth = items.nth(1)
+        assert birth.locator(".era-year").input_value() == "55"
+        birth.locator(".era-era").select_option("平成")
+        birth.locator(".era-year").fill("元")
+        birth.locator(".era-month").fill("1")
+        birth.locator(".era-day").fill("7")  # 平成 began on the 8th
+        assert page.locator("#value-1").input_value() == "平成元年1月7日"
+        page.locator("#value-3").fill("長男")
+        page.click("#review-submit")
+        page.wait_for_selector(".review-item.invalid .refused")
+        assert page.locator("[data-review-item]").count() == 1
+        assert "生年月日" in page.locator(".refused").inner_text()
+
+        page.locator(".era-era").select_option("昭和")
+        page.locator(".era-year").fill("55")
+        page.locator(".era-month").fill("3")
+        page.locator(".era-day").fill("1")
+        assert page.locator(".era-iso").inner_text() == "1980-03-01"
+        page.locator(".era-day").press("Enter")
+        page.wait_for_selector("text=確認が終わり、ジョブは完了しました")
+    finally:
+        page.context.close()
+    forms = service.api.get(f"/api/v1/jobs/{job_id}/artifacts/forms.json", headers=service.token(dept)).json()
+    fields = forms["forms"][0]["fields"]
+    assert fields["sex"]["value"] == "女" and fields["birth"]["value"] == "1980-03-01"
+    assert fields["birth"]["extra"]["wareki"] == "昭和55年3月1日"
+    rows = forms["forms"][0]["tables"]["members"]
+    assert [r["status"] for r in rows] == ["complete", "complete", "empty"]
+    assert rows[1]["values"]["relation"] == "長男"
