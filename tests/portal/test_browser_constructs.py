@@ -10,9 +10,11 @@ in forms.json."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import csv
+import io
 
 import pytest
+from openpyxl import load_workbook
 from playwright import sync_api as playwright_api
 
 from jobs.db import unit_of_work
@@ -178,3 +180,19 @@ def test_correct_a_choice_an_era_date_and_a_table_row(
     rows = forms["forms"][0]["tables"]["members"]
     assert [r["status"] for r in rows] == ["complete", "complete", "empty"]
     assert rows[1]["values"]["relation"] == "長男"
+    _outputs_hold_the_corrections(service, dept, job_id)
+
+
+def _outputs_hold_the_corrections(service: Service, dept: str, job_id: str) -> None:
+    """forms.csv: a table's cells as flattened columns; forms.xlsx: the same,
+    and a sheet with one line per filled row."""
+    url = f"/api/v1/jobs/{job_id}/artifacts"
+    text = service.api.get(f"{url}/forms.csv", headers=service.token(dept)).content.decode("utf-8-sig")
+    header, line = list(csv.reader(io.StringIO(text)))
+    row = dict(zip(header, line, strict=True))
+    assert (row["性別"], row["生年月日"], row["生年月日（和暦）"]) == ("女", "1980-03-01", "昭和55年3月1日")
+    assert (row["世帯員2 氏名"], row["世帯員2 続柄"], row["世帯員3 氏名"]) == ("山田 一郎", "長男", "")
+    book = load_workbook(io.BytesIO(service.api.get(f"{url}/forms.xlsx", headers=service.token(dept)).content))
+    lines = list(book["表_世帯員"].iter_rows(values_only=True))
+    assert lines[0] == ("ファイル", "帳票番号", "行", "状態", "氏名", "続柄", "生年月日")
+    assert [line[2:6] for line in lines[1:]] == [(1, "記入済", "山田 太郎", "夫"), (2, "記入済", "山田 一郎", "長男")]
