@@ -250,7 +250,12 @@ def edited_rows(form: FormData) -> list[dict[str, Any]]:
         box = {k: str(form.get(f"{k}_{i}") or "") for k in ("x", "y", "w", "h")}
         extra = form.get(f"extra_{i}")  # absent: the page was sent without its detail panel
         rows.append(
-            {**text, **box, "required": bool(form.get(f"required_{i}")), "extra": None if extra is None else str(extra)}
+            {
+                **text,
+                **box,
+                "required": bool(form.get(f"required_{i}")),
+                "extra": None if extra is None else str(extra),
+            }
         )
     if len(rows) > MAX_FIELDS:
         raise JobInputError("too_many_fields", f"項目は{MAX_FIELDS}個までです。")

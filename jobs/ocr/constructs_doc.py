@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
-
 from datetime import date
+from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.eradate import wareki_text
@@ -127,7 +126,12 @@ def era_parts(entry: Mapping[str, Any]) -> dict[str, str]:
         except ValueError:
             pass
         else:
-            return {"era": era, "year": "元" if year == 1 else str(year), "month": str(day.month), "day": str(day.day)}
+            return {
+                "era": era,
+                "year": "元" if year == 1 else str(year),
+                "month": str(day.month),
+                "day": str(day.day),
+            }
     raw = str(entry.get("raw") or "")
     scores = [(float(s), e) for e, s in _ERA_SCORE.findall(raw)]
     written = next((e for e in ("明治", "大正", "昭和", "平成", "令和") if e in _ERA_SCORE.sub("", raw)), "")

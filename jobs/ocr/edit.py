@@ -60,9 +60,7 @@ def _mm(value: float) -> float | int:
 def _rounded(value: Any) -> Any:
     """Positions (x, y, w, h) anywhere in a panel key to 0.1 mm, as the field's own box."""
     if isinstance(value, Mapping):
-        return {
-            k: _mm(v) if k in "xywh" and isinstance(v, float) else _rounded(v) for k, v in value.items()
-        }
+        return {k: _mm(v) if k in "xywh" and isinstance(v, float) else _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value

@@ -23,7 +23,7 @@ from jobs.ocr.template import parse_template
 from tests.conftest import Service
 from tests.jobs.ocr import jumin
 from tests.portal.test_browser import _log_in, browser, person, portal_url  # noqa: F401
-from tests.portal.test_browser_pages import _english
+from tests.portal.test_browser_pages import _english, _wide
 from tests.support.ocr_review_job import JUMIN, SCAN, review_job
 
 pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -65,7 +65,18 @@ def _typed(page, selector: str, text: str) -> None:  # type: ignore[no-untyped-d
     page.press(selector, "Tab")  # the panel takes a value when the box is left
 
 
-def test_draw_a_choice_and_a_table_and_save(
+def test_constructs_drawn_in_the_editor_and_corrected_in_review(
+    service: Service,
+    portal_url: str,  # noqa: F811
+    browser: playwright_api.Browser,  # noqa: F811
+    dept: str,
+) -> None:
+    """One test for both screens: one uvicorn start (about 25 s on a busy machine) instead of two."""
+    _draw_a_choice_and_a_table_and_save(service, portal_url, browser)
+    _correct_a_choice_an_era_date_and_a_table_row(service, portal_url, browser, dept)
+
+
+def _draw_a_choice_and_a_table_and_save(
     service: Service,
     portal_url: str,  # noqa: F811
     browser: playwright_api.Browser,  # noqa: F811
@@ -100,6 +111,9 @@ def test_draw_a_choice_and_a_table_and_save(
         page.click("#split-columns")
         _typed(page, "[data-column-label='0']", "品名")
         _typed(page, "[data-column-label='1']", "数量")
+        page.set_viewport_size({"width": 390, "height": 900})  # the panel scrolls inside its own box
+        assert _wide(page) == 0
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.click("#save-template")
         page.wait_for_selector("text=第2版として保存しました")
 
@@ -112,10 +126,17 @@ def test_draw_a_choice_and_a_table_and_save(
         ]
         items = fields["items"]
         assert items["rows"] == 3 and items["box"] == {"x": 18, "y": 272, "w": 122, "h": 18}
-        assert [(c["label"], c["x"], c["w"]) for c in items["columns"]] == [("品名", 18, 61), ("数量", 79, 61)]
-        assert fields["birth"] == next(f for f in parse_template(
-            JUMIN.read_text(encoding="utf-8"), {"reference.pdf": jumin.form_pdf(None)}
-        ).source["fields"] if f["name"] == "birth")
+        assert [(c["label"], c["x"], c["w"]) for c in items["columns"]] == [
+            ("品名", 18, 61),
+            ("数量", 79, 61),
+        ]
+        assert fields["birth"] == next(
+            f
+            for f in parse_template(
+                JUMIN.read_text(encoding="utf-8"), {"reference.pdf": jumin.form_pdf(None)}
+            ).source["fields"]
+            if f["name"] == "birth"
+        )
 
         # Opened again, saved without a change: nothing new is stored.
         page.goto(f"{portal_url}/portal/templates/{TEMPLATE_ID}/edit?version=2")
@@ -127,7 +148,7 @@ def test_draw_a_choice_and_a_table_and_save(
         page.context.close()
 
 
-def test_correct_a_choice_an_era_date_and_a_table_row(
+def _correct_a_choice_an_era_date_and_a_table_row(
     service: Service,
     portal_url: str,  # noqa: F811
     browser: playwright_api.Browser,  # noqa: F811
@@ -144,6 +165,9 @@ def test_correct_a_choice_an_era_date_and_a_table_row(
         # No English for a department user (the help's key caps, Enter and Shift, are what the keys say).
         page.evaluate("document.querySelectorAll('kbd').forEach((k) => k.remove())")
         assert _english(page, (SCAN,)) == set()
+        page.set_viewport_size({"width": 390, "height": 900})
+        assert _wide(page) == 0
+        page.set_viewport_size({"width": 1280, "height": 900})
         items = page.locator("[data-review-item]")
         assert items.count() == 5  # sex, birth and the partial row's three cells
         row = items.nth(3).locator(".table-row.partial").inner_text()
@@ -192,7 +216,12 @@ def _outputs_hold_the_corrections(service: Service, dept: str, job_id: str) -> N
     row = dict(zip(header, line, strict=True))
     assert (row["性別"], row["生年月日"], row["生年月日（和暦）"]) == ("女", "1980-03-01", "昭和55年3月1日")
     assert (row["世帯員2 氏名"], row["世帯員2 続柄"], row["世帯員3 氏名"]) == ("山田 一郎", "長男", "")
-    book = load_workbook(io.BytesIO(service.api.get(f"{url}/forms.xlsx", headers=service.token(dept)).content))
+    book = load_workbook(
+        io.BytesIO(service.api.get(f"{url}/forms.xlsx", headers=service.token(dept)).content)
+    )
     lines = list(book["表_世帯員"].iter_rows(values_only=True))
     assert lines[0] == ("ファイル", "帳票番号", "行", "状態", "氏名", "続柄", "生年月日")
-    assert [line[2:6] for line in lines[1:]] == [(1, "記入済", "山田 太郎", "夫"), (2, "記入済", "山田 一郎", "長男")]
+    assert [line[2:6] for line in lines[1:]] == [
+        (1, "記入済", "山田 太郎", "夫"),
+        (2, "記入済", "山田 一郎", "長男"),
+    ]

@@ -84,5 +84,10 @@ def test_an_era_dates_boxes_come_from_its_value_or_its_reading() -> None:
     assert birth["raw_ja"] == "平成 年:元 月:1 日:8"
     unread = {"value": None, "raw": "明治:0.000 昭和:0.004 平成:0.001 year:55 month:3 day:"}
     assert era_parts(unread) == {"era": "昭和", "year": "55", "month": "3", "day": ""}
-    assert era_parts({"value": None, "raw": "year: month: day:"}) == {"era": "", "year": "", "month": "", "day": ""}
+    assert era_parts({"value": None, "raw": "year: month: day:"}) == {
+        "era": "",
+        "year": "",
+        "month": "",
+        "day": "",
+    }
     assert "empty_ok" in sex and sex["empty_ok"] is False

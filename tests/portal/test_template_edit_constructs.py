@@ -42,7 +42,9 @@ def _posted(rows: list[dict[str, Any]]) -> FormData:
     """The editor's form as a browser posts it, from the rows it was rendered with."""
     items: list[tuple[str, str]] = []
     for i, r in enumerate(rows):
-        items += [(f"{k}_{i}", str(r[k])) for k in ("orig", "name", "label", "type", "page", "x", "y", "w", "h")]
+        items += [
+            (f"{k}_{i}", str(r[k])) for k in ("orig", "name", "label", "type", "page", "x", "y", "w", "h")
+        ]
         items.append((f"extra_{i}", r["extra"]))
         if r["required"]:
             items.append((f"required_{i}", "on"))
@@ -91,7 +93,10 @@ def test_constructs_edited_in_the_panel_validate_and_read_the_same(stored: dict[
     assert [o.value for o in sex_field.options] == ["男", "女", "回答しない"]
     table = fields["members"].construct
     assert table is not None and table.rows == 4 and table.optional == frozenset({"relation"})
-    assert [p.name for p in table.parts][-2:] == [cell_name("members", 4, "name"), cell_name("members", 4, "relation")]
+    assert [p.name for p in table.parts][-2:] == [
+        cell_name("members", 4, "name"),
+        cell_name("members", 4, "relation"),
+    ]
     assert saved["rules"] == [{"field": "other_text", "empty_unless": "other_tick"}]
     assert fields["other_text"].cells == 6 and fields["other_text"].handwritten is False
 

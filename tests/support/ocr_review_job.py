@@ -43,7 +43,9 @@ def _readings() -> list[FieldResult]:
         FieldResult("members_1_birth", "1978-06-02", "1978-06-02", "昭和53年6月2日", 92.0),
         FieldResult("members_2_name", "山田 一郎", "山田 一郎", "山田 一郎", 91.0, ["table_partial_row"]),
         FieldResult("members_2_relation", None, "", "", 0.0, ["table_partial_row"]),
-        FieldResult("members_2_birth", "2010-04-05", "2010-04-05", "平成22年4月5日", 90.0, ["table_partial_row"]),
+        FieldResult(
+            "members_2_birth", "2010-04-05", "2010-04-05", "平成22年4月5日", 90.0, ["table_partial_row"]
+        ),
     ]
 
 
