@@ -22,7 +22,7 @@ from jobs.ocr import store as templates
 from jobs.ocr.template import parse_template
 from tests.conftest import Service
 from tests.jobs.ocr import jumin
-from tests.portal.test_browser import _log_in, browser, person, portal_url  # noqa: F401
+from tests.portal.test_browser import _log_in, _shot, browser, person, portal_url  # noqa: F401
 from tests.portal.test_browser_pages import _english, _wide
 from tests.support.ocr_review_job import JUMIN, SCAN, review_job
 
@@ -37,7 +37,7 @@ def _stored_jumin(service: Service) -> None:
         templates.save(template, session=session, created_by="test")
 
 
-def _drag(page, _canvas, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+def _drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
     page.locator("#canvas").scroll_into_view_if_needed()
     canvas = page.locator("#canvas").bounding_box()  # the page may have scrolled to a box typed in
     assert canvas
@@ -51,13 +51,34 @@ def _drag(page, _canvas, start: tuple[float, float], end: tuple[float, float]) -
     page.mouse.up()
 
 
-def _new_field(page, canvas, start, end, name: str, label: str, kind: str):  # type: ignore[no-untyped-def]
-    _drag(page, canvas, start, end)
+def _new_field(page, start, end, name: str, label: str, kind: str):  # type: ignore[no-untyped-def]
+    _drag(page, start, end)
     row = page.locator("#field-rows tr").last
     row.locator("input[name^=name_]").fill(name)
     row.locator("input[name^=label_]").fill(label)
     row.locator("select[name^=type_]").select_option(kind)
     return row
+
+
+def _draw_an_era_date_and_a_tick_set(page) -> None:  # type: ignore[no-untyped-def]
+    """An era date printed 令和 with 年・月・日 boxes; a tick set of two with one count box."""
+    page.select_option("#draw-mode", "new")
+    _new_field(page, (16, 235), (80, 246), "issued", "交付日", "era_date")
+    page.select_option("#detail-body select[aria-label='元号の書き方']", "令和")
+    for part, x in (("year", 20), ("month", 40), ("day", 60)):
+        page.select_option("#draw-mode", part)
+        _drag(page, (x, 237), (x + 8, 245))
+    page.select_option("#draw-mode", "new")
+    _new_field(page, (112, 235), (200, 247), "copies", "受け取り", "tick_set")
+    _typed(page, "[data-detail=min]", "1")
+    page.select_option("#draw-mode", "option")
+    _drag(page, (115, 238), (120, 243))
+    _typed(page, "[data-option-value='0']", "窓口")
+    _drag(page, (150, 238), (155, 243))
+    _typed(page, "[data-option-value='1']", "郵送")
+    page.select_option("#draw-mode", "count")
+    _drag(page, (125, 237), (135, 245))
+    _shot(page, "template-edit-constructs")
 
 
 def _typed(page, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -89,23 +110,21 @@ def _draw_a_choice_and_a_table_and_save(
         page.wait_for_selector("nav.menu")
         page.goto(f"{portal_url}/portal/templates/{TEMPLATE_ID}/edit")
         page.wait_for_function("document.querySelector('#canvas img').naturalWidth > 0")
-        canvas = page.locator("#canvas").bounding_box()
-        assert canvas
         # The stored constructs are shown: the birth date's five eras and three parts.
         page.locator("input[name^=name_][value=birth]").focus()
         assert page.locator(".part[data-row='4']").count() == 8
 
-        choice = _new_field(page, canvas, (18, 257), (100, 268), "consent", "同意", "choice")
+        choice = _new_field(page, (18, 257), (100, 268), "consent", "同意", "choice")
         page.select_option("#draw-mode", "option")
-        _drag(page, canvas, (22, 259), (40, 267))
+        _drag(page, (22, 259), (40, 267))
         _typed(page, "[data-option-value='0']", "する")
-        _drag(page, canvas, (50, 259), (72, 267))
+        _drag(page, (50, 259), (72, 267))
         _typed(page, "[data-option-value='1']", "しない")
         index = choice.get_attribute("data-row")
         assert page.locator(f".part[data-row='{index}']").count() == 2
 
         page.select_option("#draw-mode", "new")
-        _new_field(page, canvas, (18, 272), (140, 290), "items", "明細", "table")
+        _new_field(page, (18, 272), (140, 290), "items", "明細", "table")
         _typed(page, "[data-detail=rows]", "3")
         page.fill("[data-detail=column-count]", "2")
         page.click("#split-columns")
@@ -114,6 +133,7 @@ def _draw_a_choice_and_a_table_and_save(
         page.set_viewport_size({"width": 390, "height": 900})  # the panel scrolls inside its own box
         assert _wide(page) == 0
         page.set_viewport_size({"width": 1280, "height": 900})
+        _draw_an_era_date_and_a_tick_set(page)
         page.click("#save-template")
         page.wait_for_selector("text=第2版として保存しました")
 
@@ -130,6 +150,15 @@ def _draw_a_choice_and_a_table_and_save(
             ("品名", 18, 61),
             ("数量", 79, 61),
         ]
+        assert fields["issued"]["era"] == "令和" and fields["issued"]["day"] == {
+            "box": {"x": 60, "y": 237, "w": 8, "h": 8}
+        }
+        assert fields["copies"]["options"][1] == {
+            "value": "郵送",
+            "box": {"x": 150, "y": 238, "w": 5, "h": 5},
+        }
+        assert fields["copies"]["options"][0]["count"] == {"box": {"x": 125, "y": 237, "w": 10, "h": 8}}
+        assert fields["copies"]["min"] == 1 and "count" not in fields["copies"]["options"][1]
         assert fields["birth"] == next(
             f
             for f in parse_template(
@@ -163,8 +192,7 @@ def _correct_a_choice_an_era_date_and_a_table_row(
         page.goto(f"{portal_url}/portal/jobs/{job_id}/review")
         page.wait_for_selector("#review-form")
         # No English for a department user (the help's key caps, Enter and Shift, are what the keys say).
-        page.evaluate("document.querySelectorAll('kbd').forEach((k) => k.remove())")
-        assert _english(page, (SCAN,)) == set()
+        assert _english(page, (SCAN, "Enter", "Shift")) == set()
         page.set_viewport_size({"width": 390, "height": 900})
         assert _wide(page) == 0
         page.set_viewport_size({"width": 1280, "height": 900})
@@ -182,6 +210,8 @@ def _correct_a_choice_an_era_date_and_a_table_row(
         birth.locator(".era-month").fill("1")
         birth.locator(".era-day").fill("7")  # 平成 began on the 8th
         assert page.locator("#value-1").input_value() == "平成元年1月7日"
+        assert birth.locator(".era-iso").inner_text() == "（この元号にない日付）"
+        _shot(page, "review-constructs")
         page.locator("#value-3").fill("長男")
         page.click("#review-submit")
         page.wait_for_selector(".review-item.invalid .refused")

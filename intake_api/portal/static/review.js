@@ -6,19 +6,25 @@
 "use strict";
 
 (function () {
-  // First day of each era (the server checks the day really is in the era).
-  var ERA_START = { "明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019 };
+  // First day of each era, as jobs/wareki.py has them; the server checks again.
+  var ERAS = [["明治", 1868, 10, 23], ["大正", 1912, 7, 30], ["昭和", 1926, 12, 25], ["平成", 1989, 1, 8], ["令和", 2019, 5, 1]];
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function utc(y, m, d) { return Date.UTC(y, m - 1, d); }
 
+  // The ISO day of an 和暦 date, or "" when it does not exist (not in its era, no such day).
   function isoOf(era, year, month, day) {
+    var at = -1;
+    ERAS.forEach(function (e, i) { if (e[0] === era) { at = i; } });
     var y = year === "元" ? 1 : parseInt(year, 10);
     var m = parseInt(month, 10);
     var d = parseInt(day, 10);
-    if (!ERA_START[era] || !(y >= 1) || !(m >= 1 && m <= 12) || !(d >= 1 && d <= 31)) { return ""; }
-    var full = ERA_START[era] + y - 1;
-    var check = new Date(Date.UTC(full, m - 1, d));
-    if (check.getUTCMonth() !== m - 1) { return ""; }
+    if (at < 0 || !(y >= 1) || !(m >= 1 && m <= 12) || !(d >= 1 && d <= 31)) { return ""; }
+    var full = ERAS[at][1] + y - 1;
+    var when = new Date(utc(full, m, d));
+    if (when.getUTCMonth() !== m - 1) { return ""; }
+    var next = ERAS[at + 1];
+    if (when < utc(ERAS[at][1], ERAS[at][2], ERAS[at][3]) || (next && when >= utc(next[1], next[2], next[3]))) { return ""; }
     return full + "-" + pad(m) + "-" + pad(d);
   }
 
@@ -67,7 +73,7 @@
       var values = parts.map(function (p) { return p.value.trim().replace(/^0+(?=[0-9])/, ""); });
       if (!era.value || values.some(function (v) { return !v; })) { iso.textContent = ""; return; }
       main.value = era.value + values[0] + "年" + values[1] + "月" + values[2] + "日";
-      iso.textContent = isoOf(era.value, values[0], values[1], values[2]) || "ありえない日付";
+      iso.textContent = isoOf(era.value, values[0], values[1], values[2]) || "（この元号にない日付）";
       if (seireki) { seireki.value = ""; } // the 和暦 box decides now
     }
     [era].concat(parts).forEach(function (p) {
