@@ -83,7 +83,7 @@ def _draw_an_era_date_and_a_tick_set(page) -> None:  # type: ignore[no-untyped-d
 
 def _typed(page, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
     page.fill(selector, text)
-    page.press(selector, "Tab")  # the panel takes a value when the box is left
+    page.press(selector, "Enter")  # the panel takes the value; the template is not sent
 
 
 def test_constructs_drawn_in_the_editor_and_corrected_in_review(

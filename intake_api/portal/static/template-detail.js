@@ -46,8 +46,15 @@ window.TemplateDetail = (function () {
       if (extra[k] !== undefined && extra[k] !== null && extra[k] !== "") { out[k] = extra[k]; }
     });
     if (out.condition && !Object.keys(out.condition).length) { delete out.condition; }
+    // An era to be circled with no option drawn yet says nothing: left out, as in the YAML.
+    if (out.era && typeof out.era === "object" && !out.era.box && !(out.era.options || []).length) { delete out.era; }
     input(tr).value = JSON.stringify(out);
     hooks.changed(tr);
+  }
+  // A change made in the panel: ignored when it comes from a panel drawn
+  // before the last one (a box removed while focused still sends "change").
+  function edit(tr, extra) {
+    if (current && current.tr === tr && current.extra === extra) { put(tr, extra); }
   }
   function modes(type) { return [["new", "新しい項目"]].concat(MODES[type] || []); }
 
@@ -188,11 +195,11 @@ window.TemplateDetail = (function () {
     return i;
   }
 
-  function boxCells(tr, row, box, what) {
+  function boxCells(tr, extra, row, box, what) {
     [["x", "左"], ["y", "上"], ["w", "幅"], ["h", "高さ"]].forEach(function (k) {
       var td = el("td");
       td.appendChild(numberInput(box[k[0]], function (v) {
-        if (v !== null) { box[k[0]] = v; put(tr, current.extra); }
+        if (v !== null) { box[k[0]] = v; edit(tr, extra); }
       }, what + "の" + k[1] + "（mm）"));
       row.appendChild(td);
     });
@@ -222,24 +229,24 @@ window.TemplateDetail = (function () {
       var row = el("tr");
       var td = el("td");
       if (words === "元号") {
-        td.appendChild(select(ERAS.map(function (e) { return [e, e]; }), o.value, function (v) { o.value = v; put(tr, extra); }, "元号"));
+        td.appendChild(select(ERAS.map(function (e) { return [e, e]; }), o.value, function (v) { o.value = v; edit(tr, extra); }, "元号"));
       } else {
-        td.appendChild(textInput(o.value, function (v) { o.value = v; put(tr, extra); }, words, { "data-option-value": String(i) }));
+        td.appendChild(textInput(o.value, function (v) { o.value = v; edit(tr, extra); }, words, { "data-option-value": String(i) }));
       }
       row.appendChild(td);
-      boxCells(tr, row, o.box, o.value);
+      boxCells(tr, extra, row, o.box, o.value);
       if (withCount) {
         var count = el("td");
         if (o.count) {
           count.appendChild(el("span", {}, "あり "));
-          count.appendChild(removeButton("通数の枠", function () { delete o.count; put(tr, extra); show(tr); }));
+          count.appendChild(removeButton("通数の枠", function () { delete o.count; edit(tr, extra); show(tr); }));
         } else {
           count.appendChild(el("span", { "class": "muted" }, "なし"));
         }
         row.appendChild(count);
       }
       var del = el("td");
-      del.appendChild(removeButton(o.value, function () { list.splice(i, 1); put(tr, extra); show(tr); }));
+      del.appendChild(removeButton(o.value, function () { list.splice(i, 1); edit(tr, extra); show(tr); }));
       row.appendChild(del);
       made[1].appendChild(row);
     });
@@ -252,9 +259,9 @@ window.TemplateDetail = (function () {
       if (!extra[p]) { return; }
       var row = el("tr");
       row.appendChild(el("td", {}, PARTS[p]));
-      boxCells(tr, row, extra[p].box, PARTS[p] + "の枠");
+      boxCells(tr, extra, row, extra[p].box, PARTS[p] + "の枠");
       var del = el("td");
-      del.appendChild(removeButton(PARTS[p] + "の枠", function () { delete extra[p]; put(tr, extra); show(tr); }));
+      del.appendChild(removeButton(PARTS[p] + "の枠", function () { delete extra[p]; edit(tr, extra); show(tr); }));
       row.appendChild(del);
       made[1].appendChild(row);
     });
@@ -283,13 +290,13 @@ window.TemplateDetail = (function () {
       cols.push(c);
     }
     extra.columns = cols;
-    put(tr, extra);
+    edit(tr, extra);
     show(tr);
   }
 
   function tablePanel(tr, extra, box) {
     box.appendChild(labelled("行数", numberInput(extra.rows, function (v) {
-      extra.rows = v ? Math.round(v) : null; put(tr, extra);
+      extra.rows = v ? Math.round(v) : null; edit(tr, extra);
     }, "行数", { "data-detail": "rows" })));
     var count = numberInput((extra.columns || []).length || "", function () {}, "列の数", { "data-detail": "column-count" });
     box.appendChild(labelled("列の数", count));
@@ -300,20 +307,20 @@ window.TemplateDetail = (function () {
     (extra.columns || []).forEach(function (c, i) {
       var row = el("tr");
       var cells = [
-        textInput(c.name, function (v) { c.name = v; put(tr, extra); }, "列の名前", { pattern: "[a-z][a-z0-9_]*" }),
-        textInput(c.label, function (v) { c.label = v; put(tr, extra); }, "列の見出し", { "data-column-label": String(i) }),
-        select(columnTypes(), c.type, function (v) { c.type = v; put(tr, extra); }, "列の種類"),
-        numberInput(c.x, function (v) { if (v !== null) { c.x = v; put(tr, extra); } }, "列の左（mm）"),
-        numberInput(c.w, function (v) { if (v !== null) { c.w = v; put(tr, extra); } }, "列の幅（mm）")
+        textInput(c.name, function (v) { c.name = v; edit(tr, extra); }, "列の名前", { pattern: "[a-z][a-z0-9_]*" }),
+        textInput(c.label, function (v) { c.label = v; edit(tr, extra); }, "列の見出し", { "data-column-label": String(i) }),
+        select(columnTypes(), c.type, function (v) { c.type = v; edit(tr, extra); }, "列の種類"),
+        numberInput(c.x, function (v) { if (v !== null) { c.x = v; edit(tr, extra); } }, "列の左（mm）"),
+        numberInput(c.w, function (v) { if (v !== null) { c.w = v; edit(tr, extra); } }, "列の幅（mm）")
       ];
       var optional = el("input", { type: "checkbox", "aria-label": "空欄可" });
       optional.checked = !!c.optional;
       optional.addEventListener("change", function () {
         if (optional.checked) { c.optional = true; } else { delete c.optional; }
-        put(tr, extra);
+        edit(tr, extra);
       });
       cells.push(optional);
-      cells.push(removeButton(c.label, function () { extra.columns.splice(i, 1); put(tr, extra); show(tr); }));
+      cells.push(removeButton(c.label, function () { extra.columns.splice(i, 1); edit(tr, extra); show(tr); }));
       cells.forEach(function (node) { row.appendChild(el("td")).appendChild(node); });
       made[1].appendChild(row);
     });
@@ -330,7 +337,7 @@ window.TemplateDetail = (function () {
     box.appendChild(labelled("元号", select(choices, kind, function (v) {
       tr.setAttribute("data-era-kind", v);
       if (v === "circled") { extra.era = { options: [] }; } else if (v === "written") { delete extra.era; } else { extra.era = v; }
-      put(tr, extra); show(tr);
+      edit(tr, extra); show(tr);
     }, "元号の書き方")));
     if (kind === "circled") {
       extra.era = era && typeof era === "object" && era.options ? era : { options: [] };
@@ -340,7 +347,7 @@ window.TemplateDetail = (function () {
       var made = table(["元号を書く枠", "左", "上", "幅", "高さ"]);
       var row = el("tr");
       row.appendChild(el("td", {}, "元号"));
-      boxCells(tr, row, era.box, "元号の枠");
+      boxCells(tr, extra, row, era.box, "元号の枠");
       made[1].appendChild(row);
       box.appendChild(made[0]);
     }
@@ -364,7 +371,7 @@ window.TemplateDetail = (function () {
     function write(k, t) {
       extra.condition = {};
       if (k && t) { extra.condition[k] = t; }
-      put(tr, extra);
+      edit(tr, extra);
     }
     var kinds = [["", "なし"], ["required_if", "チェックがあるときは記入が必須"], ["empty_unless", "チェックがないときは空欄"]];
     var which = select(kinds, key, function (v) { key = v; write(key, tick); }, "条件");
@@ -375,11 +382,11 @@ window.TemplateDetail = (function () {
 
   function plainPanel(tr, extra, box) {
     box.appendChild(labelled("1文字ずつの枠の数", numberInput(extra.cells, function (v) {
-      extra.cells = v ? Math.round(v) : null; put(tr, extra);
+      extra.cells = v ? Math.round(v) : null; edit(tr, extra);
     }, "1文字ずつの枠の数", { "data-detail": "cells" })));
     var right = el("input", { type: "checkbox", "data-detail": "align" });
     right.checked = extra.align === "right";
-    right.addEventListener("change", function () { extra.align = right.checked ? "right" : null; put(tr, extra); });
+    right.addEventListener("change", function () { extra.align = right.checked ? "right" : null; edit(tr, extra); });
     box.appendChild(labelled("右詰め", right));
     conditionControls(tr, extra, box);
   }
@@ -403,17 +410,17 @@ window.TemplateDetail = (function () {
     body.appendChild(box);
     box.appendChild(labelled("手書き", select(HANDWRITTEN, extra.handwritten === undefined ? "" : String(extra.handwritten), function (v) {
       extra.handwritten = v === "" ? null : v === "auto" ? "auto" : v === "true";
-      put(tr, extra);
+      edit(tr, extra);
     }, "手書き")));
     if (type === "choice") {
       box.appendChild(labelled("選び方", select([["exactly_one", "1つだけ選ぶ"], ["at_most_one", "1つまで（なしも可）"]], extra.rule || "exactly_one", function (v) {
-        extra.rule = v === "exactly_one" ? null : v; put(tr, extra);
+        extra.rule = v === "exactly_one" ? null : v; edit(tr, extra);
       }, "選び方")));
       box.appendChild(optionsTable(tr, extra, extra.options = extra.options || [], "選択肢の語", false));
       box.appendChild(el("p", { "class": "muted" }, "描くもの「選択肢」で、印字された語を○が入る余白ごと囲んで描き、語を入力します。"));
     } else if (type === "tick_set") {
-      box.appendChild(labelled("最少", numberInput(extra.min, function (v) { extra.min = v === null ? null : Math.round(v); put(tr, extra); }, "選ぶ数の最少", { "data-detail": "min" })));
-      box.appendChild(labelled("最多", numberInput(extra.max, function (v) { extra.max = v === null ? null : Math.round(v); put(tr, extra); }, "選ぶ数の最多", { "data-detail": "max" })));
+      box.appendChild(labelled("最少", numberInput(extra.min, function (v) { extra.min = v === null ? null : Math.round(v); edit(tr, extra); }, "選ぶ数の最少", { "data-detail": "min" })));
+      box.appendChild(labelled("最多", numberInput(extra.max, function (v) { extra.max = v === null ? null : Math.round(v); edit(tr, extra); }, "選ぶ数の最多", { "data-detail": "max" })));
       box.appendChild(optionsTable(tr, extra, extra.options = extra.options || [], "項目", true));
       box.appendChild(el("p", { "class": "muted" }, "描くもの「チェック欄」で□を、「通数の枠」で通数を書く枠を描きます（通数の枠は、まだ通数のない一番上のチェック欄に付きます）。"));
     } else if (type === "era_date") {
@@ -427,7 +434,16 @@ window.TemplateDetail = (function () {
   }
 
   return {
-    setUp: function (h) { hooks = h; body = document.getElementById("detail-body"); },
+    setUp: function (h) {
+      hooks = h;
+      body = document.getElementById("detail-body");
+      // Enter in the panel takes the value; it does not send the whole template.
+      body.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.isComposing || event.target.tagName !== "INPUT") { return; }
+        event.preventDefault();
+        event.target.dispatchEvent(new Event("change"));
+      });
+    },
     show: show,
     mode: function () { var m = document.getElementById("draw-mode"); return m ? m.value : "new"; },
     get: get,
