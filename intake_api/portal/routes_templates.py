@@ -272,11 +272,11 @@ def _extra(raw: str | None, index: int) -> dict[str, Any] | None:
         extra = None
     if not isinstance(extra, dict) or set(extra) - {*EDITOR_KEYS, "condition"}:
         raise JobInputError(
-            "invalid_box", f"{index + 1}番目の項目の詳細が読めません。ページを読み込み直してください。"
+            "invalid_detail", f"{index + 1}番目の項目の詳細が読めません。ページを読み込み直してください。"
         )
     condition = extra.get("condition") or {}
     if not isinstance(condition, dict) or set(condition) - {"required_if", "empty_unless"}:
-        raise JobInputError("invalid_box", f"{index + 1}番目の項目の条件が読めません。")
+        raise JobInputError("invalid_detail", f"{index + 1}番目の項目の条件が読めません。")
     return extra
 
 

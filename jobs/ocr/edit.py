@@ -60,7 +60,10 @@ def _mm(value: float) -> float | int:
 def _rounded(value: Any) -> Any:
     """Positions (x, y, w, h) anywhere in a panel key to 0.1 mm, as the field's own box."""
     if isinstance(value, Mapping):
-        return {k: _mm(v) if k in "xywh" and isinstance(v, float) else _rounded(v) for k, v in value.items()}
+        return {
+            k: _mm(v) if k in ("x", "y", "w", "h") and isinstance(v, float) else _rounded(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
@@ -111,12 +114,16 @@ def _is_condition(rule: Mapping[str, Any]) -> bool:
 def _edited_rules(rules: Sequence[Mapping[str, Any]], edits: Sequence[FieldEdit]) -> list[dict[str, Any]]:
     """The stored rules with the conditions of the fields the editor sent
     replaced by what it sent (a condition sent unchanged keeps its place and
-    its message; one rule per condition, as the schema wants)."""
+    its message; one rule per condition, as the schema wants). A deleted
+    field's conditions go with it."""
+    kept = {e.original or e.name for e in edits}
     sent = {e.original or e.name: e for e in edits if e.extra is not None}
     wanted = {e.name: dict(e.extra.get("condition") or {}) for e in sent.values() if e.extra is not None}
     out: list[dict[str, Any]] = []
     for rule in rules:
         name = str(rule.get("field", ""))
+        if _is_condition(rule) and name not in kept:
+            continue
         if not _is_condition(rule) or name not in sent:
             out.append(dict(rule))
             continue

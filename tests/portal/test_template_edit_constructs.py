@@ -100,6 +100,11 @@ def test_constructs_edited_in_the_panel_validate_and_read_the_same(stored: dict[
     assert saved["rules"] == [{"field": "other_text", "empty_unless": "other_tick"}]
     assert fields["other_text"].cells == 6 and fields["other_text"].handwritten is False
 
+    # A field deleted in the editor takes its condition with it.
+    rows = [r for r in rows if r["name"] != "other_text"]
+    saved, _ = _save(stored, rows)
+    assert "rules" not in saved and "other_text" not in {f["name"] for f in saved["fields"]}
+
 
 def test_a_panel_key_a_type_does_not_take_is_refused_by_name(stored: dict[str, Any]) -> None:
     rows = _stored_rows(stored["definition"])
