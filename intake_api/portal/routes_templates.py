@@ -11,6 +11,7 @@ uploading and editing are for operators and admins.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from datetime import datetime
@@ -25,7 +26,7 @@ from intake_api.deps import SessionDep
 from intake_api.portal.web import CsrfChecked, CurrentUser, OperatorUser, PortalRoute, redirect, render
 from jobs.errors import DigilaboError, JobInputError, NotFound
 from jobs.ocr import store as templates
-from jobs.ocr.edit import FieldEdit, definition_yaml
+from jobs.ocr.edit import EDITOR_KEYS, FieldEdit, definition_yaml, field_extras
 from jobs.ocr.portal import TYPE_LABELS
 from jobs.ocr.template import Box
 from jobs.ocr.yamldoc import MAX_TEMPLATE_BYTES, TemplateError
@@ -168,6 +169,7 @@ def definition_file(
 
 
 def _stored_rows(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    extras = field_extras(definition)
     return [
         {
             "orig": f["name"],
@@ -176,6 +178,7 @@ def _stored_rows(definition: dict[str, Any]) -> list[dict[str, Any]]:
             "type": f["type"],
             "page": int(f.get("page", 1)),
             "required": bool(f.get("required", False)),
+            "extra": json.dumps(extras[f["name"]], ensure_ascii=False),
             **{k: f["box"][k] for k in ("x", "y", "w", "h")},
         }
         for f in definition["fields"]
@@ -192,6 +195,10 @@ def _editor(
 ) -> Response:
     definition = row.stored["definition"]
     pages = int(definition.get("pages", 1))
+    stored = field_extras(definition)
+    for r in rows:  # a row sent without its panel shows the stored keys again
+        if r.get("extra") is None:
+            r["extra"] = json.dumps(stored.get(r.get("orig") or "", {}), ensure_ascii=False)
     bad_rows = {int(m.group(1)) for p in problems or [] for m in [_PROBLEM_FIELD.match(p["field"])] if m}
     context = {
         "row": row,
@@ -241,10 +248,36 @@ def edited_rows(form: FormData) -> list[dict[str, Any]]:
             continue
         text = {k: str(form.get(f"{k}_{i}") or "").strip() for k in ("orig", "name", "label", "type", "page")}
         box = {k: str(form.get(f"{k}_{i}") or "") for k in ("x", "y", "w", "h")}
-        rows.append({**text, **box, "required": bool(form.get(f"required_{i}"))})
+        extra = form.get(f"extra_{i}")  # absent: the page was sent without its detail panel
+        rows.append(
+            {
+                **text,
+                **box,
+                "required": bool(form.get(f"required_{i}")),
+                "extra": None if extra is None else str(extra),
+            }
+        )
     if len(rows) > MAX_FIELDS:
         raise JobInputError("too_many_fields", f"項目は{MAX_FIELDS}個までです。")
     return rows
+
+
+def _extra(raw: str | None, index: int) -> dict[str, Any] | None:
+    """The detail panel's keys of one row (JSON written by template-editor.js)."""
+    if raw is None:
+        return None
+    try:
+        extra = json.loads(raw or "{}")
+    except ValueError:
+        extra = None
+    if not isinstance(extra, dict) or set(extra) - {*EDITOR_KEYS, "condition"}:
+        raise JobInputError(
+            "invalid_detail", f"{index + 1}番目の項目の詳細が読めません。ページを読み込み直してください。"
+        )
+    condition = extra.get("condition") or {}
+    if not isinstance(condition, dict) or set(condition) - {"required_if", "empty_unless"}:
+        raise JobInputError("invalid_detail", f"{index + 1}番目の項目の条件が読めません。")
+    return extra
 
 
 def field_edits(rows: list[dict[str, Any]]) -> list[FieldEdit]:
@@ -253,7 +286,10 @@ def field_edits(rows: list[dict[str, Any]]) -> list[FieldEdit]:
     for index, r in enumerate(rows):
         box = Box(*(_number(r[k], labels[k], index) for k in ("x", "y", "w", "h")))
         page = int(r["page"]) if r["page"].isdigit() else 1
-        edits.append(FieldEdit(r["name"], r["label"], r["type"], page, box, r["required"], r["orig"] or None))
+        extra = _extra(r.get("extra"), index)
+        edits.append(
+            FieldEdit(r["name"], r["label"], r["type"], page, box, r["required"], r["orig"] or None, extra)
+        )
     return edits
 
 

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from jobs.errors import JobInputError
 from jobs.ocr.eradate import wareki_text
 from jobs.ocr.normalise import normalise
-from jobs.ocr.table import rows_json
+from jobs.ocr.table import STATUS_JA, rows_json
 from jobs.ocr.template import Field, Template
+from jobs.wareki import era_year
 
 CORRECTED_ALONE = frozenset({"choice", "tick_set", "era_date"})
 _SEPARATORS = re.compile(r"[、,，・/\s]+")
+_ERA_SCORE = re.compile(r"(明治|大正|昭和|平成|令和):([0-9.]+)")
+_PART = re.compile(r"(year|month|day):(\S*)")
+_PART_JA = {"year": "年", "month": "月", "day": "日"}
 
 
 def spec_extra(spec: Field) -> dict[str, Any]:
@@ -109,14 +114,62 @@ def refresh(spec: Mapping[str, Any], entry: dict[str, Any]) -> None:
         entry["extra"] = {**entry.get("extra", {}), "chosen": [c for c in entry["text"].split("、") if c]}
 
 
+def era_parts(entry: Mapping[str, Any]) -> dict[str, str]:
+    """An era date's 元号・年・月・日 for the review screen's boxes: from the
+    value when there is one, else from the reading (the era with the most
+    ink, the parts as written)."""
+    value = entry.get("value")
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            day = date.fromisoformat(value)
+            era, year = era_year(day)
+        except ValueError:
+            pass
+        else:
+            return {
+                "era": era,
+                "year": "元" if year == 1 else str(year),
+                "month": str(day.month),
+                "day": str(day.day),
+            }
+    raw = str(entry.get("raw") or "")
+    scores = [(float(s), e) for e, s in _ERA_SCORE.findall(raw)]
+    written = next((e for e in ("明治", "大正", "昭和", "平成", "令和") if e in _ERA_SCORE.sub("", raw)), "")
+    era = max(scores)[1] if scores and max(scores)[0] > 0 else written
+    return {"era": era} | {k: v for k, v in _PART.findall(raw)}
+
+
+def table_row(template: Mapping[str, Any], form: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """For a table's cell: its row as the review screen shows it beside the
+    cell (every column's text and the row's state); {} for other fields."""
+    for table in template.get("tables", {}).values():
+        for row in form.get("tables", {}).get(table["name"], []):
+            cells = {f"{table['name']}_{row['row']}_{c['name']}": c for c in table["columns"]}
+            if name not in cells:
+                continue
+            shown = [
+                {"label": c["label"], "text": str(form["fields"].get(key, {}).get("text") or "")}
+                for key, c in cells.items()
+            ]
+            status = {"status": row["status"], "status_ja": STATUS_JA.get(row["status"], row["status"])}
+            return {"table_row": {"label": f"{table['label']}{row['row']}行目", "cells": shown, **status}}
+    return {}
+
+
 def review_extra(spec: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     """What the review screen shows besides the value: a choice's or tick
-    set's options (and how many may be chosen), an era date's 和暦."""
+    set's options (how many may be chosen, whether none is a valid answer),
+    an era date's 和暦 and parts."""
     kind = spec.get("type")
+    options = list(spec.get("options", []))
     if kind == "choice":
-        return {"type": kind, "options": list(spec.get("options", [])), "most": 1}
+        empty_ok = spec.get("rule") == "at_most_one" and not spec.get("required")
+        return {"type": kind, "options": options, "most": 1, "empty_ok": empty_ok}
     if kind == "tick_set":
-        return {"type": kind, "options": list(spec.get("options", [])), "most": int(spec.get("max", 1))}
+        most, empty_ok = int(spec.get("max", len(options))), int(spec.get("min", 0)) == 0
+        return {"type": kind, "options": options, "most": most, "empty_ok": empty_ok}
     if kind == "era_date":
-        return {"type": kind, "wareki": entry.get("extra", {}).get("wareki", "")}
+        wareki = entry.get("extra", {}).get("wareki", "")
+        raw_ja = _PART.sub(lambda m: f"{_PART_JA[m.group(1)]}:{m.group(2)}", str(entry.get("raw") or ""))
+        return {"type": kind, "wareki": wareki, "era_parts": era_parts(entry), "raw_ja": raw_ja}
     return {}

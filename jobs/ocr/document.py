@@ -97,6 +97,7 @@ def pending_reviews(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                     | {"engine": entry.get("engine", ""), "readings": entry.get("readings", {})}
                     | {"reasons": entry["reasons"], "reasons_ja": reasons}
                     | constructs_doc.review_extra(specs.get(name, {}), entry)
+                    | constructs_doc.table_row(template, form, name)
                 )
     return pending
 

@@ -1,5 +1,7 @@
 """forms.xlsx: one row per form, fields a person must check highlighted with
-the reason as a comment, and a second sheet listing every flag."""
+the reason as a comment, a second sheet listing every flag, and a sheet per
+template table with one line per filled row (its cells are also columns of
+the first sheet, as in forms.csv)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from jobs.ocr.fields import REASONS_JA
+from jobs.ocr.table import EMPTY
+from jobs.ocr.table import STATUS_JA as ROW_STATUS_JA
 
 FLAG_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
 MISMATCH_FILL = PatternFill("solid", start_color="F8CBAD", end_color="F8CBAD")
@@ -87,6 +91,42 @@ def _flags_sheet(sheet: Worksheet, doc: Mapping[str, Any]) -> None:
             sheet.append([form["index"], form["file"], "（帳票全体）", "", "", "", form["message"], ""])
 
 
+def _sheet_title(label: str, taken: set[str]) -> str:
+    """「表_世帯員」: Excel's limits (31 characters, none of []:*?/\\), unique."""
+    base = "表_" + "".join("_" if ch in "[]:*?/\\" else ch for ch in label)
+    title, n = base[:31], 2
+    while title in taken:
+        title, n = f"{base[:28]}_{n}", n + 1
+    taken.add(title)
+    return title
+
+
+def _table_sheets(book: Workbook, doc: Mapping[str, Any]) -> None:
+    """One sheet per table: a line per filled row of every form, a partial row highlighted."""
+    tables: dict[str, Mapping[str, Any]] = {}
+    for template in doc["templates"].values():
+        for name, table in template.get("tables", {}).items():
+            tables.setdefault(name, table)
+    taken = set(book.sheetnames)
+    for name, table in tables.items():
+        sheet = book.create_sheet(_sheet_title(str(table["label"]), taken))
+        sheet.append(["ファイル", "帳票番号", "行", "状態", *(c["label"] for c in table["columns"])])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for form in doc["forms"]:
+            for row in form.get("tables", {}).get(name, []):
+                if row["status"] == EMPTY:
+                    continue
+                texts = [
+                    _cell_value(form["fields"].get(f"{name}_{row['row']}_{c['name']}", {}))
+                    for c in table["columns"]
+                ]
+                sheet.append([form["file"], form["index"], row["row"], ROW_STATUS_JA[row["status"]], *texts])
+                if row["status"] != "complete":
+                    for cell in sheet[sheet.max_row]:
+                        cell.fill = FLAG_FILL
+
+
 def write_xlsx(path: Path, doc: Mapping[str, Any]) -> Path:
     book = Workbook()
     forms = book.active
@@ -94,5 +134,6 @@ def write_xlsx(path: Path, doc: Mapping[str, Any]) -> Path:
     forms.title = "帳票"
     _forms_sheet(forms, doc)
     _flags_sheet(book.create_sheet("要確認"), doc)
+    _table_sheets(book, doc)
     book.save(path)
     return path

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from intake_api.portal.web import templates
+from jobs.ocr.constructs_doc import era_parts
 from jobs.ocr.document import pending_reviews
 
 
@@ -75,3 +76,18 @@ def test_a_flagged_choice_shows_its_options_and_an_era_date_its_wareki() -> None
     assert '<datalist id="options-0"><option value="男"><option value="女"></datalist>' in page
     assert "選択肢: 男・女（1つだけ入力。印がなければ空欄）" in page
     assert page.count("<datalist") == 1
+
+
+def test_an_era_dates_boxes_come_from_its_value_or_its_reading() -> None:
+    sex, birth = pending_reviews(_doc())
+    assert birth["era_parts"] == {"era": "平成", "year": "元", "month": "1", "day": "8"}
+    assert birth["raw_ja"] == "平成 年:元 月:1 日:8"
+    unread = {"value": None, "raw": "明治:0.000 昭和:0.004 平成:0.001 year:55 month:3 day:"}
+    assert era_parts(unread) == {"era": "昭和", "year": "55", "month": "3", "day": ""}
+    assert era_parts({"value": None, "raw": "year: month: day:"}) == {
+        "era": "",
+        "year": "",
+        "month": "",
+        "day": "",
+    }
+    assert "empty_ok" in sex and sex["empty_ok"] is False

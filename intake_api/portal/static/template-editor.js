@@ -1,7 +1,8 @@
 // Template box editor: drag on the reference page to draw a new field's box,
 // drag a box to move it, drag its corner to resize it. The table beside the
 // page holds the numbers (mm from the top-left corner) that are sent; the
-// boxes and the table follow each other.
+// boxes and the table follow each other. A field's own option, part and
+// column boxes (template-detail.js) are shown inside it and move with it.
 "use strict";
 
 (function () {
@@ -21,6 +22,7 @@
     var blank = document.getElementById("new-row");
     var boxes = {};
     var drag = null;
+    var detail = window.TemplateDetail;
 
     function field(tr, key) { return tr.querySelector('[name="' + key + "_" + tr.getAttribute("data-row") + '"]'); }
     function row(index) { return tbody.querySelector('tr[data-row="' + index + '"]'); }
@@ -40,6 +42,20 @@
       div.style.height = (100 * b.h / height) + "%";
     }
 
+    function drawParts(tr) {
+      var index = tr.getAttribute("data-row");
+      canvas.querySelectorAll('.part[data-row="' + index + '"]').forEach(function (d) { canvas.removeChild(d); });
+      if (!boxes[index] || field(tr, "delete").checked) { return; }
+      detail.parts(tr, boxOf(tr)).forEach(function (part) {
+        var div = document.createElement("div");
+        div.className = "part";
+        div.setAttribute("data-row", index);
+        div.appendChild(document.createElement("span")).textContent = part[1] || "";
+        place(div, part[0]);
+        canvas.appendChild(div);
+      });
+    }
+
     function sync(tr) {
       var div = boxes[tr.getAttribute("data-row")];
       var deleted = field(tr, "delete").checked;
@@ -48,13 +64,16 @@
       place(div, boxOf(tr));
       div.querySelector("span").textContent = field(tr, "name").value || "（名前なし）";
       div.classList.toggle("deleted", deleted);
+      drawParts(tr);
     }
 
     function select(index) {
+      var chosen = row(index);
       Object.keys(boxes).forEach(function (k) { boxes[k].classList.toggle("selected", k === String(index)); });
       tbody.querySelectorAll("tr[data-row]").forEach(function (tr) {
         tr.classList.toggle("selected", tr.getAttribute("data-row") === String(index));
       });
+      if (detail && chosen && detail.current() !== chosen) { detail.show(chosen); }
     }
 
     function write(tr, b) {
@@ -75,7 +94,13 @@
         boxes[tr.getAttribute("data-row")] = div;
       }
       tr.addEventListener("input", function () { sync(tr); });
-      tr.addEventListener("change", function () { sync(tr); });
+      tr.addEventListener("change", function (event) {
+        if (event.target === field(tr, "type")) {
+          detail.put(tr, detail.get(tr)); // keys the new type does not take are dropped
+          detail.show(tr);
+        }
+        sync(tr);
+      });
       tr.addEventListener("focusin", function () { select(tr.getAttribute("data-row")); });
       sync(tr);
     }
@@ -123,16 +148,21 @@
       if (event.button !== 0) { return; }
       var start = point(event);
       var hit = event.target.closest ? event.target.closest(".box") : null;
-      if (hit) {
+      var part = detail.mode() !== "new" ? detail.current() : null;
+      if (hit && !part) {
         var tr = row(hit.getAttribute("data-row"));
-        drag = { mode: event.target.classList.contains("handle") ? "resize" : "move", tr: tr, start: start, box: boxOf(tr) };
+        drag = {
+          mode: event.target.classList.contains("handle") ? "resize" : "move",
+          tr: tr, start: start, box: boxOf(tr), extra: detail.get(tr)
+        };
         select(hit.getAttribute("data-row"));
       } else {
+        // A new field, or (with 描くもの chosen) a box of the selected field's own.
         var div = document.createElement("div");
-        div.className = "box drawing";
+        div.className = part ? "part drawing" : "box drawing";
         div.appendChild(document.createElement("span"));
         canvas.appendChild(div);
-        drag = { mode: "draw", start: start, div: div, box: null };
+        drag = { mode: "draw", start: start, div: div, box: null, part: part, what: detail.mode() };
       }
       canvas.setPointerCapture(event.pointerId);
       event.preventDefault();
@@ -147,9 +177,11 @@
         drag.box = { x: Math.min(s.x, p.x), y: Math.min(s.y, p.y), w: Math.abs(p.x - s.x), h: Math.abs(p.y - s.y) };
         place(drag.div, drag.box);
       } else if (drag.mode === "move") {
-        write(drag.tr, {
-          x: clamp(b.x + p.x - s.x, 0, width - b.w), y: clamp(b.y + p.y - s.y, 0, height - b.h), w: b.w, h: b.h
-        });
+        var moved = {
+          x: snap(clamp(b.x + p.x - s.x, 0, width - b.w)), y: snap(clamp(b.y + p.y - s.y, 0, height - b.h)), w: b.w, h: b.h
+        };
+        detail.shift(drag.tr, drag.extra, moved.x - b.x, moved.y - b.y);
+        write(drag.tr, moved);
       } else {
         write(drag.tr, {
           x: b.x, y: b.y, w: clamp(p.x - b.x, MIN_MM, width - b.x), h: clamp(p.y - b.y, MIN_MM, height - b.y)
@@ -158,9 +190,17 @@
     });
 
     function finish() {
+      if (drag && drag.mode === "move" && detail.current() === drag.tr) { detail.show(drag.tr); }
       if (drag && drag.mode === "draw") {
         canvas.removeChild(drag.div);
-        if (drag.box && drag.box.w >= MIN_MM && drag.box.h >= MIN_MM) { addRow(drag.box); }
+        var ok = drag.box && drag.box.w >= MIN_MM / 2 && drag.box.h >= MIN_MM / 2;
+        if (ok && drag.part) {
+          var snapped = {};
+          KEYS.forEach(function (k) { snapped[k] = snap(drag.box[k]); });
+          detail.drawn(drag.part, snapped, drag.what);
+        } else if (ok && drag.box.w >= MIN_MM && drag.box.h >= MIN_MM) {
+          addRow(drag.box);
+        }
       }
       drag = null;
     }
@@ -170,6 +210,11 @@
       drag = null;
     });
 
+    detail.setUp({
+      changed: function (tr) { drawParts(tr); },
+      boxOf: boxOf,
+      writeBox: function (tr, b) { write(tr, b); }
+    });
     tbody.querySelectorAll("tr[data-row]").forEach(attach);
   }
 
