@@ -95,7 +95,13 @@ def _kana_phonemes(reading: str) -> tuple[str, ...]:
         return ()
     with _frontend:
         raw = pyopenjtalk.g2p(reading, kana=False)
-    return tuple(p.lower() for p in str(raw).split() if p not in ("pau", "sil"))
+    sound = [p.lower() for p in str(raw).split() if p not in ("pau", "sil")]
+    # ou and oo, ei and ee are the same long vowel; OpenJTalk writes コウ
+    # alone as "o o" but コウレイシャ as "o u".
+    for k in range(1, len(sound)):
+        if (sound[k - 1], sound[k]) in (("o", "u"), ("e", "i")):
+            sound[k] = sound[k - 1]
+    return tuple(sound)
 
 
 @lru_cache(maxsize=4096)
