@@ -39,8 +39,8 @@ from jobs.transcription import model as whisper  # noqa: E402
 from jobs.transcription.direct import file_context  # noqa: E402
 from jobs.transcription.glossary import (  # noqa: E402
     correct_segments,
-    names_a_place_or_person,
     phonemes,
+    words,
 )
 from jobs.transcription.japanese import (  # noqa: E402
     character_error_rate,
@@ -246,7 +246,7 @@ def glossary(folder: Path, cache: Path) -> dict:
         if not terms:
             plain = [Segment(s["start"], s["end"], s["text"]) for s in data["segments"]]
     phonemes.cache_clear()  # measured cold: the job above filled the caches
-    names_a_place_or_person.cache_clear()
+    words.cache_clear()
     started = time.perf_counter()
     texts["replacement_only"] = "".join(s.text for s in correct_segments(plain, GLOSSARY))
     replace_s = time.perf_counter() - started

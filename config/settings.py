@@ -36,9 +36,24 @@ class TranscriptionSettings(BaseModel):
     # Recordings longer than this are split at pauses into parts that run as
     # separate tasks on any free gpu-pool worker.
     transcription_part_seconds: float = Field(default=600.0, ge=30)
+    # The city whose meetings are transcribed: its name and its wards join
+    # the built-in glossary (DIGILABO_CITY_WARDS=門司区,小倉北区,…).
+    city_name: str = Field(default="", max_length=50)
+    city_wards: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("city_wards", mode="before")
+    @classmethod
+    def _split_wards(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)  # as as_env hands it to child processes
+        if isinstance(value, str):
+            return [w.strip() for w in value.replace("、", ",").split(",") if w.strip()]
+        return value
 
     def transcription_values(self) -> dict[str, Any]:
         return {
+            "city_name": self.city_name,
+            "city_wards": list(self.city_wards),
             "whisper_model_dir": str(self.whisper_model_dir) if self.whisper_model_dir else None,
             "model_cache_dir": str(self.model_cache_dir.resolve()) if self.model_cache_dir else None,
             "cpu_threads": self.cpu_threads,

@@ -49,7 +49,7 @@ def savings_table(savings: dict[str, Any]) -> Table:
             row.get("department_name") or row["department"],
             row.get("service_label", row["service"]),
             str(row["jobs"]),
-            f"{row['units']:.2f}",
+            f"{row['units']:.2f} {row.get('unit', '')}".strip(),
             f"{row['saved_hours']:.2f}",
         )
     table.add_row("合計", "", "", "", f"{savings['total_hours']:.2f}")

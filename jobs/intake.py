@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from jobs import store
 from jobs.artifacts import StoredBlob, check_media_type, sniff_media_type
 from jobs.errors import UploadRejected
-from jobs.models import Job
+from jobs.models import Department, Job
 from jobs.registry import InputFile, JobKind, check_params
 from jobs.store import Viewer
 
@@ -46,6 +46,24 @@ def check_inputs(kind: JobKind, staged: Sequence[StagedInput]) -> None:
         check_media_type(item.media_type, kind.accepted_media_types, item.name)
 
 
+def department_defaults(session: Session, kind: JobKind, department_code: str) -> dict[str, Any]:
+    """What ``kind`` takes by default for this department (nothing for a
+    kind without the hook, or an unknown department)."""
+    if kind.department_defaults is None:
+        return {}
+    department = session.get(Department, department_code)
+    return {} if department is None else kind.department_defaults(department)
+
+
+def with_department_defaults(
+    session: Session, kind: JobKind, department_code: str, params: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``params`` over the department's defaults: only what the request
+    leaves unsaid takes the department's value."""
+    defaults = department_defaults(session, kind, department_code)
+    return {**defaults, **params} if defaults else params
+
+
 def input_files(staged: Sequence[StagedInput]) -> list[InputFile]:
     """The staged uploads as a kind's intake check sees them."""
     return [InputFile(s.name, s.blob.path, s.media_type, s.blob.size) for s in staged]
@@ -62,6 +80,7 @@ def accept(
 ) -> Job:
     """``options``: the kind options (``Settings.kind_options``) the kind's
     intake check reads (where credentials are kept)."""
+    params = with_department_defaults(session, kind, viewer.department_code, params)
     if kind.resolve_params is not None:
         params = kind.resolve_params(params, session)
     cleaned = check_params(kind, params)

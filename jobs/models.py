@@ -65,6 +65,9 @@ class Department(Base):
     baseline_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Terms the department's recordings use (place names, section names).
     glossary: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Transcriptions label speakers (話者を区別する) when the request does
+    # not say: the portal form starts checked, the API fills it in.
+    speaker_labels_default: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

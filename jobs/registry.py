@@ -153,6 +153,9 @@ class JobKind:
     accepted_media_types: frozenset[str]
     run: Core
     validate_params: ParamsValidator = field(default=lambda p: dict(p))
+    # The unit alone, written after an amount (「12.5 分」, 「3 枚」, 「20 件」);
+    # ``unit_label_ja`` names what is counted (音声（分）) for headings.
+    unit_ja: str = ""
     min_files: int = 1
     max_files: int = 50
     # Seconds: soft limit raises inside the task, hard limit kills the child.
@@ -163,6 +166,10 @@ class JobKind:
     # Intake hook: turn references in the parameters (a template id) into
     # what the core needs, with the request's database session.
     resolve_params: Callable[[Mapping[str, Any], Session], dict[str, Any]] | None = None
+    # Intake hook: the parameters a department sets by default (from its
+    # ``jobs.models.Department`` row: speaker labels on); the request's own
+    # values win, so a request that says nothing gets the department's choice.
+    department_defaults: Callable[[Any], dict[str, Any]] | None = None
     # What job pages show of the parameters (default: all of them).
     public_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     # Intake hook: refuse a job that cannot run (setup it needs, the shape of

@@ -25,12 +25,16 @@ def save_department(
     code: str,
     name: str,
     baseline_overrides: Mapping[str, float] | None = None,
+    speaker_labels_default: bool | None = None,
 ) -> Department:
-    """Create or update a department: its Japanese name and its manual seconds
-    per unit by service (None: keep them)."""
+    """Create or update a department: its Japanese name, its manual seconds
+    per unit by service and whether its transcriptions label speakers when
+    the request does not say (None: keep them)."""
     department = store.ensure_department(code, name, session=session)
     if baseline_overrides is not None:
         department.baseline_overrides = dict(baseline_overrides)
+    if speaker_labels_default is not None:
+        department.speaker_labels_default = speaker_labels_default
     store.audit("department", session=session, viewer=actor, department=code)
     return department
 

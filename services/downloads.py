@@ -73,7 +73,7 @@ def human_name(kind: str, name: str, params: Mapping[str, Any], submitted: datet
         stem = _join(str(title or "会議"), str(params.get("meeting_date") or day), TRANSCRIPT_PARTS[suffix])
     elif kind == "ocr" and name in ("forms.csv", "forms.xlsx", "forms.json"):
         stem = _join(_template_name(params) or "帳票", day) + OCR_SUFFIXES[suffix]
-    elif kind == "rpa_entry" and name in ("results.csv", "results.xlsx"):
+    elif kind == "rpa_entry" and name in ("results.csv", "results.xlsx", "results.json"):
         stem = _join(_script_name(params) or "一括入力", "結果")
     return f"{stem}{suffix}" if stem else name
 

@@ -46,6 +46,7 @@ def labeller(runtime: Runtime, session: Session) -> exports.Labeller:
     names = {d.code: d.name for d in store.list_departments(session=session)}
     services = {k.service: k.label_ja for k in runtime.registry.all()}
     units = {k.service: k.unit_label_ja for k in runtime.registry.all()}
+    unit = {k.service: k.unit_ja or k.unit_label_ja for k in runtime.registry.all()}
 
     def label(record: dict[str, Any]) -> dict[str, Any]:
         if "department" in record:
@@ -53,6 +54,7 @@ def labeller(runtime: Runtime, session: Session) -> exports.Labeller:
         if "service" in record:
             record["service_label"] = services.get(record["service"], record["service"])
             record["unit_label"] = units.get(record["service"], "")
+            record["unit"] = unit.get(record["service"], "")
         return record
 
     return label

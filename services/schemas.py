@@ -112,11 +112,14 @@ class DepartmentPublic(BaseModel):
     code: str
     name: str
     baseline_overrides: dict[str, float]
+    speaker_labels_default: bool
 
 
 class DepartmentUpdate(BaseModel):
     name: str = Field(default="", max_length=200)
     baseline_overrides: dict[str, Annotated[float, Field(gt=0, le=86_400)]] = {}
+    # Transcriptions label speakers when the request does not say (None: keep).
+    speaker_labels_default: bool | None = None
 
 
 class TokenPublic(BaseModel):

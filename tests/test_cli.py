@@ -250,3 +250,22 @@ def test_rpa_without_the_queue_enters_each_record_once(tmp_path: Path) -> None:
         )
     finally:
         app.stop()
+
+
+def test_demo_savings_table_gives_each_amount_its_unit() -> None:
+    from rich.console import Console
+
+    from digilabo.demo import savings_table
+
+    rows = [
+        {"department": "demo", "service": "minutes", "service_label": "会議録の文字起こし", "jobs": 1}
+        | {"units": 0.4, "unit": "分", "saved_hours": 0.03},
+        {"department": "demo", "service": "ocr", "service_label": "帳票OCR", "jobs": 1}
+        | {"units": 3, "unit": "枚", "saved_hours": 0.15},
+    ]
+    console = Console(width=120, record=True)
+    console.print(savings_table({"fiscal_year_label": "2026年度", "rows": rows, "total_hours": 0.18}))
+    text = console.export_text()
+    assert "0.40 分" in text and "3.00 枚" in text
+    total = next(line for line in text.splitlines() if "合計" in line)
+    assert "分" not in total and "枚" not in total and "3.40" not in total and "0.18" in total

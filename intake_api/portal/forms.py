@@ -50,6 +50,18 @@ def simple_value(raw: str) -> Any:
     return text
 
 
+def form_values(fields: tuple[FormField, ...], params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameters as the form's initial values (a checkbox is checked by
+    any value, so a false one is left out)."""
+    values: dict[str, str] = {}
+    for spec in fields:
+        value = params.get(spec.name)
+        if value is None or value is False:
+            continue
+        values[spec.name] = "on" if value is True else str(value)
+    return values
+
+
 def params_from_form(kind: JobKind, form: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters for ``kind`` from the submitted form (only values the
     person filled in: an empty field means the kind's default)."""

@@ -26,6 +26,7 @@ OUTPUT_NAMES = {
     "forms.json": "読み取り結果（JSON・確認の記録付き）",
     "results.csv": "入力結果（CSV）",
     "results.xlsx": "入力結果（Excel）",
+    "results.json": "入力結果（JSON・システム連携用）",
 }
 # A transcription of several recordings names its files after each one.
 TRANSCRIPTION_SUFFIXES = {

@@ -67,7 +67,9 @@ async def save_department(
         if not 0 < minutes <= 1440:
             raise JobInputError("invalid_baseline", "手作業時間は0より大きく1440分以下で入力してください。")
         overrides[service] = round(minutes * 60, 3)
-    accounts.save_department(session, user.viewer, code, name, overrides)
+    accounts.save_department(
+        session, user.viewer, code, name, overrides, speaker_labels_default=form.get("speakers") is not None
+    )
     return redirect("/portal/admin/departments?msg=dept")
 
 

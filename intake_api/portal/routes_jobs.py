@@ -25,6 +25,7 @@ from intake_api.portal.web import CsrfChecked, CurrentUser, PortalRoute, redirec
 from jobs import store
 from jobs.artifacts import size_label
 from jobs.errors import STATE_LABELS_JA, DigilaboError
+from jobs.intake import department_defaults
 from jobs.lifecycle import FINISHED
 from jobs.registry import JobKind
 from services import fairshare
@@ -88,6 +89,11 @@ def new_job_page(
     kind = _kind_or_first(runtime, kind_name)
     pieces = portal_kind(kind)
     fields = pieces.fields
+    if values is None and kind is not None:
+        # A fresh form starts on the department's defaults (話者を区別する
+        # checked where the department asks for speaker labels).
+        defaults = department_defaults(session, kind, user.viewer.department_code)
+        values = forms.form_values(fields, defaults)
     context = {
         "kinds": runtime.registry.all(),
         "kind": kind,

@@ -41,5 +41,7 @@ def update_department(
     """Create or update a department: its Japanese name and its manual
     seconds per unit by service (e.g. ``{"minutes": 300}`` where this
     department's minutes take longer to write by hand)."""
-    department = accounts.save_department(session, viewer, code, body.name, body.baseline_overrides)
+    department = accounts.save_department(
+        session, viewer, code, body.name, body.baseline_overrides, body.speaker_labels_default
+    )
     return DepartmentPublic.model_validate(department)

@@ -164,6 +164,7 @@ KIND = JobKind(
     service="ocr",
     unit_name="forms",
     unit_label_ja="帳票（枚）",
+    unit_ja="枚",
     default_seconds_per_unit=DEFAULT_SECONDS_PER_FORM,
     accepted_media_types=SCAN_TYPES,
     run=run,

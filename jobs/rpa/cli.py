@@ -17,7 +17,12 @@ def register(app: typer.Typer, host: CommandHost) -> None:
     def rpa(
         records: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV or XLSX of records")],
         script: Annotated[str, typer.Option(help="script YAML file, or an approved script id[@version]")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="OUT.csv or OUT.xlsx")],
+        out: Annotated[
+            Path,
+            typer.Option(
+                "--out", "-o", help="OUT.csv or OUT.xlsx (for people), OUT.json (state codes, for programs)"
+            ),
+        ],
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="validate and walk the steps without submitting")
         ] = False,

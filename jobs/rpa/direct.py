@@ -49,5 +49,8 @@ def enter_file(
         outcome = run(ctx)
         out.parent.mkdir(parents=True, exist_ok=True)
         produced = {o.name: o.path for o in outcome.outputs}
-        shutil.copyfile(produced["results.xlsx" if out.suffix == ".xlsx" else "results.csv"], out)
+        # The file the output's suffix names: .xlsx, .json (state codes, for
+        # programs) or else the CSV.
+        chosen = {".xlsx": "results.xlsx", ".json": "results.json"}.get(out.suffix, "results.csv")
+        shutil.copyfile(produced[chosen], out)
     return outcome

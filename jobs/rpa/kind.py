@@ -83,6 +83,7 @@ KIND = JobKind(
     service="rpa",
     unit_name="records",
     unit_label_ja="入力件数（件）",
+    unit_ja="件",
     default_seconds_per_unit=DEFAULT_SECONDS_PER_RECORD,
     accepted_media_types=MEDIA_TYPES,
     run=run,

@@ -1,12 +1,17 @@
 """results.csv (UTF-8 with BOM, so Excel opens it in Japanese) and
-results.xlsx: every row's status, the target's message, the captured values
-and the row as the department sent it."""
+results.xlsx for people: every row's status, the target's message, the
+captured values and the row as the department sent it, under Japanese
+headings with Japanese statuses. results.json is the same for programs:
+state codes (entered, rejected …) and captured column names as the script
+names them, a shape that does not change when a heading is reworded."""
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from jobs.exports import defuse
 from jobs.registry import OutputFile
@@ -25,7 +30,13 @@ STATE_LABELS = {
     "checked": "確認済み（試行）",
 }
 CSV_TYPE = "text/csv"
+JSON_TYPE = "application/json"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _state(r: RawRow, states: dict[int, RecordState], owners: Mapping[int, int]) -> RecordState:
+    """A 明細 line (``owners``: row → its voucher's first row) shows its voucher's state."""
+    return states.get(owners.get(r.number, r.number)) or RecordState(r.number, "", "pending")
 
 
 def table(
@@ -34,19 +45,17 @@ def table(
     states: dict[int, RecordState],
     owners: Mapping[int, int] | None = None,
 ) -> list[list[str]]:
-    """One line per sheet row; a 明細 line (``owners``: row → its voucher's
-    first row) shows its voucher's state."""
+    """The rows people read: Japanese headings and statuses only; one line per sheet row."""
     owners = owners or {}
-    captures = script.capture_columns
+    captures = script.capture_labels
     headers = [c.header for c in script.columns]
-    rows = [["行番号", "状態", "状態コード", "メッセージ", "参照キー", *captures, *headers]]
+    rows = [["行番号", "状態", "メッセージ", "参照キー", *captures.values(), *headers]]
     for r in raw:
-        st = states.get(owners.get(r.number, r.number)) or RecordState(r.number, "", "pending")
+        st = _state(r, states, owners)
         rows.append(
             [
                 str(r.number),
                 STATE_LABELS.get(st.state, st.state),
-                st.state,
                 st.message,
                 st.reference,
                 *(str(st.captured.get(c, "")) for c in captures),
@@ -54,6 +63,32 @@ def table(
             ]
         )
     return rows
+
+
+def records(
+    script: Script,
+    raw: Sequence[RawRow],
+    states: dict[int, RecordState],
+    owners: Mapping[int, int] | None = None,
+) -> dict[str, Any]:
+    """results.json: one object per row with its state code, for programs."""
+    owners = owners or {}
+    captures = script.capture_columns
+    headers = [c.header for c in script.columns]
+    out = []
+    for r in raw:
+        st = _state(r, states, owners)
+        out.append(
+            {
+                "row": r.number,
+                "state": st.state,
+                "message": st.message,
+                "reference": st.reference,
+                "captured": {c: str(st.captured.get(c, "")) for c in captures},
+                "values": {h: r.values.get(h, "") for h in headers},
+            }
+        )
+    return {"script": script.name, "rows": out}
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> None:
@@ -87,9 +122,13 @@ def write_results(
     rows = table(script, raw, states, owners)
     write_csv(folder / "results.csv", rows)
     write_xlsx(folder / "results.xlsx", rows)
+    (folder / "results.json").write_text(
+        json.dumps(records(script, raw, states, owners), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return [
         OutputFile("results.csv", folder / "results.csv", CSV_TYPE),
         OutputFile("results.xlsx", folder / "results.xlsx", XLSX_TYPE),
+        OutputFile("results.json", folder / "results.json", JSON_TYPE),
     ]
 
 

@@ -83,6 +83,11 @@ def walk(steps: tuple[Step, ...]) -> list[Step]:
     return [s for step in steps for s in step.walk()]
 
 
+# Japanese headings of captured columns every financial system has; a
+# script's own ``label`` wins.
+CAPTURE_LABELS = {"voucher_no": "伝票番号", "voucher": "伝票番号", "receipt_no": "受付番号"}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -185,6 +190,18 @@ class Script:
     def upload_columns(self) -> list[str]:
         """Columns holding the file name of an attachment (``upload`` steps)."""
         return list(dict.fromkeys(s.args["column"] for s in walk(self.steps) if s.action == "upload"))
+
+    @property
+    def capture_labels(self) -> dict[str, str]:
+        """Each captured column's heading in results.csv/xlsx: the
+        ``label`` the script gives it, a known column's Japanese name
+        (voucher_no: 伝票番号), or the column name itself."""
+        given: dict[str, str] = {}
+        found = [s.args for s in walk(self.steps) if s.action == "capture"] + list(self.lookup.capture)
+        for args in found:
+            if args.get("label"):
+                given.setdefault(args["column"], args["label"])
+        return {c: given.get(c) or CAPTURE_LABELS.get(c, c) for c in self.capture_columns}
 
 
 @cache

@@ -13,8 +13,8 @@ from jobs.registry import InputFile, JobContext, ProgressReporter
 from jobs.transcription.formats import FORMATS
 from jobs.transcription.japanese import glossary_terms
 from jobs.transcription.kind import (
+    correction_terms,
     join_parts,
-    options_for,
     plan,
     run_part,
     validate_params,
@@ -70,7 +70,7 @@ def transcribe_file(
         segments, language, seconds = join_parts(
             [run_part(ctx, spec) for spec in plan(ctx)],
             int(ctx.params.get("speakers", 0)),
-            options_for(ctx).hotwords,
+            correction_terms(ctx),
         )
         meta = {
             "language": language,

@@ -4,13 +4,25 @@ Whisper base writes what it hears in the words it knows: 小倉北区 comes out
 as 「国らきたく」 (クニラキタク for コクラキタク) even with the term as a
 hotword, because hotwords only nudge the decoder towards tokens, and the
 base model has no strong token path for a rare place name (the measurement
-is in docs/transcription.md). So after recognition every stretch of text
-whose *sound* is close to a glossary term's is replaced by the term: both
-are turned into phonemes by OpenJTalk (pyopenjtalk-plus, whose wheel carries
-its dictionary), and a stretch is replaced when its phoneme edit distance to
-the term is at most ``MAX_DISTANCE`` of the term's length, unless the
-stretch is mostly a proper noun the dictionary knows (a real name, not a
-mishearing).
+is in docs/transcription.md). So after recognition a stretch of text whose
+*sound* is close to a glossary term's is replaced by the term.
+
+Two rules keep correct text correct (a department glossary holding
+防災行政無線 once turned the right 「防災対策検討会議」 into
+「防災行政無線討会議」, because any run of characters could be replaced):
+
+- **Whole words only.** The text is cut into words by Sudachi (its core
+  dictionary comes with pyopenjtalk-plus), in its longest unit (mode C, so
+  小倉北区 or 北九州市 is one word); a stretch is a run of whole words, never
+  part of one.
+- **The whole stretch sounds like the term.** Both are turned into phonemes
+  from the same readings, and the edit distance over the term's length must
+  be at most ``MAX_DISTANCE``; a stretch that is mostly a proper noun the
+  dictionary knows (小倉南区 is a real ward, not a misheard 小倉北区) stays.
+
+Era years are a pattern, not a list: a number followed by 年 or 年度 whose
+preceding word(s) sound like an era name (「0は7年度」 is レイワ heard as 零
+and は) get the era name back (jobs/transcription/base_glossary.py).
 """
 
 from __future__ import annotations
@@ -20,68 +32,191 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
+from jobs.transcription.base_glossary import ERAS
 from jobs.transcription.segments import Segment
 
 MAX_DISTANCE = 0.34  # share of the term's phonemes that may differ
+# ... when the stretch is well-formed words only: then it may well be right
+# as written (後日 is not a misheard 門司区, 0.33 away), so it must sound
+# much closer. A stretch with a broken-off piece in it (「国らきた国」: ら,
+# き, た are no words there) is a mishearing and gets MAX_DISTANCE.
+WELL_FORMED_DISTANCE = 0.22
+# Era names are short (5–6 phonemes): one phoneme may differ, not more
+# (「前は5年ごとに」 is 1.5 away from 「令和5年」 and must stay).
+ERA_DISTANCE = 0.2
+SAME_SOUND = 0.5  # at most one vowel differs: the term, written otherwise
 MIN_PHONEMES = 6  # shorter terms are too easy to find by chance
-_STOP = re.compile(r"[\s、。，．,.！？!?「」『』（）()・…―]")
-_lock = threading.Lock()  # OpenJTalk's frontend is not thread-safe
+MAX_WORDS = 8  # words in one stretch (a term heard as many small pieces)
+_PUNCT = frozenset({"補助記号", "空白"})
+# Particles pronounced otherwise than written.
+_SPOKEN = {("係助詞", "ハ"): "ワ", ("格助詞", "ヘ"): "エ"}
+_frontend = threading.Lock()  # OpenJTalk's frontend is not thread-safe
+_local = threading.local()  # a Sudachi tokenizer per thread
+
+
+@dataclass(frozen=True)
+class Word:
+    start: int  # character offsets in the text
+    end: int
+    surface: str
+    phonemes: tuple[str, ...]
+    proper: bool  # a place's or person's name, or a suffix right after one (田中 + さん)
+    punct: bool
+    number: bool
+    # Not a word of its own here: unknown to the dictionary, or a single
+    # kana that is neither a particle, an auxiliary nor a form of する.
+    fragment: bool = False
+    particle: bool = False  # を, と, は …
+    # Bound to the word before (課 in 関係課) or after (第 in 第3回): a
+    # stretch starting on the one or ending on the other cuts a compound.
+    suffix: bool = False
+    prefix: bool = False
+
+
+def _tokenizer() -> Any:
+    tok = getattr(_local, "tokenizer", None)
+    if tok is None:
+        from sudachipy import Dictionary
+
+        tok = _local.tokenizer = Dictionary(dict="core").tokenizer()
+    return tok
 
 
 @lru_cache(maxsize=65536)
-def phonemes(text: str) -> tuple[str, ...]:
-    """OpenJTalk's phonemes for ``text`` (pauses dropped)."""
+def _kana_phonemes(reading: str) -> tuple[str, ...]:
+    """OpenJTalk's phonemes for a katakana reading (pauses dropped; a
+    reading starting with a length mark cannot stand alone and loses it)."""
     import pyopenjtalk
 
-    with _lock:
-        raw = pyopenjtalk.g2p(text, kana=False)
-    return tuple(p for p in str(raw).split() if p not in ("pau", "sil"))
+    reading = reading.lstrip("ー")
+    if not reading:
+        return ()
+    with _frontend:
+        raw = pyopenjtalk.g2p(reading, kana=False)
+    sound = [p.lower() for p in str(raw).split() if p not in ("pau", "sil")]
+    # ou and oo, ei and ee are the same long vowel; OpenJTalk writes コウ
+    # alone as "o o" but コウレイシャ as "o u".
+    for k in range(1, len(sound)):
+        if (sound[k - 1], sound[k]) in (("o", "u"), ("e", "i")):
+            sound[k] = sound[k - 1]
+    return tuple(sound)
 
 
-_VOWELS = frozenset("aiueoAIUEO")
+@lru_cache(maxsize=4096)
+def words(text: str) -> tuple[Word, ...]:
+    """``text`` cut into dictionary words (Sudachi mode C) with their phonemes."""
+    from sudachipy import SplitMode
+
+    out: list[Word] = []
+    after_name = False
+    for m in _tokenizer().tokenize(text, SplitMode.C):
+        pos = m.part_of_speech()
+        reading = m.reading_form()
+        number = pos[1] == "数詞"
+        if m.is_oov() or not re.fullmatch(r"[\u30a0-\u30ff]+", reading or ""):
+            reading = _surface_reading(m.surface())
+        reading = _SPOKEN.get((pos[1], reading), reading)
+        # Names of places and people (not every proper noun: 「北急」, read
+        # in 「北急修市」 for 北九州市, is some company's name).
+        named = pos[1] == "固有名詞" and pos[2] in ("地名", "人名")
+        after_name = named or (after_name and pos[1] in ("名詞的", "接尾"))
+        single_kana = len(m.surface()) == 1 and "\u3040" <= m.surface() <= "\u30ff"
+        fragment = m.is_oov() or (
+            single_kana and pos[0] not in ("助詞", "助動詞") and m.dictionary_form() != "する"
+        )
+        out.append(
+            Word(
+                start=m.begin(),
+                end=m.end(),
+                surface=m.surface(),
+                phonemes=_kana_phonemes(reading),
+                proper=after_name,
+                punct=pos[0] in _PUNCT,
+                number=number,
+                fragment=fragment and not number and pos[0] not in _PUNCT,
+                particle=pos[0] == "助詞",
+                suffix=pos[0] == "接尾辞",
+                prefix=pos[0] == "接頭辞",
+            )
+        )
+    return tuple(out)
 
 
-def _cost(x: str, y: str) -> float:
-    """One vowel heard as another costs half: Whisper's misreadings keep the
-    consonants more often than the vowels (コク → クニ)."""
-    if x == y or x.lower() == y.lower():
-        return 0.0
-    return 0.5 if x in _VOWELS and y in _VOWELS else 1.0
+@lru_cache(maxsize=16384)
+def _surface_reading(surface: str) -> str:
+    """OpenJTalk's reading of a word Sudachi does not know (digits, kana runs)."""
+    import pyopenjtalk
+
+    with _frontend:
+        kana = str(pyopenjtalk.g2p(surface, kana=True))
+    return "".join(c for c in kana if "\u30a0" <= c <= "\u30ff")
 
 
+@lru_cache(maxsize=4096)
+def phonemes(text: str) -> tuple[str, ...]:
+    """The phonemes of ``text``, read word by word as in ``words``."""
+    return tuple(p for w in words(text) for p in w.phonemes)
+
+
+_VOWELS = frozenset("aiueo")
+
+
+# ``distance``: one vowel heard as another costs half, as Whisper's
+# misreadings keep the consonants more often than the vowels (コク → クニ).
 def distance(a: Sequence[str], b: Sequence[str]) -> float:
     previous = [float(j) for j in range(len(b) + 1)]
     for i, x in enumerate(a, start=1):
         current = [float(i)]
+        vowel = x in _VOWELS
         for j, y in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + _cost(x, y)))
+            cost = 0.0 if x == y else 0.5 if vowel and y in _VOWELS else 1.0
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
         previous = current
     return previous[-1]
 
 
-@lru_cache(maxsize=4096)
-def names_a_place_or_person(text: str) -> bool:
-    """Whether ``text`` is mostly a name OpenJTalk's dictionary knows: Whisper
-    wrote a real name there (小倉南区 is not a misheard 小倉北区), so it stays.
-    Mostly: proper nouns, with the suffixes after them (区, 市, さん), make up
-    at least half its morae. A proper noun inside a mishearing does not make
-    it a name: 国立北区 for 小倉北区 is 国立 (a common noun) then 北 (read as
-    a proper noun, as in 北区) then 区."""
-    import pyopenjtalk
+def _bag_bound(a: Sequence[str], b: Sequence[str]) -> float:
+    """A lower bound of ``distance(a, b)`` from phoneme counts alone: each
+    edit changes at most two counts, and costs at least 0.5 per consonant
+    count and 0.25 per vowel count it changes."""
+    counts: dict[str, int] = {}
+    for x in a:
+        counts[x] = counts.get(x, 0) + 1
+    for y in b:
+        counts[y] = counts.get(y, 0) - 1
+    return sum(abs(n) * (0.25 if p in _VOWELS else 0.5) for p, n in counts.items())
 
-    with _lock:
-        features = pyopenjtalk.run_frontend(text)
-    named = total = 0
-    after_name = False
-    for f in features:
-        morae = int(f.get("mora_size") or 0)
-        total += morae
-        part = f.get("pos_group1")
-        after_name = part == "固有名詞" or (after_name and part == "接尾")
-        if after_name:
-            named += morae
-    return named > 0 and 2 * named >= total
+
+@lru_cache(maxsize=262144)
+def _within(a: tuple[str, ...], b: tuple[str, ...], limit: float) -> float | None:
+    """``distance(a, b)`` when it is at most ``limit``, else None; cheap
+    bounds first, as almost every stretch is far from every term."""
+    if abs(len(a) - len(b)) > limit or _bag_bound(a, b) > limit:
+        return None
+    return _banded(a, b, limit)
+
+
+def _banded(a: Sequence[str], b: Sequence[str], limit: float) -> float | None:
+    """``distance`` computed only near the diagonal (a cell more than
+    ``limit`` off it costs more than ``limit`` to reach), given up as soon
+    as a whole row is over ``limit``."""
+    band = int(limit)
+    inf = float("inf")
+    previous = [float(j) if j <= band else inf for j in range(len(b) + 1)]
+    for i, x in enumerate(a, start=1):
+        current = [float(i) if i <= band else inf] + [inf] * len(b)
+        vowel = x in _VOWELS
+        for j in range(max(1, i - band), min(len(b), i + band) + 1):
+            y = b[j - 1]
+            cost = 0.0 if x == y else 0.5 if vowel and y in _VOWELS else 1.0
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+        if min(current) > limit:
+            return None
+        previous = current
+    found = previous[-1]
+    return found if found <= limit else None
 
 
 @dataclass(frozen=True)
@@ -92,48 +227,190 @@ class Match:
     score: float
 
 
-def _candidates(text: str, term: str) -> list[Match]:
-    target = phonemes(term)
-    if len(target) < MIN_PHONEMES:
-        return []
+def _mostly_named(span: Sequence[Word]) -> bool:
+    """A stretch that is at least half proper noun (by sound) is a real name
+    Whisper wrote there; 国立北区 (国立 is a common noun) is not."""
+    named = sum(len(w.phonemes) for w in span if w.proper)
+    return named > 0 and 2 * named >= sum(len(w.phonemes) for w in span)
+
+
+def _differs_alike(span: Sequence[Word], term: Sequence[Word], allowed: float) -> bool:
+    """Whether the part of the stretch that differs from the term sounds
+    like the part of the term it would replace. Words both share at either
+    end do not count: 「それは7年度」 is near 「令和7年度」 only thanks to
+    「7年度」, and それは is far from 令和."""
+    a, b = list(span), list(term)
+    while a and b and a[0].surface == b[0].surface:
+        a, b = a[1:], b[1:]
+    while a and b and a[-1].surface == b[-1].surface:
+        a, b = a[:-1], b[:-1]
+    heard = tuple(p for w in a for p in w.phonemes)
+    meant = tuple(p for w in b for p in w.phonemes)
+    if not meant:
+        return False  # the term is inside the stretch: it already stands there
+    # One phoneme may always differ (「4」 heard for 要 in 避難行動要支援者).
+    return _within(heard, meant, max(1.0, allowed * len(meant))) is not None
+
+
+def _spans(ws: Sequence[Word], low: int, high: int) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Runs of whole words ``ws[i:j]`` (no punctuation) whose phoneme count
+    lies in ``[low, high]``, with their phonemes."""
     out = []
-    lengths = range(max(2, len(term) - 1), len(term) + 3)
-    for start in range(len(text)):
-        for length in lengths:
-            window = text[start : start + length]
-            if len(window) < length or _STOP.search(window) or window == term:
-                continue
-            heard = phonemes(window)
-            if abs(len(heard) - len(target)) > MAX_DISTANCE * len(target):
-                continue
-            score = distance(heard, target) / len(target)
-            if score <= MAX_DISTANCE and not names_a_place_or_person(window):
-                out.append(Match(start, start + length, term, score))
+    for i, first in enumerate(ws):
+        if first.punct or first.suffix:
+            continue
+        sound: tuple[str, ...] = ()
+        for j in range(i, min(len(ws), i + MAX_WORDS)):
+            if ws[j].punct:
+                break
+            sound += ws[j].phonemes
+            if len(sound) > high:
+                break
+            if len(sound) >= low and not ws[j].prefix:
+                out.append((i, j + 1, sound))
     return out
 
 
-def correct_text(text: str, terms: Sequence[str]) -> str:
-    """``text`` with every stretch that sounds like a term replaced by it
-    (the closest first; stretches never overlap, terms already there stay)."""
+_INDEX: dict[str, int] = {}  # phoneme -> column of the count vectors
+
+
+def _counts(sounds: Sequence[Sequence[str]]) -> Any:
+    """Phoneme counts, one row per sound, one column per phoneme seen so far."""
+    import numpy as np
+
+    for sound in sounds:
+        for p in sound:
+            _INDEX.setdefault(p, len(_INDEX))
+    rows = np.zeros((len(sounds), len(_INDEX)))
+    for r, sound in enumerate(sounds):
+        for p in sound:
+            rows[r, _INDEX[p]] += 1
+    return rows
+
+
+def _near(
+    spans: Sequence[tuple[int, int, tuple[str, ...]]], targets: Sequence[tuple[str, ...]], allowed: Any
+) -> Any:
+    """Which (stretch, term) pairs can be within ``allowed`` (per stretch, a
+    share of the term's length): the length difference and the phoneme
+    counts give lower bounds of the distance, for all pairs at once (each
+    edit changes at most two counts and costs at least 0.5 per consonant
+    count and 0.25 per vowel count it changes)."""
+    import numpy as np
+
+    t = _counts(targets)
+    s = _counts([sound for _, _, sound in spans])
+    width = max(s.shape[1], t.shape[1])
+    s = np.pad(s, ((0, 0), (0, width - s.shape[1])))
+    t = np.pad(t, ((0, 0), (0, width - t.shape[1])))
+    weight = np.full(width, 0.5)
+    for p, k in _INDEX.items():
+        if p in _VOWELS:
+            weight[k] = 0.25
+    bound = np.abs(s[:, None, :] - t[None, :, :]) @ weight
+    lengths = np.abs(s.sum(axis=1)[:, None] - t.sum(axis=1)[None, :])
+    limit = np.asarray(allowed)[:, None] * t.sum(axis=1)[None, :]
+    return (bound <= limit + 1e-9) & (lengths <= limit + 1e-9)
+
+
+def _allowed(span: Sequence[Word]) -> float:
+    """How far a stretch may sound from a term: MAX_DISTANCE with a broken
+    piece in it, WELL_FORMED_DISTANCE for well-formed words, and not at all
+    for well-formed words joined by a particle (「課と共有し」 is a phrase,
+    not a misheard 北九州市: a term is one noun, and is not heard as two
+    words and a particle unless something in it is broken)."""
+    if any(w.fragment for w in span):
+        return MAX_DISTANCE
+    if len(span) > 1 and any(w.particle for w in span):
+        return 0.0
+    return WELL_FORMED_DISTANCE
+
+
+def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Match]:
+    """Stretches of whole words that sound like one of ``terms``."""
+    known = [(t, phonemes(t)) for t in terms]
+    known = [(t, p) for t, p in known if len(p) >= MIN_PHONEMES]
+    if not known or not ws:
+        return []
+    low = min(len(p) - int(MAX_DISTANCE * len(p)) for _, p in known)
+    high = max(len(p) + int(MAX_DISTANCE * len(p)) for _, p in known)
+    spans = _spans(ws, low, high)
+    if not spans:
+        return []
+    allowed = [_allowed(ws[i:j]) for i, j, _ in spans]
+    near = _near(spans, [p for _, p in known], allowed)
+    out = []
+    for a, b in zip(*near.nonzero(), strict=True):
+        (i, j, sound), (term, target) = spans[a], known[b]
+        start, end = ws[i].start, ws[j - 1].end
+        if text[start:end] == term:
+            continue
+        span = ws[i:j]
+        found = _within(sound, target, allowed[a] * len(target))
+        if found is None or not _differs_alike(span, words(term), allowed[a]):
+            continue
+        # A name the dictionary knows stays, unless it sounds just like the
+        # term (「北急修市」: two names glued together, read as 北九州市).
+        if found > SAME_SOUND and _mostly_named(span):
+            continue
+        out.append(Match(start, end, term, found / len(target)))
+    return out
+
+
+def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
+    """Words before a number and 年/年度 that sound like an era name in
+    whose range the number lies (「0は7年度」 → 「令和7年度」)."""
+    out = []
+    for k, w in enumerate(ws):
+        if not (w.number and w.surface.isdigit() and k + 1 < len(ws)):
+            continue
+        if not ws[k + 1].surface.startswith("年"):
+            continue
+        year = int(w.surface)
+        for i in range(max(0, k - 2), k):
+            span = ws[i:k]
+            if any(s.punct for s in span):
+                continue
+            heard = text[span[0].start : span[-1].end]
+            sound = tuple(p for s in span for p in s.phonemes)
+            for era in ERAS:
+                if heard == era.name or not 1 <= year <= era.last_year:
+                    continue
+                target = phonemes(era.name)
+                score = distance(sound, target) / len(target)
+                if score <= ERA_DISTANCE:
+                    out.append(Match(span[0].start, span[-1].end, era.name, score))
+    return out
+
+
+def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[Match]:
+    """The stretches of ``text`` to replace, in text order: runs of whole
+    words that sound like a term (the closest first; stretches never
+    overlap, terms already there stay), and era names before years."""
+    ws = words(text)
     protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
-    matches = sorted(
-        (m for t in terms for m in _candidates(text, t)), key=lambda m: (m.score, -(m.end - m.start))
-    )
+    found = _candidates(text, ws, terms)
+    if eras:
+        found += _era_candidates(text, ws)
     chosen: list[Match] = []
     taken = list(protected)
-    for m in matches:
+    for m in sorted(found, key=lambda m: (m.score, -(m.end - m.start))):
         if all(m.end <= a or m.start >= b for a, b in taken):
             chosen.append(m)
             taken.append((m.start, m.end))
-    for m in sorted(chosen, key=lambda m: m.start, reverse=True):
+    return sorted(chosen, key=lambda m: m.start)
+
+
+def correct_text(text: str, terms: Sequence[str], *, eras: bool = True) -> str:
+    """``text`` with ``replacements`` made."""
+    for m in reversed(replacements(text, terms, eras=eras)):
         text = text[: m.start] + m.term + text[m.end :]
     return text
 
 
 def correct_segments(segments: Sequence[Segment], terms: Sequence[str]) -> list[Segment]:
-    """Segments with glossary terms put back (words dropped where text changed)."""
-    if not terms:
-        return list(segments)
+    """Segments with glossary terms and era names put back (words dropped
+    where text changed)."""
     out = []
     for seg in segments:
         text = correct_text(seg.text, terms)

@@ -13,11 +13,17 @@ from jobs.errors import JobInputError
 from jobs.registry import FanOut, JobContext, JobKind, JobOutcome, OutputFile, PartSpec, sequential
 from jobs.transcription import model as whisper
 from jobs.transcription.audio import probe_audio
+from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
 from jobs.transcription.glossary import correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
-from jobs.transcription.options import TranscriptionOptions, TranscriptionParams, options_from
+from jobs.transcription.options import (
+    TranscriptionOptions,
+    TranscriptionParams,
+    department_defaults,
+    options_from,
+)
 from jobs.transcription.segments import Segment, full_text, segment_from_json
 from jobs.transcription.speakers import (
     MAX_SPEAKERS,
@@ -132,6 +138,15 @@ def options_for(ctx: JobContext) -> Options:
     )
 
 
+def correction_terms(ctx: JobContext) -> tuple[str, ...]:
+    """What the text is corrected to after recognition: the job's and the
+    department's terms (also Whisper's hotwords), then the built-in glossary
+    with the city's name and wards (jobs/transcription/base_glossary.py)."""
+    options = TranscriptionOptions.of(ctx.options)
+    built_in = base_terms(options.city_name, options.city_wards)
+    return tuple(glossary_terms([*options_for(ctx).hotwords, *built_in], limit=200))
+
+
 def model_for(ctx: JobContext) -> Any:
     """The worker's one model (loaded on first use, then reused)."""
     language = None if ctx.params.get("language") == "auto" else ctx.params.get("language", "ja")
@@ -220,7 +235,7 @@ def join_parts(
 
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
     segments, language, seconds = join_parts(
-        results, int(ctx.params.get("speakers", 0)), options_for(ctx).hotwords
+        results, int(ctx.params.get("speakers", 0)), correction_terms(ctx)
     )
     model = TranscriptionOptions.of(ctx.options).model_name
     meta = {"language": language, "duration": round(seconds, 3), "model": model}
@@ -297,10 +312,12 @@ KIND = JobKind(
     service="minutes",
     unit_name="audio_minutes",
     unit_label_ja="音声（分）",
+    unit_ja="分",
     default_seconds_per_unit=STAFF_MINUTES_PER_AUDIO_MINUTE * 60.0,
     accepted_media_types=AUDIO_TYPES,
     run=sequential(FANOUT),
     validate_params=validate_params,
+    department_defaults=department_defaults,
     options_type=TranscriptionOptions,
     options_from=options_from,
     params_type=TranscriptionParams,

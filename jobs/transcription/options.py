@@ -24,6 +24,9 @@ class TranscriptionOptions:
     max_upload_bytes: int | None = None
     # Recordings longer than this are split at pauses into parts.
     part_seconds: float = DEFAULT_PART_SECONDS
+    # The city's name and wards, added to the built-in glossary.
+    city_name: str = ""
+    city_wards: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, options: Any) -> TranscriptionOptions:
@@ -34,7 +37,8 @@ class TranscriptionOptions:
 def options_from(values: Mapping[str, Any]) -> TranscriptionOptions:
     """The options from the settings values (``DIGILABO_WHISPER_MODEL_DIR``,
     ``_MODEL_CACHE_DIR``, ``_CPU_THREADS``, ``_MAX_AUDIO_SECONDS``,
-    ``_MAX_UPLOAD_BYTES``, ``_TRANSCRIPTION_PART_SECONDS``)."""
+    ``_MAX_UPLOAD_BYTES``, ``_TRANSCRIPTION_PART_SECONDS``, ``_CITY_NAME``,
+    ``_CITY_WARDS``)."""
     model_dir = values.get("whisper_model_dir")
     return TranscriptionOptions(
         model_cache_dir=str(values.get("model_cache_dir") or ""),
@@ -44,7 +48,15 @@ def options_from(values: Mapping[str, Any]) -> TranscriptionOptions:
         max_audio_seconds=values.get("max_audio_seconds"),
         max_upload_bytes=values.get("max_upload_bytes"),
         part_seconds=float(values.get("transcription_part_seconds") or DEFAULT_PART_SECONDS),
+        city_name=str(values.get("city_name") or ""),
+        city_wards=tuple(str(w) for w in values.get("city_wards") or ()),
     )
+
+
+def department_defaults(department: Any) -> dict[str, Any]:
+    """A department that wants speaker labels (``speaker_labels_default``)
+    gets them unless the request says ``diarize``."""
+    return {"diarize": True} if getattr(department, "speaker_labels_default", False) else {}
 
 
 @dataclass(frozen=True)

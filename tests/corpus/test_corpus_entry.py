@@ -49,7 +49,7 @@ def test_workbook_formulas_and_hidden_sheets_are_not_typed(entry: Entry, dept: s
     assert job["summary"]["entered"] == 2 and job["summary"]["invalid"] == 1, job["summary"]
     refs = {e["reference"] for e in entry.entries()}
     assert "HIDDEN-001" not in refs and f"{ref}-000" not in refs
-    invalid = next(r for r in results(entry, headers, job_id) if r["状態コード"] == "invalid")
+    invalid = next(r for r in results(entry, headers, job_id) if r["状態"] == "入力データ不備")
     assert invalid["行番号"] == "2" and "数式" in invalid["メッセージ"]
 
 

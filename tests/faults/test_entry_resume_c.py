@@ -79,7 +79,7 @@ def test_cli_run_on_system_c_with_faults_killed_and_finished_by_the_next_run(
     assert len(before) < 6
     started = time.monotonic()
     again = subprocess.run(
-        [*base, "--script", "zaimu_c", "-o", str(tmp_path / "again.csv")],
+        [*base, "--script", "zaimu_c", "-o", str(tmp_path / "again.json")],
         env=env,
         capture_output=True,
         text=True,
@@ -89,10 +89,10 @@ def test_cli_run_on_system_c_with_faults_killed_and_finished_by_the_next_run(
     assert again.returncode == 0, again.stdout + again.stderr
     assert took < 120, took
     assert Counter(e["reference"] for e in system_c.entries()) == {f"T-{n:05d}": 1 for n in range(1, 7)}
-    results = {r["参照キー"]: r for r in read_results(tmp_path / "again.csv")}
-    states = Counter(r["状態コード"] for r in results.values())
+    results = {r["reference"]: r for r in read_results(tmp_path / "again.json")}
+    states = Counter(r["state"] for r in results.values())
     assert states["entered"] + states["duplicate"] == 6, results
-    assert not any(r["状態"] == "対象システムが拒否" for r in results.values())
+    assert not any(r["state"] == "rejected" for r in results.values())
     for ref in before:  # what the killed run entered: known from the ledger, or found by the look-up
-        assert results[ref]["状態コード"] == "duplicate" or "照合" in results[ref]["メッセージ"], results[ref]
+        assert results[ref]["state"] == "duplicate" or "照合" in results[ref]["message"], results[ref]
     print(f"system C: CLI re-run after SIGKILL finished in {took:.0f}s: {dict(states)}")

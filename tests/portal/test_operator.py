@@ -99,6 +99,9 @@ def test_savings_page_and_exports(service: Service, dept: str, person: Callable[
     page = staff.client.get("/portal/savings")
     assert page.status_code == 200 and "<svg" in page.text and "年間目標に対する実績" in page.text
     assert f"{dept}課" in page.text and "部署別の削減時間" in page.text
+    # 処理量 with the kind's unit (three lines echoed), and no total over mixed units.
+    by_service = page.text.split("<h2>サービス別</h2>", 1)[1].split("</section>", 1)[0]
+    assert "3.0 行" in by_service and "合計" not in by_service
 
     export = staff.client.get("/portal/savings/export?format=csv")
     assert export.status_code == 200 and export.content.startswith("\ufeff".encode())

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_ocr_entry_link"
-down_revision = "0008_fairshare"
+down_revision = "0009_department_speaker_default"
 branch_labels = None
 depends_on = None
 

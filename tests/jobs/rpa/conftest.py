@@ -4,6 +4,7 @@ chose, a fresh record ledger (SQLite) per test, and job contexts."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from jobs.db import make_engine, session_factory
 from jobs.models import Base
-from jobs.registry import InputFile, JobContext
+from jobs.registry import InputFile, JobContext, JobOutcome
 from jobs.rpa.ledger import SqlRecordLedger
 from jobs.rpa.models import TABLES
 
@@ -209,6 +210,18 @@ def jobs_c(tmp_path: Path, standin_c: StandIn, ledger: SqlRecordLedger) -> Jobs:
     return Jobs(tmp_path, standin_c, ledger, {"zaimu-c": standin_c.url})
 
 
-def read_results(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+def read_results(source: JobOutcome | Path) -> list[dict[str, str]]:
+    """The rows of a job's results.json (or of a results file the CLI wrote
+    with ``-o OUT.json``): row number, state code, message, reference and
+    the captured values, flat."""
+    path = (
+        source
+        if isinstance(source, Path)
+        else next(o.path for o in source.outputs if o.name == "results.json")
+    )
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    return [
+        {"row": str(r["row"]), "state": r["state"], "message": r["message"], "reference": r["reference"]}
+        | r["captured"]
+        for r in rows
+    ]

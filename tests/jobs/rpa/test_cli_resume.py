@@ -63,7 +63,7 @@ def test_unapproved_script_file_is_refused_unless_dry_run_or_said_so(tmp_path: P
         "--script",
         str(SCRIPT_B),
         "-o",
-        str(tmp_path / "o.csv"),
+        str(tmp_path / "o.json"),
     ]
     refused = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert (
@@ -96,7 +96,7 @@ def test_cli_run_killed_mid_batch_is_finished_by_the_next_run(system_b: StandIn,
     assert len(before) < 6
     started = time.monotonic()
     again = subprocess.run(
-        [*base, "--script", "saishutsu_b", "-o", str(tmp_path / "again.csv")],
+        [*base, "--script", "saishutsu_b", "-o", str(tmp_path / "again.json")],
         env=env,
         capture_output=True,
         text=True,
@@ -107,9 +107,9 @@ def test_cli_run_killed_mid_batch_is_finished_by_the_next_run(system_b: StandIn,
     assert took < 120, took
     refs = Counter(e["reference"] for e in system_b.entries())
     assert refs == {f"T-{n:05d}": 1 for n in range(1, 7)}
-    results = {r["参照キー"]: r for r in read_results(tmp_path / "again.csv")}
-    states = Counter(r["状態コード"] for r in results.values())
+    results = {r["reference"]: r for r in read_results(tmp_path / "again.json")}
+    states = Counter(r["state"] for r in results.values())
     assert states["entered"] + states["duplicate"] == 6, states
     for ref in before:  # what the killed run entered: known from the ledger, or found by the look-up
-        assert results[ref]["状態コード"] == "duplicate" or "照合" in results[ref]["メッセージ"], results[ref]
+        assert results[ref]["state"] == "duplicate" or "照合" in results[ref]["message"], results[ref]
     print(f"CLI re-run after SIGKILL finished in {took:.0f}s: {dict(states)}")

@@ -34,12 +34,12 @@ def test_a_row_failing_for_a_system_reason_exits_1_with_the_summary_line(
     script.write_text(fast_script(SCRIPT_B, retries="1"), encoding="utf-8")
     rows = [record(1), record(2), record(3, 金額="20000000"), record(4, 起票日="2025-13-01")]
     argv = [*DIGILABO, "rpa", "--records", str(write_records(tmp_path / "r.csv", rows))]
-    argv += ["--script", str(script), "--unapproved", "-o", str(tmp_path / "o.csv")]
+    argv += ["--script", str(script), "--unapproved", "-o", str(tmp_path / "o.json")]
     done = subprocess.run(
         argv, env=cli_env(tmp_path, system_b.url), capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 1, done.stdout + done.stderr
     line = "入力 1件 / 入力済み 0件 / 対象システムが拒否 1件 / 入力前に不備 1件 / 失敗（システム・セッション） 1件 / 未到達 0件 / 再ログイン 0回"
     assert line in done.stdout
-    states = {r["参照キー"]: r["状態コード"] for r in read_results(tmp_path / "o.csv")}
+    states = {r["reference"]: r["state"] for r in read_results(tmp_path / "o.json")}
     assert states == {"T-00001": "entered", "T-00002": "failed", "T-00003": "rejected", "T-00004": "invalid"}

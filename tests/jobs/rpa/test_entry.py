@@ -26,7 +26,7 @@ SAMPLES = Path(__file__).resolve().parents[3] / "jobs" / "rpa" / "samples"
 
 
 def by_state(results: Iterable[dict[str, str]]) -> Counter[str]:
-    return Counter(r["状態コード"] for r in results)
+    return Counter(r["state"] for r in results)
 
 
 def test_two_hundred_records_each_entered_once_with_voucher(jobs: Jobs, tmp_path: Path) -> None:
@@ -35,19 +35,19 @@ def test_two_hundred_records_each_entered_once_with_voucher(jobs: Jobs, tmp_path
     entries = jobs.standin.entries()
     refs = Counter(e["reference"] for e in entries)
     assert len(entries) == 200 and set(refs.values()) == {1}
-    results = read_results(outcome.outputs[0].path)
+    results = read_results(outcome)
     assert by_state(results) == {"entered": 200}
     vouchers = {e["reference"]: e["voucher_no"] for e in entries}
-    assert all(r["voucher_no"] == vouchers[r["参照キー"]] for r in results)
+    assert all(r["voucher_no"] == vouchers[r["reference"]] for r in results)
     assert outcome.units == 200 and outcome.seconds_per_unit == 54 and not outcome.needs_review
-    assert {o.name for o in outcome.outputs} == {"results.csv", "results.xlsx"}
+    assert {o.name for o in outcome.outputs} == {"results.csv", "results.xlsx", "results.json"}
 
 
 def test_sample_invalid_rows_reported_and_target_rejections_kept(jobs: Jobs) -> None:
     outcome = run(jobs.context(script_text(), SAMPLES / "records.csv"))
-    results = {r["行番号"]: r for r in read_results(outcome.outputs[0].path)}
-    assert results["13"]["状態コード"] == "invalid" and "起票日" in results["13"]["メッセージ"]
-    assert results["8"]["状態コード"] == "rejected" and "1,000万円" in results["8"]["メッセージ"]
+    results = {r["row"]: r for r in read_results(outcome)}
+    assert results["13"]["state"] == "invalid" and "起票日" in results["13"]["message"]
+    assert results["8"]["state"] == "rejected" and "1,000万円" in results["8"]["message"]
     typed = {e["reference"] for e in jobs.standin.entries()}
     assert "DEMO-0012" not in typed and "DEMO-0007" not in typed and len(typed) == 18
     assert outcome.units == 18
@@ -66,7 +66,7 @@ def test_http_500_on_a_submit_is_retried_and_batch_goes_on(jobs: Jobs, tmp_path:
     outcome = run(jobs.context(fast_script(), records))
     refs = Counter(e["reference"] for e in jobs.standin.entries())
     assert len(refs) == 6 and set(refs.values()) == {1}
-    assert by_state(read_results(outcome.outputs[0].path)) == {"entered": 6}
+    assert by_state(read_results(outcome)) == {"entered": 6}
 
 
 def test_commit_then_timeout_is_reconciled_without_duplicate(jobs: Jobs, tmp_path: Path) -> None:
@@ -76,9 +76,9 @@ def test_commit_then_timeout_is_reconciled_without_duplicate(jobs: Jobs, tmp_pat
     entries = jobs.standin.entries()
     refs = Counter(e["reference"] for e in entries)
     assert len(refs) == 4 and set(refs.values()) == {1}
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     second = results["T-00002"]
-    assert second["状態コード"] == "entered" and "照合" in second["メッセージ"]
+    assert second["state"] == "entered" and "照合" in second["message"]
     assert second["voucher_no"] == next(e["voucher_no"] for e in entries if e["reference"] == "T-00002")
 
 
@@ -86,7 +86,7 @@ def test_same_file_twice_is_all_duplicate(jobs: Jobs, tmp_path: Path) -> None:
     records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 6)])
     run(jobs.context(script_text(), records))
     second = run(jobs.context(script_text(), records))
-    assert by_state(read_results(second.outputs[0].path)) == {"duplicate": 5}
+    assert by_state(read_results(second)) == {"duplicate": 5}
     assert second.units == 0 and len(jobs.standin.entries()) == 5
 
 
@@ -117,14 +117,14 @@ def test_redelivered_job_reconciles_in_flight_rows_and_resumes(jobs: Jobs, tmp_p
     outcome = run(ctx)
     refs = Counter(e["reference"] for e in jobs.standin.entries())
     assert len(refs) == 5 and set(refs.values()) == {1}
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     assert by_state(results.values()) == {"entered": 5}
-    assert "照合" in results["T-00002"]["メッセージ"] and results["T-00002"]["voucher_no"]
+    assert "照合" in results["T-00002"]["message"] and results["T-00002"]["voucher_no"]
 
 
 def test_dry_run_walks_steps_without_submitting(jobs: Jobs) -> None:
     outcome = run(jobs.context(script_text(), SAMPLES / "records.csv", dry_run=True))
-    states = by_state(read_results(outcome.outputs[0].path))
+    states = by_state(read_results(outcome))
     assert states == {"checked": 18, "invalid": 1, "rejected": 1}
     assert jobs.standin.entries() == [] and outcome.units == 0
 
@@ -142,13 +142,13 @@ def test_batch_stops_when_the_time_window_closes_and_resumes_on_rerun(
     records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 6)])
     ctx = jobs.context(script_text(), records)
     first = run(ctx)
-    results = read_results(first.outputs[0].path)
+    results = read_results(first)
     assert by_state(results) == {"entered": 2, "pending": 3}
-    assert all("利用時間" in r["メッセージ"] for r in results if r["状態コード"] == "pending")
+    assert all("利用時間" in r["message"] for r in results if r["state"] == "pending")
     assert first.needs_review and first.units == 2
 
     monkeypatch.setattr(core, "in_window", lambda window, now=None: True)
     second = run(jobs.context(script_text(), records))  # the same file sent again
-    assert by_state(read_results(second.outputs[0].path)) == {"duplicate": 2, "entered": 3}
+    assert by_state(read_results(second)) == {"duplicate": 2, "entered": 3}
     refs = Counter(e["reference"] for e in jobs.standin.entries())
     assert len(refs) == 5 and set(refs.values()) == {1}

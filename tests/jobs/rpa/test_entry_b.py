@@ -27,14 +27,14 @@ def test_confirm_dialog_accepted_and_each_voucher_from_its_own_registration(
     records = write_records(tmp_path / "r.csv", rows)
     outcome = run(jobs_b.context(script_text(SCRIPT_B), records))
     entries = jobs_b.standin.entries()
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     assert by_state(results.values()) == {"entered": 4, "rejected": 1}
-    assert "E2001" in results["T-00005"]["メッセージ"]
+    assert "E2001" in results["T-00005"]["message"]
     vouchers = {e["reference"]: e["voucher_no"] for e in entries}
     assert len(entries) == 4 and set(vouchers) == {f"T-{n:05d}" for n in range(1, 5)}
     for ref, voucher in vouchers.items():
         # From its own 登録: no look-up message, and the target stored what the row said.
-        assert results[ref]["voucher_no"] == voucher and results[ref]["メッセージ"] == ""
+        assert results[ref]["voucher_no"] == voucher and results[ref]["message"] == ""
     first = next(e for e in entries if e["reference"] == "T-00001")
     assert (first["kou"], first["setsu"], first["amount"]) == ("01", "08", 1001)
 
@@ -45,11 +45,11 @@ def test_faults_on_b_500_and_commit_then_hang_each_entered_once(jobs_b: Jobs, tm
     outcome = run(jobs_b.context(fast_script(SCRIPT_B), records))
     refs = Counter(e["reference"] for e in jobs_b.standin.entries())
     assert len(refs) == 5 and set(refs.values()) == {1}
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     assert by_state(results.values()) == {"entered": 5}
-    hung = next(r for r in results.values() if "照合" in r["メッセージ"])
+    hung = next(r for r in results.values() if "照合" in r["message"])
     assert hung["voucher_no"] == next(
-        e["voucher_no"] for e in jobs_b.standin.entries() if e["reference"] == hung["参照キー"]
+        e["voucher_no"] for e in jobs_b.standin.entries() if e["reference"] == hung["reference"]
     )
 
 
@@ -66,14 +66,14 @@ def test_check_before_entry_finds_rows_another_tool_entered(jobs_b: Jobs, tmp_pa
         s.execute(delete(RpaReference))
         s.commit()
     outcome = run(jobs_b.context(script_text(SCRIPT_B, check_before_entry="true"), records))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     assert by_state(results.values()) == {"entered": 2, "duplicate": 1}
     entries = jobs_b.standin.entries()
     assert Counter(e["reference"] for e in entries) == {"T-00001": 1, "T-00002": 1, "T-00003": 1}
     assert results["T-00002"]["voucher_no"] == next(
         e["voucher_no"] for e in entries if e["reference"] == "T-00002"
     )
-    assert "照会" in results["T-00002"]["メッセージ"]
+    assert "照会" in results["T-00002"]["message"]
 
 
 def test_unexpected_confirm_fails_the_row_with_its_text_and_enters_nothing(
@@ -86,7 +86,7 @@ def test_unexpected_confirm_fails_the_row_with_its_text_and_enters_nothing(
     assert "dialog:" not in text
     records = write_records(tmp_path / "r.csv", [record(1)])
     outcome = run(jobs_b.context(text, records))
-    (result,) = read_results(outcome.outputs[0].path)
-    assert result["状態コード"] == "failed" and outcome.needs_review
-    assert "想定外のダイアログ" in result["メッセージ"] and "登録してよろしいですか？" in result["メッセージ"]
+    (result,) = read_results(outcome)
+    assert result["state"] == "failed" and outcome.needs_review
+    assert "想定外のダイアログ" in result["message"] and "登録してよろしいですか？" in result["message"]
     assert jobs_b.standin.entries() == []  # dismissed, never confirmed

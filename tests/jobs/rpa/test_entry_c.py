@@ -53,9 +53,9 @@ def test_system_c_faults_and_session_expiry_each_row_entered_once(jobs_c: Jobs, 
         jobs_c.context(script_text(SCRIPT_C, timeout_seconds="4"), write_records(tmp_path / "r.csv", rows))
     )
     refs = Counter(e["reference"] for e in jobs_c.standin.entries())
-    results = read_results(outcome.outputs[0].path)
-    assert refs == {f"T-{n:05d}": 1 for n in range(1, 5)}, [(r["参照キー"], r["メッセージ"]) for r in results]
-    assert Counter(r["状態コード"] for r in results) == {"entered": 4}
+    results = read_results(outcome)
+    assert refs == {f"T-{n:05d}": 1 for n in range(1, 5)}, [(r["reference"], r["message"]) for r in results]
+    assert Counter(r["state"] for r in results) == {"entered": 4}
     assert outcome.summary["relogins"] >= 2
     assert not any(r["状態"] == "対象システムが拒否" for r in results)
 
@@ -74,9 +74,9 @@ def test_system_c_entered_through_frames_and_windows_then_found_exactly_across_p
         record(3, 整理番号="K-121"),
     ]
     outcome = run(jobs_c.context(script_text(SCRIPT_C), write_records(tmp_path / "a.csv", first)))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     entries = {e["reference"]: e for e in jobs_c.standin.entries()}
-    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 3}, results
+    assert Counter(r["state"] for r in results.values()) == {"entered": 3}, results
     assert {k: r["voucher_no"] for k, r in results.items()} == {
         k: e["voucher_no"] for k, e in entries.items()
     }
@@ -99,8 +99,8 @@ def test_system_c_entered_through_frames_and_windows_then_found_exactly_across_p
     again = [record(1, 整理番号="K-12"), record(5, 整理番号="K-1")]
     script = script_text(SCRIPT_C, check_before_entry="true")
     outcome = run(jobs_c.context(script, write_records(tmp_path / "b.csv", again)))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
-    assert results["K-12"]["状態コード"] == "duplicate" and results["K-1"]["状態コード"] == "entered"
+    results = {r["reference"]: r for r in read_results(outcome)}
+    assert results["K-12"]["state"] == "duplicate" and results["K-1"]["state"] == "entered"
     assert results["K-12"]["voucher_no"] == k12["voucher_no"]
     refs = Counter(e["reference"] for e in jobs_c.standin.entries())
     assert refs == {"K-12": 1, "K-120": 1, "K-121": 1, "K-1": 1}
@@ -112,8 +112,8 @@ def test_system_c_by_keys_and_a_hover_menu(jobs_c: Jobs, tmp_path: Path) -> None
     jobs_c.standin.switches(keys="on", menu="hover")
     rows = [record(1), record(2)]
     outcome = run(jobs_c.context(script_text(SCRIPT_C_KEYS), write_records(tmp_path / "r.csv", rows)))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
-    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 2}, results
+    results = {r["reference"]: r for r in read_results(outcome)}
+    assert Counter(r["state"] for r in results.values()) == {"entered": 2}, results
     entries = {e["reference"]: e for e in jobs_c.standin.entries()}
     assert {k: r["voucher_no"] for k, r in results.items()} == {
         k: e["voucher_no"] for k, e in entries.items()

@@ -29,14 +29,14 @@ def test_euc_jp_time_expiry_hang_and_rows_refused_before_typing(jobs_c: Jobs, tm
     too_old = record(32, 起票日="1850-01-01")  # before 明治: no 和暦 for it
     records = write_records(tmp_path / "r.csv", [*good, too_long, too_old])
     outcome = run(jobs_c.context(script_text(SCRIPT_C, timeout_seconds="4"), records))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     entries = jobs_c.standin.entries()
     assert Counter(e["reference"] for e in entries) == {f"T-{n:05d}": 1 for n in range(1, 9)}, results
-    assert Counter(r["状態コード"] for r in results.values()) == {"entered": 8, "invalid": 2}
+    assert Counter(r["state"] for r in results.values()) == {"entered": 8, "invalid": 2}
     for e in entries:
         assert results[e["reference"]]["voucher_no"] == e["voucher_no"]
     first = next(e for e in entries if e["reference"] == "T-00001")
     assert first["purpose"] == "ガス代　Ｎｏ．１"  # 全角, and EUC-JP on the wire
-    assert "件名" in results["T-00031"]["メッセージ"] and "truncate" in results["T-00031"]["メッセージ"]
-    assert "起票日" in results["T-00032"]["メッセージ"] and "wareki" in results["T-00032"]["メッセージ"]
+    assert "件名" in results["T-00031"]["message"] and "truncate" in results["T-00031"]["message"]
+    assert "起票日" in results["T-00032"]["message"] and "wareki" in results["T-00032"]["message"]
     assert outcome.summary["relogins"] >= 1

@@ -73,11 +73,11 @@ def test_vouchers_with_lines_and_attachments_once_each_with_a_500(jobs_c: Jobs, 
     ]
     assert (by_ref["M-2"]["attachment"], by_ref["M-2"]["attachment_bytes"]) == ("b.png", 1508)
 
-    results = read_results(outcome.outputs[0].path)
+    results = read_results(outcome)
     assert len(results) == len(rows)  # one result line per sheet row, a line shows its voucher's state
-    state = {r["行番号"]: (r["状態コード"], r["メッセージ"]) for r in results}
+    state = {r["row"]: (r["state"], r["message"]) for r in results}
     assert [state[str(n)][0] for n in range(2, 7)] == ["entered"] * 5
-    assert {r["voucher_no"] for r in results if r["参照キー"] == "M-1"} == {by_ref["M-1"]["voucher_no"]}
+    assert {r["voucher_no"] for r in results if r["reference"] == "M-1"} == {by_ref["M-1"]["voucher_no"]}
     code, message = state["7"]  # M-4, refused before typing, naming its bad row and the column
     assert code == "invalid" and "金額（8行目）" in message and "数値" in message
     assert state["8"][0] == "invalid"

@@ -98,7 +98,7 @@ def test_frames_and_a_search_window_enter_each_row(jobs_f: Jobs, site: Site, tmp
     rows = [("T-1", "0201"), ("T-2", "0301"), ("T-3", "0201")]
     outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", rows)))
     assert [(e["ref"], e["code"]) for e in site.entries] == rows  # the code came from the window
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
+    results = {r["reference"]: r for r in read_results(outcome)}
     assert {k: r["voucher"] for k, r in results.items()} == {e["ref"]: e["voucher"] for e in site.entries}
     assert outcome.summary["summary_line"].startswith("入力 3件 / 入力済み 0件")
     assert outcome.summary["relogins"] == 0
@@ -109,9 +109,9 @@ def test_a_missing_code_in_the_window_fails_that_row_and_the_next_goes_on(
 ) -> None:
     rows = [("T-1", "9999"), ("T-2", "0301")]
     outcome = run(jobs_f.context(script(timeout=2, retries=0), records(tmp_path / "r.csv", rows)))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
-    assert results["T-1"]["状態コード"] == "failed" and results["T-2"]["状態コード"] == "entered"
-    assert "応答がありません（click）" in results["T-1"]["メッセージ"]  # the 選択 link never came
+    results = {r["reference"]: r for r in read_results(outcome)}
+    assert results["T-1"]["state"] == "failed" and results["T-2"]["state"] == "entered"
+    assert "応答がありません（click）" in results["T-1"]["message"]  # the 選択 link never came
     assert [e["ref"] for e in site.entries] == ["T-2"]
     assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"]
 
@@ -126,8 +126,8 @@ def test_session_ending_mid_batch_logs_in_again_and_enters_each_row_once(
     rows = [(f"T-{n}", "0201") for n in range(1, 6)]
     outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", rows)))
     assert Counter(e["ref"] for e in site.entries) == {r: 1 for r, _ in rows}
-    results = read_results(outcome.outputs[0].path)
-    assert Counter(r["状態コード"] for r in results) == {"entered": 5}
+    results = read_results(outcome)
+    assert Counter(r["state"] for r in results) == {"entered": 5}
     assert outcome.summary["relogins"] >= 2 and site.logins == outcome.summary["relogins"] + 1
     assert f"再ログイン {outcome.summary['relogins']}回" in outcome.summary["summary_line"]
     assert not any(r["状態"] == "対象システムが拒否" for r in results)
@@ -140,9 +140,9 @@ def test_look_up_matches_the_exact_reference_across_pages(jobs_f: Jobs, site: Si
         site.entries.append({"ref": ref, "code": "0201", "voucher": f"V-{n:04d}"})
     rows = [("T-12", "0201"), ("T-1", "0301")]
     outcome = run(jobs_f.context(script(check=True), records(tmp_path / "r.csv", rows)))
-    results = {r["参照キー"]: r for r in read_results(outcome.outputs[0].path)}
-    assert results["T-12"]["状態コード"] == "duplicate" and results["T-12"]["voucher"] == "V-0001"
-    assert results["T-1"]["状態コード"] == "entered"
+    results = {r["reference"]: r for r in read_results(outcome)}
+    assert results["T-12"]["state"] == "duplicate" and results["T-12"]["voucher"] == "V-0001"
+    assert results["T-1"]["state"] == "entered"
     assert Counter(e["ref"] for e in site.entries)["T-1"] == 1 and len(site.entries) == 6
 
 
@@ -158,7 +158,7 @@ def test_a_row_that_never_fits_in_a_session_fails_as_a_session_problem(
     with the session named (never 対象システムが拒否), nothing entered twice."""
     site.expire_after = 5
     outcome = run(jobs_f.context(script(), records(tmp_path / "r.csv", [("T-1", "0201")])))
-    (result,) = read_results(outcome.outputs[0].path)
-    assert result["状態コード"] == "failed" and "セッションが繰り返し切れた" in result["メッセージ"]
+    (result,) = read_results(outcome)
+    assert result["state"] == "failed" and "セッションが繰り返し切れた" in result["message"]
     assert outcome.summary["relogins"] == 2 and site.entries == []
     assert "失敗（システム・セッション） 1件" in outcome.summary["summary_line"] and outcome.needs_review
