@@ -54,9 +54,13 @@ class OcrSettings(BaseModel):
     # Pages one OCR job may hold (all its files together); a bigger batch is
     # refused before anything is rendered.
     max_ocr_pages: int = Field(default=1000, gt=0)
+    # A batch of more pages than this runs as parts of about this many pages
+    # each, on any free cpu worker, in fair turns with other departments'
+    # work (forms of one page only; see docs/ocr.md).
+    ocr_part_pages: int = Field(default=25, gt=0)
 
     def ocr_values(self) -> dict[str, Any]:
-        return {"max_ocr_pages": self.max_ocr_pages}
+        return {"max_ocr_pages": self.max_ocr_pages, "ocr_part_pages": self.ocr_part_pages}
 
 
 class EntrySettings(BaseModel):
