@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from jobs.models import Job, JobPart, utcnow
@@ -233,6 +233,39 @@ def waiting_by_department(*, session: Session) -> dict[tuple[str, str], tuple[in
         .group_by(Job.queue, Job.department_code)
     ).all()
     return {(q, d): (int(n), _aware(oldest)) for q, d, n, oldest in rows}
+
+
+def waiting_work(*, session: Session) -> dict[tuple[str, str, str], tuple[int, float]]:
+    """(queue, department, kind) -> (parts waiting to start, work waiting in
+    the kind's quota unit): queued jobs' whole work, and a running split
+    job's share of parts not started yet."""
+    found: dict[tuple[str, str, str], tuple[int, float]] = {}
+    queued = session.execute(
+        select(Job.queue, Job.department_code, Job.kind, func.coalesce(func.sum(Job.work_amount), 0.0))
+        .where(Job.state == "queued")
+        .group_by(Job.queue, Job.department_code, Job.kind)
+    ).all()
+    for queue, department, kind, work in queued:
+        found[(queue, department, kind)] = (0, float(work or 0.0))
+    split = session.execute(
+        select(
+            Job.queue,
+            Job.department_code,
+            Job.kind,
+            Job.work_amount,
+            func.count(JobPart.id),
+            func.sum(case((JobPart.started_at.is_(None), 1), else_=0)),
+        )
+        .join(JobPart, and_(JobPart.job_id == Job.id, JobPart.attempt == Job.attempts))
+        .where(Job.state == "running")
+        .group_by(Job.id, Job.queue, Job.department_code, Job.kind, Job.work_amount)
+    ).all()
+    for queue, department, kind, amount, total, left in split:
+        if not left:
+            continue
+        parts, work = found.get((queue, department, kind), (0, 0.0))
+        found[(queue, department, kind)] = (parts + int(left), work + (amount or 0.0) * int(left) / int(total))
+    return found
 
 
 def _aware(value: object) -> datetime | None:

@@ -21,10 +21,11 @@ from jobs.ocr import parts
 from jobs.ocr.document import forms_document
 from jobs.ocr.options import OcrOptions, OcrParams, options_from
 from jobs.ocr.outputs import to_csv, write_tables
+from jobs.ocr.pages import count_pages
 from jobs.ocr.reader import read_forms
 from jobs.ocr.template import Template, template_from_dict
 from jobs.ocr.workbook import write_xlsx
-from jobs.registry import FanOut, JobKind, OutputFile, ReviewHook, lazy, sequential
+from jobs.registry import FanOut, InputFile, JobKind, OutputFile, ReviewHook, lazy, sequential
 
 log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
@@ -88,6 +89,12 @@ def sample() -> tuple[dict[str, Any], list[Path]]:
 FANOUT = FanOut(plan=parts.plan, run_part=parts.run_part, merge=parts.merge)
 candidates = parts.candidates
 
+
+def pages(inputs: Sequence[InputFile]) -> float:
+    """The batch's pages, for the quota of waiting work."""
+    return float(sum(count_pages(f.path) for f in inputs))
+
+
 KIND = JobKind(
     name="ocr",
     label_ja="帳票OCR",
@@ -99,6 +106,8 @@ KIND = JobKind(
     accepted_media_types=SCAN_TYPES,
     run=sequential(FANOUT),
     fanout=FANOUT,
+    measure=pages,
+    quota_unit="pages",
     validate_params=validate_params,
     options_type=OcrOptions,
     options_from=options_from,
