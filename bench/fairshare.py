@@ -244,7 +244,14 @@ def split_batch(bench: Bench, pages: int, part_pages: int) -> dict[str, Any]:
 
 def run_split(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-fair-split-") as tmp:
-        bench = Bench(Path(tmp), redis_url, "fair", ocr_part_pages=args.part_pages, max_ocr_pages=5000)
+        bench = Bench(
+            Path(tmp),
+            redis_url,
+            "fair",
+            ocr_part_pages=args.part_pages,
+            max_ocr_pages=5000,
+            max_upload_bytes=1 << 30,
+        )
         try:
             return split_batch(bench, args.split_pages, args.part_pages)
         finally:
