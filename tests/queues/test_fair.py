@@ -67,6 +67,12 @@ def setup(tmp_path: Path, redis_url: str) -> Iterator[Setup]:
     engine = make_engine(settings.database_url)
     client = redis.Redis.from_url(url)
     client.flushdb()
+    # kombu declares a queue's binding once per process: after the flush, a
+    # later test's messages would be routed nowhere unless declared again.
+    app = make_celery(settings)
+    with app.connection_for_write() as conn:
+        for queue in app.amqp.queues.values():
+            queue(conn.default_channel).declare()
     yield Setup(settings, session_factory(engine), client)
     client.flushdb()
     engine.dispose()
