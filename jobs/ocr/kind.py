@@ -5,7 +5,8 @@ version at intake: ``{"template": Template.to_dict()}``, or
 ``{"templates": [...]}`` for a mixed batch where each page picks the
 candidate it aligns best with. The core reads every page, writes forms.csv,
 forms.xlsx, forms.json and a PNG crop per flagged field, and ends the job in
-needs_review when any field (or page) needs a person.
+needs_review when any field (or page) needs a person. A big batch is read in
+parts (``jobs.ocr.parts``), on several workers when a worker splits it.
 """
 
 from __future__ import annotations
