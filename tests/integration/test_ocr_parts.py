@@ -1,7 +1,7 @@
 """A multi-page OCR batch on a real cpu worker over real Redis runs as parts
-of one page (``ocr_part_pages`` is 1 in the suite): the parts merged give
-what one reading of the batch gives, as one job with one ledger entry, and
-another department's job sent meanwhile starts between the parts."""
+of one page (``ocr_part_pages`` is 1 in the suite): the parts merged are one
+job (forms in batch order, reviewed, one ledger entry), and another
+department's job sent meanwhile starts between the parts."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ import json
 from sqlalchemy import func, select
 
 from jobs.models import JobPart, LedgerEntry
-from jobs.ocr.document import forms_document
-from jobs.ocr.kind import SAMPLES, sample
-from jobs.ocr.reader import read_forms
-from jobs.ocr.template import parse_template
+from jobs.ocr.kind import sample
 from tests.conftest import Service
 from tests.integration.helpers import submit, wait_finished, wait_until
 from tests.integration.test_fairshare import started
@@ -47,13 +44,13 @@ def test_a_batch_in_parts_reads_as_one_and_lets_another_department_in(service: S
 
     assert job["state"] == "needs_review" and job["summary"]["forms_read"] == 3
     assert entries == 0  # a job in review is counted when the review ends, once
-    template = parse_template(
-        (SAMPLES / "kyufukin-shinsei.yaml").read_bytes(),
-        {"kyufukin-shinsei.pdf": (SAMPLES / "kyufukin-shinsei.pdf").read_bytes()},
-    )
-    whole = forms_document(read_forms([(p.name, p) for p in scans], [template]), [template])
+    # tests/jobs/ocr/test_parts.py compares parts with one reading field by
+    # field; here: one document, forms in batch order, numbered across parts.
     got = json.loads(service.api.get(f"/api/v1/jobs/{big_id}/artifacts/forms.json", headers=a).content)
-    assert got["forms"] == whole["forms"] and got["summary"] == whole["summary"]
+    assert [(f["index"], f["file"], f["pages"]) for f in got["forms"]] == [
+        (i + 1, p.name, [1]) for i, p in enumerate(scans)
+    ]
+    assert got["summary"]["forms_read"] == 3 and job["summary"]["fields_pending"] > 0
     pending = service.api.get(f"/api/v1/jobs/{big_id}/review", headers=a).json()["pending"]
     assert [p["form"] for p in pending] == sorted(p["form"] for p in pending)
     crop = service.api.get(pending[0]["crop_url"], headers=a)
