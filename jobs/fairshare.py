@@ -264,7 +264,10 @@ def waiting_work(*, session: Session) -> dict[tuple[str, str, str], tuple[int, f
         if not left:
             continue
         parts, work = found.get((queue, department, kind), (0, 0.0))
-        found[(queue, department, kind)] = (parts + int(left), work + (amount or 0.0) * int(left) / int(total))
+        found[(queue, department, kind)] = (
+            parts + int(left),
+            work + (amount or 0.0) * int(left) / int(total),
+        )
     return found
 
 

@@ -148,7 +148,9 @@ def shares(
     keys = sorted(set(rows) | {k for k, v in work.items() if v["parts"]})
     totals: dict[str, float] = {}
     for key in keys:
-        totals[key[0]] = totals.get(key[0], 0) + rows.get(key, (0, None))[0] + work.get(key, {}).get("parts", 0)
+        totals[key[0]] = (
+            totals.get(key[0], 0) + rows.get(key, (0, None))[0] + work.get(key, {}).get("parts", 0)
+        )
     found = []
     for queue, department in keys:
         count, oldest = rows.get((queue, department), (0, None))
