@@ -69,9 +69,13 @@ class OcrSettings(BaseModel):
     # Pages one OCR job may hold (all its files together); a bigger batch is
     # refused before anything is rendered.
     max_ocr_pages: int = Field(default=1000, gt=0)
+    # A batch of more pages than this runs as parts of about this many pages
+    # each, on any free cpu worker, in fair turns with other departments'
+    # work (forms of one page only; see docs/ocr.md).
+    ocr_part_pages: int = Field(default=25, gt=0)
 
     def ocr_values(self) -> dict[str, Any]:
-        return {"max_ocr_pages": self.max_ocr_pages}
+        return {"max_ocr_pages": self.max_ocr_pages, "ocr_part_pages": self.ocr_part_pages}
 
 
 class EntrySettings(BaseModel):
@@ -142,6 +146,10 @@ class FairShareSettings(BaseModel):
     # e.g. {"kikaku": {"queued_jobs": 500, "stored_bytes": 10000000000}}.
     quota_queued_jobs: int = Field(default=0, ge=0)
     quota_stored_bytes: int = Field(default=0, ge=0)
+    # Waiting work in the kind's own unit: OCR pages, recording minutes (of
+    # queued jobs, and the parts of split jobs not started yet).
+    quota_queued_pages: int = Field(default=0, ge=0)
+    quota_queued_audio_minutes: int = Field(default=0, ge=0)
     department_quotas: dict[str, dict[str, int]] = Field(default_factory=dict)
     # How long a department's oldest job may wait before the alert, by pool.
     wait_targets_s: dict[str, float] = Field(
@@ -152,8 +160,14 @@ class FairShareSettings(BaseModel):
         return float(self.department_weights.get(code, 1.0))
 
     def quota(self, code: str, name: str) -> int:
-        """The department's limit ``name`` (queued_jobs, stored_bytes); 0: none."""
-        default = {"queued_jobs": self.quota_queued_jobs, "stored_bytes": self.quota_stored_bytes}[name]
+        """The department's limit ``name`` (queued_jobs, stored_bytes,
+        queued_pages, queued_audio_minutes); 0: none."""
+        default = {
+            "queued_jobs": self.quota_queued_jobs,
+            "stored_bytes": self.quota_stored_bytes,
+            "queued_pages": self.quota_queued_pages,
+            "queued_audio_minutes": self.quota_queued_audio_minutes,
+        }[name]
         return int(self.department_quotas.get(code, {}).get(name, default))
 
 

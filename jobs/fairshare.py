@@ -20,14 +20,15 @@ functions take ``session`` and never commit.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
-from jobs.models import Job, utcnow
+from jobs.models import Job, JobPart, utcnow
 
 
 @dataclass
@@ -67,34 +68,76 @@ def _unreleased(queue: str) -> ColumnElement[bool]:
     return and_(Job.queue == queue, Job.state == "queued", Job.released_at.is_(None))
 
 
+def _parts_waiting(queue: str) -> ColumnElement[bool]:
+    """Parts not yet released of an attempt still running (a cancelled,
+    failed or superseded attempt's parts are never sent)."""
+    return and_(
+        JobPart.queue == queue,
+        JobPart.released_at.is_(None),
+        Job.id == JobPart.job_id,
+        Job.state == "running",
+        Job.attempts == JobPart.attempt,
+    )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A job, or one part of a split job, waiting for its release."""
+
+    job_id: str
+    kind: str
+    task_id: str | None
+    urgent: bool
+    # For a part: its row, its attempt and its index in the job's plan.
+    part_id: int | None = None
+    attempt: int = 0
+    index: int = 0
+
+
 def waiting_groups(queue: str, *, session: Session) -> tuple[bool, list[str]]:
-    """In one query: whether urgent jobs wait for release on ``queue``, and
-    the departments whose normal jobs do."""
+    """Whether urgent work (jobs or parts of urgent jobs) waits for release
+    on ``queue``, and the departments whose normal work does."""
     rows = session.execute(
         select(Job.department_code, Job.urgent)
         .where(_unreleased(queue))
         .group_by(Job.department_code, Job.urgent)
+        .union(
+            select(JobPart.department_code, Job.urgent)
+            .where(_parts_waiting(queue))
+            .group_by(JobPart.department_code, Job.urgent)
+        )
     ).all()
-    return any(u for _, u in rows), sorted(d for d, u in rows if not u)
+    return any(u for _, u in rows), sorted({d for d, u in rows if not u})
 
 
-def next_urgent(queue: str, *, session: Session) -> Job | None:
-    return session.scalar(
-        select(Job)
-        .where(_unreleased(queue), Job.urgent.is_(True))
+def next_waiting(
+    queue: str, *, session: Session, urgent: bool, department: str | None = None
+) -> Waiting | None:
+    """The oldest waiting job or part (urgent ones of any department, or the
+    normal ones of ``department``). A job's parts go in the job's place:
+    a department's work keeps the order it was submitted in."""
+    job_where = [_unreleased(queue), Job.urgent.is_(urgent)]
+    part_where = [_parts_waiting(queue), Job.urgent.is_(urgent)]
+    if department is not None:
+        job_where.append(Job.department_code == department)
+        part_where.append(JobPart.department_code == department)
+    job = session.execute(
+        select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
+        .where(*job_where)
         .order_by(Job.submitted_at, Job.id)
         .limit(1)
-    )
-
-
-def next_of(queue: str, department: str, *, session: Session) -> Job | None:
-    """The department's oldest waiting normal job: its jobs keep their order."""
-    return session.scalar(
-        select(Job)
-        .where(_unreleased(queue), Job.urgent.is_(False), Job.department_code == department)
-        .order_by(Job.submitted_at, Job.id)
+    ).first()
+    part = session.execute(
+        select(Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx)
+        .where(*part_where)
+        .order_by(Job.submitted_at, Job.id, JobPart.idx)
         .limit(1)
-    )
+    ).first()
+    if part is not None and (job is None or (part[3], part[0]) < (job[3], job[0])):
+        return Waiting(part[0], part[1], part[2], urgent, part_id=part[4], attempt=part[5], index=part[6])
+    if job is not None:
+        return Waiting(job[0], job[1], job[2], urgent)
+    return None
 
 
 def mark_released(job_id: str, *, session: Session, now: datetime | None = None) -> bool:
@@ -113,6 +156,70 @@ def unrelease(job_id: str, *, session: Session) -> None:
     session.execute(update(Job).where(Job.id == job_id, Job.state == "queued").values(released_at=None))
 
 
+# --- parts of split jobs -----------------------------------------------------------------
+
+
+def add_parts(job: Job, attempt: int, count: int, *, session: Session) -> None:
+    """The parts of a job just split, waiting for the dispatcher (each with
+    the task id it will be sent under)."""
+    now = utcnow()
+    session.add_all(
+        JobPart(
+            job_id=job.id,
+            attempt=attempt,
+            idx=index,
+            queue=job.queue,
+            department_code=job.department_code,
+            task_id=str(uuid.uuid4()),
+            created_at=now,
+        )
+        for index in range(count)
+    )
+
+
+def mark_part_released(part_id: int, *, session: Session, now: datetime | None = None) -> bool:
+    """Compare-and-set, as ``mark_released``."""
+    result = session.execute(
+        update(JobPart)
+        .where(JobPart.id == part_id, JobPart.released_at.is_(None))
+        .values(released_at=now or utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def unrelease_part(part_id: int, *, session: Session) -> None:
+    session.execute(update(JobPart).where(JobPart.id == part_id).values(released_at=None))
+
+
+def mark_part_started(job_id: str, attempt: int, index: int, *, session: Session) -> None:
+    """A part's task began (no row: the part was sent directly)."""
+    session.execute(
+        update(JobPart)
+        .where(JobPart.job_id == job_id, JobPart.attempt == attempt, JobPart.idx == index)
+        .values(started_at=utcnow())
+    )
+
+
+def lost_parts(queue: str, before: datetime, *, session: Session) -> list[Waiting]:
+    """Parts released before ``before`` that never started while their
+    attempt still runs: their send was lost. Stamped released again now."""
+    rows = session.execute(
+        select(Job.id, Job.kind, JobPart.task_id, Job.urgent, JobPart.id, JobPart.attempt, JobPart.idx).where(
+            JobPart.queue == queue,
+            JobPart.released_at.is_not(None),
+            JobPart.released_at < before,
+            JobPart.started_at.is_(None),
+            Job.id == JobPart.job_id,
+            Job.state == "running",
+            Job.attempts == JobPart.attempt,
+        )
+    ).all()
+    ids = [r[4] for r in rows]
+    if ids:
+        session.execute(update(JobPart).where(JobPart.id.in_(ids)).values(released_at=utcnow()))
+    return [Waiting(r[0], r[1], r[2], bool(r[3]), part_id=r[4], attempt=r[5], index=r[6]) for r in rows]
+
+
 def waiting_by_department(*, session: Session) -> dict[tuple[str, str], tuple[int, datetime | None]]:
     """(queue, department) -> (jobs queued, when the oldest of them was enqueued)."""
     rows = session.execute(
@@ -126,6 +233,42 @@ def waiting_by_department(*, session: Session) -> dict[tuple[str, str], tuple[in
         .group_by(Job.queue, Job.department_code)
     ).all()
     return {(q, d): (int(n), _aware(oldest)) for q, d, n, oldest in rows}
+
+
+def waiting_work(*, session: Session) -> dict[tuple[str, str, str], tuple[int, float]]:
+    """(queue, department, kind) -> (parts waiting to start, work waiting in
+    the kind's quota unit): queued jobs' whole work, and a running split
+    job's share of parts not started yet."""
+    found: dict[tuple[str, str, str], tuple[int, float]] = {}
+    queued = session.execute(
+        select(Job.queue, Job.department_code, Job.kind, func.coalesce(func.sum(Job.work_amount), 0.0))
+        .where(Job.state == "queued")
+        .group_by(Job.queue, Job.department_code, Job.kind)
+    ).all()
+    for queue, department, kind, work in queued:
+        found[(queue, department, kind)] = (0, float(work or 0.0))
+    split = session.execute(
+        select(
+            Job.queue,
+            Job.department_code,
+            Job.kind,
+            Job.work_amount,
+            func.count(JobPart.id),
+            func.sum(case((JobPart.started_at.is_(None), 1), else_=0)),
+        )
+        .join(JobPart, and_(JobPart.job_id == Job.id, JobPart.attempt == Job.attempts))
+        .where(Job.state == "running")
+        .group_by(Job.id, Job.queue, Job.department_code, Job.kind, Job.work_amount)
+    ).all()
+    for queue, department, kind, amount, total, left in split:
+        if not left:
+            continue
+        parts, work = found.get((queue, department, kind), (0, 0.0))
+        found[(queue, department, kind)] = (
+            parts + int(left),
+            work + (amount or 0.0) * int(left) / int(total),
+        )
+    return found
 
 
 def _aware(value: object) -> datetime | None:

@@ -5,7 +5,10 @@ shared storage; whichever task finds every part done merges them and
 finishes the job. Redelivered parts find their result and skip the work;
 parts of a cancelled or superseded attempt stop at once; if two last parts
 merge at the same moment, the attempt-guarded transition lets one win and
-the other's outputs are dropped.
+the other's outputs are dropped. Under fair dispatch the parts wait in the
+database (``jobs.models.JobPart``) and the dispatcher sends each in its
+department's turn; a part records when it started, so one whose message was
+lost is sent again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from jobs import store
+from jobs import fairshare, store
 from jobs.db import unit_of_work
 from jobs.errors import JobCancelled, JobInputError, StorageError
 from jobs.lifecycle import State
@@ -38,6 +41,7 @@ def run_part(runner: JobRunner, job_id: str, attempt: int, index: int) -> RunRes
             log.info("job %s: part %d of attempt %d skipped (job %s)", job_id, index, attempt, job.state)
             return RunResult(job_id, job.state, skipped=True)
         kind = runner.registry.get(job.kind)
+        fairshare.mark_part_started(job_id, attempt, index, session=session)
     assert kind.fanout is not None, f"{kind.name} has no parts"
     ctx = runner.context(job, kind, fresh=False, track=False)
     parts: list[dict[str, Any]] = json.loads((ctx.work_dir / PLAN_FILE).read_text(encoding="utf-8"))

@@ -142,6 +142,32 @@ class Job(Base):
     source_job_id: Mapped[str | None] = mapped_column(
         ForeignKey("jobs.id", name="fk_jobs_source_job"), default=None
     )
+    # The work the job holds in its kind's quota unit (OCR pages, audio
+    # minutes), measured at intake; None: not measured (older jobs, other kinds).
+    work_amount: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class JobPart(Base):
+    """One part of a split job (``jobs.fanout``) waiting for its turn: the fair
+    dispatcher releases parts like jobs (``jobs.fairshare``). Rows of an
+    attempt that is over are ignored, and go with their job."""
+
+    __tablename__ = "job_parts"
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt", "idx", name="uq_job_part"),
+        Index("ix_job_parts_waiting", "queue", "released_at", "department_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(16))
+    department_code: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Artifact(Base):

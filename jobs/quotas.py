@@ -1,4 +1,5 @@
-"""Per-department quotas checked at intake: jobs waiting, and bytes stored.
+"""Per-department quotas checked at intake: jobs waiting, work waiting (OCR
+pages, recording minutes), and bytes stored.
 
 A refusal is a ``QuotaExceeded`` (HTTP 429) that names the limit in Japanese
 and says when to try again: for waiting jobs, the time the department's
@@ -14,11 +15,11 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from jobs.errors import DigilaboError
-from jobs.models import Artifact, Job, utcnow
+from jobs.models import Artifact, Job, JobPart, utcnow
 
 PURGEABLE = ("succeeded", "failed", "cancelled")
 RETRY_AFTER_MIN_S = 30
@@ -38,17 +39,63 @@ class QuotaExceeded(DigilaboError):
         self.retry_after_s = retry_after_s
 
 
+# Waiting work per kind's unit: the quota's name and how the message says it.
+WORK_LIMITS = {
+    "pages": ("queued_pages", "ページ", "処理待ちページ数"),
+    "audio_minutes": ("queued_audio_minutes", "分", "処理待ちの録音時間"),
+}
+# Seconds per unit of work when the department has no finished job to learn from.
+DEFAULT_SECONDS_PER_UNIT = 10.0
+
+
 @dataclass(frozen=True)
 class Quota:
     """A department's limits; 0 = none."""
 
     queued_jobs: int = 0
     stored_bytes: int = 0
+    queued_pages: int = 0
+    queued_audio_minutes: int = 0
+
+    def work_limit(self, unit: str) -> int:
+        return {"pages": self.queued_pages, "audio_minutes": self.queued_audio_minutes}.get(unit, 0)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the submission would add: bytes, and its work in the kind's unit."""
+
+    bytes: int = 0
+    kind: str = ""
+    unit: str = ""
+    work: float = 0.0
 
 
 def queued_jobs(department: str, *, session: Session) -> int:
     query = select(func.count()).select_from(Job)
     return int(session.scalar(query.where(Job.department_code == department, Job.state == "queued")) or 0)
+
+
+def queued_work(department: str, kind: str, *, session: Session) -> float:
+    """The work the department's jobs of ``kind`` still have waiting: queued
+    jobs whole, and of a split job running, its share of parts not started."""
+    queued = session.scalar(
+        select(func.coalesce(func.sum(Job.work_amount), 0.0)).where(
+            Job.department_code == department, Job.kind == kind, Job.state == "queued"
+        )
+    )
+    rows = session.execute(
+        select(
+            Job.work_amount,
+            func.count(JobPart.id),
+            func.sum(case((JobPart.started_at.is_(None), 1), else_=0)),
+        )
+        .join(JobPart, and_(JobPart.job_id == Job.id, JobPart.attempt == Job.attempts))
+        .where(Job.department_code == department, Job.kind == kind, Job.state == "running")
+        .group_by(Job.id, Job.work_amount)
+    ).all()
+    split = sum((amount or 0.0) * int(left or 0) / int(total) for amount, total, left in rows if total)
+    return float(queued or 0.0) + split
 
 
 def stored_bytes(department: str, *, session: Session) -> int:
@@ -69,8 +116,13 @@ def check(
     session: Session,
     incoming_bytes: int = 0,
     retention_days: int = 90,
+    incoming: Incoming | None = None,
 ) -> None:
-    """Raise QuotaExceeded when one more job of ``incoming_bytes`` would go past a limit."""
+    """Raise QuotaExceeded when one more job of ``incoming_bytes`` (and
+    ``incoming`` work) would go past a limit."""
+    if incoming is not None:
+        incoming_bytes = incoming.bytes
+        _check_work(department, quota, incoming, session=session)
     if quota.queued_jobs:
         waiting = queued_jobs(department, session=session)
         if waiting >= quota.queued_jobs:
@@ -96,6 +148,55 @@ def check(
                 maximum=quota.stored_bytes,
                 retry_after_s=after,
             )
+
+
+def _check_work(department: str, quota: Quota, incoming: Incoming, *, session: Session) -> None:
+    limit = quota.work_limit(incoming.unit)
+    if not limit or incoming.unit not in WORK_LIMITS:
+        return
+    name, unit_ja, what = WORK_LIMITS[incoming.unit]
+    waiting = queued_work(department, incoming.kind, session=session)
+    if waiting + incoming.work <= limit:
+        return
+    if incoming.work > limit:
+        message = (
+            f"このジョブだけで{what}の上限（{limit}{unit_ja}）を超えます"
+            f"（今回{_amount(incoming.work)}{unit_ja}）。ファイルを分けて登録してください。"
+        )
+        after = RETRY_AFTER_MAX_S
+    else:
+        over = waiting + incoming.work - limit
+        after = _clamp(over * _seconds_per_unit(department, incoming.kind, session=session))
+        message = (
+            f"部署の{what}が上限（{limit}{unit_ja}）を超えます（待ち{_amount(waiting)}{unit_ja}、"
+            f"今回{_amount(incoming.work)}{unit_ja}）。約{_minutes(after)}分後に再度お試しください。"
+        )
+    raise QuotaExceeded(
+        message, limit=name, value=math.ceil(waiting + incoming.work), maximum=limit, retry_after_s=after
+    )
+
+
+def _seconds_per_unit(department: str, kind: str, *, session: Session, recent: int = 20) -> float:
+    """Run seconds per unit of work of the department's recent jobs of ``kind``."""
+    rows = session.execute(
+        select(Job.started_at, Job.finished_at, Job.work_amount)
+        .where(
+            Job.department_code == department,
+            Job.kind == kind,
+            Job.work_amount > 0,
+            Job.started_at.is_not(None),
+            Job.finished_at.is_not(None),
+        )
+        .order_by(Job.finished_at.desc())
+        .limit(recent)
+    ).all()
+    spans = [((f - s).total_seconds(), float(w or 0.0)) for s, f, w in rows if s and f and f >= s]
+    work = sum(w for _, w in spans)
+    return sum(t for t, _ in spans) / work if work else DEFAULT_SECONDS_PER_UNIT
+
+
+def _amount(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
 def _mean_run_s(department: str, *, session: Session, recent: int = 20) -> float:

@@ -176,6 +176,11 @@ class JobKind:
     # its inputs) before it is queued; gets the cleaned parameters, the
     # staged inputs and the kind options. Raises JobInputError.
     check_intake: Callable[[Mapping[str, Any], Sequence[InputFile], Mapping[str, Any]], None] | None = None
+    # Intake hook: the work the inputs hold in ``quota_unit`` ("pages",
+    # "audio_minutes"), read from the files' headers without decoding them;
+    # kept on the job for the per-department quotas of waiting work.
+    measure: Callable[[Sequence[InputFile]], float] | None = None
+    quota_unit: str = ""
     # What the core needs from the composition root beyond plain settings
     # (the record ledger on the process's database): built once per process
     # from its session factory, added to the values ``options_from`` reads.

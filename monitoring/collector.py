@@ -192,6 +192,7 @@ class ClusterCollector(Collector):
         now = datetime.now(UTC)
         with self.runtime.factory() as session:
             rows = fairshare.waiting_by_department(session=session)
+            work = fairshare.waiting_work(session=session)
         queued = GaugeMetricFamily(
             "digilabo_department_queued_jobs",
             "Jobs waiting (not started), by pool and department.",
@@ -216,6 +217,25 @@ class ClusterCollector(Collector):
         yield queued
         yield oldest
         yield target
+        yield self._work(work)
+
+    def _work(self, work: dict[tuple[str, str, str], tuple[int, float]]) -> GaugeMetricFamily:
+        """Waiting work in each kind's quota unit (OCR pages, recording
+        minutes): queued jobs and the parts of split jobs not started."""
+        units = {k.name: k.quota_unit for k in self.runtime.registry.all() if k.quota_unit}
+        gauge = GaugeMetricFamily(
+            "digilabo_department_queued_work",
+            "Work waiting per department, in pages (OCR) or recording minutes (transcription).",
+            labels=["queue", "department", "unit"],
+        )
+        totals: dict[tuple[str, str, str], float] = {}
+        for (queue, department, kind), (_, amount) in work.items():
+            if kind in units:
+                key = (queue, department, units[kind])
+                totals[key] = totals.get(key, 0.0) + amount
+        for key, amount in sorted(totals.items()):
+            gauge.add_metric(list(key), amount)
+        return gauge
 
     # -- Celery ---------------------------------------------------------------------
 

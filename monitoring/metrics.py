@@ -27,7 +27,7 @@ WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
 REFUSAL_REASONS = ("setup", "input", "quota")
-QUOTA_LIMITS = ("queued_jobs", "stored_bytes")
+QUOTA_LIMITS = ("queued_jobs", "stored_bytes", "queued_pages", "queued_audio_minutes")
 # Error codes that mean the service is not set up for a job (not the upload's fault).
 SETUP_ERROR_CODES = frozenset({"entry_unavailable"})
 

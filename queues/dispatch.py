@@ -46,9 +46,25 @@ def enqueue_parts(
     app: Celery, settings: Settings, kind: JobKind, job_id: str, attempt: int, count: int
 ) -> None:
     """One task per part of a split job, on the kind's queue, so any free
-    worker of the pool takes the next part."""
+    worker of the pool takes the next part (direct dispatch; under fair
+    dispatch the parts wait in the database and go one by one, ``send_part``)."""
     for index in range(count):
         _send(app, settings, kind, RUN_PART, [job_id, attempt, index])
+
+
+def send_part(
+    app: Celery,
+    settings: Settings,
+    kind: JobKind,
+    job_id: str,
+    attempt: int,
+    index: int,
+    *,
+    task_id: str,
+    priority: int | None = None,
+) -> str:
+    """One part's task, released by the fair dispatcher."""
+    return _send(app, settings, kind, RUN_PART, [job_id, attempt, index], task_id, priority)
 
 
 def _send(

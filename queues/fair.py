@@ -35,7 +35,7 @@ from jobs import fairshare
 from jobs.db import read_only, unit_of_work
 from jobs.models import Job, utcnow
 from jobs.registry import Registry
-from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id
+from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id, send_part
 
 log = logging.getLogger(__name__)
 
@@ -141,62 +141,77 @@ class Dispatcher:
         released: list[str] = []
         while True:
             with unit_of_work(self.factory) as session:
-                job = fairshare.next_urgent(queue, session=session)
-                if job is None:
+                item = fairshare.next_waiting(queue, session=session, urgent=True)
+                if item is None:
                     return released
-                task_id = self._claim(job, session)
-                kind_name = job.kind
+                task_id = self._claim(item, session)
             if task_id is None:
                 continue  # another pass released it first
-            if not self._send(job.id, kind_name, task_id, urgent=True):
+            if not self._send(item, task_id):
                 return released  # the broker is away: the next pass tries again
-            released.append(job.id)
+            released.append(item.job_id)
 
     def _release_next(self, queue: str, department: str) -> str | None:
         with unit_of_work(self.factory) as session:
-            job = fairshare.next_of(queue, department, session=session)
-            if job is None:
+            item = fairshare.next_waiting(queue, session=session, urgent=False, department=department)
+            if item is None:
                 return None
-            task_id = self._claim(job, session)
-            job_id, kind_name = job.id, job.kind
-        if task_id and self._send(job_id, kind_name, task_id, urgent=False):
-            return job_id
+            task_id = self._claim(item, session)
+        if task_id and self._send(item, task_id):
+            return item.job_id
         return None
 
     @staticmethod
-    def _claim(job: Job, session: Session) -> str | None:
-        """Mark the job released in the caller's transaction; its task id
-        (chosen at intake, or now for a job that has none)."""
-        if not fairshare.mark_released(job.id, session=session):
+    def _claim(item: fairshare.Waiting, session: Session) -> str | None:
+        """Mark the job (or part) released in the caller's transaction; its
+        task id (chosen at intake or at the split, or now for a job that has none)."""
+        if item.part_id is not None:
+            return item.task_id if fairshare.mark_part_released(item.part_id, session=session) else None
+        if not fairshare.mark_released(item.job_id, session=session):
             return None
-        if not job.task_id:
-            job.task_id = new_task_id()
+        if item.task_id:
+            return item.task_id
+        job = session.get(Job, item.job_id)
+        assert job is not None
+        job.task_id = new_task_id()
         return job.task_id
 
-    def _send(self, job_id: str, kind_name: str, task_id: str, *, urgent: bool) -> bool:
+    def _send(self, item: fairshare.Waiting, task_id: str) -> bool:
+        priority = URGENT_PRIORITY if item.urgent else None
+        what = f"part {item.index}" if item.part_id is not None else "job"
         try:
-            kind = self.registry.get(kind_name)
-            enqueue(
-                self.celery,
-                self.settings,
-                kind,
-                job_id,
-                task_id=task_id,
-                priority=URGENT_PRIORITY if urgent else None,
-            )
+            kind = self.registry.get(item.kind)
+            if item.part_id is not None:
+                send_part(
+                    self.celery,
+                    self.settings,
+                    kind,
+                    item.job_id,
+                    item.attempt,
+                    item.index,
+                    task_id=task_id,
+                    priority=priority,
+                )
+            else:
+                enqueue(self.celery, self.settings, kind, item.job_id, task_id=task_id, priority=priority)
         except Exception as exc:
-            log.error("job %s: not sent to its queue, it waits for the next pass: %s", job_id, exc)
+            log.error(
+                "job %s: %s not sent to its queue, it waits for the next pass: %s", item.job_id, what, exc
+            )
             with unit_of_work(self.factory) as session:
-                fairshare.unrelease(job_id, session=session)
+                if item.part_id is not None:
+                    fairshare.unrelease_part(item.part_id, session=session)
+                else:
+                    fairshare.unrelease(item.job_id, session=session)
             return False
-        log.info("job %s: released%s", job_id, " (urgent)" if urgent else "")
+        log.info("job %s: %s released%s", item.job_id, what, " (urgent)" if item.urgent else "")
         return True
 
     def resend_lost(self, queue: str) -> list[str]:
-        """Jobs released long ago, still queued, while their pool's queue is
-        empty: their send was lost with a dispatcher that died between the
-        commit and the send. Sent again under the same task id (a delivery
-        that did arrive meanwhile finds the job running and skips)."""
+        """Jobs (and parts) released long ago, still waiting, while their
+        pool's queue is empty: their send was lost with a dispatcher that died
+        between the commit and the send. Sent again under the same task id (a
+        delivery that did arrive meanwhile finds the work begun and skips)."""
         before = utcnow() - timedelta(seconds=LOST_AFTER_S)
         with unit_of_work(self.factory) as session:
             lost = session.execute(
@@ -210,10 +225,12 @@ class Dispatcher:
             ).all()
             for job_id, _, _, _ in lost:
                 session.execute(update(Job).where(Job.id == job_id).values(released_at=utcnow()))
-        for job_id, kind_name, task_id, urgent in lost:
-            log.warning("job %s: released but never started, sent again", job_id)
-            self._send(job_id, kind_name, task_id or new_task_id(), urgent=bool(urgent))
-        return [row[0] for row in lost]
+            items = [fairshare.Waiting(i, k, t, bool(u)) for i, k, t, u in lost]
+            items += fairshare.lost_parts(queue, before, session=session)
+        for item in items:
+            log.warning("job %s: released but never started, sent again", item.job_id)
+            self._send(item, item.task_id or new_task_id())
+        return [item.job_id for item in items]
 
     # -- the round robin's memory -------------------------------------------------------
 

@@ -5,7 +5,7 @@ share of the waiting work (the operators' queue page)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from jobs.errors import DigilaboError, Forbidden
 from jobs.intake import StagedInput
 from jobs.lifecycle import State
 from jobs.models import Job
+from jobs.registry import JobKind
 from jobs.store import Viewer
 from monitoring.metrics import api_metrics
 from queues.fair import client_for, wake
@@ -40,19 +41,34 @@ def quota_for(settings: Settings, department: str) -> quotas.Quota:
     return quotas.Quota(
         queued_jobs=settings.quota(department, "queued_jobs"),
         stored_bytes=settings.quota(department, "stored_bytes"),
+        queued_pages=settings.quota(department, "queued_pages"),
+        queued_audio_minutes=settings.quota(department, "queued_audio_minutes"),
     )
 
 
 def check_quota(
-    settings: Settings, department: str, staged: Sequence[StagedInput], *, session: Session
+    settings: Settings,
+    department: str,
+    staged: Sequence[StagedInput],
+    *,
+    session: Session,
+    kind: JobKind | None = None,
+    work: float | None = None,
 ) -> None:
-    """Refuse the submission (HTTP 429) past a quota; counted by department and limit."""
+    """Refuse the submission (HTTP 429) past a quota; counted by department
+    and limit. ``work``: what the job holds in its ``kind``'s quota unit."""
+    incoming = quotas.Incoming(
+        bytes=sum(s.blob.size for s in staged),
+        kind=kind.name if kind else "",
+        unit=kind.quota_unit if kind else "",
+        work=work or 0.0,
+    )
     try:
         quotas.check(
             department,
             quota_for(settings, department),
             session=session,
-            incoming_bytes=sum(s.blob.size for s in staged),
+            incoming=incoming,
             retention_days=settings.retention_days,
         )
     except quotas.QuotaExceeded as exc:
@@ -101,26 +117,56 @@ class DepartmentShare:
     queue: str
     department: str
     waiting: int
-    share: float  # of the pool's waiting jobs
+    share: float  # of the pool's waiting jobs and parts
     weight: float
     oldest_wait_s: float
+    # Parts of split jobs not started yet, and the work waiting in each unit.
+    parts: int = 0
+    pages: float = 0.0
+    audio_minutes: float = 0.0
 
 
-def shares(settings: Settings, *, session: Session, now: datetime | None = None) -> list[DepartmentShare]:
-    """Each department's waiting jobs per pool, and its share of the pool's."""
+def shares(
+    settings: Settings,
+    *,
+    session: Session,
+    now: datetime | None = None,
+    units: Mapping[str, str] | None = None,
+) -> list[DepartmentShare]:
+    """Each department's waiting jobs and parts per pool, its share of the
+    pool's, and its waiting work in pages and recording minutes (``units``:
+    each kind's quota unit)."""
     now = now or datetime.now(UTC)
     rows = fairshare.waiting_by_department(session=session)
-    totals: dict[str, int] = {}
-    for (queue, _), (count, _) in rows.items():
-        totals[queue] = totals.get(queue, 0) + count
-    return [
-        DepartmentShare(
-            queue=queue,
-            department=department,
-            waiting=count,
-            share=count / totals[queue] if totals[queue] else 0.0,
-            weight=settings.department_weight(department),
-            oldest_wait_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    work: dict[tuple[str, str], dict[str, float]] = {}
+    for (queue, department, kind), (parts, amount) in fairshare.waiting_work(session=session).items():
+        entry = work.setdefault((queue, department), {"parts": 0.0})
+        entry["parts"] += parts
+        unit = (units or {}).get(kind, "")
+        if unit:
+            entry[unit] = entry.get(unit, 0.0) + amount
+    keys = sorted(set(rows) | {k for k, v in work.items() if v["parts"]})
+    totals: dict[str, float] = {}
+    for key in keys:
+        totals[key[0]] = (
+            totals.get(key[0], 0) + rows.get(key, (0, None))[0] + work.get(key, {}).get("parts", 0)
         )
-        for (queue, department), (count, oldest) in sorted(rows.items())
-    ]
+    found = []
+    for queue, department in keys:
+        count, oldest = rows.get((queue, department), (0, None))
+        extra = work.get((queue, department), {})
+        waiting = count + int(extra.get("parts", 0))
+        found.append(
+            DepartmentShare(
+                queue=queue,
+                department=department,
+                waiting=count,
+                share=waiting / totals[queue] if totals[queue] else 0.0,
+                weight=settings.department_weight(department),
+                oldest_wait_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+                parts=int(extra.get("parts", 0)),
+                pages=extra.get("pages", 0.0),
+                audio_minutes=extra.get("audio_minutes", 0.0),
+            )
+        )
+    return found

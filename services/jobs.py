@@ -166,7 +166,10 @@ async def submit(
     task_id = new_task_id()
     try:
         with unit_of_work(runtime.factory) as session:
-            fairshare.check_quota(runtime.settings, viewer.department_code, staged, session=session)
+            work = intake.measure(job_kind, staged)
+            fairshare.check_quota(
+                runtime.settings, viewer.department_code, staged, session=session, kind=job_kind, work=work
+            )
             job = intake.accept(
                 session=session,
                 kind=job_kind,
@@ -176,7 +179,7 @@ async def submit(
                 options=runtime.settings.kind_options(),
             )
             ocr_entry.check_setup(job.parameters, runtime.settings.kind_options(), session=session)
-            job.task_id, job.enqueued_at = task_id, job.submitted_at
+            job.task_id, job.enqueued_at, job.work_amount = task_id, job.submitted_at, work
             if urgent:
                 fairshare.raise_urgent(job, viewer, session=session)
             job_id = job.id

@@ -73,6 +73,8 @@ def make_settings(root: Path, database_url: str, redis_url: str, **overrides: ob
         "retry_max": 3,
         # Small enough that a one-minute test recording is split into parts.
         "transcription_part_seconds": 30,
+        # And a three-scan OCR batch into three parts of one page.
+        "ocr_part_pages": 1,
         # The suite runs as root (CI); its workers must not look for a service user.
         "allow_root": True,
         "run_as": "",

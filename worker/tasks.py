@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
 
 from composition.runtime import Runtime
-from jobs import store
+from jobs import fairshare, store
 from jobs.db import unit_of_work
 from jobs.fanout import run_part
 from jobs.heartbeat import Heartbeat
@@ -114,9 +114,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
             rt = runtime()
             result = rt.runner.run(job_id, task_id=self.request.id or "", worker=self.request.hostname or "")
             if result.parts:
-                with unit_of_work(rt.factory) as session:
-                    kind = rt.registry.get(store.get_job(job_id, session=session).kind)
-                enqueue_parts(self.app, rt.settings, kind, job_id, result.attempt, result.parts)
+                send_parts(self.app, rt, job_id, result)
             return result
 
         return guarded(self, job_id, work)
@@ -140,6 +138,21 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         return runtime().verify_store()
 
     _ = run_job, run_part_task, housekeeping, verify_store
+
+
+def send_parts(app: Celery, rt: Runtime, job_id: str, result: RunResult) -> None:
+    """A job just split: under fair dispatch its parts wait in the database
+    and the dispatcher sends them in their department's turns (urgent jobs'
+    parts first); under direct dispatch they all go to the queue at once."""
+    with unit_of_work(rt.factory) as session:
+        job = store.get_job(job_id, session=session)
+        kind = rt.registry.get(job.kind)
+        if rt.settings.dispatch_mode == "fair":
+            fairshare.add_parts(job, result.attempt, result.parts, session=session)
+    if rt.settings.dispatch_mode == "fair":
+        nudge(rt, kind.queue)
+    else:
+        enqueue_parts(app, rt.settings, kind, job_id, result.attempt, result.parts)
 
 
 def nudge(rt: Runtime, queue: str) -> None:

@@ -36,7 +36,11 @@ def queues(request: Request, runtime: RuntimeDep, session: SessionDep, _user: Op
             "kind_labels": labels,
             "ping_failed": workers is None,
             "setup_problems": scripts.setup_problems(session, runtime.settings.kind_options()),
-            "shares": fairshare.shares(runtime.settings, session=session),
+            "shares": fairshare.shares(
+                runtime.settings,
+                session=session,
+                units={k.name: k.quota_unit for k in runtime.registry.all() if k.quota_unit},
+            ),
         },
     )
 

@@ -43,7 +43,7 @@ def _template_json(template: Template) -> dict[str, Any]:
     )
 
 
-def _form_json(form: FormResult) -> dict[str, Any]:
+def form_json(form: FormResult) -> dict[str, Any]:
     fields = {}
     for result in form.fields:
         entry = result.to_json()
@@ -65,10 +65,16 @@ def _form_json(form: FormResult) -> dict[str, Any]:
 
 def forms_document(forms: Sequence[FormResult], templates: Iterable[Template]) -> dict[str, Any]:
     """The forms.json content for a job's reading."""
-    doc = {
+    return document([form_json(f) for f in forms], templates)
+
+
+def document(forms: list[dict[str, Any]], templates: Iterable[Template]) -> dict[str, Any]:
+    """forms.json from forms already in their JSON shape (the parts of a
+    split job, numbered in batch order)."""
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "templates": {t.key: _template_json(t) for t in templates},
-        "forms": [_form_json(f) for f in forms],
+        "forms": forms,
     }
     doc["summary"] = summarise(doc)
     return doc

@@ -5,7 +5,8 @@ version at intake: ``{"template": Template.to_dict()}``, or
 ``{"templates": [...]}`` for a mixed batch where each page picks the
 candidate it aligns best with. The core reads every page, writes forms.csv,
 forms.xlsx, forms.json and a PNG crop per flagged field, and ends the job in
-needs_review when any field (or page) needs a person.
+needs_review when any field (or page) needs a person. A big batch is read in
+parts (``jobs.ocr.parts``), on several workers when a worker splits it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobInputError
+from jobs.ocr import parts
 from jobs.ocr.document import forms_document
 from jobs.ocr.options import OcrOptions, OcrParams, options_from
-from jobs.ocr.outputs import to_csv, write_crops, write_tables
+from jobs.ocr.outputs import to_csv, write_tables
 from jobs.ocr.pages import count_pages
-from jobs.ocr.reader import OK, UNREADABLE, FormResult, read_forms
+from jobs.ocr.reader import read_forms
 from jobs.ocr.template import Template, template_from_dict
 from jobs.ocr.workbook import write_xlsx
-from jobs.registry import JobContext, JobKind, JobOutcome, OutputFile, ReviewHook, lazy
+from jobs.registry import FanOut, InputFile, JobKind, OutputFile, ReviewHook, lazy, sequential
 
 log = logging.getLogger(__name__)
 SCAN_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/tiff"})
@@ -70,65 +72,6 @@ def _entry_script(params: Mapping[str, Any]) -> str | None:
     return ref
 
 
-def candidates(params: Mapping[str, Any]) -> list[Template]:
-    raw = params["templates"] if "templates" in params else [params["template"]]
-    return [template_from_dict(item) for item in raw]
-
-
-def manual_seconds(forms: Sequence[FormResult]) -> float:
-    """Staff time the forms read would have taken by hand (template baselines)."""
-    return sum(f.template.seconds_per_form for f in forms if f.status == OK and f.template)
-
-
-def _all_unreadable(forms: Sequence[FormResult]) -> JobInputError | None:
-    if forms and all(f.status == UNREADABLE for f in forms):
-        shown = "\n".join(f"・{f.file}: {f.message}" for f in forms[:5])
-        # One cause for every file (an encrypted PDF, an oversized image) is
-        # the job's own error code; mixed causes are just "nothing readable".
-        codes = {f.error_code for f in forms}
-        code = codes.pop() if len(codes) == 1 and "" not in codes else "no_readable_pages"
-        return JobInputError(code, f"読み取れるページがありませんでした。\n{shown}")
-    return None
-
-
-def run(ctx: JobContext) -> JobOutcome:
-    templates = candidates(ctx.params)
-    inputs = [(f.name, f.path) for f in ctx.inputs]
-    total = max(1, sum(count_pages(path) for _, path in inputs))
-    options = OcrOptions.of(ctx.options)
-    limit = options.max_pages
-    if total > limit:
-        raise JobInputError(
-            "too_many_pages",
-            f"ページ数が多すぎます（{total}ページ、1件のジョブは{limit}ページまで）。ファイルを分けて登録してください。",
-            pages=total,
-            limit=limit,
-        )
-    done = [0]
-
-    def report(form: FormResult) -> None:
-        done[0] += max(1, len(form.pages))
-        if form.status != OK:
-            log.info("job %s: form %d (%s) %s", ctx.job_id, form.index, form.file, form.status)
-        ctx.progress(min(done[0] / total, 0.99), f"{done[0]}/{total}ページを読み取りました")
-
-    forms = read_forms(inputs, templates, tessdata=options.tessdata_dir, on_form=report)
-    error = _all_unreadable(forms)
-    if error:
-        raise error
-    doc = forms_document(forms, templates)
-    outputs = write_tables(ctx.work_dir, doc) + write_crops(ctx.work_dir, forms)
-    units = doc["summary"]["forms_read"]
-    seconds = manual_seconds(forms)
-    return JobOutcome(
-        outputs=tuple(outputs),
-        units=float(units),
-        seconds_per_unit=seconds / units if units else templates[0].seconds_per_form,
-        needs_review=any(f.needs_review for f in forms),
-        summary={**doc["summary"], "templates": [t.key for t in templates]},
-    )
-
-
 def regenerate(work_dir: Path, doc: Mapping[str, Any]) -> list[OutputFile]:
     """forms.json/csv/xlsx again after review (crops are kept from the job)."""
     return write_tables(work_dir, doc)
@@ -157,6 +100,17 @@ def sample() -> tuple[dict[str, Any], list[Path]]:
     return {"template": "kyufukin-shinsei"}, sorted(SAMPLES.glob("scan-*"))
 
 
+# A batch of more than ``OcrOptions.part_pages`` pages runs as parts on any
+# free cpu worker (``jobs.ocr.parts``); the queue-less paths read them in turn.
+FANOUT = FanOut(plan=parts.plan, run_part=parts.run_part, merge=parts.merge)
+candidates = parts.candidates
+
+
+def pages(inputs: Sequence[InputFile]) -> float:
+    """The batch's pages, for the quota of waiting work."""
+    return float(sum(count_pages(f.path) for f in inputs))
+
+
 KIND = JobKind(
     name="ocr",
     label_ja="帳票OCR",
@@ -167,7 +121,10 @@ KIND = JobKind(
     unit_ja="枚",
     default_seconds_per_unit=DEFAULT_SECONDS_PER_FORM,
     accepted_media_types=SCAN_TYPES,
-    run=run,
+    run=sequential(FANOUT),
+    fanout=FANOUT,
+    measure=pages,
+    quota_unit="pages",
     validate_params=validate_params,
     options_type=OcrOptions,
     options_from=options_from,

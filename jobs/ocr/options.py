@@ -1,7 +1,7 @@
 """The OCR kind's options and parameters, typed.
 
 ``OcrOptions`` is what the worker hands the core, built once per process by
-``options_from`` from the settings values (``DIGILABO_MAX_OCR_PAGES``);
+``options_from`` from the settings values (``DIGILABO_MAX_OCR_PAGES``, ``DIGILABO_OCR_PART_PAGES``);
 ``OcrParams`` is what ``validate_params`` builds from a request's JSON (the
 job keeps the JSON: one ``template`` or a list of candidate ``templates``).
 """
@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MAX_PAGES = 1000
+DEFAULT_PART_PAGES = 25
 
 
 @dataclass(frozen=True)
 class OcrOptions:
     # Pages one job may hold (all its files together).
     max_pages: int = DEFAULT_MAX_PAGES
+    # Pages per part when a batch is split (``jobs.ocr.parts``).
+    part_pages: int = DEFAULT_PART_PAGES
     tessdata_dir: str | None = None  # None: tesseract's own
 
     @classmethod
@@ -31,6 +34,7 @@ def options_from(values: Mapping[str, Any]) -> OcrOptions:
     tessdata = values.get("tessdata_dir")
     return OcrOptions(
         max_pages=int(values.get("max_ocr_pages") or DEFAULT_MAX_PAGES),
+        part_pages=int(values.get("ocr_part_pages") or DEFAULT_PART_PAGES),
         tessdata_dir=str(tessdata) if tessdata else None,
     )
 

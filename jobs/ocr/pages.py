@@ -136,10 +136,10 @@ def _too_many_pixels(name: str, image: Image.Image | None = None, pillow_says: s
     )
 
 
-def _pdf_pages(path: Path, name: str) -> Iterator[Page]:
+def _pdf_pages(path: Path, name: str, first: int = 0, last: int | None = None) -> Iterator[Page]:
     document = _open_pdf(path, name)
     try:
-        for index in range(len(document)):
+        for index in range(first, min(len(document), len(document) if last is None else last)):
             page = document[index]
             if _text_chars(page) > 0:
                 yield Page(name, index + 1, render_pdf_page(page, ALIGN_DPI), ALIGN_DPI, page)
@@ -156,7 +156,7 @@ def _dpi(image: Image.Image) -> float | None:
     return None
 
 
-def _image_pages(path: Path, name: str) -> Iterator[Page]:
+def _image_pages(path: Path, name: str, first: int = 0, last: int | None = None) -> Iterator[Page]:
     """One frame at a time (a 500-page TIFF is never all in memory); a frame
     that does not decode becomes a page with ``error`` set."""
     try:
@@ -167,7 +167,7 @@ def _image_pages(path: Path, name: str) -> Iterator[Page]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise unreadable(name, "画像として認識できません", reason=str(exc)) from None
     with image:
-        for index in range(frames):
+        for index in range(first, frames if last is None else min(frames, last)):
             try:
                 image.seek(index)
                 # Pillow checks only the first frame, and only warns below
@@ -183,8 +183,12 @@ def _image_pages(path: Path, name: str) -> Iterator[Page]:
             yield Page(name, index + 1, grey, dpi)
 
 
-def iter_pages(path: Path, name: str | None = None) -> Iterator[Page]:
-    """Every page of a PDF or image file, in order; JobInputError if unreadable."""
+def iter_pages(
+    path: Path, name: str | None = None, first: int = 0, last: int | None = None
+) -> Iterator[Page]:
+    """Every page of a PDF or image file, in order; JobInputError if
+    unreadable. ``first``/``last``: only pages ``first`` to ``last - 1``
+    (counted from 0), for one part of a split job; the others are not rendered."""
     label = name or path.name
     try:
         with path.open("rb") as handle:
@@ -193,7 +197,7 @@ def iter_pages(path: Path, name: str | None = None) -> Iterator[Page]:
         raise unreadable(label, "ファイルが見つかりません") from None
     if not head:
         raise unreadable(label, "空のファイルです")
-    yield from (_pdf_pages if head.startswith(PDF_MAGIC) else _image_pages)(path, label)
+    yield from (_pdf_pages if head.startswith(PDF_MAGIC) else _image_pages)(path, label, first, last)
 
 
 def reference_pages(data: bytes, name: str, size_mm: tuple[float, float], count: int) -> list[Grey]:

@@ -195,11 +195,12 @@ def _finish(index: int, opened: _Open, timer: StageTimer, tessdata: str | None) 
 
 
 def _file_forms(
-    path: Path, name: str, candidates: Sequence[Template], start: int, timer: StageTimer, tessdata: str | None
+    piece: Slice, candidates: Sequence[Template], start: int, timer: StageTimer, tessdata: str | None
 ) -> Iterator[FormResult]:
+    name = piece.name
     opened: _Open | None = None
     index = start
-    pages = iter_pages(path, name)
+    pages = iter_pages(piece.path, name, piece.first, piece.last)
     while True:
         with timer.stage("render"):
             page = next(pages, None)
@@ -259,6 +260,17 @@ def one_thread() -> None:
         cv2.setNumThreads(1)
 
 
+@dataclass(frozen=True)
+class Slice:
+    """A file, or pages ``first`` to ``last - 1`` of it (counted from 0; one
+    part of a split job reads only those)."""
+
+    name: str
+    path: Path
+    first: int = 0
+    last: int | None = None
+
+
 def read_forms(
     inputs: Sequence[tuple[str, Path]],
     candidates: Sequence[Template],
@@ -268,16 +280,31 @@ def read_forms(
     timer: StageTimer | None = None,
 ) -> list[FormResult]:
     """Every form in every file, in order; unreadable files become forms too."""
+    slices = [Slice(name, path) for name, path in inputs]
+    return read_slices(slices, candidates, tessdata=tessdata, on_form=on_form, timer=timer)
+
+
+def read_slices(
+    slices: Sequence[Slice],
+    candidates: Sequence[Template],
+    *,
+    tessdata: str | None = None,
+    on_form: Callable[[FormResult], Any] = lambda form: None,
+    timer: StageTimer | None = None,
+) -> list[FormResult]:
+    """Every form in every slice, in order, numbered from 1."""
     one_thread()
     timer = timer or StageTimer()
     forms: list[FormResult] = []
-    for name, path in inputs:
+    for piece in slices:
         try:
-            for form in _file_forms(path, name, candidates, len(forms) + 1, timer, tessdata):
+            for form in _file_forms(piece, candidates, len(forms) + 1, timer, tessdata):
                 forms.append(form)
                 on_form(form)
         except JobInputError as exc:
-            form = FormResult(len(forms) + 1, name, [], UNREADABLE, message=exc.message, error_code=exc.code)
+            form = FormResult(
+                len(forms) + 1, piece.name, [], UNREADABLE, message=exc.message, error_code=exc.code
+            )
             forms.append(form)
             on_form(form)
     return forms

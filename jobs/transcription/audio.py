@@ -75,6 +75,18 @@ def _stream_duration(container: Any, stream: Any) -> float | None:
     return None
 
 
+def header_seconds(path: Path) -> float:
+    """The duration a file's header states (0 when it states none or the
+    file does not open): cheap enough for intake, which never decodes."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return 0.0
+            return _stream_duration(container, container.streams.audio[0]) or 0.0
+    except (av.FFmpegError, OSError):
+        return 0.0
+
+
 def probe_audio(path: Path, *, max_seconds: float | None = None, max_bytes: int | None = None) -> AudioInfo:
     """Check that ``path`` is audio within the limits; raise ``JobInputError`` if not.
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import JobInputError
-from jobs.registry import FanOut, JobContext, JobKind, JobOutcome, OutputFile, PartSpec, sequential
+from jobs.registry import FanOut, InputFile, JobContext, JobKind, JobOutcome, OutputFile, PartSpec, sequential
 from jobs.transcription import model as whisper
-from jobs.transcription.audio import probe_audio
+from jobs.transcription.audio import header_seconds, probe_audio
 from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
 from jobs.transcription.glossary import correct_segments
@@ -305,6 +305,12 @@ def sample() -> tuple[dict[str, Any], list[Path]]:
 
 FANOUT = FanOut(plan=plan, run_part=run_part, merge=merge)
 
+
+def audio_minutes(inputs: Sequence[InputFile]) -> float:
+    """The recording's minutes, for the quota of waiting work."""
+    return sum(header_seconds(f.path) for f in inputs) / 60.0
+
+
 KIND = JobKind(
     name="transcription",
     label_ja="会議録の文字起こし",
@@ -327,6 +333,8 @@ KIND = JobKind(
     time_limit=4 * 3600 + 300,
     sample=sample,
     fanout=FANOUT,
+    measure=audio_minutes,
+    quota_unit="audio_minutes",
     load_observers=whisper.LOAD_OBSERVERS,
     cli="jobs.transcription.cli:register",
     portal="jobs.transcription.portal:PORTAL",

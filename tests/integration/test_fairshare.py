@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from jobs import store
 from jobs.models import Job
+from jobs.ocr.kind import sample as ocr_sample
+from monitoring.metrics import api_metrics
 from queues.fair import LOCK_KEY, client_for, wake
 from tests.conftest import Service
 from tests.integration.helpers import blob_names, counts, submit, wait_finished, wait_until
@@ -110,6 +112,16 @@ def test_quotas_refuse_with_429_and_keep_what_is_stored(service: Service, dept: 
         error = refused.json()["error"]
         assert error["code"] == "quota_exceeded" and "上限（2件）" in error["message"]
         assert int(refused.headers["Retry-After"]) >= 30
+        assert (counts(service.runtime), blob_names(service.runtime)) == before
+
+        settings.department_quotas[dept] = {"queued_pages": 2}
+        refused_before = api_metrics().quota_refused.labels(dept, "queued_pages")._value.get()
+        params, scans = ocr_sample()
+        pages = submit(service.api, headers, [(p.name, p.read_bytes()) for p in scans], params, kind="ocr")
+        assert pages.status_code == 429 and int(pages.headers["Retry-After"]) >= 30, pages.text
+        assert "処理待ちページ数の上限（2ページ）" in pages.json()["error"]["message"]
+        assert pages.json()["error"]["details"]["limit"] == "queued_pages"
+        assert api_metrics().quota_refused.labels(dept, "queued_pages")._value.get() == refused_before + 1
         assert (counts(service.runtime), blob_names(service.runtime)) == before
 
         settings.department_quotas[dept] = {"stored_bytes": 10}

@@ -3,9 +3,11 @@ of the waiting work on the queue page, and the 至急 button on a job page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from jobs import store
+from jobs.ocr.kind import sample as ocr_sample
 from tests.conftest import Service
 from tests.integration.helpers import submit, wait_finished
 from tests.integration.test_fairshare import held_dispatch
@@ -19,10 +21,17 @@ def test_operator_sees_department_shares_and_raises_a_job(
     operator = person(f"ops{dept}", "operator")
     with held_dispatch(service):  # the jobs wait in the database meanwhile
         ids = [submit(service.api, headers, [("a.txt", b"a\n")]).json()["id"] for _ in range(3)]
+        params, scans = ocr_sample()
+        forms = submit(service.api, headers, [(p.name, p.read_bytes()) for p in scans], params, kind="ocr")
         page = operator.client.get("/portal/ops/queues")
         assert page.status_code == 200 and "部署ごとの待機" in page.text
         shares = page.text.split('id="department-shares"', 1)[1].split("</table>", 1)[0]
-        assert dept in shares and ">3<" in shares  # the department's name is its code here
+        row = next(r for r in shares.split("<tr>") if f"<td>{dept}</td>" in r and "<td>cpu</td>" in r)
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+        # jobs waiting, parts, pages (the OCR job's three scans), recording minutes, share
+        assert cells[:4] == ["4", "0", "3", "—"], cells
+        cancelled = service.api.post(f"/api/v1/jobs/{forms.json()['id']}/cancel", headers=headers)
+        assert cancelled.status_code == 200, cancelled.text
         last = ids[-1]
         raise_it(service, operator, person(dept), last)
     with service.runtime.factory() as session:

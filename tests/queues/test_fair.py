@@ -4,6 +4,7 @@ which priority list, and what it does when the broker cannot be reached."""
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,11 +15,11 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from jobs import store
+from jobs import fairshare, store
 from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.models import Job
 from jobs.registry import build_registry
-from queues.app import make_celery
+from queues.app import RUN_JOB, RUN_PART, make_celery
 from queues.fair import PRIORITY_SEP, Dispatcher, queue_depth
 from tests.conftest import TEST_KINDS, make_settings
 
@@ -66,6 +67,12 @@ def setup(tmp_path: Path, redis_url: str) -> Iterator[Setup]:
     engine = make_engine(settings.database_url)
     client = redis.Redis.from_url(url)
     client.flushdb()
+    # kombu declares a queue's binding once per process: after the flush, a
+    # later test's messages would be routed nowhere unless declared again.
+    app = make_celery(settings)
+    with app.connection_for_write() as conn:
+        for queue in app.amqp.queues.values():
+            queue(conn.default_channel).declare()
     yield Setup(settings, session_factory(engine), client)
     client.flushdb()
     engine.dispose()
@@ -97,3 +104,41 @@ def test_an_unreachable_broker_leaves_jobs_waiting_for_the_next_pass(setup: Setu
     with setup.factory() as session:
         assert all(session.get(Job, i).released_at is None for i in (normal, urgent))  # type: ignore[union-attr]
     assert setup.dispatcher().run_pass() == [urgent, normal]
+
+
+def split(setup: Setup, department: str, parts: int, *, urgent: bool = False) -> str:
+    """A job of ``department`` that a worker started and split into ``parts``."""
+    job_id = setup.job(department, urgent=urgent)
+    with unit_of_work(setup.factory) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.state, job.attempts, job.released_at = "running", 1, job.submitted_at
+        fairshare.add_parts(job, 1, parts, session=session)
+    return job_id
+
+
+def sent_args(setup: Setup, priority: int = 3) -> list[tuple[object, ...]]:
+    key = "cpu" if priority == 0 else f"cpu{PRIORITY_SEP}{priority}"
+    found = []
+    for raw in reversed(setup.client.lrange(key, 0, -1)):
+        message = json.loads(raw)
+        found.append((message["headers"]["task"], *ast.literal_eval(message["headers"]["argsrepr"])))
+    return found
+
+
+def test_parts_of_a_split_job_take_fair_turns_and_keep_urgency(setup: Setup) -> None:
+    big = split(setup, "a", 4)
+    b = setup.job("b")
+    assert setup.dispatcher().run_pass() == [big, b, big]
+    assert sent_args(setup) == [(RUN_PART, big, 1, 0), (RUN_JOB, b), (RUN_PART, big, 1, 1)]
+
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")  # as workers that took them
+    rush = split(setup, "c", 2, urgent=True)
+    assert setup.dispatcher().run_pass() == [rush, rush, big, big]
+    assert sent_args(setup, 0) == [(RUN_PART, rush, 1, 0), (RUN_PART, rush, 1, 1)]
+
+    over = split(setup, "d", 2)
+    with unit_of_work(setup.factory) as session:
+        session.get(Job, over).state = "cancelled"  # type: ignore[union-attr]
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")
+    assert setup.dispatcher().run_pass() == []  # a cancelled job's parts are never sent
