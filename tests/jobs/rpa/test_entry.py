@@ -29,17 +29,19 @@ def by_state(results: Iterable[dict[str, str]]) -> Counter[str]:
     return Counter(r["state"] for r in results)
 
 
-def test_two_hundred_records_each_entered_once_with_voucher(jobs: Jobs, tmp_path: Path) -> None:
-    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 201)])
+def test_a_batch_of_records_each_entered_once_with_voucher(jobs: Jobs, tmp_path: Path) -> None:
+    # 60 rows: enough for the stand-in's voucher counter and the results to be
+    # checked row by row; 200 rows took 134 s of CI for nothing more.
+    records = write_records(tmp_path / "r.csv", [record(n) for n in range(1, 61)])
     outcome = run(jobs.context(script_text(), records))
     entries = jobs.standin.entries()
     refs = Counter(e["reference"] for e in entries)
-    assert len(entries) == 200 and set(refs.values()) == {1}
+    assert len(entries) == 60 and set(refs.values()) == {1}
     results = read_results(outcome)
-    assert by_state(results) == {"entered": 200}
+    assert by_state(results) == {"entered": 60}
     vouchers = {e["reference"]: e["voucher_no"] for e in entries}
     assert all(r["voucher_no"] == vouchers[r["reference"]] for r in results)
-    assert outcome.units == 200 and outcome.seconds_per_unit == 54 and not outcome.needs_review
+    assert outcome.units == 60 and outcome.seconds_per_unit == 54 and not outcome.needs_review
     assert {o.name for o in outcome.outputs} == {"results.csv", "results.xlsx", "results.json"}
 
 
