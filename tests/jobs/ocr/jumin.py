@@ -173,12 +173,8 @@ def _mark(
 
 
 def _write(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
-    """Text with its baseline at y mm: printed, or in a handwriting style."""
-    if hand is None:
-        c.setFont("IPAexGothic", 12)
-        c.drawString(x * mm, _y(y), text)
-        return
-    synth.styled_text(c, text, x, y, hand, rng)
+    """Text with its baseline at y mm: printed, or in a handwriting style or font."""
+    synth.draw_text(c, text, x, y, hand, rng)
 
 
 def _over_line(hand: str | None, rng: random.Random) -> float:
