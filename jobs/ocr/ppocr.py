@@ -53,6 +53,9 @@ INK_LEVEL = 128
 INK_RUN_PIXELS = 15
 NARROW = frozenset("0123456789-")
 FAR_RUN = 1.0
+# A run wider than this many ink heights per character emitted inside it
+# holds a character that was not read (two fused: サトウミサキ read as サトウミサ).
+WIDE_RUN = 1.5
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def _resized_width(image: Grey, extra: int = EXTRA_X) -> int:
     height, width = image.shape
     ratio = (width + 2 * extra) / height
     padded = max(MIN_WIDTH, int(HEIGHT * ratio))
-    return min(padded, math.ceil(HEIGHT * ratio))
+    return int(min(padded, math.ceil(HEIGHT * ratio)))
 
 
 def _decode(probabilities: np.ndarray, characters: tuple[str, ...]) -> Reading:
@@ -213,11 +216,12 @@ def _unread_ink(
     dash squeezed between its neighbours: 8月14日 read as 8月4日, 6-1-22 as
     61-22, at a mean of 97–100) still scores the characters it kept high,
     so no confidence bar catches it. What it leaves is ink no character
-    accounts for. The line's columns are split into runs at blank columns
-    and each run goes to the emitted character whose frame is nearest: a
-    digit or dash given two runs (it is one stroke group; a kanji's parts
-    may stand apart, so kanji are not judged) or a run far from every
-    character counts. Returns how many such runs there are."""
+    accounts for. The line's columns are split into runs at blank columns;
+    a run counts when it is wider than WIDE_RUN ink heights per character
+    emitted inside it (two fused characters read as one), when it lies far
+    from every character, or when the character nearest its middle is a
+    digit or dash given two runs (one stroke group; a kanji's parts may
+    stand apart, so kanji are not judged). Returns how many runs count."""
     best = probabilities.argmax(axis=1)
     kept = np.ones(len(best), dtype=bool)
     kept[1:] = best[1:] != best[:-1]
@@ -241,6 +245,10 @@ def _unread_ink(
     given = np.zeros(len(emitted), dtype=int)
     unread = 0
     for start, end in runs:
+        inside = int(((centres >= start) & (centres < end)).sum())
+        if end - start > WIDE_RUN * height * max(1, inside):
+            unread += 1  # wider than the characters read from it: サキ read as サ
+            continue
         if np.maximum(0.0, np.maximum(start - centres, centres - end)).min() > FAR_RUN * height:
             unread += 1
         else:
