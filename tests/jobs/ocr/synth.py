@@ -224,9 +224,7 @@ def draw_text(
     cursor = x * mm
     for char in text:
         if char == "1" and one_stroke is not None:
-            width = pdfmetrics.stringWidth("1", hand, size_pt)
-            _pen_stroke(c, cursor + width / 2, y - one_stroke[0], y + one_stroke[1], rng)
-            cursor += width * rng.uniform(1.0, 1.12)
+            cursor = _one_stroke(c, cursor, y, hand, size_pt, one_stroke, rng)
             continue
         size = size_pt * rng.uniform(0.9, 1.1)
         c.saveState()
@@ -256,9 +254,7 @@ def styled_text(
     cursor = x * mm
     for char in text:
         if char == "1" and one_stroke is not None:
-            width = pdfmetrics.stringWidth("1", font, size_pt)
-            _pen_stroke(c, cursor + width / 2, y - one_stroke[0], y + one_stroke[1], rng)
-            cursor += width * rng.uniform(1.0, 1.12)
+            cursor = _one_stroke(c, cursor, y, font, size_pt, one_stroke, rng)
             continue
         size = size_pt * rng.uniform(0.88, 1.12)
         c.saveState()
@@ -275,6 +271,21 @@ def styled_text(
         c.drawText(text_object)
         c.restoreState()
         cursor += pdfmetrics.stringWidth(char, font, size) * rng.uniform(0.98, 1.12)
+
+
+def _one_stroke(
+    c: canvas.Canvas,
+    cursor: float,
+    y: float,
+    font: str,
+    size_pt: float,
+    one_stroke: tuple[float, float],
+    rng: random.Random,
+) -> float:
+    """A 「1」 as one pen stroke at ``cursor`` (points); returns the next cursor."""
+    width = pdfmetrics.stringWidth("1", font, size_pt)
+    _pen_stroke(c, cursor + width / 2, y - one_stroke[0], y + one_stroke[1], rng)
+    return float(cursor + width * rng.uniform(1.0, 1.12))
 
 
 def _pen_stroke(c: canvas.Canvas, x: float, top_mm: float, bottom_mm: float, rng: random.Random) -> None:
