@@ -27,8 +27,9 @@ not sure:
    engine then reading the rest of the lines so the reviewer sees both
    whole readings.
 
-The bench (``bench/ocr.py``) measures each branch's accuracy on a form layout
-the code was not written against; docs/ocr.md has the figures.
+The benches (``bench/ocr.py`` per branch; ``bench/ocr_goals.py`` on all three
+test layouts, with a handwriting style held out from tuning) measure the rule
+on scans it was not set on; docs/ocr.md has the figures.
 """
 
 from __future__ import annotations
