@@ -41,12 +41,8 @@ from jobs.wareki import era_year
 from tests.jobs.ocr import synth
 
 PAGE_MM = (210.0, 297.0)
-# Handwriting styles: font, slant (degrees), jitter scale, stroke width range (pt).
-HANDS: dict[str, tuple[str, float, float, tuple[float, float]]] = {
-    "klee-slant": ("KleeOneBold", 12.0, 1.0, (0.0, 0.25)),
-    "yusei-jitter": ("YuseiMagic", 4.0, 1.8, (0.0, 0.15)),
-    "klee-pressure": ("KleeOne", -6.0, 1.2, (0.0, 0.7)),
-}
+# Handwriting styles (``synth.STYLES``: font, slant, jitter, pressure).
+HANDS = ("klee-slant", "yusei-jitter", "klee-pressure")
 ERAS = ("明治", "大正", "昭和", "平成", "令和")
 # Where things are drawn (mm from the top-left); the template does not read these.
 _APPLIED = {"year": (60, 34), "month": (84, 34), "day": (104, 34)}
@@ -177,30 +173,8 @@ def _mark(
 
 
 def _write(c: canvas.Canvas, text: str, x: float, y: float, hand: str | None, rng: random.Random) -> None:
-    """Text with its baseline at y mm: printed, or in a handwriting style."""
-    if hand is None:
-        c.setFont("IPAexGothic", 12)
-        c.drawString(x * mm, _y(y), text)
-        return
-    font, slant, jitter, (low, high) = HANDS[hand]
-    cursor = x * mm
-    for char in text:
-        size = 13 * rng.uniform(0.88, 1.12)
-        c.saveState()
-        c.translate(
-            cursor + rng.uniform(-0.3, 0.3) * jitter * mm, _y(y) + rng.uniform(-0.5, 0.5) * jitter * mm
-        )
-        c.rotate(rng.uniform(-4, 4) * jitter)
-        c.transform(1, 0, math.tan(math.radians(slant + rng.uniform(-3, 3))), 1, 0, 0)
-        # Pressure: the glyph's outline stroked as well as filled, thicker or thinner.
-        c.setLineWidth(rng.uniform(low, high))
-        text_object = c.beginText(0, 0)
-        text_object.setFont(font, size)
-        text_object.setTextRenderMode(2)
-        text_object.textOut(char)
-        c.drawText(text_object)
-        c.restoreState()
-        cursor += pdfmetrics.stringWidth(char, font, size) * rng.uniform(0.98, 1.12)
+    """Text with its baseline at y mm: printed, or in a handwriting style or font."""
+    synth.draw_text(c, text, x, y, hand, rng)
 
 
 def _over_line(hand: str | None, rng: random.Random) -> float:

@@ -45,6 +45,11 @@ def test_a_confident_valid_first_reading_needs_no_second_engine() -> None:
     assert not recognise.needs_second(_item(hand, ppocr=("027589", 99.0)))
     # ... and every character sure enough: one at 59 % is read again.
     assert recognise.needs_second(_item(hand, ppocr=("027589", 99.0, 59.0)))
+    # ... and no sign of a dropped character: a piece of writing read as
+    # nothing, or a character nearly emitted where the decoder chose blank.
+    assert recognise.needs_second(_item(hand, ppocr=("027589", 99.9, 99.0, 1)))
+    assert recognise.needs_second(_item(hand, ppocr=("027589", 99.9, 99.0, 0, 41.0)))
+    assert not recognise.needs_second(_item(hand, ppocr=("027589", 99.9, 99.0, 0, 0.5)))
 
 
 def test_agreement_is_accepted_and_disagreement_keeps_both_readings() -> None:
@@ -160,6 +165,9 @@ def test_ppocr_alone_never_accepts_characters_japanese_forms_do_not_use() -> Non
     text = _spec("text", language="jpn", handwritten=True)
     assert not recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黒崎", 99.0)))
     assert recognise.needs_second(_item(text, ppocr=("北九州市八幡西区黑崎", 99.0)))  # Chinese 黑
+    # An old or rare form (JIS X 0208 level two) is read again too: 區 for 区.
+    assert recognise.needs_second(_item(text, ppocr=("北九州市若松區本町", 99.0)))
+    assert not recognise.needs_second(_item(text, ppocr=("北九州市若松区本町", 99.0)))
 
 
 def test_only_the_unsure_lines_of_a_multi_line_box_are_read_again() -> None:
@@ -202,3 +210,30 @@ def test_ppocr_returns_only_characters_japanese_forms_hold() -> None:
     assert characters[0] == "" and " " in characters
     assert {"髙", "齋", "〒", "円", "ア", "0"} <= set(characters)
     assert "们" not in characters and all(ppocr.japanese_output(c) for c in characters[1:])
+
+
+def _written(text: str, font: str, size: int) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (60 * len(text) + 80, 90), 255)
+    ImageDraw.Draw(image).text((20, 10), text, font=ImageFont.truetype(font, size), fill=0)
+    found = fields.ink_only(np.asarray(image).copy(), grey=True)
+    assert found is not None
+    return found
+
+
+def test_ppocr_reports_writing_it_read_no_character_from() -> None:
+    """A row of handwritten 1s that the pinned PP-OCR model reads one short
+    (at a mean above the bar for accepting it alone) has ink no character
+    came from; lines read whole, in both handwriting fonts, have none, and
+    no character nearly emitted between two others."""
+    from tests.jobs.ocr.synth import HAND_FONTS
+
+    yusei, klee = HAND_FONTS["YuseiMagic"], HAND_FONTS["KleeOne"]
+    lines = [("11111", yusei, 40), ("昭和19年", yusei, 54), ("2021-08-19", yusei, 54), ("8月14日", klee, 54)]
+    readings = ppocr.recognise_lines([_written(*line) for line in lines])
+    short = readings[0]
+    assert short.text != "11111" and short.unread_ink > 0
+    for reading, (text, _, _) in zip(readings[1:], lines[1:], strict=True):
+        assert reading.text == text and reading.unread_ink == 0
+        assert reading.passed_over < recognise.SOLO_PPOCR_PASSED_OVER
