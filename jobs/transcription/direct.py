@@ -17,6 +17,7 @@ from jobs.transcription.kind import (
     options_for,
     plan,
     run_part,
+    speaker_hints,
     validate_params,
     write_outputs,
 )
@@ -69,8 +70,8 @@ def transcribe_file(
         ctx = file_context(audio, Path(work), params=params, options=options, progress=progress)
         segments, language, seconds = join_parts(
             [run_part(ctx, spec) for spec in plan(ctx)],
-            int(ctx.params.get("speakers", 0)),
-            options_for(ctx).hotwords,
+            terms=options_for(ctx).hotwords,
+            **speaker_hints(ctx.params),
         )
         meta = {
             "language": language,
