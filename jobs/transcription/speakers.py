@@ -108,6 +108,14 @@ def window_spans(start: float, end: float) -> list[tuple[float, float]]:
     return [(round(a, 3), round(a + WINDOW_S, 3)) for a in starts]
 
 
+def _spoken(segment: Segment) -> tuple[float, float]:
+    """Where the segment's words are spoken (Whisper's segment edges can take
+    in a second of silence, and a print of mostly silence is no voice)."""
+    if segment.words:
+        return segment.words[0].start, segment.words[-1].end
+    return segment.start, segment.end
+
+
 def diarize_part(
     path: Path,
     segments: Sequence[Segment],
@@ -122,7 +130,7 @@ def diarize_part(
     a print of its own)."""
     from jobs.transcription.voices import encoder
 
-    spans = [w for seg in segments for w in window_spans(seg.start, seg.end)]
+    spans = [w for seg in segments for w in window_spans(*_spoken(seg))]
     if not spans:
         return list(segments), Windows(np.zeros((0, 2)), np.zeros((0, 256)))
     audio = decode_range(path, start_s, end_s, expected_s=expected_s)
@@ -336,6 +344,23 @@ def _steady(words: Sequence[Any], labels: Sequence[int]) -> list[int]:
         labels[a:b] = [runs[j][2]] * (b - a)
 
 
+def _at_pauses(words: Sequence[Any], runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Each change moved to the widest pause between words within a hop of
+    where the windows put it: people take the floor at a pause, and the
+    windows place a change only to within a hop."""
+    bounds = [b for _, b, _ in runs[:-1]]
+    moved = []
+    for k, b in enumerate(bounds):
+        low = bounds[k - 1] + 1 if k else 1
+        high = bounds[k + 1] - 1 if k + 1 < len(bounds) else len(words) - 1
+        near = [j for j in range(low, high + 1) if abs(words[j].start - words[b].start) <= HOP_S]
+        moved.append(max(near or [b], key=lambda j: (words[j].start - words[j - 1].end, -abs(j - b))))
+    edges = [0, *moved, len(words)]
+    if any(b <= a for a, b in pairwise(edges)):
+        return runs
+    return [(a, c, run[2]) for (a, c), run in zip(pairwise(edges), runs, strict=True)]
+
+
 def split_at_changes(segment: Segment, word_labels: Sequence[int]) -> list[tuple[Segment, int]]:
     """The segment cut at each word boundary where the label changes."""
     words = segment.words or ()
@@ -348,6 +373,7 @@ def split_at_changes(segment: Segment, word_labels: Sequence[int]) -> list[tuple
         # Cleaning changed the letters (a loop collapsed): cut in proportion.
         scale = len(bare(segment.text)) / max(1, sum(letters))
         letters = [round(n * scale) for n in letters]
+    runs = _at_pauses(words, runs)
     cuts = [sum(letters[:b]) for _, b, _ in runs[:-1]]
     texts = _split_text(segment.text, cuts)
     if len(texts) != len(runs) or not all(bare(t) for t in texts):
