@@ -184,6 +184,8 @@ def group_chunks(chunks: np.ndarray, k_min: int, k_max: int) -> np.ndarray:
     for k in range(max(2, k_min), k_max + 1):
         labels = np.asarray(fcluster(tree, t=k, criterion="maxclust")) - 1
         scored.append((silhouette(distances, labels), -k, labels))
+    if not scored:
+        return np.zeros(n, dtype=int)
     score, _, labels = max(scored, key=lambda item: (item[0], item[1]))
     if k_min == 1 and score < ONE_VOICE_SILHOUETTE:
         return np.zeros(n, dtype=int)
@@ -244,8 +246,9 @@ def absorb_small(prints: np.ndarray, labels: np.ndarray, keep_at_least: int) -> 
             others = [index[h] for h in big]
             distance = 1 - centres[others] @ centres[index[g]]
             candidates.append((float(distance.min()), g, big[int(distance.argmin())]))
-        distance, g, nearest = min(candidates)
-        if distance > limit:
+        # A single window (a lone 「どうぞ。」) never founds a speaker.
+        distance, g, nearest = min(candidates, key=lambda c: (counts[index[c[1]]] > 1, c[0]))
+        if distance > limit and counts[index[g]] > 1:
             return labels
         labels[labels == g] = nearest
 
