@@ -60,6 +60,7 @@ SWITCH_COST = 0.08
 SMALL_WINDOWS = 4
 END_PAD_S = 0.3
 MIN_RUN_S = 1.0
+MAX_WORD_S = 0.5
 DISTINCT_QUANTILE = 95
 
 
@@ -336,7 +337,9 @@ def _steady(words: Sequence[Any], labels: Sequence[int]) -> list[int]:
     labels = list(labels)
     while True:
         runs = _runs(labels)
-        spoken = [words[b - 1].end - words[a].start for a, b, _ in runs]
+        # A word's time is capped: alignment often hands a pause to the word
+        # before or after it (「です、」 over 1.3 s).
+        spoken = [sum(min(w.end - w.start, MAX_WORD_S) for w in words[a:b]) for a, b, _ in runs]
         short = [k for k, s in enumerate(spoken) if s < MIN_RUN_S]
         if len(runs) < 2 or not short:
             return labels
