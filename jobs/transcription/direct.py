@@ -17,6 +17,7 @@ from jobs.transcription.kind import (
     join_parts,
     plan,
     run_part,
+    speaker_hints,
     validate_params,
     write_outputs,
 )
@@ -69,8 +70,8 @@ def transcribe_file(
         ctx = file_context(audio, Path(work), params=params, options=options, progress=progress)
         segments, language, seconds = join_parts(
             [run_part(ctx, spec) for spec in plan(ctx)],
-            int(ctx.params.get("speakers", 0)),
-            correction_terms(ctx),
+            terms=correction_terms(ctx),
+            **speaker_hints(ctx.params),
         )
         meta = {
             "language": language,

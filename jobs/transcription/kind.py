@@ -27,9 +27,11 @@ from jobs.transcription.options import (
 from jobs.transcription.segments import Segment, full_text, segment_from_json
 from jobs.transcription.speakers import (
     MAX_SPEAKERS,
+    Windows,
     diarize_part,
     label_segments,
     speaker_names,
+    windows_of_segments,
 )
 from jobs.transcription.split import plan_ranges
 from jobs.transcription.transcribe import Options, transcribe_range
@@ -71,6 +73,16 @@ def _terms(params: Mapping[str, Any], key: str) -> list[str]:
     return glossary_terms(value)
 
 
+def _speaker_bound(params: Mapping[str, Any], key: str) -> int:
+    """``min_speakers``/``max_speakers``: hints that bound the count found (0: none)."""
+    value = params.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SPEAKERS:
+        raise JobInputError(
+            "invalid_parameters", f"{key} は0〜{MAX_SPEAKERS}の整数で指定してください。", field=key
+        )
+    return value
+
+
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     language = params.get("language", "ja")
     if not isinstance(language, str) or not re.fullmatch(r"auto|[a-z]{2,3}", language):
@@ -110,10 +122,19 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             f"speakers は auto（人数は自動）か0〜{MAX_SPEAKERS}の整数で指定してください。",
             field="speakers",
         )
+    bounds = [_speaker_bound(params, key) for key in ("min_speakers", "max_speakers")]
+    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
+        raise JobInputError(
+            "invalid_parameters",
+            "min_speakers は max_speakers 以下にしてください。",
+            field="min_speakers",
+        )
     return TranscriptionParams(
         language=language,
-        diarize=bool(params.get("diarize", False)) or auto or speakers > 0,
+        diarize=bool(params.get("diarize", False)) or auto or speakers > 0 or any(bounds),
         speakers=speakers,
+        min_speakers=bounds[0],
+        max_speakers=bounds[1],
         meeting_name=_text(params, "meeting_name"),
         meeting_date=None if meeting_date is None else str(meeting_date),
         place=_text(params, "place"),
@@ -133,7 +154,9 @@ def options_for(ctx: JobContext) -> Options:
     return Options(
         language=None if params.get("language") == "auto" else params.get("language", "ja"),
         beam_size=int(params.get("beam_size", 5)),
-        word_timestamps=bool(params.get("word_timestamps", False)),
+        # Speaker labels cut segments at word boundaries, so they need the
+        # words' times even when the outputs do not show them.
+        word_timestamps=bool(params.get("word_timestamps", False)) or bool(params.get("diarize", False)),
         hotwords=tuple(glossary_terms([*ctx.glossary, *params.get("glossary", [])])),
     )
 
@@ -197,7 +220,7 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
     }
     if ctx.params.get("diarize"):
         ctx.progress(0.99, "話者を識別しています")
-        segments, result["embeddings"] = diarize_part(
+        segments, windows = diarize_part(
             audio_path(ctx),
             segments,
             float(spec["start"]),
@@ -206,36 +229,49 @@ def run_part(ctx: JobContext, spec: PartSpec) -> dict[str, Any]:
             threads=TranscriptionOptions.of(ctx.options).cpu_threads,
         )
         result["segments"] = [s.to_json() for s in segments]
+        result["windows"] = windows.to_json()
     return result
 
 
+def _windows(result: Mapping[str, Any]) -> Windows:
+    if "windows" in result:
+        return Windows.from_json(result["windows"])
+    # A part embedded before an upgrade: one print per segment.
+    segments = [segment_from_json(s) for s in result["segments"]]
+    return windows_of_segments(segments, result["embeddings"])
+
+
 def join_parts(
-    results: list[dict[str, Any]], speakers: int = 0, terms: tuple[str, ...] = ()
+    results: list[dict[str, Any]],
+    speakers: int = 0,
+    terms: tuple[str, ...] = (),
+    *,
+    min_speakers: int = 0,
+    max_speakers: int = 0,
 ) -> tuple[list[Segment], str, float]:
     """Segments of all parts in time order, the language and the seconds;
     with speakers labelled over all parts together when the parts embedded
     them, and glossary ``terms`` put back where they were misheard."""
     language = next((r["language"] for r in results), "ja")
-    pairs = sorted(
-        (
-            (segment_from_json(s), e)
-            for r in results
-            for s, e in zip(r["segments"], r.get("embeddings") or [None] * len(r["segments"]), strict=True)
-        ),
-        key=lambda p: p[0].start,
-    )
-    raw = [p[0] for p in pairs]
-    if any("embeddings" in r for r in results):
-        raw = label_segments(raw, [p[1] for p in pairs], speakers or None)
+    raw = sorted((segment_from_json(s) for r in results for s in r["segments"]), key=lambda s: s.start)
+    labelled = [r for r in results if "windows" in r or "embeddings" in r]
+    if labelled:
+        windows = Windows.join([_windows(r) for r in labelled])
+        raw = label_segments(raw, windows, speakers or None, min_speakers or None, max_speakers or None)
     segments = clean_segments(raw, language=language)  # drops repeats across part boundaries
     if language == "ja":
         segments = correct_segments(segments, terms)
     return segments, language, sum(float(r["seconds"]) for r in results)
 
 
+def speaker_hints(params: Mapping[str, Any]) -> dict[str, int]:
+    """The job's speaker count and bounds, as ``join_parts`` takes them."""
+    return {key: int(params.get(key, 0)) for key in ("speakers", "min_speakers", "max_speakers")}
+
+
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
     segments, language, seconds = join_parts(
-        results, int(ctx.params.get("speakers", 0)), correction_terms(ctx)
+        results, terms=correction_terms(ctx), **speaker_hints(ctx.params)
     )
     model = TranscriptionOptions.of(ctx.options).model_name
     meta = {"language": language, "duration": round(seconds, 3), "model": model}

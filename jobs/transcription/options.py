@@ -64,6 +64,8 @@ class TranscriptionParams:
     language: str = "ja"  # a language code or "auto"
     diarize: bool = False
     speakers: int = 0  # 0: found automatically
+    min_speakers: int = 0  # bounds on the count found (0: none)
+    max_speakers: int = 0
     meeting_name: str = ""
     meeting_date: str | None = None  # YYYY-MM-DD
     place: str = ""

@@ -135,6 +135,28 @@ class VoiceEncoder:
         unit: np.ndarray = mean / max(float(np.linalg.norm(mean)), 1e-9)
         return unit
 
+    def embed_windows(self, pieces: list[np.ndarray], batch: int = 64) -> np.ndarray:
+        """(len(pieces), 256) L2-normed voice prints, one per short piece of
+        float samples at 16 kHz (each one partial; the LSTM stops at each
+        piece's own last frame, so a short piece is not padded with silence)."""
+        torch = self._torch
+        out = np.zeros((len(pieces), EMBEDDING_SIZE), dtype=np.float64)
+        for first in range(0, len(pieces), batch):
+            mels = [mel_frames(normalise_volume(p)) for p in pieces[first : first + batch]]
+            lengths = [max(1, len(m)) for m in mels]
+            padded = np.zeros((len(mels), max(lengths), N_MELS), dtype=np.float32)
+            for i, m in enumerate(mels):
+                padded[i, : len(m)] = m
+            with torch.inference_mode():
+                packed = torch.nn.utils.rnn.pack_padded_sequence(
+                    torch.from_numpy(padded), lengths, batch_first=True, enforce_sorted=False
+                )
+                _, (hidden, _) = self._lstm(packed)
+                raw = torch.relu(self._linear(hidden[-1]))
+                unit = raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-9)
+            out[first : first + len(mels)] = unit.numpy()
+        return out
+
 
 _encoders: dict[int, Any] = {}
 

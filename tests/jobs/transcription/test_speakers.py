@@ -13,11 +13,11 @@ from docx import Document
 
 from jobs.errors import JobInputError
 from jobs.registry import JobContext
-from jobs.transcription.kind import KIND, join_parts, validate_params
-from jobs.transcription.segments import Segment
-from jobs.transcription.speakers import cluster, label_segments, pauses, split_sentences
+from jobs.transcription.kind import KIND, join_parts, validate_params, write_outputs
+from jobs.transcription.segments import Segment, Word
+from jobs.transcription.speakers import Windows, diarize_part, label_segments, window_spans
 from jobs.transcription.voices import encoder
-from tests.support.speech import VOICES, attribution, say
+from tests.support.speech import VOICES, attribution, say, write_audio
 
 MIN_ATTRIBUTION = 0.90
 
@@ -69,18 +69,31 @@ def clips() -> dict[tuple[int, int], np.ndarray]:
     }
 
 
+def _windows(pieces: list[tuple[float, np.ndarray]]) -> Windows:
+    """Windows and prints of clips placed at the given start times, as
+    ``diarize_part`` makes them (one segment per clip)."""
+    model = encoder(2)
+    spans, audio = [], []
+    for start, clip in pieces:
+        for a, b in window_spans(start, start + len(clip) / 16_000):
+            spans.append((a, b))
+            audio.append(clip[int((a - start) * 16_000) : int((b - start) * 16_000)])
+    return Windows(np.array(spans), model.embed_windows(audio))
+
+
 def test_parts_keep_one_labelling(clips: dict[tuple[int, int], np.ndarray]) -> None:
     """Two parts, the second with the speakers in the other order: the merge
-    clusters all voice prints together, so each voice keeps its label."""
-    model = encoder(2)
+    clusters all windows together, so each voice keeps its label."""
 
     def part(order: list[tuple[int, int]], offset: float) -> dict:
         segments = [
-            Segment(offset + 5 * k, offset + 5 * k + 3, f"{v}-{i}。") for k, (v, i) in enumerate(order)
+            Segment(offset + 5 * k, offset + 5 * k + len(clips[key]) / 16_000, f"{key[0]}-{key[1]}。")
+            for k, key in enumerate(order)
         ]
+        windows = _windows([(s.start, clips[key]) for s, key in zip(segments, order, strict=True)])
         return {
             "segments": [s.to_json() for s in segments],
-            "embeddings": [list(model.embed(clips[key])) for key in order],
+            "windows": windows.to_json(),
             "language": "ja",
             "seconds": 20.0,
         }
@@ -96,43 +109,93 @@ def test_parts_keep_one_labelling(clips: dict[tuple[int, int], np.ndarray]) -> N
     ]
 
 
-def test_a_given_count_is_kept(clips: dict[tuple[int, int], np.ndarray]) -> None:
-    model = encoder(2)
-    keys = sorted(clips)
-    prints = [list(model.embed(clips[k])) for k in keys]
-    assert cluster(prints) == [0, 0, 1, 1, 2, 2]
-    assert len(set(cluster(prints, 2))) == 2
-    # A segment too short to embed takes its nearest neighbour's label.
-    segments = [Segment(i, i + 1, "x") for i in range(3)]
-    assert [s.speaker for s in label_segments(segments, [prints[0], None, prints[2]])] == [
-        "話者1",
-        "話者1",
-        "話者2",
+def test_the_hints_are_honoured(clips: dict[tuple[int, int], np.ndarray]) -> None:
+    keys = sorted(clips)  # three voices, two sentences each
+    segments = [
+        Segment(5.0 * k, 5.0 * k + len(clips[key]) / 16_000, f"{key}。") for k, key in enumerate(keys)
     ]
+    windows = _windows([(s.start, clips[key]) for s, key in zip(segments, keys, strict=True)])
+
+    def labels(**hints: int) -> list[str]:
+        return [s.speaker for s in label_segments(segments, windows, **hints)]
+
+    assert labels() == ["話者1", "話者1", "話者2", "話者2", "話者3", "話者3"]
+    assert len(set(labels(speakers=2))) == 2
+    assert len(set(labels(max_speakers=2))) == 2
+    assert len(set(labels(min_speakers=4))) == 4
+    assert len(set(labels(speakers=1))) == 1
 
 
-def test_sentences_run_together_are_cut_at_pauses() -> None:
-    audio = np.concatenate([np.ones(16_000) * 0.3, np.zeros(8_000), np.ones(32_000) * 0.3]).astype(np.float32)
-    quiet = pauses(audio, 10.0)
-    assert quiet == pytest.approx([11.25], abs=0.06)
-    whole = Segment(10.0, 13.5, "はい。説明します。")
-    first, second = split_sentences(whole, quiet)
-    assert (first.text, first.end, second.text, second.start) == (
-        "はい。",
-        pytest.approx(11.25, abs=0.06),
-        "説明します。",
-        first.end,
+def _words(text: str, start: float, end: float) -> tuple[Word, ...]:
+    """One word per character, evenly over the spoken time (the synthesis
+    knows where each sentence lies, not each word)."""
+    step = (end - start) / len(text)
+    return tuple(
+        Word(round(start + i * step, 3), round(start + (i + 1) * step, 3), ch, 0.9)
+        for i, ch in enumerate(text)
     )
-    assert split_sentences(Segment(10.0, 13.5, "はい、説明します。"), quiet) == [
-        Segment(10.0, 13.5, "はい、説明します。")
+
+
+def test_a_change_inside_a_segment_splits_it(tmp_path: Path) -> None:
+    """Two voices; one segment holds a turn of each 0.3 s apart (as Whisper
+    joins quick exchanges), and the chair's 「どうぞ。」 stands alone. The
+    joined segment is cut at the change, every output follows, and the
+    short reply takes the chair's label instead of founding a speaker."""
+    script = [
+        (0, "ただいまから防災対策検討会議を開催します。", 1.0),
+        (1, "危機管理室から補正予算の概要について説明します。", 1.0),
+        (0, "どうぞ。", 0.8),
+        (1, "避難所に非常用発電機を整備する費用を計上しました。", 1.0),
+        (0, "避難所は何か所ありますか。", 0.3),
+        (1, "二十か所の指定避難所があります。", 1.0),
+        (0, "以上で本日の会議を終わります。", 1.0),
     ]
+    pieces, at, placed = [], 0.0, []
+    for voice, text, gap in script:
+        clip = (say(text, VOICES[voice]) / 32768).astype(np.float32)
+        placed.append((at, at + len(clip) / 16_000, text))
+        pieces += [clip, np.zeros(int(gap * 16_000), dtype=np.float32)]
+        at += len(clip) / 16_000 + gap
+    audio = np.concatenate(pieces)
+    path = write_audio((audio * 32768).astype(np.int16), tmp_path / "exchange.wav")
+    segments = [Segment(a, b, text, words=_words(text, a, b)) for a, b, text in placed[:4]]
+    (a1, b1, t1), (a2, b2, t2) = placed[4:6]
+    joined = Segment(a1, b2, t1 + t2, words=_words(t1, a1, b1) + _words(t2, a2, b2))
+    segments += [joined, Segment(*placed[6], words=_words(placed[6][2], *placed[6][:2]))]
+    parts, windows = diarize_part(path, segments, 0.0, len(audio) / 16_000)
+    out = label_segments(parts, windows)
+    assert [(s.text, s.speaker) for s in out] == [
+        (script[0][1], "話者1"),
+        (script[1][1], "話者2"),
+        ("どうぞ。", "話者1"),
+        (script[3][1], "話者2"),
+        (t1, "話者1"),
+        (t2, "話者2"),
+        (script[6][1], "話者1"),
+    ]
+    assert out[4].end == pytest.approx(b1, abs=0.8) and out[5].start == pytest.approx(a2, abs=0.8)
+    assert out[4].words and out[5].words and "".join(w.text for w in out[5].words) == t2
+    write_outputs(tmp_path, "transcript", out, {"language": "ja"}, {})
+    assert f"話者2: {t2}" in (tmp_path / "transcript.txt").read_text(encoding="utf-8").splitlines()
+    assert f"<v 話者1>{t1}" in (tmp_path / "transcript.vtt").read_text(encoding="utf-8")
+    assert (tmp_path / "transcript.srt").read_text(encoding="utf-8").count("話者") == 7
+    docx = [p.text for p in Document(str(tmp_path / "minutes.docx")).paragraphs if p.text.startswith("話者")]
+    assert [p.split("　")[0] for p in docx] == ["話者1", "話者2", "話者1", "話者2", "話者1", "話者2", "話者1"]
 
 
 @pytest.mark.parametrize("value", [-1, 21, "2", True, 1.5])
-def test_bad_speaker_count_is_refused(value: object) -> None:
+@pytest.mark.parametrize("field", ["speakers", "min_speakers", "max_speakers"])
+def test_bad_speaker_count_is_refused(field: str, value: object) -> None:
     with pytest.raises(JobInputError) as caught:
-        validate_params({"speakers": value})
-    assert caught.value.details["field"] == "speakers"
+        validate_params({field: value})
+    assert caught.value.details["field"] == field
+
+
+def test_bounds_must_be_in_order() -> None:
+    with pytest.raises(JobInputError) as caught:
+        validate_params({"min_speakers": 4, "max_speakers": 2})
+    assert caught.value.details["field"] == "min_speakers"
+    assert validate_params({"max_speakers": 3})["diarize"] is True
 
 
 def test_a_count_turns_speakers_on() -> None:
