@@ -5,27 +5,35 @@ confirmation page) with 1 and 2 concurrent contexts; system B (tree menu,
 labels in <th>, an XHR-filled select, a confirm() dialog before 登録; the
 target allows one job at a time) with 1; system C (a frameset, two search
 windows per record, an era select, 全角 摘要, a 確認 screen) with 1. Prints
-one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c]``.
+one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c] [--busy]``.
 
 Both sides are timed from launching Chromium to the last record, login
 included; the job also reads and checks the records, commits each record's
 state before and after typing it, and writes its results, because that is the
-job. Fairness on a busy machine: one unmeasured warm-up run of each side
+job. Fairness on a busy machine: one short unmeasured warm-up run of each side
 first (imports, Chromium's files in the page cache), then R rounds with the
 order swapped each round (job, bare, bare, job, ...), so neither side always
 runs first or last, and every system in each round (interleaved), so a change
-of the machine's load touches all of them; the ratio is of the summed times. ``cpu_ms_per_record``
-(this process, its finished children — each run's Playwright driver and its
-Chromium — and the stand-in app) moves less with other load than wall time.
+of the machine's load touches all of them; the ratio is of the summed times,
+and ``ratio_by_round`` shows how much it moves from round to round (noise).
+``cpu_ms_per_record`` moves less with other load than wall time; it is split
+into ``python`` (this process: the job's own work, or the bare loop's
+Playwright client), ``browser`` (the run's finished children: its Playwright
+driver and its Chromium) and ``app`` (the stand-in).
+
+``--busy`` keeps another process burning one core for the whole run (the
+issue's "machine busy" case); without it the run is as idle as the machine is.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +60,7 @@ from jobs.rpa.models import TABLES  # noqa: E402
 SAMPLES = REPO / "jobs" / "rpa" / "samples"
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
 USER, PASSWORD = "bench", "bench-password"
+WARMUP_RECORDS = 3  # enough to load every screen once
 Row = list[str]
 
 
@@ -274,18 +283,24 @@ def chromium_rss_mb() -> float:
     return round(sum(kb for pid, kb in rss.items() if ours(pid)) / 1024, 1)
 
 
-def cpu_seconds(app: Child) -> float:
-    """CPU time used so far by this process, its waited-for children and the app."""
+CPU_PARTS = ("python", "browser", "app")
+
+
+def cpu_seconds(app: Child) -> dict[str, float]:
+    """CPU time used so far by this process, its waited-for children (each
+    finished run's Playwright driver, which waited for its Chromium) and the app."""
     own = os.times()
     stat = Path(f"/proc/{app.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     app_ticks = int(stat[11]) + int(stat[12])  # utime, stime
-    return (
-        own.user + own.system + own.children_user + own.children_system + app_ticks / os.sysconf("SC_CLK_TCK")
-    )
+    return {
+        "python": own.user + own.system,
+        "browser": own.children_user + own.children_system,
+        "app": app_ticks / os.sysconf("SC_CLK_TCK"),
+    }
 
 
-def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[float, float, float]:
-    """(seconds, peak Chromium RSS in MB, CPU seconds) for ``contexts`` parallel runs."""
+def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[float, float, dict[str, float]]:
+    """(seconds, peak Chromium RSS in MB, CPU seconds by part) for ``contexts`` parallel runs."""
     peak, done = [0.0], threading.Event()
 
     def sample() -> None:
@@ -302,38 +317,56 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
         t.start()
     for t in threads:
         t.join()
-    elapsed, cpu = time.monotonic() - start, cpu_seconds(app) - cpu
+    elapsed, after = time.monotonic() - start, cpu_seconds(app)
+    used = {part: after[part] - cpu[part] for part in CPU_PARTS}
     done.set()
     sampler.join()
-    return elapsed, peak[0], cpu
+    return elapsed, peak[0], used
 
 
 @dataclass
 class Totals:
     """One (system, contexts) pair's measurements, summed over the rounds."""
 
-    seconds: dict[str, float]
-    cpu: dict[str, float]
+    seconds: dict[str, list[float]]  # each round's
+    cpu: dict[str, dict[str, float]]
     peak: dict[str, float]
 
     @classmethod
     def empty(cls) -> Totals:
-        return cls(dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0))
+        return cls(
+            {side: [] for side in SIDES},
+            {side: dict.fromkeys(CPU_PARTS, 0.0) for side in SIDES},
+            dict.fromkeys(SIDES, 0.0),
+        )
 
-    def add(self, side: str, elapsed: float, mem: float, used: float) -> None:
-        self.seconds[side] += elapsed
-        self.cpu[side] += used
+    def add(self, side: str, elapsed: float, mem: float, used: dict[str, float]) -> None:
+        self.seconds[side].append(elapsed)
+        for part in CPU_PARTS:
+            self.cpu[side][part] += used[part]
         self.peak[side] = max(self.peak[side], mem)
 
     def report(self, records: int) -> dict[str, object]:
-        rpm = {side: round(records / self.seconds[side] * 60, 1) for side in SIDES}
+        total = {side: sum(self.seconds[side]) for side in SIDES}
+        rpm = {side: round(records / total[side] * 60, 1) for side in SIDES}
+        cpu = {
+            side: {part: round(self.cpu[side][part] / records * 1000) for part in CPU_PARTS} for side in SIDES
+        }
+        job_cpu, bare_cpu = sum(self.cpu["job"].values()), sum(self.cpu["bare"].values())
         return {
             "job_records_per_minute": rpm["job"],
             "bare_records_per_minute": rpm["bare"],
-            "ratio": round(self.seconds["bare"] / self.seconds["job"], 3),
+            "ratio": round(total["bare"] / total["job"], 3),
+            "ratio_by_round": [
+                round(b / j, 3) for j, b in zip(self.seconds["job"], self.seconds["bare"], strict=True)
+            ],
             "target_ratio": 0.95,
-            "job_cpu_ms_per_record": round(self.cpu["job"] / records * 1000),
-            "bare_cpu_ms_per_record": round(self.cpu["bare"] / records * 1000),
+            "job_cpu_ms_per_record": round(job_cpu / records * 1000),
+            "bare_cpu_ms_per_record": round(bare_cpu / records * 1000),
+            "cpu_ratio": round(job_cpu / bare_cpu, 3),
+            "target_cpu_ratio": 1.05,
+            "job_cpu_ms_per_record_by_part": cpu["job"],
+            "bare_cpu_ms_per_record_by_part": cpu["bare"],
             "chromium_peak_rss_mb_job": self.peak["job"],
             "chromium_peak_rss_mb_bare": self.peak["bare"],
         }
@@ -348,20 +381,20 @@ class Bench:
 
     system: System
     app: Child
-    sides: dict[str, Callable[[str], None]]
+    sides: dict[str, Callable[[str, int], None]]
     close: Callable[[], None]
 
 
-def start_bench(system: System, tmp: Path, n: int) -> Bench:
+def start_bench(system: System, tmp: Path) -> Bench:
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_USER"] = USER
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_PASSWORD"] = PASSWORD
     app, url = start_app(tmp, system.name)
     engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
     ledger = SqlRecordLedger(session_factory(engine))
-    sides: dict[str, Callable[[str], None]] = {
-        "job": lambda p: job(system, tmp, url, ledger, p, n),
-        "bare": lambda p: bare(system, url, p, n),
+    sides: dict[str, Callable[[str, int], None]] = {
+        "job": lambda p, n: job(system, tmp, url, ledger, p, n),
+        "bare": lambda p, n: bare(system, url, p, n),
     }
 
     def close() -> None:
@@ -376,14 +409,15 @@ def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict
     job on odd ones), so a change in the machine's load touches them all."""
     for b in benches:  # unmeasured: see the docstring
         name = b.system.name.upper()
-        b.sides["job"](f"WARMUP-J{name}")
-        b.sides["bare"](f"WARMUP-B{name}")
+        b.sides["job"](f"WARMUP-J{name}", min(n, WARMUP_RECORDS))
+        b.sides["bare"](f"WARMUP-B{name}", min(n, WARMUP_RECORDS))
     totals = {(b.system.name, c): Totals.empty() for b in benches for c in b.system.contexts}
     for r in range(rounds):
         for b in benches:
             for contexts in b.system.contexts:
                 for side in SIDES if r % 2 == 0 else SIDES[::-1]:
-                    totals[b.system.name, contexts].add(side, *measure(b.sides[side], contexts, b.app))
+                    work = functools.partial(b.sides[side], n=n)
+                    totals[b.system.name, contexts].add(side, *measure(work, contexts, b.app))
     report: dict[str, dict[str, object]] = {}
     for b in benches:
         report[f"system_{b.system.name}"] = {"script": b.system.script.name} | {
@@ -396,24 +430,32 @@ def main() -> None:
     # SIGTERM (a timeout) unwinds like Ctrl-C, so the stand-ins are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=60)
+    parser.add_argument("--records", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--systems", default="a,b,c")
+    parser.add_argument("--busy", action="store_true", help="another process burns one core meanwhile")
     args = parser.parse_args()
     report: dict[str, object] = {
         "benchmark": "rpa_entry",
         "records_per_context": args.records,
         "rounds": args.rounds,
+        "busy": args.busy,
         "load_average_at_start": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
     benches: list[Bench] = []
+    burner: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-rpa-") as folder:
         try:
             for name in args.systems.split(","):
-                benches.append(start_bench(SYSTEMS[name], Path(folder), args.records))
+                benches.append(start_bench(SYSTEMS[name], Path(folder)))
+            if args.busy:
+                burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             report |= run_interleaved(benches, args.records, args.rounds)
         finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
             for b in benches:
                 b.close()
     report["load_average_at_end"] = os.getloadavg()[0]
