@@ -86,6 +86,10 @@ class TargetSession:
         # looked at it while steps work in a frame or window: one that has not
         # cannot have turned into the login page, so it is not queried again.
         self._top_moved = True
+        # Navigations seen (any frame), and the scope and count at which the
+        # session-ended page was last looked for there and not found.
+        self._navigations = 0
+        self._looked_at: tuple[Any, int] | None = None
         self._uses = 0
         # Set when an unexpected dialog closed the page: its close may still be
         # in flight when the next record starts, so is_closed() alone can lie.
@@ -126,6 +130,7 @@ class TargetSession:
         # The top document, or a frame a ``frame`` step works in.
         if not response.request.is_navigation_request():
             return
+        self._navigations += 1
         try:
             frame = response.frame
         except PlaywrightError:
@@ -304,10 +309,20 @@ class TargetSession:
         places = [self.scope]
         if self.scope is not self.page and self._top_moved:
             places.insert(0, self.page)
-        self._top_moved = False
+        self._top_moved, seen = False, self._navigations
         with contextlib.suppress(PlaywrightError):  # a window that closed itself meanwhile
             if any(p.locator(expired).count() for p in places):
                 raise SessionExpired()
+            self._looked_at = (self.scope, seen)
+
+    def _looked_at_since_load(self) -> bool:
+        """The scope's document was found not to be the session-ended page and
+        nothing has navigated since (a response would have said so)."""
+        return (
+            self._looked_at is not None
+            and self._looked_at[0] is self.scope
+            and self._looked_at[1] == self._navigations
+        )
 
     def _check_validation(self) -> None:
         found = self.scope.locator(self.target.validation_messages)
@@ -320,9 +335,10 @@ class TargetSession:
         # round trip here, and the two are told apart only when something matched.
         expired = self.target.session_expired
         if expired is not None and not self._logging_in:
-            either = found.or_(self.scope.locator(expired))
+            either, seen = found.or_(self.scope.locator(expired)), self._navigations
             with contextlib.suppress(PlaywrightError):  # see _check_expired
                 if either.count() == 0 and (self.scope is self.page or not self._top_moved):
+                    self._looked_at = (self.scope, seen)
                     return
             self._check_expired()
         if found.count() == 0:
@@ -384,7 +400,9 @@ class TargetSession:
         wanted = (
             self.scope.get_by_text(args["text"]) if "text" in args else self.scope.locator(args["selector"])
         )
-        if self.target.session_expired is None:
+        if self.target.session_expired is None or self._looked_at_since_load():
+            # An ``expect`` right after a checked navigating click: the document
+            # it waits in was looked at already (two round trips fewer per record).
             wanted.first.wait_for()
             return
         # The screen a link opened in another frame may be the session-ended
