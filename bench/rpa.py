@@ -385,7 +385,7 @@ class Bench:
 
     system: System
     app: Child
-    sides: dict[str, Callable[[str, int], None]]
+    sides: dict[str, Callable[[int, str], None]]  # (records, prefix)
     close: Callable[[], None]
 
 
@@ -396,9 +396,9 @@ def start_bench(system: System, tmp: Path) -> Bench:
     engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
     ledger = SqlRecordLedger(session_factory(engine))
-    sides: dict[str, Callable[[str, int], None]] = {
-        "job": lambda p, n: job(system, tmp, url, ledger, p, n),
-        "bare": lambda p, n: bare(system, url, p, n),
+    sides: dict[str, Callable[[int, str], None]] = {
+        "job": lambda n, p: job(system, tmp, url, ledger, p, n),
+        "bare": lambda n, p: bare(system, url, p, n),
     }
 
     def close() -> None:
@@ -413,14 +413,14 @@ def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict
     job on odd ones), so a change in the machine's load touches them all."""
     for b in benches:  # unmeasured: see the docstring
         name = b.system.name.upper()
-        b.sides["job"](f"WARMUP-J{name}", min(n, WARMUP_RECORDS))
-        b.sides["bare"](f"WARMUP-B{name}", min(n, WARMUP_RECORDS))
+        b.sides["job"](min(n, WARMUP_RECORDS), f"WARMUP-J{name}")
+        b.sides["bare"](min(n, WARMUP_RECORDS), f"WARMUP-B{name}")
     totals = {(b.system.name, c): Totals.empty() for b in benches for c in b.system.contexts}
     for r in range(rounds):
         for b in benches:
             for contexts in b.system.contexts:
                 for side in SIDES if r % 2 == 0 else SIDES[::-1]:
-                    work = functools.partial(b.sides[side], n=n)
+                    work = functools.partial(b.sides[side], n)
                     totals[b.system.name, contexts].add(side, *measure(work, contexts, b.app))
     report: dict[str, dict[str, object]] = {}
     for b in benches:
