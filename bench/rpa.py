@@ -18,8 +18,8 @@ of the machine's load touches all of them; the ratio is of the summed times,
 and ``ratio_by_round`` shows how much it moves from round to round (noise).
 ``cpu_ms_per_record`` moves less with other load than wall time; it is split
 into ``python`` (this process: the job's own work, or the bare loop's
-Playwright client), ``browser`` (the run's finished children: its Playwright
-driver and its Chromium) and ``app`` (the stand-in).
+Playwright client), ``browser`` (the run's Playwright driver, its Chromium and
+Chromium's renderers, sampled from /proc) and ``app`` (the stand-in).
 
 ``--busy`` keeps another process burning one core for the whole run (the
 issue's "machine busy" case); without it the run is as idle as the machine is.
@@ -257,9 +257,13 @@ def bare(system: System, url: str, prefix: str, n: int) -> None:
             system.row(page, r)
 
 
-def chromium_rss_mb() -> float:
-    """RSS of the Chromium processes this benchmark started (not anybody else's)."""
-    parents, rss = {}, {}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def our_processes() -> dict[int, tuple[str, int, float]]:
+    """(name, RSS in kB, CPU seconds) of every process this benchmark started,
+    at any depth (not anybody else's)."""
+    parents, seen = {}, {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = dict(
@@ -267,11 +271,12 @@ def chromium_rss_mb() -> float:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                 if ":" in line
             )
-            parents[int(pid)] = int(status["PPid"])
-            if "chromium" in status["Name"] and "VmRSS" in status:
-                rss[int(pid)] = int(status["VmRSS"].split()[0])
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, KeyError, ValueError):
             continue
+        parents[int(pid)] = int(status["PPid"])
+        rss = int(status["VmRSS"].split()[0]) if "VmRSS" in status else 0
+        seen[int(pid)] = (status["Name"].strip(), rss, (int(stat[11]) + int(stat[12])) / TICK)
 
     def ours(pid: int) -> bool:
         while pid > 1:
@@ -280,34 +285,38 @@ def chromium_rss_mb() -> float:
                 return True
         return False
 
-    return round(sum(kb for pid, kb in rss.items() if ours(pid)) / 1024, 1)
+    return {pid: v for pid, v in seen.items() if ours(pid)}
 
 
 CPU_PARTS = ("python", "browser", "app")
 
 
 def cpu_seconds(app: Child) -> dict[str, float]:
-    """CPU time used so far by this process, its waited-for children (each
-    finished run's Playwright driver, which waited for its Chromium) and the app."""
+    """CPU time used so far by this process and by the app."""
     own = os.times()
     stat = Path(f"/proc/{app.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    app_ticks = int(stat[11]) + int(stat[12])  # utime, stime
-    return {
-        "python": own.user + own.system,
-        "browser": own.children_user + own.children_system,
-        "app": app_ticks / os.sysconf("SC_CLK_TCK"),
-    }
+    return {"python": own.user + own.system, "app": (int(stat[11]) + int(stat[12])) / TICK}
 
 
 def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[float, float, dict[str, float]]:
-    """(seconds, peak Chromium RSS in MB, CPU seconds by part) for ``contexts`` parallel runs."""
+    """(seconds, peak Chromium RSS in MB, CPU seconds by part) for ``contexts`` parallel runs.
+
+    The browser's CPU (each run's Playwright driver, its Chromium and every
+    process Chromium starts) is sampled from /proc every half second, each
+    process's last figure kept: a Chromium that exits before its renderers
+    does not wait for them, so ``os.times()``'s children would miss them."""
     peak, spent, done = [0.0], [0.0], threading.Event()
+    before = set(our_processes())  # the stand-ins and their children
+    browser_cpu: dict[int, float] = {}
 
     def sample() -> None:
         # Reading /proc costs this process CPU in proportion to wall time (and
         # to how many processes the machine runs): not the measured side's.
         while not done.wait(0.5):
-            peak[0] = max(peak[0], chromium_rss_mb())
+            new = {pid: v for pid, v in our_processes().items() if pid not in before}
+            browser_cpu.update({pid: cpu for pid, (_, _, cpu) in new.items()})
+            rss = sum(kb for name, kb, _ in new.values() if "chrom" in name)
+            peak[0] = max(peak[0], round(rss / 1024, 1))
             spent[0] = time.thread_time()
 
     threads = [
@@ -321,10 +330,11 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
     for t in threads:
         t.join()
     elapsed, after = time.monotonic() - start, cpu_seconds(app)
-    used = {part: after[part] - cpu[part] for part in CPU_PARTS}
-    used["python"] -= spent[0]
     done.set()
     sampler.join()
+    used = {part: after[part] - cpu[part] for part in ("python", "app")}
+    used["python"] -= spent[0]
+    used["browser"] = sum(browser_cpu.values())
     return elapsed, peak[0], used
 
 
