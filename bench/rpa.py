@@ -319,8 +319,16 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
             peak[0] = max(peak[0], round(rss / 1024, 1))
             spent[0] = time.thread_time()
 
+    failures: list[BaseException] = []
+
+    def run_one(prefix: str) -> None:
+        try:
+            work(prefix)
+        except BaseException as exc:  # a side that stopped early would look fast
+            failures.append(exc)
+
     threads = [
-        threading.Thread(target=work, args=(f"P{uuid.uuid4().hex[:6].upper()}",)) for _ in range(contexts)
+        threading.Thread(target=run_one, args=(f"P{uuid.uuid4().hex[:6].upper()}",)) for _ in range(contexts)
     ]
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -332,6 +340,8 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
     elapsed, after = time.monotonic() - start, cpu_seconds(app)
     done.set()
     sampler.join()
+    if failures:
+        raise SystemExit(f"bench run failed, figures dropped: {failures[0]!r}"[:2000])
     used = {part: after[part] - cpu[part] for part in ("python", "app")}
     used["python"] -= spent[0]
     used["browser"] = sum(browser_cpu.values())
