@@ -56,6 +56,7 @@ from jobs.rpa import browser  # noqa: E402
 from jobs.rpa.core import run  # noqa: E402
 from jobs.rpa.ledger import SqlRecordLedger  # noqa: E402
 from jobs.rpa.models import TABLES  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 SAMPLES = REPO / "jobs" / "rpa" / "samples"
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
@@ -198,7 +199,13 @@ def choose(page: Any, main: Any, button: str, field: str, value: str, column: in
     with window.expect_navigation():
         window.click("input[type=submit][value='検索']")
     with window.expect_event("close"):
-        window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
+        try:
+            window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
+        except PlaywrightError:
+            # The click closes its own window; on a busy machine the close can
+            # come before Playwright's answer to the click (the job allows it too).
+            if not window.is_closed():
+                raise
 
 
 def row_c(page: Any, r: Row) -> None:
