@@ -48,6 +48,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+
 from digilabo.embedded import Child, start_standin  # noqa: E402
 from jobs.db import make_engine, session_factory  # noqa: E402
 from jobs.models import Base  # noqa: E402
@@ -56,7 +58,6 @@ from jobs.rpa import browser  # noqa: E402
 from jobs.rpa.core import run  # noqa: E402
 from jobs.rpa.ledger import SqlRecordLedger  # noqa: E402
 from jobs.rpa.models import TABLES  # noqa: E402
-from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 SAMPLES = REPO / "jobs" / "rpa" / "samples"
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
