@@ -30,8 +30,9 @@ def test_system_c_record_costs_few_extra_browser_queries(
     one per window opened and one per wait that follows a frame's link
     (the top page and waits right after a checked click are not asked again):
     7 a record, one after the login and one for the top page the login
-    loaded. Before they were merged and skipped where nothing changed it was
-    23 a record."""
+    loaded; an ``expect`` asks again when a navigation event comes late, so
+    up to 8 are allowed. Before they were merged and skipped where nothing
+    changed it was 23 a record (71 here)."""
     sent: Counter[str] = Counter()
     send = connection.Connection.send_message_to_server
 
@@ -43,4 +44,4 @@ def test_system_c_record_costs_few_extra_browser_queries(
     rows = [record(n) for n in range(1, 4)]
     outcome = run(jobs_c.context(script_text(SCRIPT_C), write_records(tmp_path / "r.csv", rows)))
     assert Counter(r["状態コード"] for r in read_results(outcome.outputs[0].path)) == {"entered": 3}
-    assert sent["queryCount"] <= 7 * 3 + 2, sent
+    assert sent["queryCount"] <= 8 * 3 + 2, sent
