@@ -5,27 +5,35 @@ confirmation page) with 1 and 2 concurrent contexts; system B (tree menu,
 labels in <th>, an XHR-filled select, a confirm() dialog before 登録; the
 target allows one job at a time) with 1; system C (a frameset, two search
 windows per record, an era select, 全角 摘要, a 確認 screen) with 1. Prints
-one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c]``.
+one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c] [--busy]``.
 
 Both sides are timed from launching Chromium to the last record, login
 included; the job also reads and checks the records, commits each record's
 state before and after typing it, and writes its results, because that is the
-job. Fairness on a busy machine: one unmeasured warm-up run of each side
+job. Fairness on a busy machine: one short unmeasured warm-up run of each side
 first (imports, Chromium's files in the page cache), then R rounds with the
 order swapped each round (job, bare, bare, job, ...), so neither side always
 runs first or last, and every system in each round (interleaved), so a change
-of the machine's load touches all of them; the ratio is of the summed times. ``cpu_ms_per_record``
-(this process, its finished children — each run's Playwright driver and its
-Chromium — and the stand-in app) moves less with other load than wall time.
+of the machine's load touches all of them; the ratio is of the summed times,
+and ``ratio_by_round`` shows how much it moves from round to round (noise).
+``cpu_ms_per_record`` moves less with other load than wall time; it is split
+into ``python`` (this process: the job's own work, or the bare loop's
+Playwright client), ``browser`` (the run's Playwright driver, its Chromium and
+Chromium's renderers, sampled from /proc) and ``app`` (the stand-in).
+
+``--busy`` keeps another process burning one core for the whole run (the
+issue's "machine busy" case); without it the run is as idle as the machine is.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +48,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+
 from digilabo.embedded import Child, start_standin  # noqa: E402
 from jobs.db import make_engine, session_factory  # noqa: E402
 from jobs.models import Base  # noqa: E402
@@ -52,6 +62,7 @@ from jobs.rpa.models import TABLES  # noqa: E402
 SAMPLES = REPO / "jobs" / "rpa" / "samples"
 HEADERS = ["整理番号", "起票日", "款", "項", "目", "節", "金額", "支払先", "件名"]
 USER, PASSWORD = "bench", "bench-password"
+WARMUP_RECORDS = 3  # enough to load every screen once
 Row = list[str]
 
 
@@ -189,7 +200,13 @@ def choose(page: Any, main: Any, button: str, field: str, value: str, column: in
     with window.expect_navigation():
         window.click("input[type=submit][value='検索']")
     with window.expect_event("close"):
-        window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
+        try:
+            window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
+        except PlaywrightError:
+            # The click closes its own window; on a busy machine the close can
+            # come before Playwright's answer to the click (the job allows it too).
+            if not window.is_closed():
+                raise
 
 
 def row_c(page: Any, r: Row) -> None:
@@ -248,9 +265,13 @@ def bare(system: System, url: str, prefix: str, n: int) -> None:
             system.row(page, r)
 
 
-def chromium_rss_mb() -> float:
-    """RSS of the Chromium processes this benchmark started (not anybody else's)."""
-    parents, rss = {}, {}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def our_processes() -> dict[int, tuple[str, int, float]]:
+    """(name, RSS in kB, CPU seconds) of every process this benchmark started,
+    at any depth (not anybody else's)."""
+    parents, seen = {}, {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = dict(
@@ -258,11 +279,12 @@ def chromium_rss_mb() -> float:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                 if ":" in line
             )
-            parents[int(pid)] = int(status["PPid"])
-            if "chromium" in status["Name"] and "VmRSS" in status:
-                rss[int(pid)] = int(status["VmRSS"].split()[0])
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, KeyError, ValueError):
             continue
+        parents[int(pid)] = int(status["PPid"])
+        rss = int(status["VmRSS"].split()[0]) if "VmRSS" in status else 0
+        seen[int(pid)] = (status["Name"].strip(), rss, (int(stat[11]) + int(stat[12])) / TICK)
 
     def ours(pid: int) -> bool:
         while pid > 1:
@@ -271,29 +293,50 @@ def chromium_rss_mb() -> float:
                 return True
         return False
 
-    return round(sum(kb for pid, kb in rss.items() if ours(pid)) / 1024, 1)
+    return {pid: v for pid, v in seen.items() if ours(pid)}
 
 
-def cpu_seconds(app: Child) -> float:
-    """CPU time used so far by this process, its waited-for children and the app."""
+CPU_PARTS = ("python", "browser", "app")
+
+
+def cpu_seconds(app: Child) -> dict[str, float]:
+    """CPU time used so far by this process and by the app."""
     own = os.times()
     stat = Path(f"/proc/{app.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    app_ticks = int(stat[11]) + int(stat[12])  # utime, stime
-    return (
-        own.user + own.system + own.children_user + own.children_system + app_ticks / os.sysconf("SC_CLK_TCK")
-    )
+    return {"python": own.user + own.system, "app": (int(stat[11]) + int(stat[12])) / TICK}
 
 
-def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[float, float, float]:
-    """(seconds, peak Chromium RSS in MB, CPU seconds) for ``contexts`` parallel runs."""
-    peak, done = [0.0], threading.Event()
+def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[float, float, dict[str, float]]:
+    """(seconds, peak Chromium RSS in MB, CPU seconds by part) for ``contexts`` parallel runs.
+
+    The browser's CPU (each run's Playwright driver, its Chromium and every
+    process Chromium starts) is sampled from /proc every half second, each
+    process's last figure kept: a Chromium that exits before its renderers
+    does not wait for them, so ``os.times()``'s children would miss them."""
+    peak, spent, done = [0.0], [0.0], threading.Event()
+    before = set(our_processes())  # the stand-ins and their children
+    browser_cpu: dict[int, float] = {}
 
     def sample() -> None:
+        # Reading /proc costs this process CPU in proportion to wall time (and
+        # to how many processes the machine runs): not the measured side's.
         while not done.wait(0.5):
-            peak[0] = max(peak[0], chromium_rss_mb())
+            new = {pid: v for pid, v in our_processes().items() if pid not in before}
+            browser_cpu.update({pid: cpu for pid, (_, _, cpu) in new.items()})
+            rss = sum(kb for name, kb, _ in new.values() if "chrom" in name)
+            peak[0] = max(peak[0], round(rss / 1024, 1))
+            spent[0] = time.thread_time()
+
+    failures: list[BaseException] = []
+
+    def run_one(prefix: str) -> None:
+        try:
+            work(prefix)
+        except BaseException as exc:  # a side that stopped early would look fast
+            failures.append(exc)
 
     threads = [
-        threading.Thread(target=work, args=(f"P{uuid.uuid4().hex[:6].upper()}",)) for _ in range(contexts)
+        threading.Thread(target=run_one, args=(f"P{uuid.uuid4().hex[:6].upper()}",)) for _ in range(contexts)
     ]
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -302,38 +345,60 @@ def measure(work: Callable[[str], None], contexts: int, app: Child) -> tuple[flo
         t.start()
     for t in threads:
         t.join()
-    elapsed, cpu = time.monotonic() - start, cpu_seconds(app) - cpu
+    elapsed, after = time.monotonic() - start, cpu_seconds(app)
     done.set()
     sampler.join()
-    return elapsed, peak[0], cpu
+    if failures:
+        raise SystemExit(f"bench run failed, figures dropped: {failures[0]!r}"[:2000])
+    used = {part: after[part] - cpu[part] for part in ("python", "app")}
+    used["python"] -= spent[0]
+    used["browser"] = sum(browser_cpu.values())
+    return elapsed, peak[0], used
 
 
 @dataclass
 class Totals:
     """One (system, contexts) pair's measurements, summed over the rounds."""
 
-    seconds: dict[str, float]
-    cpu: dict[str, float]
+    seconds: dict[str, list[float]]  # each round's
+    cpu: dict[str, dict[str, float]]
     peak: dict[str, float]
 
     @classmethod
     def empty(cls) -> Totals:
-        return cls(dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0), dict.fromkeys(SIDES, 0.0))
+        return cls(
+            {side: [] for side in SIDES},
+            {side: dict.fromkeys(CPU_PARTS, 0.0) for side in SIDES},
+            dict.fromkeys(SIDES, 0.0),
+        )
 
-    def add(self, side: str, elapsed: float, mem: float, used: float) -> None:
-        self.seconds[side] += elapsed
-        self.cpu[side] += used
+    def add(self, side: str, elapsed: float, mem: float, used: dict[str, float]) -> None:
+        self.seconds[side].append(elapsed)
+        for part in CPU_PARTS:
+            self.cpu[side][part] += used[part]
         self.peak[side] = max(self.peak[side], mem)
 
     def report(self, records: int) -> dict[str, object]:
-        rpm = {side: round(records / self.seconds[side] * 60, 1) for side in SIDES}
+        total = {side: sum(self.seconds[side]) for side in SIDES}
+        rpm = {side: round(records / total[side] * 60, 1) for side in SIDES}
+        cpu = {
+            side: {part: round(self.cpu[side][part] / records * 1000) for part in CPU_PARTS} for side in SIDES
+        }
+        job_cpu, bare_cpu = sum(self.cpu["job"].values()), sum(self.cpu["bare"].values())
         return {
             "job_records_per_minute": rpm["job"],
             "bare_records_per_minute": rpm["bare"],
-            "ratio": round(self.seconds["bare"] / self.seconds["job"], 3),
+            "ratio": round(total["bare"] / total["job"], 3),
+            "ratio_by_round": [
+                round(b / j, 3) for j, b in zip(self.seconds["job"], self.seconds["bare"], strict=True)
+            ],
             "target_ratio": 0.95,
-            "job_cpu_ms_per_record": round(self.cpu["job"] / records * 1000),
-            "bare_cpu_ms_per_record": round(self.cpu["bare"] / records * 1000),
+            "job_cpu_ms_per_record": round(job_cpu / records * 1000),
+            "bare_cpu_ms_per_record": round(bare_cpu / records * 1000),
+            "cpu_ratio": round(job_cpu / bare_cpu, 3),
+            "target_cpu_ratio": 1.05,
+            "job_cpu_ms_per_record_by_part": cpu["job"],
+            "bare_cpu_ms_per_record_by_part": cpu["bare"],
             "chromium_peak_rss_mb_job": self.peak["job"],
             "chromium_peak_rss_mb_bare": self.peak["bare"],
         }
@@ -348,20 +413,20 @@ class Bench:
 
     system: System
     app: Child
-    sides: dict[str, Callable[[str], None]]
+    sides: dict[str, Callable[[int, str], None]]  # (records, prefix)
     close: Callable[[], None]
 
 
-def start_bench(system: System, tmp: Path, n: int) -> Bench:
+def start_bench(system: System, tmp: Path) -> Bench:
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_USER"] = USER
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_PASSWORD"] = PASSWORD
     app, url = start_app(tmp, system.name)
     engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
     ledger = SqlRecordLedger(session_factory(engine))
-    sides: dict[str, Callable[[str], None]] = {
-        "job": lambda p: job(system, tmp, url, ledger, p, n),
-        "bare": lambda p: bare(system, url, p, n),
+    sides: dict[str, Callable[[int, str], None]] = {
+        "job": lambda n, p: job(system, tmp, url, ledger, p, n),
+        "bare": lambda n, p: bare(system, url, p, n),
     }
 
     def close() -> None:
@@ -376,14 +441,15 @@ def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict
     job on odd ones), so a change in the machine's load touches them all."""
     for b in benches:  # unmeasured: see the docstring
         name = b.system.name.upper()
-        b.sides["job"](f"WARMUP-J{name}")
-        b.sides["bare"](f"WARMUP-B{name}")
+        b.sides["job"](min(n, WARMUP_RECORDS), f"WARMUP-J{name}")
+        b.sides["bare"](min(n, WARMUP_RECORDS), f"WARMUP-B{name}")
     totals = {(b.system.name, c): Totals.empty() for b in benches for c in b.system.contexts}
     for r in range(rounds):
         for b in benches:
             for contexts in b.system.contexts:
                 for side in SIDES if r % 2 == 0 else SIDES[::-1]:
-                    totals[b.system.name, contexts].add(side, *measure(b.sides[side], contexts, b.app))
+                    work = functools.partial(b.sides[side], n)
+                    totals[b.system.name, contexts].add(side, *measure(work, contexts, b.app))
     report: dict[str, dict[str, object]] = {}
     for b in benches:
         report[f"system_{b.system.name}"] = {"script": b.system.script.name} | {
@@ -396,24 +462,32 @@ def main() -> None:
     # SIGTERM (a timeout) unwinds like Ctrl-C, so the stand-ins are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=60)
+    parser.add_argument("--records", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--systems", default="a,b,c")
+    parser.add_argument("--busy", action="store_true", help="another process burns one core meanwhile")
     args = parser.parse_args()
     report: dict[str, object] = {
         "benchmark": "rpa_entry",
         "records_per_context": args.records,
         "rounds": args.rounds,
+        "busy": args.busy,
         "load_average_at_start": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
     benches: list[Bench] = []
+    burner: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-rpa-") as folder:
         try:
             for name in args.systems.split(","):
-                benches.append(start_bench(SYSTEMS[name], Path(folder), args.records))
+                benches.append(start_bench(SYSTEMS[name], Path(folder)))
+            if args.busy:
+                burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             report |= run_interleaved(benches, args.records, args.rounds)
         finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
             for b in benches:
                 b.close()
     report["load_average_at_end"] = os.getloadavg()[0]

@@ -27,6 +27,7 @@ from jobs.rpa.script import Lookup, Step, Target
 
 log = logging.getLogger(__name__)
 SCREENSHOT_TIMEOUT_MS = 5000
+STAYED = object()  # a ``goto`` that found the page already there
 
 
 def _render(args: Mapping[str, Any], values: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
@@ -82,6 +83,14 @@ class TargetSession:
         self.tracing_chunk = False
         self.submitted = False
         self._status: int | None = None
+        # Whether the top document has navigated since ``_check_expired`` last
+        # looked at it while steps work in a frame or window: one that has not
+        # cannot have turned into the login page, so it is not queried again.
+        self._top_moved = True
+        # Navigations seen (any frame), and the scope and count at which the
+        # session-ended page was last looked for there and not found.
+        self._navigations = 0
+        self._looked_at: tuple[Any, int] | None = None
         self._uses = 0
         # Set when an unexpected dialog closed the page: its close may still be
         # in flight when the next record starts, so is_closed() alone can lie.
@@ -90,6 +99,10 @@ class TargetSession:
         # The job's attachment ZIP (``upload`` steps) and the voucher's 明細 lines.
         self.attachments: Attachments | None = None
         self._lines: Sequence[Mapping[str, str]] = ()
+        # On the context, so every page and search window it opens is watched
+        # without subscribing each one (a round trip per window, per record).
+        self.context.on("response", self._on_response)
+        self.context.on("dialog", self._on_dialog)
         self.new_page()
 
     # --- pages -----------------------------------------------------------------------
@@ -99,13 +112,9 @@ class TargetSession:
         old, self.page, self._uses = self.page, self.context.new_page(), 0
         self.scope = self.page
         self._page_spent = False
-        self._watch(self.page)
+        self._top_moved = True
         if old is not None and not old.is_closed():
             old.close()
-
-    def _watch(self, page: Any) -> None:
-        page.on("response", self._on_response)
-        page.on("dialog", self._on_dialog)
 
     def next_record(self) -> None:
         self._uses += 1
@@ -123,9 +132,17 @@ class TargetSession:
 
     def _on_response(self, response: Any) -> None:
         # The top document, or a frame a ``frame`` step works in.
-        frame = response.frame
-        if response.request.is_navigation_request() and (frame.parent_frame is None or frame == self.scope):
+        if not response.request.is_navigation_request():
+            return
+        self._navigations += 1
+        try:
+            frame = response.frame
+        except PlaywrightError:
+            return  # a new window's first document: its frame does not exist yet
+        if frame.parent_frame is None or frame == self.scope:
             self._status = response.status
+            if frame.parent_frame is None and frame.page is self.page:
+                self._top_moved = True
 
     def close(self) -> None:
         self.context.close()
@@ -247,7 +264,7 @@ class TargetSession:
         self._check_status()
         if args.get("navigation"):
             self._check_validation()
-        elif step.action == "goto":
+        elif step.action == "goto" and result is not STAYED:  # nothing loaded: nothing to look at
             self._check_expired()
         return result if isinstance(result, str) else None
 
@@ -267,7 +284,6 @@ class TargetSession:
                 return
             timeout = float(args.get("timeout_seconds", self.target.timeout_seconds)) * 1000
             popup = windows.open_popup(self.page, outer, args["selector"], timeout, args.get("key"))
-            self._watch(popup)
             self.scope = popup
             self._check_expired()  # the window may open on the session-ended page
             windows.run_in_popup(
@@ -319,31 +335,56 @@ class TargetSession:
         expired = self.target.session_expired
         if expired is None or self._logging_in:
             return
-        places = [self.page] if self.scope is self.page else [self.page, self.scope]
+        # Each place is one round trip to the browser, and this runs several
+        # times per record: the top page only when it is the scope or has moved.
+        places = [self.scope]
+        if self.scope is not self.page and self._top_moved:
+            places.insert(0, self.page)
+        self._top_moved, seen = False, self._navigations
         with contextlib.suppress(PlaywrightError):  # a window that closed itself meanwhile
             if any(p.locator(expired).count() for p in places):
                 raise SessionExpired()
+            self._looked_at = (self.scope, seen)
+
+    def _looked_at_since_load(self) -> bool:
+        """The scope's document was found not to be the session-ended page and
+        nothing has navigated since (a response would have said so)."""
+        return (
+            self._looked_at is not None
+            and self._looked_at[0] is self.scope
+            and self._looked_at[1] == self._navigations
+        )
 
     def _check_validation(self) -> None:
-        self._check_expired()
         found = self.scope.locator(self.target.validation_messages)
         # On every record's path (after each navigating click), so it must be cheap.
         # count() queries in Playwright's utility world, which the other steps use
         # anyway; all_inner_texts() evaluates in the page's main world, which sets up
         # Playwright's injected script a second time on every new document. Texts are
-        # read only when there is something to read.
+        # read only when there is something to read. The session-ended page is
+        # asked for in the same query (or_): a record that goes through costs one
+        # round trip here, and the two are told apart only when something matched.
+        expired = self.target.session_expired
+        if expired is not None and not self._logging_in:
+            either, seen = found.or_(self.scope.locator(expired)), self._navigations
+            with contextlib.suppress(PlaywrightError):  # see _check_expired
+                if either.count() == 0 and (self.scope is self.page or not self._top_moved):
+                    self._looked_at = (self.scope, seen)
+                    return
+            self._check_expired()
         if found.count() == 0:
             return
         messages = [t.strip() for t in found.all_inner_texts() if t.strip()]
         if messages:
             raise RecordRejected(" ／ ".join(messages))
 
-    def _do_goto(self, args: dict[str, Any]) -> None:
+    def _do_goto(self, args: dict[str, Any]) -> object:
         # ``skip_if_there``: a frameset whose address never changes is reloaded
         # only on a fresh page (four requests fewer per record, as by hand).
         if args.get("skip_if_there") and self.scope.url == urljoin(f"{self.base_url}/", args["url"]):
-            return
+            return STAYED
         self.scope.goto(args["url"])
+        return None
 
     def _do_fill(self, args: dict[str, Any]) -> None:
         self.scope.fill(args["selector"], args["value"])
@@ -434,7 +475,9 @@ class TargetSession:
         wanted = (
             self.scope.get_by_text(args["text"]) if "text" in args else self.scope.locator(args["selector"])
         )
-        if self.target.session_expired is None:
+        if self.target.session_expired is None or self._looked_at_since_load():
+            # An ``expect`` right after a checked navigating click: the document
+            # it waits in was looked at already (two round trips fewer per record).
             wanted.first.wait_for()
             return
         # The screen a link opened in another frame may be the session-ended
