@@ -43,5 +43,5 @@ def test_system_c_record_costs_few_extra_browser_queries(
     monkeypatch.setattr(connection.Connection, "send_message_to_server", counting)
     rows = [record(n) for n in range(1, 4)]
     outcome = run(jobs_c.context(script_text(SCRIPT_C), write_records(tmp_path / "r.csv", rows)))
-    assert Counter(r["状態コード"] for r in read_results(outcome.outputs[0].path)) == {"entered": 3}
+    assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 3}
     assert sent["queryCount"] <= 8 * 3 + 2, sent
