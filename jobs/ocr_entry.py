@@ -301,15 +301,17 @@ NO_ENTRY = "none"  # the form's 「入力しない」 choice (a select with one 
 def script_choices(session: Session, _viewer: store.Viewer) -> list[tuple[str, str]]:
     """「確認後に入力」 choices: not at all, or an approved script that reads
     OCR results (by name, version and the form it reads)."""
+    from jobs.ocr.portal import latest_templates
     from jobs.rpa.portal import approved_newest
 
+    # The form by its name, as the 帳票定義 list shows it (a department user reads no ids).
+    names = {t.template_id: t.name for t in latest_templates(session=session)}
     out = [(NO_ENTRY, "入力しない（読み取りと確認だけ）")]
     for row in approved_newest(session=session):
         script = parse_script(row.text)
         if script.from_ocr is not None:
-            out.append(
-                (row.script_id, f"{row.name}（第{row.version}版・帳票定義 {script.from_ocr.template}）")
-            )
+            form = names.get(script.from_ocr.template, script.from_ocr.template)
+            out.append((row.script_id, f"{row.name}（第{row.version}版・帳票「{form}」）"))
     return out
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from jobs.transcription.base_glossary import ERAS
 from jobs.transcription.segments import Segment
+from jobs.transcription.segments import Word as TimedWord
 
 MAX_DISTANCE = 0.34  # share of the term's phonemes that may differ
 # ... when the stretch is well-formed words only: then it may well be right
@@ -409,10 +410,62 @@ def correct_text(text: str, terms: Sequence[str], *, eras: bool = True) -> str:
 
 
 def correct_segments(segments: Sequence[Segment], terms: Sequence[str]) -> list[Segment]:
-    """Segments with glossary terms and era names put back (words dropped
-    where text changed)."""
+    """Segments with glossary terms and era names put back; a segment's
+    word timings follow its corrected text (``_retimed``)."""
     out = []
     for seg in segments:
-        text = correct_text(seg.text, terms)
-        out.append(seg if text == seg.text else replace(seg, text=text, words=None))
+        found = replacements(seg.text, terms)
+        if not found:
+            out.append(seg)
+            continue
+        text = seg.text
+        for m in reversed(found):
+            text = text[: m.start] + m.term + text[m.end :]
+        out.append(replace(seg, text=text, words=_retimed(seg, found)))
     return out
+
+
+def _retimed(seg: Segment, found: Sequence[Match]) -> tuple[TimedWord, ...] | None:
+    """The segment's words after the replacements: the words a replaced
+    stretch touches become one word holding the term (with the parts of the
+    first and last word outside the stretch), timed from the first to the
+    last. When the words do not spell the text (Whisper's word text can
+    differ from the cleaned segment text), one word spans the segment."""
+    if seg.words is None:
+        return None
+    spelled = "".join(w.text for w in seg.words)
+    if spelled.strip() != seg.text.strip():
+        text = seg.text
+        for m in reversed(found):
+            text = text[: m.start] + m.term + text[m.end :]
+        probability = min((w.probability for w in seg.words), default=0.0)
+        return (TimedWord(seg.start, seg.end, text, probability),)
+    lead = (len(spelled) - len(spelled.lstrip())) - (len(seg.text) - len(seg.text.lstrip()))
+    spans, at = [], -lead
+    for w in seg.words:
+        spans.append((at, at + len(w.text)))
+        at += len(w.text)
+    out: list[TimedWord] = []
+    i = 0
+    for m in found:
+        while i < len(seg.words) and spans[i][1] <= m.start:
+            out.append(seg.words[i])
+            i += 1
+        first = i
+        while i < len(seg.words) and spans[i][0] < m.end:
+            i += 1
+        touched = seg.words[first:i]
+        if not touched:
+            continue
+        head = touched[0].text[: max(0, m.start - spans[first][0])]
+        tail = touched[-1].text[max(0, m.end - spans[i - 1][0]) :]
+        out.append(
+            TimedWord(
+                touched[0].start,
+                touched[-1].end,
+                head + m.term + tail,
+                min(w.probability for w in touched),
+            )
+        )
+    out.extend(seg.words[i:])
+    return tuple(out)

@@ -47,6 +47,7 @@ def test_submit_runs_on_worker_and_counts_savings(service: Service, dept: str) -
             "service": "echo",
             "service_label": "大文字化（テスト用）",
             "unit_label": "行",
+            "unit": "行",
             "saved_seconds": 300.0,
             "saved_hours": round(300 / 3600, 3),
             "units": 5.0,

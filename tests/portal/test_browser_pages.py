@@ -25,7 +25,7 @@ pytestmark = pytest.mark.parametrize("service", ["sqlite"], indirect=True)
 WIDTHS = (390, 1280)
 # Format and unit names a Japanese office reads as they are, file name
 # extensions, and OCR (part of the service's Japanese name, 帳票OCR).
-FORMATS = "CSV XLSX Excel Word SRT WebVTT JSON PDF PNG JPEG TIFF WAV MP3 M4A FLAC OGG WebM MP4 KB MB GB B"
+FORMATS = "CSV XLSX ZIP Excel Word SRT WebVTT JSON PDF PNG JPEG TIFF WAV MP3 M4A FLAC OGG WebM MP4 KB MB GB B"
 EXTENSIONS = "csv xlsx docx txt srt vtt json png pdf"
 ALLOWED = frozenset(f"{FORMATS} {EXTENSIONS} OCR".split())
 REASON = "入力データの3行目: 支払予定日（2025-13-01）が日付として読めません。正しい日付に直して、もう一度依頼してください。"

@@ -57,7 +57,7 @@ def test_system_c_faults_and_session_expiry_each_row_entered_once(jobs_c: Jobs, 
     assert refs == {f"T-{n:05d}": 1 for n in range(1, 5)}, [(r["reference"], r["message"]) for r in results]
     assert Counter(r["state"] for r in results) == {"entered": 4}
     assert outcome.summary["relogins"] >= 2
-    assert not any(r["状態"] == "対象システムが拒否" for r in results)
+    assert not any(r["state"] == "rejected" for r in results)
 
 
 def test_system_c_entered_through_frames_and_windows_then_found_exactly_across_pages(

@@ -130,7 +130,7 @@ def test_session_ending_mid_batch_logs_in_again_and_enters_each_row_once(
     assert Counter(r["state"] for r in results) == {"entered": 5}
     assert outcome.summary["relogins"] >= 2 and site.logins == outcome.summary["relogins"] + 1
     assert f"再ログイン {outcome.summary['relogins']}回" in outcome.summary["summary_line"]
-    assert not any(r["状態"] == "対象システムが拒否" for r in results)
+    assert not any(r["state"] == "rejected" for r in results)
 
 
 def test_look_up_matches_the_exact_reference_across_pages(jobs_f: Jobs, site: Site, tmp_path: Path) -> None:

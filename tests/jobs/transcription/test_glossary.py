@@ -12,7 +12,7 @@ import pytest
 from jobs.registry import JobContext
 from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.glossary import correct_segments, correct_text, replacements, words
-from jobs.transcription.segments import Segment
+from jobs.transcription.segments import Segment, Word
 from tests.jobs.transcription.conftest import GLOSSARY
 from tests.support.speech import MEETING
 
@@ -133,3 +133,16 @@ def test_the_sample_meeting_reads_reiwa_and_keeps_its_title(make_ctx: Callable[.
     KIND.run(ctx)
     first = (ctx.work_dir / "transcript.txt").read_text(encoding="utf-8").splitlines()[0]
     assert "令和7年度" in first and "防災対策検討会議" in first and "防災行政無線" not in first, first
+
+
+def test_word_timings_follow_a_corrected_segment() -> None:
+    """The era put back over 「0は」: the words it touched become one word
+    holding 令和, timed from the first to the last; the others are kept."""
+    pieces = [("0", 0.0, 0.3), ("は", 0.3, 0.5), ("7", 0.5, 0.7), ("年度", 0.7, 1.0), ("の", 1.0, 1.1)]
+    words = tuple(Word(a, b, t, 0.9) for t, a, b in pieces)
+    seg = Segment(0.0, 1.1, "0は7年度の", words=words)
+    (fixed,) = correct_segments([seg], [])
+    assert fixed.text == "令和7年度の"
+    assert fixed.words is not None and "".join(w.text for w in fixed.words) == fixed.text
+    assert (fixed.words[0].text, fixed.words[0].start, fixed.words[0].end) == ("令和", 0.0, 0.5)
+    assert fixed.words[1:] == words[2:]
