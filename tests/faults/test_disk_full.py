@@ -6,7 +6,6 @@ fit is refused with 507 and nothing half-written is kept."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from jobs.models import Artifact, Job
 from tests.faults.conftest import Cluster
 from tests.integration.helpers import submit, wait_finished
+from tests.support.disk import small_tmpfs
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster(max_upload_bytes=3 * 1024 * 1024)]
 DISK = 4 * 1024 * 1024
@@ -24,13 +24,8 @@ DISK = 4 * 1024 * 1024
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """tmpfs at the cluster's default storage directory (``var_dir/storage``)."""
-    storage = tmp_path / "storage"
-    storage.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(storage)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "storage", DISK) as storage:
         yield storage
-    finally:
-        subprocess.run(["umount", "-l", str(storage)], check=False)
 
 
 def lines(megabytes: float) -> bytes:

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from jobs import store
 from jobs.db import unit_of_work
 from tests.conftest import make_settings
 from tests.monitoring.test_monitoring import MONITORING
+from tests.support.disk import small_tmpfs
 
 FOR_S = 10
 SLACK_S = 30
@@ -110,13 +110,8 @@ def rules_copy(folder: Path) -> Path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """tmpfs at the stack's default storage folder (``var_dir/storage``)."""
-    storage = tmp_path / "storage"
-    storage.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(storage)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "storage", DISK) as storage:
         yield storage
-    finally:
-        subprocess.run(["umount", "-l", str(storage)], check=False)
 
 
 def start(name: str, argv: list[str], root: Path, url: str) -> Child:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,19 +18,15 @@ from jobs.restore import run_restore
 from jobs.schema import SchemaTooNew, head_revisions
 from tests.integration.helpers import submit
 from tests.operations.conftest import Sites, cli
+from tests.support.disk import small_tmpfs
 
 FUTURE = "0099_future"
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "small"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "small", 1024 * 1024) as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_backup_and_restore_commands_and_a_full_disk(sites: Sites, tmp_path: Path, small_disk: Path) -> None:
