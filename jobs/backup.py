@@ -22,7 +22,6 @@ whose content no longer matches its name is reported, never kept.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -36,11 +35,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import Connection, create_engine, make_url, text
 
-from jobs.artifacts import CHUNK, ArtifactStore
+from jobs.artifacts import ArtifactStore
 from jobs.errors import DISK_FULL_ERRNOS, DigilaboError
 from jobs.release import RELEASE
 from jobs.schema import revisions_of
@@ -235,43 +234,23 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 def copy_checked(source: str, target: str, sha256: str) -> None:
     """Copy, then hash the copy; the target appears (by rename) only when
-    its content matches its name. Raises ValueError on a mismatch. The data
-    is copied inside the kernel (``copy_file_range``, as ``cp`` does) and the
-    copy is hashed from the page cache: reading, hashing and writing through
-    Python buffers cost three times as much. Hashing the copy rather than the
-    source checks exactly the bytes the backup keeps. Plain string paths:
-    pathlib's objects cost more than the copy of a small file."""
+    its content matches its name. Raises ValueError on a mismatch.
+    ``shutil.copyfile`` copies inside the kernel on Linux, as ``cp`` does,
+    and the copy is hashed from the page cache: reading, hashing and
+    writing through Python buffers cost three times as much. Hashing the
+    copy rather than the source checks exactly the bytes the backup keeps.
+    Plain string paths: pathlib's objects cost more than the copy of a
+    small file."""
     part = target + ".part"
     try:
-        with open(source, "rb") as src, open(part, "wb") as dst:
-            _copy_data(src, dst)
-        with open(part, "rb") as copied:
-            found = hashlib.file_digest(copied, "sha256").hexdigest()
+        shutil.copyfile(source, part)
+        found = file_sha256(part)
         if found != sha256:
             raise ValueError(f"content hash {found} differs from its name")
         os.replace(part, target)
     finally:
         if os.path.lexists(part):
             os.unlink(part)
-
-
-def _copy_data(src: BinaryIO, dst: BinaryIO) -> None:
-    size = os.fstat(src.fileno()).st_size
-    copied = 0
-    try:
-        while copied < size:
-            step = os.copy_file_range(src.fileno(), dst.fileno(), size - copied)
-            if step == 0:  # the file shrank while we copied: the hash will tell
-                return
-            copied += step
-    except OSError as exc:
-        # Not offered between these file systems (older kernels, some FUSE
-        # and network mounts): copy through user space from where we are.
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-        src.seek(copied)
-        dst.seek(copied)
-        shutil.copyfileobj(src, dst, CHUNK)
 
 
 def copy_blobs(
@@ -359,12 +338,9 @@ def stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
