@@ -404,7 +404,11 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
 
 def correct_text(text: str, terms: Sequence[str], *, eras: bool = True) -> str:
     """``text`` with ``replacements`` made."""
-    for m in reversed(replacements(text, terms, eras=eras)):
+    return _replaced(text, replacements(text, terms, eras=eras))
+
+
+def _replaced(text: str, found: Sequence[Match]) -> str:
+    for m in reversed(found):  # from the end: earlier offsets stay right
         text = text[: m.start] + m.term + text[m.end :]
     return text
 
@@ -418,14 +422,12 @@ def correct_segments(segments: Sequence[Segment], terms: Sequence[str]) -> list[
         if not found:
             out.append(seg)
             continue
-        text = seg.text
-        for m in reversed(found):
-            text = text[: m.start] + m.term + text[m.end :]
-        out.append(replace(seg, text=text, words=_retimed(seg, found)))
+        text = _replaced(seg.text, found)
+        out.append(replace(seg, text=text, words=_retimed(seg, found, text)))
     return out
 
 
-def _retimed(seg: Segment, found: Sequence[Match]) -> tuple[TimedWord, ...] | None:
+def _retimed(seg: Segment, found: Sequence[Match], text: str) -> tuple[TimedWord, ...] | None:
     """The segment's words after the replacements: the words a replaced
     stretch touches become one word holding the term (with the parts of the
     first and last word outside the stretch), timed from the first to the
@@ -435,9 +437,6 @@ def _retimed(seg: Segment, found: Sequence[Match]) -> tuple[TimedWord, ...] | No
         return None
     spelled = "".join(w.text for w in seg.words)
     if spelled.strip() != seg.text.strip():
-        text = seg.text
-        for m in reversed(found):
-            text = text[: m.start] + m.term + text[m.end :]
         probability = min((w.probability for w in seg.words), default=0.0)
         return (TimedWord(seg.start, seg.end, text, probability),)
     lead = (len(spelled) - len(spelled.lstrip())) - (len(seg.text) - len(seg.text.lstrip()))
