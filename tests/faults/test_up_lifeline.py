@@ -7,6 +7,7 @@ one worker per pool. The measured times are printed for docs/operations.md.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,6 +77,18 @@ def using(var: Path) -> list[int]:
     return found
 
 
+def api_recorded(record: Path) -> bool:
+    """Whether up.json lists the API child (the last one up starts), so the record is final.
+
+    A text check for "api" matched the "api_url" key of the first, empty record.
+    """
+    try:
+        children = json.loads(record.read_text())["children"]
+    except (OSError, ValueError, KeyError):
+        return False  # not written yet, or caught mid-write
+    return any(child.get("name") == "api" for child in children)
+
+
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     stack = start_up(tmp_path_factory.mktemp("up-lifeline"), free_port())
@@ -89,7 +102,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
 
 def test_a_second_up_in_the_same_folder_refuses_at_once(first: Up) -> None:
     port = first.api.base_url.port
-    wait_for(lambda: "api" in (first.var / "up.json").read_text(), 30, "up to record its children")
+    wait_for(lambda: api_recorded(first.var / "up.json"), 30, "up to record its children")
     record = (first.var / "up.json").read_bytes()
     children = tree(first.process.pid)
     started = time.monotonic()
