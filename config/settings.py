@@ -200,6 +200,10 @@ class Settings(BaseSettings, TranscriptionSettings, OcrSettings, EntrySettings, 
 
     # Data protection.
     retention_days: int = Field(default=90, ge=1)
+    # A job page polls its job every second or two while it runs: one "view"
+    # per viewer and job within this window is enough to say who looked, and
+    # keeps the audit log readable. 0 audits every view.
+    audit_view_window_s: float = Field(default=600.0, ge=0)
     housekeeping_interval_s: float = Field(default=3600.0, ge=10)
 
     # Time-saved: manual seconds per unit of work, per service. Departments,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.errors import NotFound, Purged
-from jobs.models import Artifact, AuditEvent, Department, Job, User
+from jobs.models import Artifact, AuditEvent, Department, Job, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,29 @@ def audit(
             detail=detail,
         )
     )
+
+
+def audit_view(*, session: Session, viewer: Viewer, job_id: str, window_s: float) -> None:
+    """Audit a look at a job once per viewer, job and ``window_s``.
+
+    Who looked at what, and when first, is what an audit needs; the page's
+    polling while a job runs would otherwise write an entry every second.
+    """
+    if window_s > 0:
+        since = utcnow() - timedelta(seconds=window_s)
+        seen = session.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.job_id == job_id,
+                AuditEvent.action == "view",
+                AuditEvent.actor_id == viewer.user_id,
+                AuditEvent.at >= since,
+            )
+            .limit(1)
+        )
+        if seen is not None:
+            return
+    audit("view", session=session, viewer=viewer, job_id=job_id)
 
 
 def list_audit(

@@ -254,7 +254,9 @@ def list_jobs(
 def get_job(job_id: str, runtime: Runtime, session: Session, viewer: Viewer) -> JobPublic:
     """One job with its files; the view is audited."""
     job = store.get_job(job_id, session=session, viewer=viewer)
-    store.audit("view", session=session, viewer=viewer, job_id=job.id)
+    store.audit_view(
+        session=session, viewer=viewer, job_id=job.id, window_s=runtime.settings.audit_view_window_s
+    )
     return job_public(job, runtime, session=session)
 
 
