@@ -21,7 +21,7 @@ from jobs.ocr import store as templates
 from jobs.ocr.template import parse_template
 from tests.conftest import Service
 from tests.jobs.ocr import jumin
-from tests.portal.test_browser import SHOTS, _log_in, _shot, browser, person, portal_url  # noqa: F401
+from tests.portal.test_browser import SHOTS, _log_in, browser, person, portal_url  # noqa: F401
 from tests.portal.test_browser_pages import _wide
 from tests.support.ocr_review_job import JUMIN
 
@@ -70,6 +70,12 @@ def _centre(page, selector: str) -> tuple[float, float]:  # type: ignore[no-unty
     box = page.locator(selector).bounding_box()
     assert box, selector
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def _canvas_shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The reference page alone (a whole-page shot takes seconds on a busy machine)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#canvas").screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _row_box(row) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -136,7 +142,7 @@ def test_a_table_and_a_date_part_adjusted_on_the_page(
         rows.fill("4")
         assert page.locator(".divider.row").count() == 3  # redrawn before the number is taken
         rows.press("Enter")
-        _shot(page, "template-edit-table")
+        _canvas_shot(page, "template-edit-table")
 
         # birth's 年 box: dragged 2 mm right, then one step down with the keyboard.
         page.locator("input[name^=name_][value=birth]").focus()
@@ -144,7 +150,7 @@ def test_a_table_and_a_date_part_adjusted_on_the_page(
         _drag_by(page, _centre(page, ".part.active:has(span:text-is('年'))"), 2, 0)
         page.locator("#canvas").press("ArrowDown")
         assert page.locator(".part.selected").count() == 1
-        page.locator("#canvas").screenshot(path=str(SHOTS / "template-edit-part.png"))
+        _canvas_shot(page, "template-edit-part")
         page.click("#save-template")
         page.wait_for_selector("text=第2版として保存しました")
     finally:

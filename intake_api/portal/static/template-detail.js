@@ -451,14 +451,15 @@ window.TemplateDetail = (function () {
     body.hidden = !tr;
     document.getElementById("detail-empty").hidden = !!tr;
     body.textContent = "";
-    if (!tr) { return; }
+    if (!tr) { hooks.modeChanged("new"); return; }
     var extra = current.extra;
     var type = typeOf(tr);
     var typeLabel = tr.querySelector('select[name^="type_"]').selectedOptions[0].textContent;
     var name = tr.querySelector('input[name^="name_"]').value;
     body.appendChild(el("p", { "class": "detail-title" }, tr.querySelector('input[name^="label_"]').value + "（" + typeLabel + "・" + name + "）"));
-    var mode = select(modes(type), keepMode || "new", function () {}, "描くもの");
+    var mode = select(modes(type), keepMode || "new", function (v) { hooks.modeChanged(v); }, "描くもの");
     mode.id = "draw-mode";
+    hooks.modeChanged(mode.value);
     body.appendChild(labelled("描くもの", mode));
     var box = el("div", { "class": "detail-keys" });
     body.appendChild(box);

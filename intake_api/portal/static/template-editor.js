@@ -363,7 +363,7 @@
         select(part.getAttribute("data-row"), path);
         return { kind: "part", dir: dir, tr: tr, path: path, start: start, box: detail.partAt(tr, path) };
       }
-      if (hit && (!drawingPart || handle)) {
+      if (hit && !drawingPart) {
         var mine = row(hit.getAttribute("data-row"));
         select(hit.getAttribute("data-row"));
         return { kind: "box", dir: dir, tr: mine, start: start, box: boxOf(mine), extra: detail.get(mine) };
@@ -484,7 +484,8 @@
 
     canvas.addEventListener("keydown", function (event) {
       var tr = sel ? row(sel.index) : null;
-      if (!tr) { return; }
+      // Only a box shown on this page, and not one marked for deletion, is nudged.
+      if (!tr || !boxes[sel.index] || field(tr, "delete").checked) { return; }
       if (event.key === "Escape" && sel.path) { select(sel.index); event.preventDefault(); return; }
       var arrow = ARROWS[event.key];
       if (!arrow || event.altKey) { return; }
@@ -508,6 +509,9 @@
     detail.setUp({
       changed: function (tr) { drawParts(tr); if (sel && sel.index === tr.getAttribute("data-row")) { describe(); } },
       committed: commit,
+      // While 描くもの names a part, a drag inside the field draws it: the
+      // field's handles are hidden so that they do not take the drag.
+      modeChanged: function (mode) { canvas.classList.toggle("drawing-parts", mode !== "new"); },
       boxOf: boxOf,
       writeBox: function (tr, b) { write(tr, b); }
     });
