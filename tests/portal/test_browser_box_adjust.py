@@ -2,8 +2,8 @@
 Chromium through Playwright, the app under uvicorn as in test_browser): an
 operator draws a field, drags it, resizes it by two of its handles, nudges it
 with the arrow keys (Shift: 5 mm; Ctrl: its size), takes one nudge back with
-Ctrl+Z and saves; the stored version holds the coordinates the gestures
-make. On a table, a column divider and a row divider are dragged, the outer
+Ctrl+Z and a field drawn by mistake with 元に戻す, and saves; the stored
+version holds the coordinates the gestures make. On a table, a column divider and a row divider are dragged, the outer
 box is widened (the columns follow it), the row count is typed (the rows
 are redrawn as it is typed), and a date part of an era date is dragged and
 nudged. Distances are given in mm and turned into screen pixels from the
@@ -114,6 +114,13 @@ def test_a_field_drawn_dragged_resized_nudged_and_saved(
         assert _row_box(row) == {"x": 27.5, "y": 269.5, "w": 59.5, "h": 13}
         assert "左 27.5・上 269.5・幅 59.5・高さ 13 mm" in page.locator("#canvas-status").inner_text()
         assert _wide(page) == 0  # the handles and the tools do not widen the page
+        rows = page.locator("#field-rows tr")
+        count = rows.count()
+        _drag_by(page, _at(page, 100, 262), 30, 8)  # a field drawn by mistake…
+        assert rows.count() == count + 1
+        page.click("#undo-edit")  # …taken back with the button
+        assert rows.count() == count and page.locator(".box").count() == count
+        assert _row_box(row) == {"x": 27.5, "y": 269.5, "w": 59.5, "h": 13}
 
         row.locator("input[name^=name_]").fill("remarks")
         row.locator("input[name^=label_]").fill("備考")
