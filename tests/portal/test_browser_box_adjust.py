@@ -158,6 +158,8 @@ def test_a_table_and_a_date_part_adjusted_on_the_page(
         page.locator("#canvas").press("ArrowDown")
         assert page.locator(".part.selected").count() == 1
         _canvas_shot(page, "template-edit-part")
+        page.locator("#canvas").press("Escape")  # back to the field's own box
+        assert page.locator(".part.selected").count() == 0 and page.locator(".box.selected").count() == 1
         page.click("#save-template")
         page.wait_for_selector("text=第2版として保存しました")
     finally:

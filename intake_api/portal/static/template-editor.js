@@ -486,7 +486,9 @@
       var tr = sel ? row(sel.index) : null;
       // Only a box shown on this page, and not one marked for deletion, is nudged.
       if (!tr || !boxes[sel.index] || field(tr, "delete").checked) { return; }
-      if (event.key === "Escape" && sel.path) { select(sel.index); event.preventDefault(); return; }
+      // Esc: from a part back to its field, from a field to nothing (its
+      // handles then no longer take a drag that starts beside it).
+      if (event.key === "Escape") { select(sel.path ? sel.index : null); event.preventDefault(); return; }
       var arrow = ARROWS[event.key];
       if (!arrow || event.altKey) { return; }
       var step = event.shiftKey ? BIG_STEP_MM : STEP_MM;
