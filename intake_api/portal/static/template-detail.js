@@ -54,7 +54,10 @@ window.TemplateDetail = (function () {
   // A change made in the panel: ignored when it comes from a panel drawn
   // before the last one (a box removed while focused still sends "change").
   function edit(tr, extra) {
-    if (current && current.tr === tr && current.extra === extra) { put(tr, extra); }
+    if (current && current.tr === tr && current.extra === extra) {
+      put(tr, extra);
+      if (hooks.committed) { hooks.committed(); }
+    }
   }
   function modes(type) { return [["new", "新しい項目"]].concat(MODES[type] || []); }
 
@@ -77,30 +80,75 @@ window.TemplateDetail = (function () {
     put(tr, out);
   }
 
-  // Boxes to show on the page: [box, label].
+  // A table's columns follow its outer box when the box is resized: they are
+  // divisions of it, whereas an option or a date part sits on a printed word
+  // that stays where it is.
+  function fit(tr, extra, from, to) {
+    if (typeOf(tr) !== "table" || !(from.w > 0)) { return; }
+    var out = JSON.parse(JSON.stringify(extra));
+    var k = to.w / from.w;
+    (out.columns || []).forEach(function (c) {
+      c.x = round(to.x + (c.x - from.x) * k);
+      c.w = round(c.w * k);
+    });
+    put(tr, out);
+  }
+
+  // Boxes to show on the page: {box, label, path}; path (keys into the extra
+  // object) is set for a box of its own, which can be moved and resized; a
+  // table's cells are made from its rows and columns and have none.
   function parts(tr, main) {
     var extra = get(tr);
     var out = [];
-    (extra.options || []).forEach(function (o) {
-      if (o.box) { out.push([o.box, o.value]); }
-      if (o.count && o.count.box) { out.push([o.count.box, o.value + " 通数"]); }
+    (extra.options || []).forEach(function (o, i) {
+      if (o.box) { out.push({ box: o.box, label: o.value, path: ["options", i, "box"] }); }
+      if (o.count && o.count.box) { out.push({ box: o.count.box, label: o.value + " 通数", path: ["options", i, "count", "box"] }); }
     });
     var era = extra.era;
     if (era && typeof era === "object") {
-      (era.options || []).forEach(function (o) { out.push([o.box, o.value]); });
-      if (era.box) { out.push([era.box, "元号"]); }
+      (era.options || []).forEach(function (o, i) { out.push({ box: o.box, label: o.value, path: ["era", "options", i, "box"] }); });
+      if (era.box) { out.push({ box: era.box, label: "元号", path: ["era", "box"] }); }
     }
-    Object.keys(PARTS).forEach(function (p) { if (extra[p] && extra[p].box) { out.push([extra[p].box, PARTS[p]]); } });
+    Object.keys(PARTS).forEach(function (p) {
+      if (extra[p] && extra[p].box) { out.push({ box: extra[p].box, label: PARTS[p], path: [p, "box"] }); }
+    });
     var rows = parseInt(extra.rows, 10);
     if (typeOf(tr) === "table" && rows > 0 && main && (extra.columns || []).length * rows <= 400) {
       var h = main.h / rows;
       for (var r = 0; r < rows; r += 1) {
         (extra.columns || []).forEach(function (c) {
-          out.push([{ x: c.x, y: main.y + r * h, w: c.w, h: h }, r === 0 ? c.label : ""]);
+          out.push({ box: { x: c.x, y: main.y + r * h, w: c.w, h: h }, label: r === 0 ? c.label : "" });
         });
       }
     }
     return out;
+  }
+
+  // A part's box moved or resized on the page.
+  function setPart(tr, path, box) {
+    var extra = get(tr);
+    var at = extra;
+    for (var i = 0; i < path.length - 1; i += 1) {
+      at = at ? at[path[i]] : null;
+    }
+    if (!at || !isBox(at[path[path.length - 1]])) { return; }
+    at[path[path.length - 1]] = { x: round(box.x), y: round(box.y), w: round(box.w), h: round(box.h) };
+    put(tr, extra);
+  }
+
+  function partAt(tr, path) {
+    var at = get(tr);
+    path.forEach(function (k) { at = at ? at[k] : null; });
+    return isBox(at) ? at : null;
+  }
+
+  // A table's columns (x, w in mm) moved by a divider on the page.
+  function setColumns(tr, columns) {
+    var extra = get(tr);
+    (extra.columns || []).forEach(function (c, i) {
+      if (columns[i]) { c.x = round(columns[i].x); c.w = round(columns[i].w); }
+    });
+    put(tr, extra);
   }
 
   // --- what a drawing does ---------------------------------------------------------------------
@@ -295,9 +343,15 @@ window.TemplateDetail = (function () {
   }
 
   function tablePanel(tr, extra, box) {
-    box.appendChild(labelled("行数", numberInput(extra.rows, function (v) {
+    var rows = numberInput(extra.rows, function (v) {
       extra.rows = v ? Math.round(v) : null; edit(tr, extra);
-    }, "行数", { "data-detail": "rows" })));
+    }, "行数", { "data-detail": "rows" });
+    // The rows are redrawn on the page as the number is typed.
+    rows.addEventListener("input", function () {
+      var v = parseInt(rows.value, 10);
+      if (v >= 1 && v <= 200) { extra.rows = v; edit(tr, extra); }
+    });
+    box.appendChild(labelled("行数", rows));
     var count = numberInput((extra.columns || []).length || "", function () {}, "列の数", { "data-detail": "column-count" });
     box.appendChild(labelled("列の数", count));
     var split = el("button", { type: "button", id: "split-columns" }, "列を等分に分ける");
@@ -325,7 +379,7 @@ window.TemplateDetail = (function () {
       made[1].appendChild(row);
     });
     box.appendChild(made[0]);
-    box.appendChild(el("p", { "class": "muted" }, "表の外枠を描いて行数と列の数を入れ「列を等分に分ける」か、描くもの「列」で列を1つずつ描きます。「1行目」を描くと、その高さを行数分くり返した外枠になります。"));
+    box.appendChild(el("p", { "class": "muted" }, "表の外枠を描いて行数と列の数を入れ「列を等分に分ける」か、描くもの「列」で列を1つずつ描きます。「1行目」を描くと、その高さを行数分くり返した外枠になります。表を選ぶと、参照ページの上で列の境目（縦線）と行の境目（横線）をドラッグして直せます（行の境目を動かすと、どの行も同じ高さで変わります）。"));
   }
 
   function eraPanel(tr, extra, box) {
@@ -397,14 +451,15 @@ window.TemplateDetail = (function () {
     body.hidden = !tr;
     document.getElementById("detail-empty").hidden = !!tr;
     body.textContent = "";
-    if (!tr) { return; }
+    if (!tr) { hooks.modeChanged("new"); return; }
     var extra = current.extra;
     var type = typeOf(tr);
     var typeLabel = tr.querySelector('select[name^="type_"]').selectedOptions[0].textContent;
     var name = tr.querySelector('input[name^="name_"]').value;
     body.appendChild(el("p", { "class": "detail-title" }, tr.querySelector('input[name^="label_"]').value + "（" + typeLabel + "・" + name + "）"));
-    var mode = select(modes(type), keepMode || "new", function () {}, "描くもの");
+    var mode = select(modes(type), keepMode || "new", function (v) { hooks.modeChanged(v); }, "描くもの");
     mode.id = "draw-mode";
+    hooks.modeChanged(mode.value);
     body.appendChild(labelled("描くもの", mode));
     var box = el("div", { "class": "detail-keys" });
     body.appendChild(box);
@@ -450,7 +505,11 @@ window.TemplateDetail = (function () {
     put: put,
     drawn: drawn,
     shift: shift,
+    fit: fit,
     parts: parts,
+    setPart: setPart,
+    partAt: partAt,
+    setColumns: setColumns,
     current: function () { return current ? current.tr : null; }
   };
 })();
