@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from jobs.transcription.base_glossary import ADMINISTRATIVE_TERMS, base_terms  # noqa: E402
+from jobs.transcription.base_glossary import ADMINISTRATIVE_TERMS, ERAS, base_terms  # noqa: E402
 from jobs.transcription.glossary import correct_text  # noqa: E402
 
 CITY = "北九州市"
@@ -202,14 +202,92 @@ HELD_OUT_WITH_TERMS = (
     "住民基本台帳の閲覧は制限されています。",
     "令和7年度の事業評価をまとめました。",
 )
-SETS = {"tuning": (PLAIN, WITH_TERMS), "held_out": (HELD_OUT_PLAIN, HELD_OUT_WITH_TERMS)}
+# A second held-out set, written from the term list alone (one sentence per
+# term, as a department user would say it) before the rules changed for
+# reading variants, number forms and split terms, and not looked at while
+# changing them: the first held-out set's misses were read to find the
+# classes of miss, so this one is the check that the fixes generalise.
+HELD_OUT_2_PLAIN = (
+    "本日の議事は報告事項が二件です。",
+    "配布資料に不足がないかご確認ください。",
+    "担当者が現地を確認したところ、問題はありませんでした。",
+    "市民の皆さんから多くの意見をいただきました。",
+    "休日の窓口を試験的に開けています。",
+    "来月から新しい受付方法に切り替えます。",
+    "説明が不十分だったとの指摘を受けました。",
+    "手続きの案内を分かりやすく書き直しました。",
+    "夜間の見回りを地域の方と一緒に行っています。",
+    "体育館の屋根の修理が終わりました。",
+    "今後の進め方について委員の皆さんに伺います。",
+    "費用の見積もりを三社から取りました。",
+    "参加者の年齢層は幅広くなっています。",
+    "職員の残業時間は少しずつ減っています。",
+    "昨年の台風では停電が二日続きました。",
+    "相談の内容は個人情報として厳重に管理します。",
+    "目標の達成に向けて取り組みを続けます。",
+    "詳しい数字は次回お示しします。",
+    "自治会の加入率が下がっています。",
+    "川沿いの遊歩道を整備しました。",
+    "子どもの居場所づくりについて意見を交わしました。",
+    "高校生の意見を聞く場を設けました。",
+    "商店街の空き店舗を活用した事業を始めます。",
+    "皆さんのご協力で無事に終えることができました。",
+    "以上で報告を終わります。",
+)
+HELD_OUT_2_WITH_TERMS = (
+    "防災行政無線の放送内容を見直しました。",
+    "危機管理室長から被害状況の報告があります。",
+    "避難行動要支援者の支援者が決まっていない方がいます。",
+    "土砂災害警戒区域の住民に避難訓練への参加を呼びかけます。",
+    "指定緊急避難場所の一覧を市のホームページに載せました。",
+    "子ども家庭局の職員が学校を訪問しました。",
+    "地域包括支援センターは市内に二十か所あります。",
+    "コミュニティバスの運賃を百円に統一します。",
+    "小倉北区の商店街で防災訓練を行いました。",
+    "八幡西区の人口は市内で最も多いです。",
+    "北九州市の防災計画を改定します。",
+    "門司区の港で清掃活動を行いました。",
+    "小倉南区に新しい消防署ができました。",
+    "若松区の公園にトイレを設置しました。",
+    "八幡東区の坂道に手すりを付けました。",
+    "戸畑区の祭りは今年も予定どおり開催します。",
+    "一般会計の総額は過去最大になりました。",
+    "特別会計の決算を報告します。",
+    "補正予算で除雪の費用を追加しました。",
+    "当初予算の編成作業が始まりました。",
+    "歳入歳出の差し引きは黒字です。",
+    "債務負担行為の限度額を変更します。",
+    "繰越明許費の内訳を説明します。",
+    "地方交付税の交付額が減りました。",
+    "会計年度任用職員の募集を始めました。",
+    "指定管理者の評価結果を公表します。",
+    "総合計画の目標に近づいています。",
+    "放課後児童クラブの利用料を見直します。",
+    "民生委員の皆さんに感謝状を贈ります。",
+    "国民健康保険の加入者は減っています。",
+    "後期高齢者医療の制度について説明会を開きます。",
+    "住民基本台帳の写しの交付を制限します。",
+    "固定資産税の納付期限は今月末です。",
+    "パブリックコメントでいただいた意見を紹介します。",
+    "常任委員会の審査は来週行われます。",
+    "定例会の日程が決まりました。",
+    "令和5年度の実績をまとめました。",
+    "平成30年の豪雨で被害を受けました。",
+    "令和10年度の完成を目指します。",
+    "昭和50年に建てられた庁舎を改修します。",
+)
+SETS = {
+    "tuning": (PLAIN, WITH_TERMS),
+    "held_out": (HELD_OUT_PLAIN, HELD_OUT_WITH_TERMS),
+    "held_out_2": (HELD_OUT_2_PLAIN, HELD_OUT_2_WITH_TERMS),
+}
 
 
 def terms_in(sentence: str, terms: list[str]) -> dict[str, int]:
     """Occurrences of each term in ``sentence`` (a term inside a longer one,
     such as 補正予算 in 補正予算案, counts)."""
     found = {t: sentence.count(t) for t in terms if t in sentence}
-    eras = [f"{era}{n}年" for era in ("令和", "平成") for n in range(1, 32)]
+    eras = [f"{era.name}{n}年" for era in ERAS for n in range(1, era.last_year + 1)]
     for e in eras:
         if e in sentence:
             found[e] = sentence.count(e)
