@@ -20,6 +20,10 @@ def speaker_counts(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
     return [("0", "自動で判定"), *((str(n), f"{n}人") for n in range(2, FORM_MAX_SPEAKERS + 1))]
 
 
+def speaker_bounds(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    return [("0", "指定なし"), *((str(n), f"{n}人") for n in range(1, FORM_MAX_SPEAKERS + 1))]
+
+
 def count(value: str) -> Any:
     """A chosen count as a number; anything else is left for the kind's
     validator to refuse with its message."""
@@ -59,11 +63,34 @@ PORTAL = PortalKind(
             choices=speaker_counts,
             default="0",
             convert=count,
+            shown_with="diarize",
+        ),
+        FormField(
+            "min_speakers",
+            "最少話者数",
+            kind="select",
+            help="人数が分からないとき、少なくとも何人かが分かっていれば選んでください。",
+            choices=speaker_bounds,
+            default="0",
+            convert=count,
+            shown_with="diarize",
+        ),
+        FormField(
+            "max_speakers",
+            "最多話者数",
+            kind="select",
+            help="人数が分からないとき、多くても何人かが分かっていれば選んでください。",
+            choices=speaker_bounds,
+            default="0",
+            convert=count,
+            shown_with="diarize",
         ),
     ),
     value_labels={
         "diarize": {True: "区別する", False: "区別しない"},
         "speakers": {0: "自動で判定", **{n: f"{n}人" for n in range(1, 21)}},
+        "min_speakers": {0: "指定なし", **{n: f"{n}人" for n in range(1, 21)}},
+        "max_speakers": {0: "指定なし", **{n: f"{n}人" for n in range(1, 21)}},
     },
     templates=Path(__file__).parent / "templates",
     job_fragment="job.html",
