@@ -322,7 +322,7 @@ def audio_section(
     from tests.support.speech import VOICES, say
 
     with tempfile.TemporaryDirectory(prefix="bench-glossary-") as tmp:
-        model = whisper.load_model(whisper.ensure_embedded_model(Path(tmp) / "models"), cpu_threads=threads)
+        loaded: list = []  # the model, loaded only when a sentence is not in ``heard_file``
 
         known = (
             json.loads(heard_file.read_text(encoding="utf-8")) if heard_file and heard_file.exists() else {}
@@ -333,7 +333,13 @@ def audio_section(
 
             if sentence in known:
                 return str(known[sentence])
-
+            if not loaded:
+                loaded.append(
+                    whisper.load_model(
+                        whisper.ensure_embedded_model(Path(tmp) / "models"), cpu_threads=threads
+                    )
+                )
+            model = loaded[0]
             wave = say(sentence, VOICES[i % len(VOICES)]).astype(np.float32) / 32768.0
             raw, _ = model.transcribe(
                 wave,

@@ -91,6 +91,53 @@ def test_era_years_come_back_without_a_glossary(heard: str, meant: str) -> None:
     assert correct_text(heard, []) == meant
 
 
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # A lone kanji read with the dictionary's other reading (改 as カイ,
+        # 写 as シャ, not Sudachi's one reading of it standing alone).
+        ("一般改計の総額は過去最大です。", "一般会計の総額は過去最大です。"),
+        ("指定管理写の選定は公募です。", "指定管理者の選定は公募です。"),
+        # A consonant heard palatalised (キ/キョ) costs half.
+        ("住民巨大帳の写しを交付します。", "住民基本台帳の写しを交付します。"),
+        # A pause inside a long compound (Whisper's 「、」).
+        ("会計年度、任用職員を募集します。", "会計年度任用職員を募集します。"),
+        ("会計粘土、医療職員の処遇を改善します。", "会計年度任用職員の処遇を改善します。"),
+    ],
+)
+def test_reading_variants_and_pauses(heard: str, meant: str) -> None:
+    assert correct_text(heard, [*GLOSSARY, *base_terms("北九州市", ["門司区", "小倉北区"])]) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "回復してきました。",  # き is 来る helping して, not a broken-off piece
+        "発言を二つに分けます。",  # 二 may read ジ, but つ is a counter, not a piece
+        "訂正は二重線でお願いします。",  # お is 願い's prefix
+        "一般会計、特別会計の決算です。",  # two terms listed, not one cut by a pause
+        "計画の中間見直しに着述します。",  # a stretch never starts on a particle
+    ],
+)
+def test_phrases_stay_with_the_looser_sound_rules(text: str) -> None:
+    terms = [*GLOSSARY, "防災行政無線", *base_terms("北九州市", ["門司区", "小倉北区"])]
+    assert correct_text(text, terms) == text
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("令和七年度の予算", "令和7年度の予算"),
+        ("平成二十八年の地震", "平成28年の地震"),
+        ("0は十二年度に", "令和12年度に"),
+        ("令和元年度から", "令和元年度から"),  # 元 stays
+        ("三年後を予定しています。", "三年後を予定しています。"),  # no era before it
+    ],
+)
+def test_era_years_in_kanji_numerals_are_written_in_digits(heard: str, meant: str) -> None:
+    assert correct_text(heard, []) == meant
+
+
 def test_the_city_wards_from_the_settings_join_the_built_in_terms(tmp_path: Path) -> None:
     from config.settings import Settings
     from jobs.transcription.kind import correction_terms
