@@ -16,13 +16,18 @@ Two rules keep correct text correct (a department glossary holding
   小倉北区 or 北九州市 is one word); a stretch is a run of whole words, never
   part of one.
 - **The whole stretch sounds like the term.** Both are turned into phonemes
-  from the same readings, and the edit distance over the term's length must
-  be at most ``MAX_DISTANCE``; a stretch that is mostly a proper noun the
-  dictionary knows (小倉南区 is a real ward, not a misheard 小倉北区) stays.
+  from the same readings (a lone kanji in each of its dictionary readings),
+  and the edit distance over the term's length must be at most
+  ``MAX_DISTANCE`` (a vowel, a voiced or palatalised consonant, a vowel's
+  length or a small っ heard otherwise costs half); a stretch that is mostly
+  a proper noun the dictionary knows (小倉南区 is a real ward, not a
+  misheard 小倉北区) stays. Or the stretch is the term written with other
+  kanji of the same reading (「最入最出」 for 歳入歳出).
 
 Era years are a pattern, not a list: a number followed by 年 or 年度 whose
 preceding word(s) sound like an era name (「0は7年度」 is レイワ heard as 零
-and は) get the era name back (jobs/transcription/base_glossary.py).
+and は) get the era name back (jobs/transcription/base_glossary.py), and a
+year in kanji numerals after an era is written in digits.
 """
 
 from __future__ import annotations
@@ -399,19 +404,24 @@ def _spans(ws: Sequence[Word], low: int, high: int) -> list[Stretch]:
 
 
 _INDEX: dict[str, int] = {}  # phoneme family -> column of the count vectors
+_COLUMN: dict[str, int] = {}  # phoneme -> its family's column
+
+
+def _column(p: str) -> int:
+    found = _COLUMN.get(p)
+    if found is None:
+        found = _COLUMN[p] = _INDEX.setdefault(_kin(p), len(_INDEX))
+    return found
 
 
 def _counts(sounds: Sequence[Sequence[str]]) -> Any:
     """Phoneme family counts, one row per sound, one column per family seen so far."""
     import numpy as np
 
-    for sound in sounds:
-        for p in sound:
-            _INDEX.setdefault(_kin(p), len(_INDEX))
+    rows_of = [r for r, sound in enumerate(sounds) for _ in sound]
+    columns = [_column(p) for sound in sounds for p in sound]
     rows = np.zeros((len(sounds), len(_INDEX)))
-    for r, sound in enumerate(sounds):
-        for p in sound:
-            rows[r, _INDEX[_kin(p)]] += 1
+    np.add.at(rows, (rows_of, columns), 1)
     return rows
 
 
@@ -501,6 +511,54 @@ def _year_number(surface: str) -> int | None:
     return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
 
 
+def _variant_candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Match]:
+    """Stretches of whole words that are a term written with other kanji of
+    the same sound (「最入最出」 for 歳入歳出, 「住民基本大町」 for 住民基本台帳):
+    as long as the term, at least half of it the very same characters, and
+    each other kanji sharing a reading with the term's (最 and 歳: サイ).
+    This finds what the sound comparison cannot: the reading Sudachi gives
+    a kanji standing alone is often not the one it has in the term
+    (入 alone is イリ, never ニュウ), and the dictionary may not know the
+    other one at all."""
+    by_length: dict[int, list[str]] = {}
+    for t in terms:
+        if len(t) >= 3:
+            by_length.setdefault(len(t), []).append(t)
+    out = []
+    for i, first in enumerate(ws):
+        if first.punct or first.suffix or first.particle:
+            continue
+        for j in range(i, min(len(ws), i + MAX_WORDS)):
+            if ws[j].punct:
+                break
+            start, end = first.start, ws[j].end
+            if ws[j].prefix or end - start not in by_length:
+                continue
+            heard = text[start:end]
+            for term in by_length[end - start]:
+                differ = [(a, b) for a, b in zip(heard, term, strict=True) if a != b]
+                if (
+                    differ
+                    and 2 * len(differ) <= len(term)
+                    and all(_same_sound_kanji(a, b) for a, b in differ)
+                ):
+                    out.append(Match(start, end, term, 0.1 * len(differ) / len(term)))
+    return out
+
+
+def _same_sound_kanji(a: str, b: str) -> bool:
+    return bool(_kanji_readings(a) & _kanji_readings(b))
+
+
+@lru_cache(maxsize=16384)
+def _kanji_readings(c: str) -> frozenset[str]:
+    """A kanji's readings in the dictionary, names' left out; none for
+    anything else (kana, digits: 「4」 for 要 is a sound match's business)."""
+    if not "\u4e00" <= c <= "\u9fff":
+        return frozenset()
+    return frozenset(m.reading_form() for m in _dictionary().lookup(c) if m.part_of_speech()[1] != "固有名詞")
+
+
 def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
     """Words before a number and 年/年度 that sound like an era name in
     whose range the number lies (「0は7年度」 → 「令和7年度」). A year in
@@ -538,7 +596,7 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
     protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
-    found = _candidates(text, ws, terms)
+    found = _candidates(text, ws, terms) + _variant_candidates(text, ws, terms)
     if eras:
         found += _era_candidates(text, ws)
     chosen: list[Match] = []

@@ -110,6 +110,24 @@ def test_reading_variants_and_pauses(heard: str, meant: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # Kanji of the same sound in the term's place (最/歳 サイ; 入 and 出
+        # alone have no on-reading in the dictionary, so sound cannot tell).
+        ("最入歳出の見込みです。", "歳入歳出の見込みです。"),
+        ("住民基本台町を閲覧します。", "住民基本台帳を閲覧します。"),
+        # Stay: other kanji of other sounds, or too little of the term.
+        ("小倉南区の避難所です。", "小倉南区の避難所です。"),
+        ("八幡東区の住民です。", "八幡東区の住民です。"),
+        ("土砂区役所", "土砂区役所"),
+    ],
+)
+def test_terms_written_with_other_kanji_of_the_same_sound(heard: str, meant: str) -> None:
+    terms = ["歳入歳出", "住民基本台帳", "小倉北区", "八幡西区", "戸畑区"]
+    assert correct_text(heard, terms) == meant
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "回復してきました。",  # き is 来る helping して, not a broken-off piece
