@@ -58,7 +58,7 @@ MAX_WORDS = 8  # words in one stretch (a term heard as many small pieces)
 MAX_OTHER_READINGS = 4  # other readings of one lone kanji
 MAX_READINGS = 16  # ways to read one stretch (the first, Sudachi's, always among them)
 _PUNCT = frozenset({"補助記号", "空白"})
-_PAUSES = frozenset({"、", ","})
+_PAUSES = frozenset({"、", ",", " ", "\u3000"})  # a comma or a space Whisper put in
 # Particles pronounced otherwise than written.
 _SPOKEN = {("係助詞", "ハ"): "ワ", ("格助詞", "ヘ"): "エ"}
 _frontend = threading.Lock()  # OpenJTalk's frontend is not thread-safe
@@ -143,6 +143,8 @@ def words(text: str) -> tuple[Word, ...]:
         if m.is_oov() or not re.fullmatch(r"[\u30a0-\u30ff]+", reading or ""):
             reading = _surface_reading(m.surface())
         reading = _SPOKEN.get((pos[1], reading), reading)
+        if pos[0] in _PUNCT:
+            reading = ""  # not spoken (OpenJTalk reads a space as キゴー, 記号)
         # Names of places and people (not every proper noun: 「北急」, read
         # in 「北急修市」 for 北九州市, is some company's name).
         named = pos[1] == "固有名詞" and pos[2] in ("地名", "人名")

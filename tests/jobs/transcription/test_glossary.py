@@ -103,6 +103,7 @@ def test_era_years_come_back_without_a_glossary(heard: str, meant: str) -> None:
         # A pause inside a long compound (Whisper's 「、」).
         ("会計年度、任用職員を募集します。", "会計年度任用職員を募集します。"),
         ("会計粘土、医療職員の処遇を改善します。", "会計年度任用職員の処遇を改善します。"),
+        ("防災行政 無線の放送です。", "防災行政無線の放送です。"),  # or a space
     ],
 )
 def test_reading_variants_and_pauses(heard: str, meant: str) -> None:
@@ -134,6 +135,7 @@ def test_terms_written_with_other_kanji_of_the_same_sound(heard: str, meant: str
         "発言を二つに分けます。",  # 二 may read ジ, but つ is a counter, not a piece
         "訂正は二重線でお願いします。",  # お is 願い's prefix
         "一般会計、特別会計の決算です。",  # two terms listed, not one cut by a pause
+        "会議は 10時から 始めます。",  # a space is not read (OpenJTalk says キゴー)
         "計画の中間見直しに着述します。",  # a stretch never starts on a particle
     ],
 )
