@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from jobs.transcription.base_glossary import ADMINISTRATIVE_TERMS, base_terms  # noqa: E402
+from jobs.transcription.base_glossary import ADMINISTRATIVE_TERMS, ERAS, base_terms  # noqa: E402
 from jobs.transcription.glossary import correct_text  # noqa: E402
 
 CITY = "北九州市"
@@ -202,14 +202,160 @@ HELD_OUT_WITH_TERMS = (
     "住民基本台帳の閲覧は制限されています。",
     "令和7年度の事業評価をまとめました。",
 )
-SETS = {"tuning": (PLAIN, WITH_TERMS), "held_out": (HELD_OUT_PLAIN, HELD_OUT_WITH_TERMS)}
+# A second held-out set, written from the term list alone (one sentence per
+# term, as a department user would say it) before the rules changed for
+# reading variants, number forms and split terms, and not looked at while
+# changing them: the first held-out set's misses were read to find the
+# classes of miss, so this one is the check that the fixes generalise.
+HELD_OUT_2_PLAIN = (
+    "本日の議事は報告事項が二件です。",
+    "配布資料に不足がないかご確認ください。",
+    "担当者が現地を確認したところ、問題はありませんでした。",
+    "市民の皆さんから多くの意見をいただきました。",
+    "休日の窓口を試験的に開けています。",
+    "来月から新しい受付方法に切り替えます。",
+    "説明が不十分だったとの指摘を受けました。",
+    "手続きの案内を分かりやすく書き直しました。",
+    "夜間の見回りを地域の方と一緒に行っています。",
+    "体育館の屋根の修理が終わりました。",
+    "今後の進め方について委員の皆さんに伺います。",
+    "費用の見積もりを三社から取りました。",
+    "参加者の年齢層は幅広くなっています。",
+    "職員の残業時間は少しずつ減っています。",
+    "昨年の台風では停電が二日続きました。",
+    "相談の内容は個人情報として厳重に管理します。",
+    "目標の達成に向けて取り組みを続けます。",
+    "詳しい数字は次回お示しします。",
+    "自治会の加入率が下がっています。",
+    "川沿いの遊歩道を整備しました。",
+    "子どもの居場所づくりについて意見を交わしました。",
+    "高校生の意見を聞く場を設けました。",
+    "商店街の空き店舗を活用した事業を始めます。",
+    "皆さんのご協力で無事に終えることができました。",
+    "以上で報告を終わります。",
+)
+HELD_OUT_2_WITH_TERMS = (
+    "防災行政無線の放送内容を見直しました。",
+    "危機管理室長から被害状況の報告があります。",
+    "避難行動要支援者の支援者が決まっていない方がいます。",
+    "土砂災害警戒区域の住民に避難訓練への参加を呼びかけます。",
+    "指定緊急避難場所の一覧を市のホームページに載せました。",
+    "子ども家庭局の職員が学校を訪問しました。",
+    "地域包括支援センターは市内に二十か所あります。",
+    "コミュニティバスの運賃を百円に統一します。",
+    "小倉北区の商店街で防災訓練を行いました。",
+    "八幡西区の人口は市内で最も多いです。",
+    "北九州市の防災計画を改定します。",
+    "門司区の港で清掃活動を行いました。",
+    "小倉南区に新しい消防署ができました。",
+    "若松区の公園にトイレを設置しました。",
+    "八幡東区の坂道に手すりを付けました。",
+    "戸畑区の祭りは今年も予定どおり開催します。",
+    "一般会計の総額は過去最大になりました。",
+    "特別会計の決算を報告します。",
+    "補正予算で除雪の費用を追加しました。",
+    "当初予算の編成作業が始まりました。",
+    "歳入歳出の差し引きは黒字です。",
+    "債務負担行為の限度額を変更します。",
+    "繰越明許費の内訳を説明します。",
+    "地方交付税の交付額が減りました。",
+    "会計年度任用職員の募集を始めました。",
+    "指定管理者の評価結果を公表します。",
+    "総合計画の目標に近づいています。",
+    "放課後児童クラブの利用料を見直します。",
+    "民生委員の皆さんに感謝状を贈ります。",
+    "国民健康保険の加入者は減っています。",
+    "後期高齢者医療の制度について説明会を開きます。",
+    "住民基本台帳の写しの交付を制限します。",
+    "固定資産税の納付期限は今月末です。",
+    "パブリックコメントでいただいた意見を紹介します。",
+    "常任委員会の審査は来週行われます。",
+    "定例会の日程が決まりました。",
+    "令和5年度の実績をまとめました。",
+    "平成30年の豪雨で被害を受けました。",
+    "令和10年度の完成を目指します。",
+    "昭和50年に建てられた庁舎を改修します。",
+)
+# A third, written the same way (the terms mostly mid-sentence) after the
+# second set's misses were read and before the kanji-variant rule; the
+# figures on it are the ones to trust for that rule.
+HELD_OUT_3_PLAIN = (
+    "会議の冒頭に資料の確認をさせていただきます。",
+    "今回の見直しでは手続きを簡単にしました。",
+    "利用者の声をもとに改善を重ねています。",
+    "昨日の大雨で一部の道路が通行止めになりました。",
+    "担当課から補足の説明があります。",
+    "申し込みの締め切りを一週間延ばします。",
+    "地域の祭りに多くの来場者がありました。",
+    "市のホームページに結果を載せています。",
+    "公共施設の使用料を見直す時期に来ています。",
+    "若い世代の参加をどう増やすかが課題です。",
+    "来年の春に工事を始める予定です。",
+    "ご不明な点は窓口にお問い合わせください。",
+    "昨年度と同じ方法で調査を行いました。",
+    "職員の配置を見直して対応します。",
+    "ほかにご意見はございませんか。",
+    "この点は国の動きを見ながら判断します。",
+    "業者との契約は来月に結ぶ予定です。",
+    "時間になりましたので始めさせていただきます。",
+    "参加者には記念品をお渡しします。",
+    "皆さんの意見を反映した案を次回お示しします。",
+)
+HELD_OUT_3_WITH_TERMS = (
+    "台風の接近に備えて防災行政無線で注意を呼びかけます。",
+    "今回の訓練では危機管理室が全体の指揮をとりました。",
+    "民生委員の協力で避難行動要支援者の名簿を作りました。",
+    "県の調査で新たに土砂災害警戒区域が指定されました。",
+    "近くの公園を指定緊急避難場所として使います。",
+    "この事業は子ども家庭局が担当しています。",
+    "高齢者の相談は地域包括支援センターが受けています。",
+    "山間部ではコミュニティバスが住民の足になっています。",
+    "来月、小倉北区で防災フェアを開きます。",
+    "今年度は八幡西区の小学校で実施しました。",
+    "市内では門司区が最も高齢化率が高くなっています。",
+    "昨年、若松区に新しい図書館ができました。",
+    "八幡東区の住民から要望書が届きました。",
+    "戸畑区の公民館で講座を開いています。",
+    "小倉南区の農家と連携して給食に地元の野菜を使います。",
+    "北九州市として初めての取り組みになります。",
+    "今回の補正予算には物価高騰対策が含まれています。",
+    "来年度の当初予算は過去最大の規模です。",
+    "この事業の費用は一般会計から支出します。",
+    "下水道事業の特別会計について説明します。",
+    "歳入歳出ともに前年度を上回りました。",
+    "複数年度にわたる工事のため債務負担行為を設定します。",
+    "工事の遅れにより繰越明許費を計上しました。",
+    "国からの地方交付税が見込みより少なくなりました。",
+    "窓口の多くは会計年度任用職員が担っています。",
+    "体育館の運営は指定管理者に任せています。",
+    "この取り組みは総合計画に位置づけられています。",
+    "共働き世帯の増加で放課後児童クラブの需要が高まっています。",
+    "地域の見守りは民生委員の方々に支えられています。",
+    "四月から国民健康保険の保険料が変わります。",
+    "七十五歳になると後期高齢者医療に移ります。",
+    "転入の届け出で住民基本台帳に記録されます。",
+    "土地と建物には固定資産税がかかります。",
+    "計画案について来月からパブリックコメントを行います。",
+    "この条例案は常任委員会で可決されました。",
+    "六月の定例会に補正予算案を提出します。",
+    "この制度は令和4年度に始まりました。",
+    "令和6年の能登半島地震では職員を派遣しました。",
+    "平成25年度から続く事業です。",
+    "昭和45年に開校した小学校を建て替えます。",
+)
+SETS = {
+    "tuning": (PLAIN, WITH_TERMS),
+    "held_out": (HELD_OUT_PLAIN, HELD_OUT_WITH_TERMS),
+    "held_out_2": (HELD_OUT_2_PLAIN, HELD_OUT_2_WITH_TERMS),
+    "held_out_3": (HELD_OUT_3_PLAIN, HELD_OUT_3_WITH_TERMS),
+}
 
 
 def terms_in(sentence: str, terms: list[str]) -> dict[str, int]:
     """Occurrences of each term in ``sentence`` (a term inside a longer one,
     such as 補正予算 in 補正予算案, counts)."""
     found = {t: sentence.count(t) for t in terms if t in sentence}
-    eras = [f"{era}{n}年" for era in ("令和", "平成") for n in range(1, 32)]
+    eras = [f"{era.name}{n}年" for era in ERAS for n in range(1, era.last_year + 1)]
     for e in eras:
         if e in sentence:
             found[e] = sentence.count(e)
@@ -244,7 +390,7 @@ def audio_section(
     from tests.support.speech import VOICES, say
 
     with tempfile.TemporaryDirectory(prefix="bench-glossary-") as tmp:
-        model = whisper.load_model(whisper.ensure_embedded_model(Path(tmp) / "models"), cpu_threads=threads)
+        loaded: list = []  # the model, loaded only when a sentence is not in ``heard_file``
 
         known = (
             json.loads(heard_file.read_text(encoding="utf-8")) if heard_file and heard_file.exists() else {}
@@ -255,7 +401,13 @@ def audio_section(
 
             if sentence in known:
                 return str(known[sentence])
-
+            if not loaded:
+                loaded.append(
+                    whisper.load_model(
+                        whisper.ensure_embedded_model(Path(tmp) / "models"), cpu_threads=threads
+                    )
+                )
+            model = loaded[0]
             wave = say(sentence, VOICES[i % len(VOICES)]).astype(np.float32) / 32768.0
             raw, _ = model.transcribe(
                 wave,

@@ -61,6 +61,9 @@ class FormField:
     choices: Choices | None = None
     default: str = ""
     convert: Callable[[str], Any] = field(default=lambda v: v)
+    # The name of a checkbox on the same form: this field is shown (and
+    # sent) only while that box is checked; without JavaScript it always is.
+    shown_with: str = ""
 
 
 @dataclass(frozen=True)

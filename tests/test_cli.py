@@ -186,16 +186,22 @@ def test_transcribe_refuses_a_bad_speaker_count(tmp_path: Path) -> None:
 
     audio = sample()[1][0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGILABO_")}
-    env["DIGILABO_VAR_DIR"] = str(tmp_path / "var")
+    env.update(DIGILABO_VAR_DIR=str(tmp_path / "var"), COLUMNS="200")
     run = {"env": env, "capture_output": True, "text": True, "timeout": 120}
     words = subprocess.run(
         [DIGILABO, "transcribe", str(audio), "-o", str(tmp_path), "--speakers", "many"], **run
     )
     assert words.returncode == 2 and "--speakers" in words.stderr
-    too_many = subprocess.run(
-        [DIGILABO, "transcribe", str(audio), "-o", str(tmp_path), "--speakers", "99"], **run
-    )
-    assert too_many.returncode == 1 and "speakers" in too_many.stdout
+    # Counts and bounds are checked once, before any recording is read.
+    for args, option, words in (
+        (["--speakers", "99"], "--speakers", "0〜20の整数"),
+        (["--min-speakers", "4", "--max-speakers", "2"], "--min-speakers", "最少話者数（min_speakers: 4）"),
+        (["--max-speakers", "25"], "--max-speakers", "最多話者数（max_speakers）は0〜20"),
+        (["--speakers", "5", "--max-speakers", "3"], "--speakers", "1〜3人"),
+    ):
+        refused = subprocess.run([DIGILABO, "transcribe", str(audio), "-o", str(tmp_path), *args], **run)
+        said = " ".join(refused.stderr.replace("│", " ").split())
+        assert refused.returncode == 2 and option in said and words in said, (args, refused.stderr)
     assert not list(tmp_path.glob("sample_meeting.*"))
 
 

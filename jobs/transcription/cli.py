@@ -28,16 +28,33 @@ def register(app: typer.Typer, host: CommandHost) -> None:
             str | None,
             typer.Option(help="label speakers: auto (count found from the voices) or the number of speakers"),
         ] = None,
+        min_speakers: Annotated[
+            int | None,
+            typer.Option(help="label speakers, at least this many (the count is found from the voices)"),
+        ] = None,
+        max_speakers: Annotated[
+            int | None,
+            typer.Option(help="label speakers, at most this many (the count is found from the voices)"),
+        ] = None,
     ) -> None:
         """Transcribe recordings here, without the queue: DIR/<audio stem>.<format>."""
+        from jobs.errors import JobInputError
         from jobs.transcription.direct import read_glossary
+        from jobs.transcription.kind import validate_params
 
         options = host.options("transcription", **({"whisper_model_dir": model_dir} if model_dir else {}))
         params: dict[str, Any] = {
             "language": language,
             "glossary": read_glossary(glossary) if glossary else [],
             **({"speakers": speaker_option(speakers)} if speakers is not None else {}),
+            **({"min_speakers": min_speakers} if min_speakers is not None else {}),
+            **({"max_speakers": max_speakers} if max_speakers is not None else {}),
         }
+        try:  # once for all recordings: a bad count is the command's fault, not a file's
+            validate_params(params)
+        except JobInputError as exc:
+            field = str(exc.details.get("field", "speakers")).replace("_", "-")
+            raise typer.BadParameter(exc.message, param_hint=f"--{field}") from None
         formats = [f.strip() for f in fmt.split(",") if f.strip()]
         failed = transcribe_all(host, audio, out, formats, params, options)
         raise typer.Exit(1 if failed else 0)

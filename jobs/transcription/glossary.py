@@ -16,13 +16,18 @@ Two rules keep correct text correct (a department glossary holding
   小倉北区 or 北九州市 is one word); a stretch is a run of whole words, never
   part of one.
 - **The whole stretch sounds like the term.** Both are turned into phonemes
-  from the same readings, and the edit distance over the term's length must
-  be at most ``MAX_DISTANCE``; a stretch that is mostly a proper noun the
-  dictionary knows (小倉南区 is a real ward, not a misheard 小倉北区) stays.
+  from the same readings (a lone kanji in each of its dictionary readings),
+  and the edit distance over the term's length must be at most
+  ``MAX_DISTANCE`` (a vowel, a voiced or palatalised consonant, a vowel's
+  length or a small っ heard otherwise costs half); a stretch that is mostly
+  a proper noun the dictionary knows (小倉南区 is a real ward, not a
+  misheard 小倉北区) stays. Or the stretch is the term written with other
+  kanji of the same reading (「最入最出」 for 歳入歳出).
 
 Era years are a pattern, not a list: a number followed by 年 or 年度 whose
 preceding word(s) sound like an era name (「0は7年度」 is レイワ heard as 零
-and は) get the era name back (jobs/transcription/base_glossary.py).
+and は) get the era name back (jobs/transcription/base_glossary.py), and a
+year in kanji numerals after an era is written in digits.
 """
 
 from __future__ import annotations
@@ -50,7 +55,10 @@ ERA_DISTANCE = 0.2
 SAME_SOUND = 0.5  # at most one vowel differs: the term, written otherwise
 MIN_PHONEMES = 6  # shorter terms are too easy to find by chance
 MAX_WORDS = 8  # words in one stretch (a term heard as many small pieces)
+MAX_OTHER_READINGS = 4  # other readings of one lone kanji
+MAX_READINGS = 16  # ways to read one stretch (the first, Sudachi's, always among them)
 _PUNCT = frozenset({"補助記号", "空白"})
+_PAUSES = frozenset({"、", ",", " ", "\u3000"})  # a comma or a space Whisper put in
 # Particles pronounced otherwise than written.
 _SPOKEN = {("係助詞", "ハ"): "ワ", ("格助詞", "ヘ"): "エ"}
 _frontend = threading.Lock()  # OpenJTalk's frontend is not thread-safe
@@ -74,14 +82,30 @@ class Word:
     # stretch starting on the one or ending on the other cuts a compound.
     suffix: bool = False
     prefix: bool = False
+    # Other phonemes the word may stand for: a kanji standing alone gets
+    # Sudachi's one reading (町 as マチ in 「巨大町」, 規 as the name ただし in
+    # 「高規」) with none of the context a compound gives, so the dictionary's
+    # other readings of it count too (チョウ, キ).
+    others: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def readings(self) -> tuple[tuple[str, ...], ...]:
+        return (self.phonemes, *self.others)
+
+
+def _dictionary() -> Any:
+    found = getattr(_local, "dictionary", None)
+    if found is None:
+        from sudachipy import Dictionary
+
+        found = _local.dictionary = Dictionary(dict="core")
+    return found
 
 
 def _tokenizer() -> Any:
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
-        from sudachipy import Dictionary
-
-        tok = _local.tokenizer = Dictionary(dict="core").tokenizer()
+        tok = _local.tokenizer = _dictionary().tokenizer()
     return tok
 
 
@@ -111,7 +135,7 @@ def words(text: str) -> tuple[Word, ...]:
     from sudachipy import SplitMode
 
     out: list[Word] = []
-    after_name = False
+    after_name = after_te = False
     for m in _tokenizer().tokenize(text, SplitMode.C):
         pos = m.part_of_speech()
         reading = m.reading_form()
@@ -119,14 +143,24 @@ def words(text: str) -> tuple[Word, ...]:
         if m.is_oov() or not re.fullmatch(r"[\u30a0-\u30ff]+", reading or ""):
             reading = _surface_reading(m.surface())
         reading = _SPOKEN.get((pos[1], reading), reading)
+        if pos[0] in _PUNCT:
+            reading = ""  # not spoken (OpenJTalk reads a space as キゴー, 記号)
         # Names of places and people (not every proper noun: 「北急」, read
         # in 「北急修市」 for 北九州市, is some company's name).
         named = pos[1] == "固有名詞" and pos[2] in ("地名", "人名")
         after_name = named or (after_name and pos[1] in ("名詞的", "接尾"))
         single_kana = len(m.surface()) == 1 and "\u3040" <= m.surface() <= "\u30ff"
+        # A verb after て/で is a helping verb (してきました, 見ています), not a
+        # broken-off piece; a lone き elsewhere (「国らきた国」) is one. Nor
+        # are a prefix and a suffix bound to their word (お in お願い, つ in 二つ).
+        helping = pos[0] == "動詞" and after_te
         fragment = m.is_oov() or (
-            single_kana and pos[0] not in ("助詞", "助動詞") and m.dictionary_form() != "する"
+            single_kana
+            and pos[0] not in ("助詞", "助動詞", "接頭辞", "接尾辞")
+            and m.dictionary_form() != "する"
+            and not helping
         )
+        after_te = pos[1] == "接続助詞" and m.surface() in ("て", "で")
         out.append(
             Word(
                 start=m.begin(),
@@ -140,9 +174,31 @@ def words(text: str) -> tuple[Word, ...]:
                 particle=pos[0] == "助詞",
                 suffix=pos[0] == "接尾辞",
                 prefix=pos[0] == "接頭辞",
+                others=_other_readings(m.surface(), reading),
             )
         )
     return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def _other_readings(surface: str, reading: str) -> tuple[tuple[str, ...], ...]:
+    """The dictionary's other readings of a single kanji standing as a word
+    (not names': 定 as サダム is no reading a term is heard with)."""
+    if len(surface) != 1 or not "\u4e00" <= surface <= "\u9fff":
+        return ()
+    found: list[tuple[str, ...]] = []
+    for m in _dictionary().lookup(surface):
+        other = m.reading_form()
+        if (
+            m.part_of_speech()[1] == "固有名詞"
+            or other == reading
+            or not re.fullmatch(r"[\u30a0-\u30ff]+", other)
+        ):
+            continue
+        sound = _kana_phonemes(other)
+        if sound and sound not in found:
+            found.append(sound)
+    return tuple(found[:MAX_OTHER_READINGS])
 
 
 @lru_cache(maxsize=16384)
@@ -162,57 +218,102 @@ def phonemes(text: str) -> tuple[str, ...]:
 
 
 _VOWELS = frozenset("aiueo")
+# Consonants that differ only in voicing (k/g, t/d, s/z, h/b/p) or in
+# palatalisation (k/ky, s/sh, t/ch, n/ny …): Whisper writes キョ for キ or
+# ド for ト in words it knows (基本 heard as 巨大, 戸 as 土). One such
+# consonant heard as another costs half, like one vowel heard as another.
+_KIN = {
+    p: family
+    for family, members in {
+        "k": "k g ky gy",
+        "s": "s z sh j",
+        "t": "t d ch ts ty dy",
+        "n": "n ny",
+        "h": "h b p f hy by py v",
+        "m": "m my",
+        "r": "r ry",
+    }.items()
+    for p in members.split()
+}
+
+
+def _kin(p: str) -> str:
+    """The phoneme's family: itself for a vowel, else its consonant row."""
+    return _KIN.get(p, p)
+
+
+def _substitution(x: str, y: str) -> float:
+    if x == y:
+        return 0.0
+    if x in _VOWELS:
+        return 0.5 if y in _VOWELS else 1.0
+    return 0.5 if _kin(x) == _kin(y) else 1.0
+
+
+def _indel(seq: Sequence[str], k: int) -> float:
+    """What leaving out (or adding) ``seq[k]`` costs: half for a vowel's
+    length (オオ for オ: Whisper writes 保険料 for ホケンリョウ's long オ as
+    well as without) and a doubled consonant's pause (っ), else one."""
+    x = seq[k]
+    if x == "cl" or (x in _VOWELS and k > 0 and seq[k - 1] == x):
+        return 0.5
+    return 1.0
 
 
 # ``distance``: one vowel heard as another costs half, as Whisper's
-# misreadings keep the consonants more often than the vowels (コク → クニ).
+# misreadings keep the consonants more often than the vowels (コク → クニ);
+# so do a consonant heard as its voiced or palatalised kin, a long vowel
+# heard short and a small っ missed.
 def distance(a: Sequence[str], b: Sequence[str]) -> float:
-    previous = [float(j) for j in range(len(b) + 1)]
-    for i, x in enumerate(a, start=1):
-        current = [float(i)]
-        vowel = x in _VOWELS
-        for j, y in enumerate(b, start=1):
-            cost = 0.0 if x == y else 0.5 if vowel and y in _VOWELS else 1.0
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
-        previous = current
-    return previous[-1]
+    found = _banded(a, b, float(len(a) + len(b)))
+    assert found is not None
+    return found
 
 
 def _bag_bound(a: Sequence[str], b: Sequence[str]) -> float:
-    """A lower bound of ``distance(a, b)`` from phoneme counts alone: each
-    edit changes at most two counts, and costs at least 0.5 per consonant
-    count and 0.25 per vowel count it changes."""
+    """A lower bound of ``distance(a, b)`` from counts alone: each edit
+    changes at most two counts, and costs at least 0.5 per consonant family
+    count and 0.25 per vowel count it changes (a change inside a family
+    changes no family count)."""
     counts: dict[str, int] = {}
     for x in a:
-        counts[x] = counts.get(x, 0) + 1
+        counts[_kin(x)] = counts.get(_kin(x), 0) + 1
     for y in b:
-        counts[y] = counts.get(y, 0) - 1
+        counts[_kin(y)] = counts.get(_kin(y), 0) - 1
     return sum(abs(n) * (0.25 if p in _VOWELS else 0.5) for p, n in counts.items())
 
 
 @lru_cache(maxsize=262144)
 def _within(a: tuple[str, ...], b: tuple[str, ...], limit: float) -> float | None:
     """``distance(a, b)`` when it is at most ``limit``, else None; cheap
-    bounds first, as almost every stretch is far from every term."""
-    if abs(len(a) - len(b)) > limit or _bag_bound(a, b) > limit:
+    bounds first (each phoneme of length difference costs at least half),
+    as almost every stretch is far from every term."""
+    if 0.5 * abs(len(a) - len(b)) > limit or _bag_bound(a, b) > limit:
         return None
     return _banded(a, b, limit)
 
 
 def _banded(a: Sequence[str], b: Sequence[str], limit: float) -> float | None:
-    """``distance`` computed only near the diagonal (a cell more than
-    ``limit`` off it costs more than ``limit`` to reach), given up as soon
-    as a whole row is over ``limit``."""
-    band = int(limit)
+    """``distance`` computed only near the diagonal (a cell k off it takes
+    k additions or omissions, at least half each), given up as soon as a
+    whole row is over ``limit``."""
+    band = int(2 * limit)
     inf = float("inf")
-    previous = [float(j) if j <= band else inf for j in range(len(b) + 1)]
+    previous = [inf] * (len(b) + 1)
+    previous[0] = 0.0
+    for j in range(1, min(len(b), band) + 1):
+        previous[j] = previous[j - 1] + _indel(b, j - 1)
     for i, x in enumerate(a, start=1):
-        current = [float(i) if i <= band else inf] + [inf] * len(b)
-        vowel = x in _VOWELS
+        current = [inf] * (len(b) + 1)
+        if i <= band:
+            current[0] = previous[0] + _indel(a, i - 1)
+        cut = _indel(a, i - 1)
         for j in range(max(1, i - band), min(len(b), i + band) + 1):
-            y = b[j - 1]
-            cost = 0.0 if x == y else 0.5 if vowel and y in _VOWELS else 1.0
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            current[j] = min(
+                previous[j] + cut,
+                current[j - 1] + _indel(b, j - 1),
+                previous[j - 1] + _substitution(x, b[j - 1]),
+            )
         if min(current) > limit:
             return None
         previous = current
@@ -235,72 +336,106 @@ def _mostly_named(span: Sequence[Word]) -> bool:
     return named > 0 and 2 * named >= sum(len(w.phonemes) for w in span)
 
 
-def _differs_alike(span: Sequence[Word], term: Sequence[Word], allowed: float) -> bool:
+def _differs_alike(
+    span: Sequence[Word], heard_as: Sequence[tuple[str, ...]], term: Sequence[Word], allowed: float
+) -> bool:
     """Whether the part of the stretch that differs from the term sounds
-    like the part of the term it would replace. Words both share at either
-    end do not count: 「それは7年度」 is near 「令和7年度」 only thanks to
-    「7年度」, and それは is far from 令和."""
-    a, b = list(span), list(term)
-    while a and b and a[0].surface == b[0].surface:
+    like the part of the term it would replace (``heard_as``: the reading
+    taken for each word of the stretch). Words both share at either end do
+    not count: 「それは7年度」 is near 「令和7年度」 only thanks to 「7年度」,
+    and それは is far from 令和."""
+    a = [(w, sound) for w, sound in zip(span, heard_as, strict=True) if not w.punct]
+    b = list(term)
+    while a and b and a[0][0].surface == b[0].surface:
         a, b = a[1:], b[1:]
-    while a and b and a[-1].surface == b[-1].surface:
+    while a and b and a[-1][0].surface == b[-1].surface:
         a, b = a[:-1], b[:-1]
-    heard = tuple(p for w in a for p in w.phonemes)
+    heard = tuple(p for _, sound in a for p in sound)
     meant = tuple(p for w in b for p in w.phonemes)
     if not meant:
-        return False  # the term is inside the stretch: it already stands there
+        # All the term's words are there: the term cut by a pause, or the
+        # term inside the stretch (it already stands there).
+        return not a and len(a) < len(span)
     # One phoneme may always differ (「4」 heard for 要 in 避難行動要支援者).
     return _within(heard, meant, max(1.0, allowed * len(meant))) is not None
 
 
-def _spans(ws: Sequence[Word], low: int, high: int) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Runs of whole words ``ws[i:j]`` (no punctuation) whose phoneme count
-    lies in ``[low, high]``, with their phonemes."""
+@dataclass(frozen=True)
+class Stretch:
+    """A run of whole words ``ws[i:j]`` read one way: ``parts`` is the
+    phonemes taken for each word, ``sound`` all of them."""
+
+    i: int
+    j: int
+    sound: tuple[str, ...]
+    parts: tuple[tuple[str, ...], ...]
+
+
+def _spans(ws: Sequence[Word], low: int, high: int) -> list[Stretch]:
+    """Runs of whole words (no punctuation but one pause) whose phoneme count lies in
+    ``[low, high]``, in each of their readings (at most ``MAX_READINGS``)."""
     out = []
     for i, first in enumerate(ws):
-        if first.punct or first.suffix:
+        # A particle or suffix belongs to the word before it: a stretch
+        # starting on one cuts a phrase (「…に着述し」 is not 北九州市).
+        if first.punct or first.suffix or first.particle:
             continue
-        sound: tuple[str, ...] = ()
+        # (other readings taken, sound, parts): Sudachi's readings first,
+        # then those that take the fewest other readings.
+        reads: list[tuple[int, tuple[str, ...], tuple[tuple[str, ...], ...]]] = [(0, (), ())]
+        pauses = 0
         for j in range(i, min(len(ws), i + MAX_WORDS)):
-            if ws[j].punct:
+            # Whisper writes a pause inside a long compound as 「、」
+            # (「会計年度、任用職員」): one may lie inside a stretch, never at
+            # its ends; any other punctuation ends it.
+            if ws[j].punct and not (ws[j].surface in _PAUSES and j > i and pauses == 0):
                 break
-            sound += ws[j].phonemes
-            if len(sound) > high:
+            pauses += ws[j].punct
+            grown = [
+                (n + (k > 0), sound + r, (*parts, r))
+                for n, sound, parts in reads
+                for k, r in enumerate(ws[j].readings)
+                if len(sound) + len(r) <= high
+            ]
+            reads = sorted(grown, key=lambda read: read[0])[:MAX_READINGS]
+            if not reads:
                 break
-            if len(sound) >= low and not ws[j].prefix:
-                out.append((i, j + 1, sound))
+            if not ws[j].prefix and not ws[j].punct:
+                out += [Stretch(i, j + 1, sound, parts) for _, sound, parts in reads if len(sound) >= low]
     return out
 
 
-_INDEX: dict[str, int] = {}  # phoneme -> column of the count vectors
+_INDEX: dict[str, int] = {}  # phoneme family -> column of the count vectors
+_COLUMN: dict[str, int] = {}  # phoneme -> its family's column
+
+
+def _column(p: str) -> int:
+    found = _COLUMN.get(p)
+    if found is None:
+        found = _COLUMN[p] = _INDEX.setdefault(_kin(p), len(_INDEX))
+    return found
 
 
 def _counts(sounds: Sequence[Sequence[str]]) -> Any:
-    """Phoneme counts, one row per sound, one column per phoneme seen so far."""
+    """Phoneme family counts, one row per sound, one column per family seen so far."""
     import numpy as np
 
-    for sound in sounds:
-        for p in sound:
-            _INDEX.setdefault(p, len(_INDEX))
+    rows_of = [r for r, sound in enumerate(sounds) for _ in sound]
+    columns = [_column(p) for sound in sounds for p in sound]
     rows = np.zeros((len(sounds), len(_INDEX)))
-    for r, sound in enumerate(sounds):
-        for p in sound:
-            rows[r, _INDEX[p]] += 1
+    np.add.at(rows, (rows_of, columns), 1)
     return rows
 
 
-def _near(
-    spans: Sequence[tuple[int, int, tuple[str, ...]]], targets: Sequence[tuple[str, ...]], allowed: Any
-) -> Any:
+def _near(spans: Sequence[Stretch], targets: Sequence[tuple[str, ...]], allowed: Any) -> Any:
     """Which (stretch, term) pairs can be within ``allowed`` (per stretch, a
     share of the term's length): the length difference and the phoneme
-    counts give lower bounds of the distance, for all pairs at once (each
-    edit changes at most two counts and costs at least 0.5 per consonant
-    count and 0.25 per vowel count it changes)."""
+    counts give lower bounds of the distance, for all pairs at once (as in
+    ``_bag_bound``)."""
     import numpy as np
 
     t = _counts(targets)
-    s = _counts([sound for _, _, sound in spans])
+    s = _counts([span.sound for span in spans])
     width = max(s.shape[1], t.shape[1])
     s = np.pad(s, ((0, 0), (0, width - s.shape[1])))
     t = np.pad(t, ((0, 0), (0, width - t.shape[1])))
@@ -309,7 +444,7 @@ def _near(
         if p in _VOWELS:
             weight[k] = 0.25
     bound = np.abs(s[:, None, :] - t[None, :, :]) @ weight
-    lengths = np.abs(s.sum(axis=1)[:, None] - t.sum(axis=1)[None, :])
+    lengths = 0.5 * np.abs(s.sum(axis=1)[:, None] - t.sum(axis=1)[None, :])
     limit = np.asarray(allowed)[:, None] * t.sum(axis=1)[None, :]
     return (bound <= limit + 1e-9) & (lengths <= limit + 1e-9)
 
@@ -338,17 +473,17 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Mat
     spans = _spans(ws, low, high)
     if not spans:
         return []
-    allowed = [_allowed(ws[i:j]) for i, j, _ in spans]
+    allowed = [_allowed(ws[sp.i : sp.j]) for sp in spans]
     near = _near(spans, [p for _, p in known], allowed)
     out = []
     for a, b in zip(*near.nonzero(), strict=True):
-        (i, j, sound), (term, target) = spans[a], known[b]
-        start, end = ws[i].start, ws[j - 1].end
+        sp, (term, target) = spans[a], known[b]
+        start, end = ws[sp.i].start, ws[sp.j - 1].end
         if text[start:end] == term:
             continue
-        span = ws[i:j]
-        found = _within(sound, target, allowed[a] * len(target))
-        if found is None or not _differs_alike(span, words(term), allowed[a]):
+        span = ws[sp.i : sp.j]
+        found = _within(sp.sound, target, allowed[a] * len(target))
+        if found is None or not _differs_alike(span, sp.parts, words(term), allowed[a]):
             continue
         # A name the dictionary knows stays, unless it sounds just like the
         # term (「北急修市」: two names glued together, read as 北九州市).
@@ -358,16 +493,85 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Mat
     return out
 
 
+_KANJI_DIGITS = {c: n for n, c in enumerate("〇一二三四五六七八九")}
+
+
+def _year_number(surface: str) -> int | None:
+    """A year's number written in digits or kanji numerals (七, 十二, 二十八,
+    三十一), else None."""
+    if surface.isdigit():
+        return int(surface)
+    if not surface or any(c not in _KANJI_DIGITS and c != "十" for c in surface):
+        return None
+    if "十" not in surface:
+        if len(surface) > 2:
+            return None
+        return int("".join(str(_KANJI_DIGITS[c]) for c in surface))
+    tens, _, ones = surface.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return None
+    return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
+
+
+def _variant_candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Match]:
+    """Stretches of whole words that are a term written with other kanji of
+    the same sound (「最入最出」 for 歳入歳出, 「住民基本大町」 for 住民基本台帳):
+    as long as the term, at least half of it the very same characters, and
+    each other kanji sharing a reading with the term's (最 and 歳: サイ).
+    This finds what the sound comparison cannot: the reading Sudachi gives
+    a kanji standing alone is often not the one it has in the term
+    (入 alone is イリ, never ニュウ), and the dictionary may not know the
+    other one at all."""
+    by_length: dict[int, list[str]] = {}
+    for t in terms:
+        if len(t) >= 3:
+            by_length.setdefault(len(t), []).append(t)
+    out = []
+    for i, first in enumerate(ws):
+        if first.punct or first.suffix or first.particle:
+            continue
+        for j in range(i, min(len(ws), i + MAX_WORDS)):
+            if ws[j].punct:
+                break
+            start, end = first.start, ws[j].end
+            if ws[j].prefix or end - start not in by_length:
+                continue
+            heard = text[start:end]
+            for term in by_length[end - start]:
+                differ = [(a, b) for a, b in zip(heard, term, strict=True) if a != b]
+                if (
+                    differ
+                    and 2 * len(differ) <= len(term)
+                    and all(_same_sound_kanji(a, b) for a, b in differ)
+                ):
+                    out.append(Match(start, end, term, 0.1 * len(differ) / len(term)))
+    return out
+
+
+def _same_sound_kanji(a: str, b: str) -> bool:
+    return bool(_kanji_readings(a) & _kanji_readings(b))
+
+
+@lru_cache(maxsize=16384)
+def _kanji_readings(c: str) -> frozenset[str]:
+    """A kanji's readings in the dictionary, names' left out; none for
+    anything else (kana, digits: 「4」 for 要 is a sound match's business)."""
+    if not "\u4e00" <= c <= "\u9fff":
+        return frozenset()
+    return frozenset(m.reading_form() for m in _dictionary().lookup(c) if m.part_of_speech()[1] != "固有名詞")
+
+
 def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
     """Words before a number and 年/年度 that sound like an era name in
-    whose range the number lies (「0は7年度」 → 「令和7年度」)."""
+    whose range the number lies (「0は7年度」 → 「令和7年度」). A year in
+    kanji numerals is written in digits (「令和七年度」 → 「令和7年度」), as
+    Whisper writes most years, so that one meeting reads one way."""
     out = []
     for k, w in enumerate(ws):
-        if not (w.number and w.surface.isdigit() and k + 1 < len(ws)):
+        year = _year_number(w.surface) if w.number else None
+        if year is None or k + 1 >= len(ws) or not ws[k + 1].surface.startswith("年"):
             continue
-        if not ws[k + 1].surface.startswith("年"):
-            continue
-        year = int(w.surface)
+        digits = not w.surface.isdigit()
         for i in range(max(0, k - 2), k):
             span = ws[i:k]
             if any(s.punct for s in span):
@@ -375,11 +579,15 @@ def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
             heard = text[span[0].start : span[-1].end]
             sound = tuple(p for s in span for p in s.phonemes)
             for era in ERAS:
-                if heard == era.name or not 1 <= year <= era.last_year:
+                if (heard == era.name and not digits) or not 1 <= year <= era.last_year:
                     continue
                 target = phonemes(era.name)
                 score = distance(sound, target) / len(target)
-                if score <= ERA_DISTANCE:
+                if score > ERA_DISTANCE:
+                    continue
+                if digits:  # the number too: era and year as one replacement
+                    out.append(Match(span[0].start, w.end, f"{era.name}{year}", score))
+                else:
                     out.append(Match(span[0].start, span[-1].end, era.name, score))
     return out
 
@@ -390,7 +598,7 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
     protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
-    found = _candidates(text, ws, terms)
+    found = _candidates(text, ws, terms) + _variant_candidates(text, ws, terms)
     if eras:
         found += _era_candidates(text, ws)
     chosen: list[Match] = []

@@ -73,12 +73,18 @@ def _terms(params: Mapping[str, Any], key: str) -> list[str]:
     return glossary_terms(value)
 
 
+# The portal form's labels, so a message names the field the person filled in.
+_BOUND_LABELS = {"min_speakers": "最少話者数", "max_speakers": "最多話者数"}
+
+
 def _speaker_bound(params: Mapping[str, Any], key: str) -> int:
     """``min_speakers``/``max_speakers``: hints that bound the count found (0: none)."""
     value = params.get(key, 0)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SPEAKERS:
         raise JobInputError(
-            "invalid_parameters", f"{key} は0〜{MAX_SPEAKERS}の整数で指定してください。", field=key
+            "invalid_parameters",
+            f"{_BOUND_LABELS[key]}（{key}）は0〜{MAX_SPEAKERS}の整数で指定してください（0は指定なし）。",
+            field=key,
         )
     return value
 
@@ -126,8 +132,16 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
         raise JobInputError(
             "invalid_parameters",
-            "min_speakers は max_speakers 以下にしてください。",
+            f"最少話者数（min_speakers: {bounds[0]}）は最多話者数（max_speakers: {bounds[1]}）以下にしてください。",
             field="min_speakers",
+        )
+    low, high = bounds[0] or 1, bounds[1] or MAX_SPEAKERS
+    if speakers and not low <= speakers <= high:
+        # A fixed count outside the bounds: which one the person meant is unknown.
+        raise JobInputError(
+            "invalid_parameters",
+            f"話者の人数（speakers: {speakers}）は最少話者数〜最多話者数（{low}〜{high}人）の範囲にしてください。",
+            field="speakers",
         )
     return TranscriptionParams(
         language=language,

@@ -20,6 +20,28 @@ def speaker_counts(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
     return [("0", "自動で判定"), *((str(n), f"{n}人") for n in range(2, FORM_MAX_SPEAKERS + 1))]
 
 
+def speaker_bounds(_session: Session, _viewer: Viewer) -> list[tuple[str, str]]:
+    return [("0", "指定なし"), *((str(n), f"{n}人") for n in range(1, FORM_MAX_SPEAKERS + 1))]
+
+
+def speaker_field(name: str, label: str, help: str, choices: Any = speaker_bounds) -> FormField:
+    """A speaker count on the form: a select shown (and sent) only while
+    話者を区別する is checked."""
+    return FormField(
+        name,
+        label,
+        kind="select",
+        help=help,
+        choices=choices,
+        default="0",
+        convert=count,
+        shown_with="diarize",
+    )
+
+
+PEOPLE = {n: f"{n}人" for n in range(1, 21)}  # how a stored count reads on the job page
+
+
 def count(value: str) -> Any:
     """A chosen count as a number; anything else is left for the kind's
     validator to refuse with its message."""
@@ -51,19 +73,28 @@ PORTAL = PortalKind(
             kind="checkbox",
             help="発言ごとに話者1・話者2…と付けます。名前は処理の後、文字起こしの修正画面で付け替えられます。",
         ),
-        FormField(
+        speaker_field(
             "speakers",
             "話者の人数",
-            kind="select",
-            help="分かっていれば選んでください（話者を区別するときだけ使います）。",
-            choices=speaker_counts,
-            default="0",
-            convert=count,
+            "分かっていれば選んでください（話者を区別するときだけ使います）。",
+            speaker_counts,
+        ),
+        speaker_field(
+            "min_speakers",
+            "最少話者数",
+            "人数が分からないとき、少なくとも何人かが分かっていれば選んでください。",
+        ),
+        speaker_field(
+            "max_speakers",
+            "最多話者数",
+            "人数が分からないとき、多くても何人かが分かっていれば選んでください。",
         ),
     ),
     value_labels={
         "diarize": {True: "区別する", False: "区別しない"},
-        "speakers": {0: "自動で判定", **{n: f"{n}人" for n in range(1, 21)}},
+        "speakers": {0: "自動で判定", **PEOPLE},
+        "min_speakers": {0: "指定なし", **PEOPLE},
+        "max_speakers": {0: "指定なし", **PEOPLE},
     },
     templates=Path(__file__).parent / "templates",
     job_fragment="job.html",

@@ -24,15 +24,21 @@ def test_sample_meeting_through_the_queue(service: Service, dept: str) -> None:
     )
     assert glossary.status_code == 200 and glossary.json()["terms"] == ["小倉北区", "危機管理室"]
     params, files = sample()
+    # Speaker bounds reach the worker's diarizer: the sample has one voice,
+    # which the count found from the voices alone would call one speaker.
+    params |= {"min_speakers": 2, "max_speakers": 3}
     response = submit(api, headers, [(files[0].name, files[0].read_bytes())], params, kind="transcription")
     assert response.status_code == 202, response.text
     job = wait_finished(api, headers, response.json()["id"], timeout=240)
     assert job["state"] == "succeeded", job
     assert job["queue"] == "gpu"
+    assert job["parameters"]["diarize"] is True and 2 <= job["summary"]["speakers"] <= 3, job
     names = {o["name"] for o in job["outputs"]}
     assert names == {"transcript.txt", "transcript.srt", "transcript.vtt", "transcript.json", "minutes.docx"}
     text = api.get(f"/api/v1/jobs/{job['id']}/artifacts/transcript.txt", headers=headers).content.decode()
-    assert character_error_rate("".join(SENTENCES), text) < 0.25, text
+    assert {line.split(": ", 1)[0] for line in text.splitlines()} <= {"話者1", "話者2", "話者3"}
+    spoken = "".join(line.split(": ", 1)[1] for line in text.splitlines())
+    assert character_error_rate("".join(SENTENCES), spoken) < 0.25, text
     minutes = job["summary"]["audio_minutes"]
     assert 0.3 < minutes < 0.7
     assert job["saved_seconds"] == job["summary"]["units"] * 240.0

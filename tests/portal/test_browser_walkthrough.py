@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from docx import Document
 from playwright import sync_api as playwright_api
@@ -114,4 +115,42 @@ def test_token_created_used_and_revoked_in_the_browser(
     _shot(page, "admin-tokens")
     refused = httpx.get(f"{portal_url}/api/v1/jobs", headers=headers, timeout=10)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
+    page.close()
+
+
+def test_speaker_counts_show_and_are_sent_only_with_speaker_labels(
+    service: Service,
+    portal_url: str,  # noqa: F811
+    browser: playwright_api.Browser,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """話者の人数, 最少話者数 and 最多話者数 appear when 話者を区別する is
+    checked; bounds chosen and then unchecked are not sent (the job has no
+    speaker labels), bounds sent with it reach the job."""
+    staff = person(service, "takahashi", "fukushi", "福祉課", "高橋 次郎")
+    audio = write_audio(np.zeros(8_000, dtype=np.int16), tmp_path / "無音.wav")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    _log_in(page, portal_url, staff)
+    page.wait_for_url("**/portal/jobs")
+
+    def request(labels: bool) -> str:
+        page.goto(f"{portal_url}/portal/jobs/new?kind=transcription")
+        bounds = [page.locator(f"select[name={n}]") for n in ("speakers", "min_speakers", "max_speakers")]
+        assert not any(b.is_visible() for b in bounds)
+        page.check("input[name=diarize]")
+        assert all(b.is_visible() and b.is_enabled() for b in bounds)
+        page.select_option("select[name=min_speakers]", "2")
+        page.select_option("select[name=max_speakers]", "3")
+        if not labels:
+            page.uncheck("input[name=diarize]")
+            assert not any(b.is_visible() or b.is_enabled() for b in bounds)
+        page.set_input_files("input[name=files]", str(audio))
+        page.click("#job-form button[type=submit]")
+        page.wait_for_url("**/portal/jobs/*-*")
+        return page.locator("dl.facts").last.inner_text()
+
+    with_labels = request(labels=True)
+    assert "最少話者数" in with_labels and "2人" in with_labels and "3人" in with_labels
+    without = request(labels=False)
+    assert "区別しない" in without and "最少話者数" not in without and "最多話者数" not in without
     page.close()

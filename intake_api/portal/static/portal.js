@@ -98,9 +98,26 @@
     });
   }
 
+  // Fields that only matter while a checkbox is on (話者の人数 with
+  // 話者を区別する): hidden and disabled (so not sent) while it is off.
+  function dependentFields() {
+    document.querySelectorAll("[data-shown-with]").forEach(function (group) {
+      var form = group.closest("form");
+      var box = form && form.querySelector('input[type=checkbox][name="' + group.getAttribute("data-shown-with") + '"]');
+      if (!box) { return; }
+      function sync() {
+        group.hidden = !box.checked;
+        group.querySelectorAll("input, select, textarea").forEach(function (el) { el.disabled = !box.checked; });
+      }
+      box.addEventListener("change", sync);
+      sync();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     pollJobs();
     uploadWithProgress();
     confirmations();
+    dependentFields();
   });
 })();

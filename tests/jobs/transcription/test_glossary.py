@@ -91,6 +91,73 @@ def test_era_years_come_back_without_a_glossary(heard: str, meant: str) -> None:
     assert correct_text(heard, []) == meant
 
 
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # A lone kanji read with the dictionary's other reading (改 as カイ,
+        # 写 as シャ, not Sudachi's one reading of it standing alone).
+        ("一般改計の総額は過去最大です。", "一般会計の総額は過去最大です。"),
+        ("指定管理写の選定は公募です。", "指定管理者の選定は公募です。"),
+        # A consonant heard palatalised (キ/キョ) costs half.
+        ("住民巨大帳の写しを交付します。", "住民基本台帳の写しを交付します。"),
+        # A pause inside a long compound (Whisper's 「、」).
+        ("会計年度、任用職員を募集します。", "会計年度任用職員を募集します。"),
+        ("会計粘土、医療職員の処遇を改善します。", "会計年度任用職員の処遇を改善します。"),
+        ("防災行政 無線の放送です。", "防災行政無線の放送です。"),  # or a space
+    ],
+)
+def test_reading_variants_and_pauses(heard: str, meant: str) -> None:
+    assert correct_text(heard, [*GLOSSARY, *base_terms("北九州市", ["門司区", "小倉北区"])]) == meant
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # Kanji of the same sound in the term's place (最/歳 サイ; 入 and 出
+        # alone have no on-reading in the dictionary, so sound cannot tell).
+        ("最入歳出の見込みです。", "歳入歳出の見込みです。"),
+        ("住民基本台町を閲覧します。", "住民基本台帳を閲覧します。"),
+        # Stay: other kanji of other sounds, or too little of the term.
+        ("小倉南区の避難所です。", "小倉南区の避難所です。"),
+        ("八幡東区の住民です。", "八幡東区の住民です。"),
+        ("土砂区役所", "土砂区役所"),
+    ],
+)
+def test_terms_written_with_other_kanji_of_the_same_sound(heard: str, meant: str) -> None:
+    terms = ["歳入歳出", "住民基本台帳", "小倉北区", "八幡西区", "戸畑区"]
+    assert correct_text(heard, terms) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "回復してきました。",  # き is 来る helping して, not a broken-off piece
+        "発言を二つに分けます。",  # 二 may read ジ, but つ is a counter, not a piece
+        "訂正は二重線でお願いします。",  # お is 願い's prefix
+        "一般会計、特別会計の決算です。",  # two terms listed, not one cut by a pause
+        "会議は 10時から 始めます。",  # a space is not read (OpenJTalk says キゴー)
+        "計画の中間見直しに着述します。",  # a stretch never starts on a particle
+    ],
+)
+def test_phrases_stay_with_the_looser_sound_rules(text: str) -> None:
+    terms = [*GLOSSARY, "防災行政無線", *base_terms("北九州市", ["門司区", "小倉北区"])]
+    assert correct_text(text, terms) == text
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("令和七年度の予算", "令和7年度の予算"),
+        ("平成二十八年の地震", "平成28年の地震"),
+        ("0は十二年度に", "令和12年度に"),
+        ("令和元年度から", "令和元年度から"),  # 元 stays
+        ("三年後を予定しています。", "三年後を予定しています。"),  # no era before it
+    ],
+)
+def test_era_years_in_kanji_numerals_are_written_in_digits(heard: str, meant: str) -> None:
+    assert correct_text(heard, []) == meant
+
+
 def test_the_city_wards_from_the_settings_join_the_built_in_terms(tmp_path: Path) -> None:
     from config.settings import Settings
     from jobs.transcription.kind import correction_terms
