@@ -130,6 +130,15 @@ def _kana_phonemes(reading: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
+def word_ends(text: str) -> frozenset[int]:
+    """Character offsets in ``text`` where a dictionary word (Sudachi mode C:
+    防災・対策・検討・会議, never 会 and 議 apart) ends."""
+    from sudachipy import SplitMode
+
+    return frozenset(m.end() for m in _tokenizer().tokenize(text, SplitMode.C))
+
+
+@lru_cache(maxsize=4096)
 def words(text: str) -> tuple[Word, ...]:
     """``text`` cut into dictionary words (Sudachi mode C) with their phonemes."""
     from sudachipy import SplitMode

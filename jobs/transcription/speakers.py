@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from jobs.transcription.audio import SAMPLE_RATE, decode_range
+from jobs.transcription.glossary import word_ends
 from jobs.transcription.japanese import bare, punctuate
 from jobs.transcription.segments import Segment
 
@@ -350,16 +351,37 @@ def _steady(words: Sequence[Any], labels: Sequence[int]) -> list[int]:
         labels[a:b] = [runs[j][2]] * (b - a)
 
 
-def _at_pauses(words: Sequence[Any], runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def _cuttable(text: str, letters: Sequence[int]) -> set[int]:
+    """Indices of the timed words before which ``text`` may be cut: where a
+    dictionary word ends. Whisper's Japanese "words" are tokens of a letter
+    or two, so a cut between two of them can fall inside 会議 (「検討会。」
+    「議を開催します」)."""
+    ends = word_ends(text)
+    at_end = {len(bare(text[:e])) for e in ends}
+    counts = [0]
+    for n in letters:
+        counts.append(counts[-1] + n)
+    return {j for j in range(1, len(letters)) if counts[j] in at_end}
+
+
+def _at_pauses(
+    words: Sequence[Any], runs: list[tuple[int, int, int]], cuttable: set[int]
+) -> list[tuple[int, int, int]]:
     """Each change moved to the widest pause between words within a hop of
-    where the windows put it: people take the floor at a pause, and the
-    windows place a change only to within a hop."""
+    where the windows put it (people take the floor at a pause, and the
+    windows place a change only to within a hop), and never inside a
+    dictionary word: the nearest word end within two hops when no end lies
+    within one."""
     bounds = [b for _, b, _ in runs[:-1]]
     moved = []
     for k, b in enumerate(bounds):
         low = bounds[k - 1] + 1 if k else 1
         high = bounds[k + 1] - 1 if k + 1 < len(bounds) else len(words) - 1
-        near = [j for j in range(low, high + 1) if abs(words[j].start - words[b].start) <= HOP_S]
+        span = range(low, high + 1)
+        near = [j for j in span if j in cuttable and abs(words[j].start - words[b].start) <= HOP_S]
+        if not near:
+            near = [j for j in span if j in cuttable and abs(words[j].start - words[b].start) <= 2 * HOP_S]
+            near = near and [min(near, key=lambda j: abs(j - b))]
         moved.append(max(near or [b], key=lambda j: (words[j].start - words[j - 1].end, -abs(j - b))))
     edges = [0, *moved, len(words)]
     if any(b <= a for a, b in pairwise(edges)):
@@ -379,7 +401,7 @@ def split_at_changes(segment: Segment, word_labels: Sequence[int]) -> list[tuple
         # Cleaning changed the letters (a loop collapsed): cut in proportion.
         scale = len(bare(segment.text)) / max(1, sum(letters))
         letters = [round(n * scale) for n in letters]
-    runs = _at_pauses(words, runs)
+    runs = _at_pauses(words, runs, _cuttable(segment.text, letters))
     cuts = [sum(letters[:b]) for _, b, _ in runs[:-1]]
     texts = _split_text(segment.text, cuts)
     if len(texts) != len(runs) or not all(bare(t) for t in texts):

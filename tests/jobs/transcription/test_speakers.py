@@ -210,3 +210,23 @@ def test_a_count_turns_speakers_on() -> None:
         True,
         0,
     )
+
+
+def test_a_change_is_never_cut_inside_a_word() -> None:
+    """Whisper's Japanese words are tokens of a letter or two; windows that
+    put a change between 会 and 議 move it to the nearest word end, so no
+    piece ends 「…検討会。」."""
+    from jobs.transcription.speakers import split_at_changes
+
+    tokens = ["ただ", "いま", "から", "防災", "対策", "検討", "会", "議", "を", "開催", "します", "。"]
+    words, t = [], 0.0
+    for token in tokens:
+        words.append(Word(t, t + 0.25, token, 0.9))
+        t += 0.25  # no pauses: only the word ends can move the cut
+    text = "".join(tokens)
+    labels = [0] * 7 + [1] * 5  # the windows put the change after 会
+    pieces = split_at_changes(Segment(0.0, t, text, words=tuple(words)), labels)
+    texts = [p.text for p, _ in pieces]
+    assert len(texts) == 2 and "".join(texts).replace("。", "") == text.replace("。", "")
+    assert not any(p.endswith("会。") or p.startswith("議") for p in texts), texts
+    assert texts[0].rstrip("。").endswith(("検討", "会議")), texts
