@@ -75,6 +75,26 @@ def test_writing_over_the_lines_is_never_accepted_wrong(tmp_path: Path, hand: st
     assert any(len(re.sub(r"[\s,.]", "", text)) == 5 for text in readings["amount"]), readings
 
 
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_bold_writing_over_the_lines_aligns_and_goes_to_review(tmp_path: Path, seed: int) -> None:
+    # Yusei Magic's bold strokes over the lines took the coarse alignment's
+    # whole feature budget: these three pages were refused as another form
+    # (``template_mismatch``: nothing read, a person keys the whole page).
+    # Now they align (``_read`` asserts it) and what crossed a line is
+    # reviewed, never accepted wrong.
+    form = _over_lines_form(seed)
+    read = _read(tmp_path, form, "YuseiMagic", seed)
+    assert _accepted_wrong(read, form.expected) == []
+    results = {r.name: r for r in read.fields}
+    for name in ("amount", "branch"):
+        assert results[name].review and "ink_over_line" in results[name].reasons, (
+            name,
+            results[name].reasons,
+        )
+    assert all(r.review for r in read.fields if "ink_over_line" in r.reasons)
+    assert sum(not r.review for r in read.fields) >= 3  # the fields inside their boxes are still read
+
+
 def _page_with_box(stroke: bool) -> tuple[np.ndarray, np.ndarray]:
     """A blank 300 dpi page with one box (20, 20, 60×10 mm), and the same
     page with writing: a short stroke inside, and (``stroke``) a 「1」 as
