@@ -130,3 +130,15 @@ def test_writing_inside_the_box_is_read_as_before() -> None:
     found = fields._ink(page, ON_TEMPLATE_300, box, reference, lines.GROW_X_MM)
     assert found.image is not None and not found.over_line
     assert found.image.shape[0] < 7 * PX  # the 4 mm stroke alone, with margins
+
+
+def test_a_boxs_printed_mask_is_made_once_per_reference_page() -> None:
+    _, reference = _page_with_box(stroke=False)
+    box = Box(19.0, 19.0, 62.0, 12.0)
+    first = lines.printed_mask(reference, box, 3, 200)
+    assert first is not None and first.any() and not first.flags.writeable
+    assert lines.printed_mask(reference, box, 3, 200) is first  # the next page's, kept
+    other = reference.copy()  # another template's page at the same box: its own mask
+    other[:] = 255
+    assert lines.printed_mask(other, box, 3, 200) is None
+    assert lines.printed_mask(reference, Box(19.0, 19.0, 30.0, 12.0), 3, 200) is not first
