@@ -5,7 +5,9 @@
    (any angle, upside-down included), shift and scale to within a millimetre
    or so. At that resolution a page has few features and matching them is
    cheap; matching thousands of features at full resolution was most of the
-   time a form took.
+   time a form took. When this fails, it is tried once more with the
+   features spread over the page (``orb_features(spread=True)``): bold
+   handwriting over the lines can otherwise take the whole budget.
 2. Fine: anchor patches of the printed form (see ``jobs.ocr.anchors``) are
    looked for, by normalised cross-correlation, only in a small window around
    where the coarse fit puts them, at ALIGN_DPI; a full affine fitted with
