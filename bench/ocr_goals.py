@@ -235,12 +235,20 @@ def over_lines(folder: Path, args: argparse.Namespace, seed: int) -> dict[str, A
     layout = LAYOUTS[1]
     tmpl = template(layout, True)
     tally = Tally()
+    per_style: dict[str, Any] = {}
     for k, hand in enumerate(HANDS):
         if not synth.style_installed(hand):
             continue
         paths, truth = scans(folder, layout, hand, args.over, seed + 100 * k, over_lines=True)
-        tally.add(read_forms([(p.name, p) for p in paths], [tmpl]), truth)
-    return tally.report()
+        forms = read_forms([(p.name, p) for p in paths], [tmpl])
+        group = Tally()
+        for t in (tally, group):
+            t.add(forms, truth)
+        got = group.report()
+        per_style[hand] = {
+            key: got[key] for key in ("forms", "forms_not_read", "accepted_exact", "review_share")
+        }
+    return tally.report() | {"by_style": per_style}
 
 
 def wrong_forms(folder: Path) -> float:

@@ -5,7 +5,9 @@
    (any angle, upside-down included), shift and scale to within a millimetre
    or so. At that resolution a page has few features and matching them is
    cheap; matching thousands of features at full resolution was most of the
-   time a form took.
+   time a form took. When this fails, it is tried once more with the
+   features spread over the page (``orb_features(spread=True)``): bold
+   handwriting over the lines can otherwise take the whole budget.
 2. Fine: anchor patches of the printed form (see ``jobs.ocr.anchors``) are
    looked for, by normalised cross-correlation, only in a small window around
    where the coarse fit puts them, at ALIGN_DPI; a full affine fitted with
@@ -97,7 +99,23 @@ def _align_at(image: Grey, dpi: float, reference: Reference) -> Alignment:
     work_step = max(1, math.floor(dpi / ALIGN_DPI + 0.1))
     work = bin_image(image, work_step)
     small, to_work = _shrink(work, dpi / work_step)
-    coarse, inliers, matches = _coarse(small, to_work * work_step, reference)
+    found = _fit(work, work_step, small, to_work * work_step, dpi, reference, spread=False)
+    if found.ok:
+        return found
+    # Writing large and dark enough to take the page-wide feature budget
+    # (a form filled in over its lines) leaves the coarse fit too few of the
+    # printed form's features: once more with the budget spread over the
+    # page. The anchors still decide, so another form gains nothing by it.
+    retried = _fit(work, work_step, small, to_work * work_step, dpi, reference, spread=True)
+    return retried if retried.ok or retried.inliers > found.inliers else found
+
+
+def _fit(
+    work: Grey, work_step: int, small: Grey, step: float, dpi: float, reference: Reference, *, spread: bool
+) -> Alignment:
+    """Coarse then fine, from the page at ALIGN_DPI (``work``) and at
+    COARSE_DPI (``small``, ``step`` page pixels per pixel)."""
+    coarse, inliers, matches = _coarse(small, step, reference, spread=spread)
     if coarse is None or inliers < MIN_COARSE_INLIERS:
         return Alignment(np.eye(2, 3), inliers, matches, 0.0, 0.0, False)
     if not _plausible_scale(coarse, dpi):
@@ -122,10 +140,12 @@ def _shrink(work: Grey, dpi: float) -> tuple[Grey, float]:
     return small, work.shape[1] / size[0]
 
 
-def _coarse(small: Grey, step: float, reference: Reference) -> tuple[Matrix | None, int, int]:
+def _coarse(
+    small: Grey, step: float, reference: Reference, *, spread: bool
+) -> tuple[Matrix | None, int, int]:
     """Similarity from reference pixels to page pixels, from ORB features of
     the page shrunk by ``step``: (matrix, inliers, matches)."""
-    points, descriptors = orb_features(small)
+    points, descriptors = orb_features(small, spread=spread)
     if reference.descriptors is None or descriptors is None or len(points) < MIN_COARSE_INLIERS:
         return None, 0, 0
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(reference.descriptors, descriptors, k=2)

@@ -26,6 +26,10 @@ from jobs.ocr.pages import ALIGN_DPI, MM_PER_INCH, Grey
 from jobs.ocr.template import Template
 
 ORB_FEATURES = 500
+# The retry's budget (see ``jobs.ocr.align``): at most SPREAD_PER_CELL features
+# in each cell of a SPREAD_CELLS × SPREAD_CELLS grid over the page.
+SPREAD_CELLS = 8
+SPREAD_PER_CELL = 32
 PATCH = 24  # anchor side, ALIGN_DPI pixels (4 mm)
 SEARCH = 8  # how far an anchor is looked for around the coarse position (1.4 mm)
 MIN_CONTRAST = 25.0  # grey-level standard deviation of a usable patch
@@ -92,18 +96,41 @@ def bin_image(image: Grey, step: int) -> Grey:
     return np.asarray(cv2.resize(cropped, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def orb_features(image: Grey) -> tuple[npt.NDArray[np.float32], Any]:
+def orb_features(image: Grey, *, spread: bool = False) -> tuple[npt.NDArray[np.float32], Any]:
     """ORB keypoints (their centres, as an n × 2 array) and descriptors.
 
     One pyramid level: the page was brought to the reference's resolution
     first, so only rotation needs the descriptors' invariance (a wrong
     resolution header is retried by the caller), and every feature of the
     budget lands where the reference's are. Small patches suit a page at
-    ~50 dpi, where a label is a few pixels high."""
-    orb = cv2.ORB.create(nfeatures=ORB_FEATURES, nlevels=1, edgeThreshold=15, patchSize=15, fastThreshold=10)
-    keypoints, descriptors = orb.detectAndCompute(image, None)
+    ~50 dpi, where a label is a few pixels high.
+
+    ``spread``: the strongest features of each grid cell instead of the
+    strongest of the page. Large, dark handwriting has stronger corners than
+    small printed labels and can take the whole page-wide budget, leaving
+    none of the features the reference has; capped per cell, the cells
+    holding only print keep theirs."""
+    budget = SPREAD_CELLS * SPREAD_CELLS * SPREAD_PER_CELL if spread else ORB_FEATURES
+    orb = cv2.ORB.create(nfeatures=budget, nlevels=1, edgeThreshold=15, patchSize=15, fastThreshold=10)
+    if not spread:
+        keypoints, descriptors = orb.detectAndCompute(image, None)
+    else:
+        orb.setMaxFeatures(1 << 20)
+        keypoints, descriptors = orb.compute(image, _strongest_per_cell(orb.detect(image, None), image.shape))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     return points, descriptors
+
+
+def _strongest_per_cell(keypoints: Any, shape: tuple[int, ...]) -> list[Any]:
+    height, width = shape[:2]
+    cells: dict[tuple[int, int], list[Any]] = {}
+    for k in keypoints:
+        key = (int(k.pt[0] * SPREAD_CELLS / width), int(k.pt[1] * SPREAD_CELLS / height))
+        cells.setdefault(key, []).append(k)
+    kept: list[Any] = []
+    for cell in cells.values():
+        kept += sorted(cell, key=lambda k: -k.response)[:SPREAD_PER_CELL]
+    return kept
 
 
 def select_anchors(image: Grey, fields: list[tuple[float, float, float, float]]) -> list[tuple[int, int]]:

@@ -70,6 +70,7 @@ class Reading:
     weakest: float
     unread_ink: int = 0
     passed_over: float = 0.0
+    passed_over_digit: float = 0.0  # the same, digits only
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Recogniser:
     session: object  # onnxruntime.InferenceSession
     input_name: str
     characters: tuple[str, ...]  # index 0 is CTC's blank, the last a space
+    digits: tuple[int, ...] = ()  # the classes of 0-9
 
 
 def models_dir() -> Path:
@@ -124,7 +126,9 @@ def _load(path: Path) -> Recogniser:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return Recogniser(session, session.get_inputs()[0].name, tuple(characters[i] for i in keep))
+    kept = tuple(characters[i] for i in keep)
+    digits = tuple(i for i, c in enumerate(kept) if len(c) == 1 and "0" <= c <= "9")
+    return Recogniser(session, session.get_inputs()[0].name, kept, digits)
 
 
 def engine() -> Recogniser:
@@ -178,12 +182,13 @@ def _decode(probabilities: np.ndarray, characters: tuple[str, ...]) -> Reading:
     return Reading(text.strip(), float(score[kept].mean()) * 100, float(score[kept].min()) * 100)
 
 
-def _passed_over(probabilities: np.ndarray, space: int) -> float:
+def _passed_over(probabilities: np.ndarray, space: int, digits: tuple[int, ...]) -> tuple[float, float]:
     """The highest probability, 0–100, any character had in a frame where
     the decoder chose blank, other than the characters emitted on either
     side (a blank between two of the same is how CTC writes 44) and the
     space (class ``space``: a gap in handwriting is often a near tie
-    between blank and space, 20–48 on lines read right).
+    between blank and space, 20–48 on lines read right); and the highest
+    a digit (classes ``digits``) had.
 
     Where a character was dropped (a handwritten 「1」 fused with the digit
     after it, a dash squeezed between two digits) the frame over it is
@@ -195,7 +200,7 @@ def _passed_over(probabilities: np.ndarray, space: int) -> float:
     emitted = np.flatnonzero(kept & (best != 0))
     blank = np.flatnonzero(best == 0)
     if not emitted.size or not blank.size:
-        return 0.0
+        return 0.0, 0.0
     rest = probabilities[blank].copy()
     rest[:, 0] = 0.0
     rest[:, space] = 0.0
@@ -204,7 +209,8 @@ def _passed_over(probabilities: np.ndarray, space: int) -> float:
     has_before, has_after = after > 0, after < len(emitted)
     rest[rows[has_before], best[emitted[after[has_before] - 1]]] = 0.0
     rest[rows[has_after], best[emitted[after[has_after]]]] = 0.0
-    return float(rest.max()) * 100
+    digit = float(rest[:, list(digits)].max()) if digits else 0.0
+    return float(rest.max()) * 100, digit * 100
 
 
 def _unread_ink(
@@ -280,13 +286,8 @@ def recognise_lines(images: list[Grey]) -> list[Reading]:
             (out,) = recogniser.session.run(None, {recogniser.input_name: batch})  # type: ignore[attr-defined]
             reading = _decode(out[0], recogniser.characters)
             unread = _unread_ink(image, out[0], batch.shape[3], _resized_width(image), recogniser.characters)
-            readings.append(
-                replace(
-                    reading,
-                    unread_ink=unread,
-                    passed_over=_passed_over(out[0], len(recogniser.characters) - 1),
-                )
-            )
+            passed, digit = _passed_over(out[0], len(recogniser.characters) - 1, recogniser.digits)
+            readings.append(replace(reading, unread_ink=unread, passed_over=passed, passed_over_digit=digit))
     return readings
 
 

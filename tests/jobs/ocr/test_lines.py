@@ -75,6 +75,26 @@ def test_writing_over_the_lines_is_never_accepted_wrong(tmp_path: Path, hand: st
     assert any(len(re.sub(r"[\s,.]", "", text)) == 5 for text in readings["amount"]), readings
 
 
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_bold_writing_over_the_lines_aligns_and_goes_to_review(tmp_path: Path, seed: int) -> None:
+    # Yusei Magic's bold strokes over the lines took the coarse alignment's
+    # whole feature budget: these three pages were refused as another form
+    # (``template_mismatch``: nothing read, a person keys the whole page).
+    # Now they align (``_read`` asserts it) and what crossed a line is
+    # reviewed, never accepted wrong.
+    form = _over_lines_form(seed)
+    read = _read(tmp_path, form, "YuseiMagic", seed)
+    assert _accepted_wrong(read, form.expected) == []
+    results = {r.name: r for r in read.fields}
+    for name in ("amount", "branch"):
+        assert results[name].review and "ink_over_line" in results[name].reasons, (
+            name,
+            results[name].reasons,
+        )
+    assert all(r.review for r in read.fields if "ink_over_line" in r.reasons)
+    assert sum(not r.review for r in read.fields) >= 3  # the fields inside their boxes are still read
+
+
 def _page_with_box(stroke: bool) -> tuple[np.ndarray, np.ndarray]:
     """A blank 300 dpi page with one box (20, 20, 60×10 mm), and the same
     page with writing: a short stroke inside, and (``stroke``) a 「1」 as
@@ -110,3 +130,15 @@ def test_writing_inside_the_box_is_read_as_before() -> None:
     found = fields._ink(page, ON_TEMPLATE_300, box, reference, lines.GROW_X_MM)
     assert found.image is not None and not found.over_line
     assert found.image.shape[0] < 7 * PX  # the 4 mm stroke alone, with margins
+
+
+def test_a_boxs_printed_mask_is_made_once_per_reference_page() -> None:
+    _, reference = _page_with_box(stroke=False)
+    box = Box(19.0, 19.0, 62.0, 12.0)
+    first = lines.printed_mask(reference, box, 3, 200)
+    assert first is not None and first.any() and not first.flags.writeable
+    assert lines.printed_mask(reference, box, 3, 200) is first  # the next page's, kept
+    other = reference.copy()  # another template's page at the same box: its own mask
+    other[:] = 255
+    assert lines.printed_mask(other, box, 3, 200) is None
+    assert lines.printed_mask(reference, Box(19.0, 19.0, 30.0, 12.0), 3, 200) is not first

@@ -4,6 +4,7 @@ network blocked."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -170,6 +171,23 @@ def test_ppocr_alone_never_accepts_characters_japanese_forms_do_not_use() -> Non
     assert not recognise.needs_second(_item(text, ppocr=("北九州市若松区本町", 99.0)))
 
 
+def test_ppocr_alone_needs_no_sign_of_a_dropped_digit_or_a_dash_read_as_a_point() -> None:
+    date = _spec("date_wareki", language="jpn", handwritten=True)
+
+    def alone(text: str, passed_over_digit: float, spec: Field = date) -> bool:
+        line = Line(text, 99.9, 99.3, 0, passed_over_digit, passed_over_digit)
+        return not recognise.needs_second(Prepared(spec, [LINE], lines={PPOCR: [line]}))
+
+    # 5月21日 read as 5月2日 at 99.9: the 1 had 7.6 in a frame after the 2,
+    # far under the bar for any character but over the one for a digit.
+    assert not alone("昭和23年5月2日", 7.6)
+    assert alone("昭和23年5月21日", 0.3)
+    assert recognise.SOLO_PPOCR_PASSED_OVER_DIGIT < 7.6 < recognise.SOLO_PPOCR_PASSED_OVER
+    address = _spec("text", language="jpn", handwritten=True)
+    assert not alone("北九州市小倉南区若園5-1.2", 0.0, address)
+    assert alone("北九州市小倉南区若園5-1-2", 0.0, address)
+
+
 def test_only_the_unsure_lines_of_a_multi_line_box_are_read_again() -> None:
     address = _spec("text", language="jpn", multiline=True)
     item = Prepared(
@@ -237,3 +255,46 @@ def test_ppocr_reports_writing_it_read_no_character_from() -> None:
     for reading, (text, _, _) in zip(readings[1:], lines[1:], strict=True):
         assert reading.text == text and reading.unread_ink == 0
         assert reading.passed_over < recognise.SOLO_PPOCR_PASSED_OVER
+        assert reading.passed_over_digit < recognise.SOLO_PPOCR_PASSED_OVER_DIGIT
+
+
+def test_ppocr_reports_a_digit_it_passed_over() -> None:
+    """A 「1」 written over the right third of the 2 before it (Yusei Magic):
+    the pinned model reads 5月2日 at a mean above the bar for accepting it
+    alone, with no ink unaccounted for; the 1 it nearly emitted is the sign."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.jobs.ocr.synth import HAND_FONTS
+
+    font = ImageFont.truetype(HAND_FONTS["YuseiMagic"], 54)
+    image = Image.new("L", (420, 90), 255)
+    draw, x = ImageDraw.Draw(image), 20.0
+    for char, overlap in (("5", 0.0), ("月", 0.0), ("2", 0.35), ("1", 0.0), ("日", 0.0)):
+        draw.text((x, 10), char, font=font, fill=0)
+        x += font.getlength(char) * (1 - overlap)
+    ink = fields.ink_only(np.asarray(image).copy(), grey=True)
+    assert ink is not None
+    (reading,) = ppocr.recognise_lines([ink])
+    assert reading.text == "5月2日" and reading.confidence >= recognise.SOLO_PPOCR and reading.unread_ink == 0
+    assert reading.passed_over_digit >= recognise.SOLO_PPOCR_PASSED_OVER_DIGIT
+
+
+def test_a_printed_amount_jpn_is_unsure_of_is_confirmed_by_eng_not_by_ppocr() -> None:
+    """tesseract's jpn model (which can write 円) reads printed amounts right
+    but unsure (72 on 712,209 in IPAex Mincho); eng reads them at 96 but
+    writes a 円 as a digit. Both giving the same amount, eng's confidence
+    stands and PP-OCR is not needed; eng's reading of a 円 never agrees."""
+    from tests.jobs.ocr.synth import GOTHIC, MINCHO
+
+    amount = _spec("amount", language="jpn")
+    item = Prepared(amount, [_written("712,209", MINCHO, 48)])
+    recognise.read_lines(TESSERACT, [(item, [0])], fields.WHITELISTS, None)
+    (line,) = item.lines[TESSERACT]
+    assert line.text == "712,209" and line.confidence >= 90
+    assert not recognise.needs_second(item)
+    # eng read these 円 as 4 or 9 at up to 76 (118004, 11,8009), or dropped it.
+    for font, size, text in itertools.product((MINCHO, GOTHIC), (40, 48, 54), ("11,800円", "11800円")):
+        yen = Prepared(amount, [_written(text, font, size)])
+        recognise.read_lines(TESSERACT, [(yen, [0])], fields.WHITELISTS, None)
+        read = recognise.check(amount, yen.lines[TESSERACT][0].text)
+        assert read.value == 11800 or recognise.needs_second(yen), (font, size, text, yen.lines)
