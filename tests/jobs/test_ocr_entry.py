@@ -20,8 +20,8 @@ from jobs.artifacts import ArtifactStore
 from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.errors import JobInputError
 from jobs.finish import record_savings
-from jobs.ocr.kind import KIND as OCR
 from jobs.models import Job
+from jobs.ocr.kind import KIND as OCR
 from jobs.ocr_entry import check_script, check_setup, records, reference_for, start_entry
 from jobs.restore import claim_unsent
 from jobs.rpa.kind import KIND as ENTRY
