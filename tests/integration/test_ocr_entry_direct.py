@@ -22,7 +22,7 @@ from jobs.ocr.kind import SAMPLES as OCR_SAMPLES
 from jobs.ocr_entry import reference_for
 from tests.conftest import Service, make_settings
 from tests.integration.helpers import submit, wait_finished
-from tests.integration.test_ocr_entry import approve, script_text
+from tests.integration.test_ocr_entry import approve, confirm_all, script_text
 from tests.support.entry import Entry, api_credential, entry_env
 
 
@@ -72,13 +72,7 @@ def test_the_last_review_sends_the_entry_job_under_direct_dispatch(direct: Entry
     ocr = wait_finished(api, operator, sent.json()["id"], timeout=120)
     assert ocr["state"] == "needs_review" and ocr["entry_job_id"] is None, ocr
 
-    pending = api.get(f"/api/v1/jobs/{ocr['id']}/review", headers=operator).json()["pending"]
-    decisions = [{"form": i["form"], "field": i["field"], "confirm": True} for i in pending]
-    done = api.post(
-        f"/api/v1/jobs/{ocr['id']}/review",
-        headers=operator,
-        json={"corrections": decisions, "seconds_spent": 30},
-    ).json()
+    done = confirm_all(api, operator, ocr["id"], 30)
     assert done["state"] == "succeeded", done
 
     entry_id = api.get(f"/api/v1/jobs/{ocr['id']}", headers=operator).json()["entry_job_id"]
