@@ -1,12 +1,14 @@
 """Fair-share benchmark: prints one JSON object.
 
-On a real cpu worker (one process) over a real Redis, with the test kind
-``echo`` sleeping a fixed time per job, once with first-come-first-served
+On a real cpu worker (``--processes``, default one process) over a real
+Redis, with the test kind ``echo`` sleeping a fixed time per job (or one-page
+OCR jobs, ``--kind ocr``), once with first-come-first-served
 dispatch (``DIGILABO_DISPATCH_MODE=direct``) and once with fair dispatch:
 
 - fairness: a batch of N jobs from department A, then one job from B and
   one from C: how long B and C waited to start, in median job runtimes
-  (target <= 2), and A's whole batch time against its time alone;
+  (target <= 2), and A's whole batch time against its time alone (the mean
+  of a run before and one after, which also shows how much the load moved);
 - urgent (fair only): an operator's 至急 job submitted while N normal jobs
   wait: its wait in median job runtimes (target <= 1);
 - overhead: on an idle pool, tiny jobs (sleep 0) one at a time: submission
@@ -74,9 +76,8 @@ class Bench:
             root, f"sqlite:///{root / 'db.sqlite'}", redis_url, dispatch_mode=mode, **overrides
         )
         migrate(self.settings.database_url)
-        # No pool given: the split case starts its own workers (``workers``).
-        pools = () if overrides else ("cpu",)
-        self.stack = Stack(self.settings, pools=pools, log_dir=root / "logs", api=False)
+        # No pool here: each case starts its cpu worker (``workers``).
+        self.stack = Stack(self.settings, pools=(), log_dir=root / "logs", api=False)
         self.stack.start()
         self.worker: subprocess.Popen[bytes] | None = None
         self.runtime = Runtime(self.settings)
@@ -204,14 +205,20 @@ def job_maker(bench: Bench, kind: str, sleep: float, scans: bool) -> Submit:
 
 
 def fairness(bench: Bench, n: int, submit: Submit) -> dict[str, Any]:
+    """A's batch alone, then with B's and C's jobs sent just after it, then
+    alone again: the two alone runs show how much the machine's load moved."""
     a, b, c = bench.token("bench-a"), bench.token("bench-b"), bench.token("bench-c")
     bench.wait_all([submit(a) for _ in range(3)])  # warm the worker up
-    alone = [submit(a) for _ in range(n)]
-    found = bench.wait_all(alone, timeout=3600)
-    alone_s = max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+
+    def alone() -> float:
+        found = bench.wait_all([submit(a) for _ in range(n)], timeout=3600)
+        return max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+
+    before = alone()
     batch = [submit(a) for _ in range(n)]
     late = [submit(b), submit(c)]
     found = bench.wait_all(batch + late, timeout=3600)
+    after = alone()
     run = median_run(found, batch)
     batch_s = max(found[i][2] for i in batch) - min(found[i][0] for i in batch)
     return {
@@ -221,8 +228,9 @@ def fairness(bench: Bench, n: int, submit: Submit) -> dict[str, Any]:
         "b_wait_runs": round((found[late[0]][1] - found[late[0]][0]) / run, 2),
         "c_wait_runs": round((found[late[1]][1] - found[late[1]][0]) / run, 2),
         "a_batch_s": round(batch_s, 2),
-        "a_alone_s": round(alone_s, 2),
-        "a_batch_vs_alone": round(batch_s / alone_s, 3),
+        "a_alone_before_s": round(before, 2),
+        "a_alone_after_s": round(after, 2),
+        "a_batch_vs_alone": round(batch_s / ((before + after) / 2), 3),
     }
 
 
@@ -328,6 +336,7 @@ def run_mode(mode: str, redis_url: str, args: argparse.Namespace) -> dict[str, A
     with tempfile.TemporaryDirectory(prefix=f"bench-fair-{mode}-") as tmp:
         bench = Bench(Path(tmp), redis_url, mode)
         try:
+            bench.workers(args.processes)
             submit = job_maker(bench, args.kind, args.sleep, args.scans)
             steps: dict[str, Callable[[], dict[str, Any]]] = {
                 "fairness": lambda: fairness(bench, args.jobs, submit),
@@ -357,6 +366,7 @@ def main() -> None:
     parser.add_argument(
         "--scans", action="store_true", help="OCR the bundled scans instead of generated pages"
     )
+    parser.add_argument("--processes", type=int, default=1, help="cpu worker processes, fairness case")
     parser.add_argument("--only", choices=("fairness", "split"), help="run one case only")
     args = parser.parse_args()
     out: dict[str, Any] = {}
