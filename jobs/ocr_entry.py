@@ -277,6 +277,9 @@ def start_entry(session: Session, job: Job, artifacts: ArtifactStore) -> Job | N
         parameters={**params, "dry_run": False},
     )
     entry.source_job_id = job.id
+    # Queued since now, but sent by nobody yet (no task id): the fair
+    # dispatcher releases it in turn, or under direct dispatch whoever
+    # commits this transaction sends it (queues.unsent).
     entry.enqueued_at = entry.submitted_at
     store.add_artifact(
         session=session,
@@ -289,8 +292,25 @@ def start_entry(session: Session, job: Job, artifacts: ArtifactStore) -> Job | N
     )
     job.summary = {**(job.summary or {}), "entry_rows": made.rows, "entry_skipped": made.skipped}
     store.audit("entry_from_ocr", session=session, viewer=SYSTEM, job_id=entry.id, source_job_id=job.id)
+    if job.urgent:
+        inherit_urgent(job, entry, session=session)
     log.info("job %s: entry job %s created with %d rows", job.id, entry.id, made.rows)
     return entry
+
+
+def inherit_urgent(source: Job, entry: Job, *, session: Session) -> None:
+    """至急 forms are typed 至急 too: the entry job is marked urgent, and the
+    audit log says it was inherited, from which job, and who raised that one."""
+    raised = store.list_audit(session=session, job_id=source.id, action="urgent")
+    entry.urgent = True
+    store.audit(
+        "urgent",
+        session=session,
+        viewer=SYSTEM,
+        job_id=entry.id,
+        inherited_from=source.id,
+        raised_by=raised[0].actor_name if raised else None,  # the newest
+    )
 
 
 # --- the new-job form ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, inspect, select, update
+from sqlalchemy import create_engine, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from jobs import store as job_store
@@ -268,20 +268,28 @@ class Unsent:
     task_id: str
 
 
-def claim_unsent(*, session: Session, now: datetime | None = None) -> list[Unsent]:
-    """Restored jobs nobody has sent yet, each claimed by one caller only
-    (compare-and-set on the empty ``enqueued_at``). The caller commits, then
-    sends each task under its ``task_id``."""
+def claim_unsent(
+    *, session: Session, now: datetime | None = None, source_job_id: str | None = None
+) -> list[Unsent]:
+    """Queued jobs nobody has sent yet, each claimed by one caller only
+    (compare-and-set on the empty ``enqueued_at`` or ``task_id``): jobs a
+    restore put back, and jobs another job's success hook made (an entry job
+    from a reviewed OCR job has no task id until it is sent). With
+    ``source_job_id``, only the jobs made from that one. The caller commits,
+    then sends each task under its ``task_id``. Under fair dispatch the
+    dispatcher sends these instead (it releases any unreleased job)."""
+    unsent = or_(Job.enqueued_at.is_(None), Job.task_id.is_(None))
+    query = select(Job.id, Job.kind).where(Job.state == State.QUEUED.value, unsent)
+    if source_job_id is not None:
+        query = query.where(Job.source_job_id == source_job_id)
     claimed = []
-    rows = session.execute(
-        select(Job.id, Job.kind).where(Job.state == State.QUEUED.value, Job.enqueued_at.is_(None))
-    ).all()
-    for job_id, kind in rows:
+    for job_id, kind in session.execute(query).all():
         task_id = str(uuid.uuid4())
         result = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state == State.QUEUED.value, Job.enqueued_at.is_(None))
-            .values(enqueued_at=now or utcnow(), task_id=task_id)
+            .where(Job.id == job_id, Job.state == State.QUEUED.value, unsent)
+            # An entry job keeps the time it was made: its wait counts from then.
+            .values(enqueued_at=func.coalesce(Job.enqueued_at, now or utcnow()), task_id=task_id)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]

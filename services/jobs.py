@@ -18,7 +18,7 @@ from config.settings import Settings
 from jobs import housekeeping, intake, jsonlimits, ledger, ocr_entry, store
 from jobs.artifacts import CHUNK, StoredBlob, safe_name
 from jobs.db import unit_of_work
-from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound, UploadRejected
+from jobs.errors import STATE_LABELS_JA, DigilaboError, InvalidTransition, NotFound
 from jobs.lifecycle import FINISHED, State, transition
 from jobs.models import Artifact, Job
 from jobs.registry import JobKind
@@ -29,7 +29,6 @@ from services import fairshare
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
 log = logging.getLogger(__name__)
-ENTRY_NEEDS_FAIR_JA = "この環境では「確認後に入力」を利用できません。デジラボにお問い合わせください。"
 
 
 class Upload(Protocol):
@@ -157,11 +156,6 @@ async def submit(
     job_kind = runtime.registry.get(kind)
     if urgent:
         fairshare.require_operator(viewer)
-    if params.get(ocr_entry.ENTRY_KEY) and runtime.settings.dispatch_mode != "fair":
-        # The entry job is created in the OCR job's last transaction and
-        # waits in the database for the fair dispatcher; nothing sends it
-        # under direct dispatch.
-        raise UploadRejected("entry_needs_fair_dispatch", ENTRY_NEEDS_FAIR_JA, field=ocr_entry.ENTRY_KEY)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
     try:

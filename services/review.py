@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from composition.runtime import Runtime
 from jobs import store
 from jobs.errors import UploadRejected
+from jobs.lifecycle import State
 from jobs.models import Job
 from jobs.registry import ReviewHook
+from queues.unsent import send_followups
 
 NOT_REVIEWABLE_JA = "このジョブには確認する項目がありません。"
 
@@ -61,12 +64,15 @@ def submit(
     seconds_spent: float,
 ) -> tuple[Job, dict[str, Any]]:
     """Apply one batch of decisions in the caller's transaction; the hook
-    finishes the job (with its savings) when nothing is left."""
+    finishes the job (with its savings) when nothing is left, and the jobs
+    its success hook made (「確認後に入力」's entry job) start once the caller
+    commits."""
     job = store.get_job(job_id, session=session, viewer=viewer)
     hook = hook_for(runtime, job.kind)
+    kind = runtime.registry.get(job.kind)
     summary = hook.apply(
         job,
-        runtime.registry.get(job.kind),
+        kind,
         decisions,
         seconds_spent,
         session=session,
@@ -74,4 +80,12 @@ def submit(
         viewer=viewer,
         tz=runtime.settings.timezone,
     )
+    if job.state == State.SUCCEEDED and kind.on_success is not None:
+        source = job.id
+
+        def start(_: Session) -> None:
+            send_followups(runtime.celery, runtime.settings, runtime.registry, runtime.factory, source)
+
+        # After the commit: a worker must not see a job the database does not have yet.
+        event.listen(session, "after_commit", start, once=True)
     return job, summary

@@ -6,8 +6,9 @@ Each pass moves the running jobs whose heartbeat stopped back to queued
 workers on any number of hosts may run it: the database decides which one
 requeues a job.
 
-Each pass also sends the jobs a restore left queued and unsent
-(``jobs.restore.claim_unsent``): one reaper claims each, so each is sent once.
+Each pass also sends the jobs left queued and unsent (``queues.unsent``: a
+restore's, or an entry job whose maker died before sending it, under direct
+dispatch): one reaper claims each, so each is sent once.
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ from collections.abc import Callable, Collection
 from composition.runtime import Runtime
 from jobs.db import unit_of_work
 from jobs.heartbeat import Requeued, requeue_lost
-from jobs.lifecycle import State, transition
 from jobs.models import Job
-from jobs.restore import claim_unsent
 from jobs.runner import PLAN_FILE
-from queues.dispatch import enqueue
+from queues.unsent import send_or_fail, send_unsent
 
 log = logging.getLogger(__name__)
-
-UNSENT_JA = "処理キューに再登録できませんでした。時間をおいて再実行してください。"
 
 
 def reap_once(runtime: Runtime, dead_workers: Collection[str] = ()) -> list[str]:
@@ -50,29 +47,26 @@ def reap_once(runtime: Runtime, dead_workers: Collection[str] = ()) -> list[str]
 
 
 def send_restored(runtime: Runtime) -> list[str]:
-    """Send the jobs a restore put back in the queue; returns their ids.
-    Under fair dispatch they wait unreleased like any new job and the
-    dispatcher sends them in turn; sending them here too would send twice."""
-    if runtime.settings.dispatch_mode == "fair":
-        return []
-    with unit_of_work(runtime.factory) as session:
-        claimed = claim_unsent(session=session)
-    for item in claimed:
-        log.info("job %s: restored from a backup, sent to its queue", item.job_id)
-        _send(runtime, Requeued(item.job_id, item.kind, item.task_id, 0))
-    return [c.job_id for c in claimed]
+    """Send the jobs queued and never sent (a restore's, or an entry job
+    whose maker died before sending it); returns their ids. Under fair
+    dispatch they wait unreleased like any new job and the dispatcher sends
+    them in turn; sending them here too would send twice."""
+    sent = send_unsent(runtime.celery, runtime.settings, runtime.registry, runtime.factory)
+    for job_id in sent:
+        log.info("job %s: queued but never sent (restored, or made by another job), sent now", job_id)
+    return sent
 
 
 def _send(runtime: Runtime, item: Requeued) -> None:
-    try:
-        kind = runtime.registry.get(item.kind)
-        enqueue(runtime.celery, runtime.settings, kind, item.job_id, task_id=item.task_id)
-    except Exception as exc:
-        log.error("job %s: requeued but not sent: %s", item.job_id, exc)
-        with unit_of_work(runtime.factory) as session:
-            transition(
-                session, item.job_id, State.FAILED, error_code="queue_unavailable", error_message=UNSENT_JA
-            )
+    send_or_fail(
+        runtime.celery,
+        runtime.settings,
+        runtime.registry,
+        runtime.factory,
+        item.job_id,
+        item.kind,
+        item.task_id,
+    )
 
 
 def start_reaper(runtime: Callable[[], Runtime], interval_s: float) -> threading.Event:

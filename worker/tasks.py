@@ -25,6 +25,7 @@ from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART, VERIFY_STORE
 from queues.dispatch import enqueue_parts
 from queues.fair import client_for, wake
 from queues.retry import RETRYABLE, backoff
+from queues.unsent import send_followups
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
             with beating:
                 result = work()
             observe(rt, job_id, result, time.monotonic() - started, part=part)
+            if result.state == "succeeded" and not result.skipped:
+                followups(rt, job_id)
             return result.state
         except SoftTimeLimitExceeded:
             log.warning("job %s: soft time limit reached", job_id)
@@ -163,6 +166,20 @@ def nudge(rt: Runtime, queue: str) -> None:
         wake(client_for(rt.settings), queue)
     except Exception as exc:
         log.warning("dispatcher not woken: %s", exc)
+
+
+def followups(rt: Runtime, job_id: str) -> None:
+    """A job that succeeded here (its last part, or a job needing no review)
+    may have made follow-up jobs in that commit: start them now. Never
+    fails the task (the reaper or the dispatcher starts them anyway)."""
+    try:
+        with rt.factory() as session:
+            kind = rt.registry.get(store.get_job(job_id, session=session).kind)
+    except Exception as exc:
+        log.warning("job %s: follow-up jobs not looked for: %s", job_id, exc)
+        return
+    if kind.on_success is not None:
+        send_followups(rt.celery, rt.settings, rt.registry, rt.factory, job_id)
 
 
 def observe(rt: Runtime, job_id: str, result: RunResult, seconds: float, *, part: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 
+from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
@@ -60,6 +61,15 @@ def approve(entry: Entry, script_id: str, body: bytes) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
+def confirm_all(api: TestClient, headers: dict[str, str], job_id: str, seconds: float) -> dict:
+    """A person confirms every flagged field over the API, as read; the answer."""
+    pending = api.get(f"/api/v1/jobs/{job_id}/review", headers=headers).json()["pending"]
+    decisions = [{"form": i["form"], "field": i["field"], "confirm": True} for i in pending]
+    body = {"corrections": decisions, "seconds_spent": seconds}
+    answer: dict = api.post(f"/api/v1/jobs/{job_id}/review", headers=headers, json=body).json()
+    return answer
+
+
 def test_reviewed_forms_are_entered_once_and_the_pair_saves_once(entry: Entry, dept: str) -> None:
     api, headers = entry.service.api, entry.service.token(dept)
     script_id = f"ocr-{dept}"
@@ -87,14 +97,7 @@ def test_reviewed_forms_are_entered_once_and_the_pair_saves_once(entry: Entry, d
     assert ocr["entry_script"] == f"{script_id}@2" and ocr["entry_job_id"] is None
     assert "確認が終わると" in ocr["entry_note"]
 
-    pending = api.get(f"/api/v1/jobs/{ocr['id']}/review", headers=headers).json()["pending"]
-    decisions = [{"form": i["form"], "field": i["field"], "confirm": True} for i in pending]
-    done = api.post(
-        f"/api/v1/jobs/{ocr['id']}/review",
-        headers=headers,
-        json={"corrections": decisions, "seconds_spent": 60},
-    ).json()
-    assert done["state"] == "succeeded", done
+    assert confirm_all(api, headers, ocr["id"], 60)["state"] == "succeeded"
 
     ocr = api.get(f"/api/v1/jobs/{ocr['id']}", headers=headers).json()
     assert ocr["entry_job_id"] and ocr["summary"]["entry_rows"] == 2

@@ -2,22 +2,28 @@
 (checked with the script, then against the stored template at approval), the
 records sheet made from a reviewed forms.json, and the time saved by the pair
 on real SQLite (review time beyond the OCR job's own saving is taken off
-the entry job's)."""
+the entry job's); the entry job made from an urgent OCR job is urgent
+(audited as inherited) and waits for its sender."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import ledger, store
+from jobs.artifacts import ArtifactStore
 from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.errors import JobInputError
 from jobs.finish import record_savings
+from jobs.models import Job
 from jobs.ocr.kind import KIND as OCR
-from jobs.ocr_entry import check_script, check_setup, records, reference_for
+from jobs.ocr_entry import check_script, check_setup, records, reference_for, start_entry
+from jobs.restore import claim_unsent
 from jobs.rpa.kind import KIND as ENTRY
 from jobs.rpa.kind import SAMPLES
 from jobs.rpa.script import ScriptError, parse_script
@@ -173,3 +179,71 @@ def test_an_ocr_request_names_an_approved_script_for_its_template(
         monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_USER", "demo")
         monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "pw")
         check_setup(params, {}, session=session)
+
+
+def _reviewed_ocr_job(session: Session, artifacts: ArtifactStore, script_ref: str, *, urgent: bool) -> Job:
+    """A succeeded OCR job sent with 「確認後に入力」, its forms.json stored:
+    two confirmed 給付金 forms."""
+    store.ensure_department("a", session=session)
+    job = store.create_job(
+        session=session,
+        kind="ocr",
+        queue="cpu",
+        department_code="a",
+        submitted_by=None,
+        parameters={"entry_script": script_ref},
+    )
+    if urgent:
+        operator = store.Viewer(user_id=None, name="ops-sato", department_code="", role="operator")
+        job.urgent = True
+        store.audit("urgent", session=session, viewer=operator, job_id=job.id, released=False)
+    doc = {
+        "forms": [
+            _form(1, application_date="2025-05-02", amount=120000, name="中村明美"),
+            _form(2, application_date="2025-05-04", amount=5000, name="渡邊健"),
+        ]
+    }
+    blob = artifacts.put_chunks([json.dumps(doc).encode()], 1 << 20, "forms.json")
+    store.add_artifact(
+        session=session,
+        job_id=job.id,
+        role="output",
+        name="forms.json",
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type="application/json",
+    )
+    return job
+
+
+@pytest.mark.parametrize("urgent", [True, False])
+def test_the_entry_job_inherits_urgent_and_waits_unsent(
+    factory: sessionmaker[Session], tmp_path: Path, urgent: bool
+) -> None:
+    from jobs.rpa import scripts
+
+    artifacts = ArtifactStore(tmp_path)
+    artifacts.ensure()
+    ops = store.Viewer(user_id=None, name="ops", department_code="", role="admin")
+    with unit_of_work(factory) as session:
+        name = f"kyufukin-u{int(urgent)}"
+        row, _ = scripts.upload(name, BASE + GOOD, session=session, viewer=ops)
+        scripts.approve(name, row.version, session=session, viewer=ops)
+        ocr = _reviewed_ocr_job(session, artifacts, f"{name}@{row.version}", urgent=urgent)
+        entry = start_entry(session, ocr, artifacts)
+        assert entry is not None and entry.source_job_id == ocr.id and ocr.summary["entry_rows"] == 2
+        assert entry.urgent is urgent
+        events = store.list_audit(session=session, job_id=entry.id, action="urgent")
+        if urgent:
+            # The audit says it was inherited, from which job, and who raised that one.
+            assert [(e.actor_name, e.detail) for e in events] == [
+                ("system", {"inherited_from": ocr.id, "raised_by": "ops-sato"})
+            ]
+        else:
+            assert events == []
+        # Sent by nobody yet: under direct dispatch the committer (or a
+        # reaper pass) claims it once; a second claim finds nothing.
+        assert entry.task_id is None and entry.enqueued_at is not None
+        claimed = claim_unsent(session=session, source_job_id=ocr.id)
+        assert [c.job_id for c in claimed] == [entry.id]
+        assert claim_unsent(session=session, source_job_id=ocr.id) == []
