@@ -18,16 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.db import unit_of_work
 from jobs.rpa.models import RpaRecord, RpaReference, RpaTargetSlot
 
-REC, REF = RpaRecord.__table__, RpaReference.__table__
+REC, REF = cast(Table, RpaRecord.__table__), cast(Table, RpaReference.__table__)
 FINAL_STATES = frozenset({"entered", "duplicate", "rejected", "invalid", "failed"})
 ClaimKind = Literal["claimed", "duplicate", "reconcile", "busy"]
 
