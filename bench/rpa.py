@@ -264,14 +264,18 @@ def zenkaku(text: str) -> str:
     return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-def choose(page: Any, main: Any, button: str, field: str, value: str, column: int) -> None:
-    """A search window: search, 選択 on the line whose cell is exactly the value; it closes."""
+def choose(page: Any, main: Any, opener: str, field: str, value: str, column: int, key: str = "") -> None:
+    """A search window (opened by clicking ``opener``, or by pressing ``key``
+    in it): search, 選択 on the line whose cell is exactly the value; it closes."""
     with page.expect_popup() as info:
-        main.click(button)
+        if key:
+            main.press(opener, key)
+        else:
+            main.click(opener)
     window = info.value
     window.fill(f"[name={field}]", value)
     with window.expect_navigation():
-        window.click("input[type=submit][value='検索']")
+        window.click("role=button[name='検索']")
     with window.expect_event("close"):
         try:
             window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
@@ -282,20 +286,27 @@ def choose(page: Any, main: Any, button: str, field: str, value: str, column: in
                 raise
 
 
-def row_c(page: Any, r: Row) -> None:
-    """System C's sample script by hand: the menu frame's link, the era select
-    and boxes, two search windows, 確認, 登録 and the voucher number."""
+def entry_screen(page: Any, iso_date: str) -> Any:
+    """System C: the menu frame's link to 支出負担行為入力, and the 起票日 (era
+    select and boxes); the main frame."""
     if not page.url.endswith("/zaimu/Main.do"):  # the frameset's address never changes
         page.goto("/zaimu/Main.do")
     main = page.frame(name="main")
     with main.expect_navigation():
         page.frame(name="menu").click("a:text-is('支出負担行為入力')")
     main.get_by_text("画面ID：KSF010").first.wait_for()
-    era, year, month, day = wareki(r[1])
+    era, year, month, day = wareki(iso_date)
     main.select_option("[name=KIHYO_GENGO]", label=era)
     main.fill("[name=KIHYO_YY]", year)
     main.fill("[name=KIHYO_MM]", month)
     main.fill("[name=KIHYO_DD]", day)
+    return main
+
+
+def row_c(page: Any, r: Row) -> None:
+    """System C's sample script by hand: the menu frame's link, the era select
+    and boxes, two search windows, 確認, 登録 and the voucher number."""
+    main = entry_screen(page, r[1])
     choose(page, main, "input[name=btnYosan]", "S_CD", "".join(r[2:6]), 1)
     choose(page, main, "input[name=btnShiharai]", "S_NM", r[7], 2)
     main.fill("[name=KINGAKU]", r[6])
@@ -310,45 +321,19 @@ def row_c(page: Any, r: Row) -> None:
     main.locator("td.lbl:text-is('伝票番号') + td").first.inner_text()
 
 
-def key_choose(page: Any, main: Any, box: str, field: str, value: str, column: int) -> None:
-    """A search window opened with F4 in its code box (no buttons on this screen)."""
-    with page.expect_popup() as info:
-        main.press(box, "F4")
-    window = info.value
-    window.fill(f"[name={field}]", value)
-    with window.expect_navigation():
-        window.click("role=button[name='検索']")
-    with window.expect_event("close"):
-        try:
-            window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
-        except PlaywrightError:
-            if not window.is_closed():  # see choose()
-                raise
-
-
 def row_cm(page: Any, voucher: Voucher) -> None:
     """zaimu_c_meisai.yaml by hand: the header, the scanned form, each 明細
     line (F7 adds one, F4 its budget code's search window), F9 確認, F12 登録."""
     head = voucher.lines[0]
-    if not page.url.endswith("/zaimu/Main.do"):
-        page.goto("/zaimu/Main.do")
-    main = page.frame(name="main")
-    with main.expect_navigation():
-        page.frame(name="menu").click("a:text-is('支出負担行為入力')")
-    main.get_by_text("画面ID：KSF010").first.wait_for()
-    era, year, month, day = wareki(head[1])
-    main.select_option("[name=KIHYO_GENGO]", label=era)
-    main.fill("[name=KIHYO_YY]", year)
-    main.fill("[name=KIHYO_MM]", month)
-    main.fill("[name=KIHYO_DD]", day)
-    key_choose(page, main, "[name=SHIHARAI_CD]", "S_NM", head[2], 2)
+    main = entry_screen(page, head[1])
+    choose(page, main, "[name=SHIHARAI_CD]", "S_NM", head[2], 2, key="F4")
     main.fill("[name=TEKIYO]", zenkaku(head[3]))
     main.fill("[name=SEIRI_NO]", head[0])
     main.set_input_files("[name=TENPU]", files=[voucher.scan])
     for n, line in enumerate(voucher.lines, 1):
         if n > 1:
             main.press("[name=SEIRI_NO]", "F7")
-        key_choose(page, main, f"[name=M_YOSAN_CD_{n}]", "S_CD", line[5], 1)
+        choose(page, main, f"[name=M_YOSAN_CD_{n}]", "S_CD", line[5], 1, key="F4")
         main.fill(f"[name=M_KINGAKU_{n}]", line[6])
         main.fill(f"[name=M_TEKIYO_{n}]", unicodedata.normalize("NFKC", line[7]))
     with main.expect_navigation():
