@@ -4,8 +4,12 @@ loop doing the same steps, and Chromium's memory. System A (ids, a
 confirmation page) with 1 and 2 concurrent contexts; system B (tree menu,
 labels in <th>, an XHR-filled select, a confirm() dialog before 登録; the
 target allows one job at a time) with 1; system C (a frameset, two search
-windows per record, an era select, 全角 摘要, a 確認 screen) with 1. Prints
-one JSON object. ``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c] [--busy]``.
+windows per record, an era select, 全角 摘要, a 確認 screen) with 1; and
+system C again with its 明細, attachment and keyboard switches on (``cm``:
+``zaimu_c_meisai.yaml``, one voucher of three 明細 lines per record, each
+line's budget code chosen in a search window, the scanned form attached,
+F-keys only) with 1. Prints one JSON object.
+``python bench/rpa.py [--records N] [--rounds R] [--systems a,b,c,cm] [--busy]``.
 
 Both sides are timed from launching Chromium to the last record, login
 included; the job also reads and checks the records, commits each record's
@@ -32,13 +36,16 @@ import csv
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +55,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import httpx  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 from digilabo.embedded import Child, start_standin  # noqa: E402
@@ -66,9 +74,16 @@ WARMUP_RECORDS = 3  # enough to load every screen once
 Row = list[str]
 
 
-def start_app(tmp: Path, system: str) -> tuple[Child, str]:
+def start_app(tmp: Path, system: System) -> tuple[Child, str]:
     env = {**os.environ, "STANDIN_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
-    return start_standin(tmp / f"standin-{system}", env=env, user=USER, system=system)
+    app, url = start_standin(tmp / f"standin-{system.name}", env=env, user=USER, system=system.standin)
+    if system.switches:
+        try:
+            httpx.post(f"{url}/_admin/switches", json=system.switches).raise_for_status()
+        except BaseException:
+            app.stop()
+            raise
+    return app, url
 
 
 def rows(prefix: str, n: int, system: str = "a") -> list[Row]:
@@ -89,16 +104,74 @@ def rows(prefix: str, n: int, system: str = "a") -> list[Row]:
     ]
 
 
+MEISAI_HEADERS = ["整理番号", "起票日", "支払先", "件名", "添付ファイル", "予算科目", "金額", "明細摘要"]
+MEISAI_LINES = 3
+BUDGET_CODES = ("02010107", "02010210", "03020311", "04010108", "10030113")
+SCAN = "scan.pdf"
+
+
+def vouchers(prefix: str, n: int) -> list[list[Row]]:
+    """``n`` vouchers of three 明細 lines each: a sheet row per line, the
+    voucher's columns repeated (as zaimu_c_meisai.yaml reads them)."""
+    return [
+        [
+            [
+                f"{prefix}-{i:05d}",
+                "2025-06-02",
+                f"北九州商事{i % 300 + 1}",
+                "消耗品 No.1",
+                SCAN,
+                BUDGET_CODES[(i + k) % len(BUDGET_CODES)],
+                str(100 * (k + 1) + i),
+                "ｺﾋﾟｰ用紙" if k == 0 else "",
+            ]
+            for k in range(MEISAI_LINES)
+        ]
+        for i in range(n)
+    ]
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """One record of the 明細 scenario for the bare loop: its lines, and the
+    file on disk its 添付ファイル names (a hand driver attaches it from there)."""
+
+    lines: list[Row]
+    scan: Path
+
+
+def records(system: System, prefix: str, n: int, folder: Path) -> list[Any]:
+    """What one record is for the bare loop: a row, or a voucher."""
+    if system.name == "cm":
+        return [Voucher(lines, folder / SCAN) for lines in vouchers(prefix, n)]
+    return rows(prefix, n, system.name)
+
+
+def scans(tmp: Path) -> Path:
+    """The attachment ZIP of the 明細 scenario (and the file the bare loop attaches)."""
+    (tmp / SCAN).write_bytes(b"%PDF-1.4\n" + b"x" * 3000)
+    archive = tmp / "scans.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(tmp / SCAN, SCAN)
+    return archive
+
+
 def job(system: System, tmp: Path, url: str, ledger: SqlRecordLedger, prefix: str, n: int) -> None:
-    records = tmp / f"{prefix}.csv"
-    with records.open("w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerows([HEADERS, *rows(prefix, n, system.name)])
+    sheet = tmp / f"{prefix}.csv"
+    lines = [row for voucher in vouchers(prefix, n) for row in voucher] if system.name == "cm" else None
+    with sheet.open("w", encoding="utf-8-sig", newline="") as fh:
+        if lines is None:
+            csv.writer(fh).writerows([HEADERS, *rows(prefix, n, system.name)])
+        else:
+            csv.writer(fh).writerows([MEISAI_HEADERS, *lines])
     work = tmp / prefix
     work.mkdir()
-    inputs = (
+    inputs: tuple[InputFile, ...] = (
         InputFile("script.yaml", system.script, "application/yaml", 0),
-        InputFile(records.name, records, "text/csv", 0),
+        InputFile(sheet.name, sheet, "text/csv", 0),
     )
+    if lines is not None:
+        inputs += (InputFile("scans.zip", tmp / "scans.zip", "application/zip", 0),)
     options = {"rpa_ledger": ledger, "rpa_target_urls": {system.target: url}}
     outcome = run(JobContext(str(uuid.uuid4()), "bench", {}, inputs, work, lambda f, m="": None, options))
     if outcome.units != n:
@@ -191,14 +264,18 @@ def zenkaku(text: str) -> str:
     return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-def choose(page: Any, main: Any, button: str, field: str, value: str, column: int) -> None:
-    """A search window: search, 選択 on the line whose cell is exactly the value; it closes."""
+def choose(page: Any, main: Any, opener: str, field: str, value: str, column: int, key: str = "") -> None:
+    """A search window (opened by clicking ``opener``, or by pressing ``key``
+    in it): search, 選択 on the line whose cell is exactly the value; it closes."""
     with page.expect_popup() as info:
-        main.click(button)
+        if key:
+            main.press(opener, key)
+        else:
+            main.click(opener)
     window = info.value
     window.fill(f"[name={field}]", value)
     with window.expect_navigation():
-        window.click("input[type=submit][value='検索']")
+        window.click("role=button[name='検索']")
     with window.expect_event("close"):
         try:
             window.click(f"table.list tr:has(td:nth-child({column}):text-is('{value}')) a:text-is('選択')")
@@ -209,20 +286,27 @@ def choose(page: Any, main: Any, button: str, field: str, value: str, column: in
                 raise
 
 
-def row_c(page: Any, r: Row) -> None:
-    """System C's sample script by hand: the menu frame's link, the era select
-    and boxes, two search windows, 確認, 登録 and the voucher number."""
+def entry_screen(page: Any, iso_date: str) -> Any:
+    """System C: the menu frame's link to 支出負担行為入力, and the 起票日 (era
+    select and boxes); the main frame."""
     if not page.url.endswith("/zaimu/Main.do"):  # the frameset's address never changes
         page.goto("/zaimu/Main.do")
     main = page.frame(name="main")
     with main.expect_navigation():
         page.frame(name="menu").click("a:text-is('支出負担行為入力')")
     main.get_by_text("画面ID：KSF010").first.wait_for()
-    era, year, month, day = wareki(r[1])
+    era, year, month, day = wareki(iso_date)
     main.select_option("[name=KIHYO_GENGO]", label=era)
     main.fill("[name=KIHYO_YY]", year)
     main.fill("[name=KIHYO_MM]", month)
     main.fill("[name=KIHYO_DD]", day)
+    return main
+
+
+def row_c(page: Any, r: Row) -> None:
+    """System C's sample script by hand: the menu frame's link, the era select
+    and boxes, two search windows, 確認, 登録 and the voucher number."""
+    main = entry_screen(page, r[1])
     choose(page, main, "input[name=btnYosan]", "S_CD", "".join(r[2:6]), 1)
     choose(page, main, "input[name=btnShiharai]", "S_NM", r[7], 2)
     main.fill("[name=KINGAKU]", r[6])
@@ -237,6 +321,30 @@ def row_c(page: Any, r: Row) -> None:
     main.locator("td.lbl:text-is('伝票番号') + td").first.inner_text()
 
 
+def row_cm(page: Any, voucher: Voucher) -> None:
+    """zaimu_c_meisai.yaml by hand: the header, the scanned form, each 明細
+    line (F7 adds one, F4 its budget code's search window), F9 確認, F12 登録."""
+    head = voucher.lines[0]
+    main = entry_screen(page, head[1])
+    choose(page, main, "[name=SHIHARAI_CD]", "S_NM", head[2], 2, key="F4")
+    main.fill("[name=TEKIYO]", zenkaku(head[3]))
+    main.fill("[name=SEIRI_NO]", head[0])
+    main.set_input_files("[name=TENPU]", files=[voucher.scan])
+    for n, line in enumerate(voucher.lines, 1):
+        if n > 1:
+            main.press("[name=SEIRI_NO]", "F7")
+        choose(page, main, f"[name=M_YOSAN_CD_{n}]", "S_CD", line[5], 1, key="F4")
+        main.fill(f"[name=M_KINGAKU_{n}]", line[6])
+        main.fill(f"[name=M_TEKIYO_{n}]", unicodedata.normalize("NFKC", line[7]))
+    with main.expect_navigation():
+        main.press("[name=SEIRI_NO]", "F9")
+    main.get_by_text("以下の内容で登録します。").first.wait_for()
+    with main.expect_navigation():
+        main.press("body", "F12")
+    main.get_by_text("登録が完了しました。").first.wait_for()
+    re.search("SK7-[0-9]{6}", main.locator("body").first.inner_text())
+
+
 @dataclass(frozen=True)
 class System:
     name: str
@@ -244,24 +352,41 @@ class System:
     target: str
     credential: str
     login: Callable[[Any], None]
-    row: Callable[[Any, Row], None]
+    row: Callable[[Any, Any], None]
     contexts: tuple[int, ...]
+    standin: str = ""  # the stand-in it runs on (its name when empty)
+    switches: dict[str, Any] | None = None  # that stand-in's quirks switched on
+
+    def __post_init__(self) -> None:
+        if not self.standin:
+            object.__setattr__(self, "standin", self.name)
 
 
 SYSTEMS = {
     "a": System("a", SAMPLES / "shishutsu_futan.yaml", "zaimu-standin", "ZAIMU_DEMO", login_a, row_a, (1, 2)),
     "b": System("b", SAMPLES / "saishutsu_b.yaml", "saishutsu-b", "SAISHUTSU_DEMO", login_b, row_b, (1,)),
     "c": System("c", SAMPLES / "zaimu_c.yaml", "zaimu-c", "ZAIMU_C_DEMO", login_c, row_c, (1,)),
+    "cm": System(
+        "cm",
+        SAMPLES / "zaimu_c_meisai.yaml",
+        "zaimu-c",
+        "ZAIMU_C_DEMO",
+        login_c,
+        row_cm,
+        (1,),
+        standin="c",
+        switches={"meisai": "on", "attach": "on", "keys": "on"},
+    ),
 }
 
 
-def bare(system: System, url: str, prefix: str, n: int) -> None:
+def bare(system: System, url: str, prefix: str, n: int, folder: Path) -> None:
     """What a person would write by hand: log in, then the script's steps,
     with none of the job's checks, ledger or results."""
     with browser.launch({}) as chromium:
         page = chromium.new_context(base_url=url).new_page()
         system.login(page)
-        for r in rows(prefix, n, system.name):
+        for r in records(system, prefix, n, folder):
             system.row(page, r)
 
 
@@ -420,13 +545,15 @@ class Bench:
 def start_bench(system: System, tmp: Path) -> Bench:
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_USER"] = USER
     os.environ[f"DIGILABO_CREDENTIAL_{system.credential}_PASSWORD"] = PASSWORD
-    app, url = start_app(tmp, system.name)
+    app, url = start_app(tmp, system)
+    if system.name == "cm":
+        scans(tmp)
     engine = make_engine(f"sqlite:///{tmp / f'ledger-{system.name}.db'}")
     Base.metadata.create_all(engine, tables=list(TABLES))
     ledger = SqlRecordLedger(session_factory(engine))
     sides: dict[str, Callable[[int, str], None]] = {
         "job": lambda n, p: job(system, tmp, url, ledger, p, n),
-        "bare": lambda n, p: bare(system, url, p, n),
+        "bare": lambda n, p: bare(system, url, p, n, tmp),
     }
 
     def close() -> None:

@@ -77,27 +77,25 @@ class SystemC:
         raw = request.scope["query_string"].decode("latin-1")
         return dict(parse_qsl(raw, keep_blank_values=True, encoding=self.q.codec, errors="replace"))
 
-    async def form(self, request: Request) -> tuple[dict[str, str], tuple[str, int] | None]:
-        """The form in the pages' charset (a browser sends it so), and an uploaded file's name and size."""
+    async def form(self, request: Request) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
+        """The form in the pages' charset (a browser sends it so), and each uploaded file's name and size by field."""
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
             body = (await request.body()).decode("latin-1")
-            return dict(
-                parse_qsl(body, keep_blank_values=True, encoding=self.q.codec, errors="replace")
-            ), None
+            return dict(parse_qsl(body, keep_blank_values=True, encoding=self.q.codec, errors="replace")), {}
         raw = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-type"]
         raw.append((b"content-type", f"{ctype}; charset={self.q.codec}".encode("latin-1")))
         parsed = await MultiPartParser(Headers(raw=raw), request.stream()).parse()
         values: dict[str, str] = {}
-        upload = None
+        uploads: dict[str, tuple[str, int]] = {}
         for key, value in parsed.multi_items():
             if isinstance(value, UploadFile):
                 data = await value.read(MAX_ATTACHMENT + 1)
-                upload = (value.filename or "", len(data))
+                uploads[key] = (value.filename or "", len(data))
                 await value.close()
             else:
                 values[key] = value
-        return values, upload
+        return values, uploads
 
     async def slow(self) -> None:
         if self.q.delay_ms:
@@ -136,6 +134,7 @@ class SystemC:
             popups=q.on("popups"),
             meisai=q.on("meisai"),
             attach=q.on("attach"),
+            line_attach=q.on("line_attach"),
             mac=lambda kind, code: check_value(s.secret, kind, code),
         )
 
@@ -177,7 +176,7 @@ class SystemC:
         await self.slow()
         if request.method == "GET":
             return self.page(entry_pages.entry(self.q, {}))
-        values, upload = await self.form(request)
+        values, uploads = await self.form(request)
         action = values.get("ACTION") or next(
             (a for a, button in (("TOROKU", "btnToroku"), ("MODORU", "btnModoru")) if button in values),
             "KAKUNIN",
@@ -187,7 +186,7 @@ class SystemC:
         if action == "MODORU":
             pending = s.tokens.pop(values.get("TOKEN", ""), None)
             return self.page(entry_pages.entry(self.q, pending.values if pending else {}))
-        checked, errors = check(values, self.rules(s), upload)
+        checked, errors = check(values, self.rules(s), uploads)
         if checked is None:
             return self.page(entry_pages.entry(self.q, values, errors))
         token = secrets.token_hex(16)

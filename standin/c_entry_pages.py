@@ -106,6 +106,7 @@ def line_row(q: Quirks, n: int | str, v: Mapping[str, str]) -> str:
     return (
         f"<td>{n}</td><td>{_code_field(q, 'yosan', n, names, v)}</td>"
         f"<td>{amount}円</td><td>{_input(f'M_TEKIYO_{n}', v, 24)}</td>"
+        + (f'<td><input type="file" name="M_TENPU_{n}"></td>' if q.on("line_attach") else "")
     )
 
 
@@ -123,8 +124,8 @@ def _meisai(q: Quirks, v: Mapping[str, str]) -> str:
         else ' <input type="button" name="btnGyoTsuika" value="行追加" onclick="addLine()">'
     )
     return (
-        '<table class="meisai"><tr><th>行</th><th>予算科目</th><th>金額</th><th>明細摘要</th></tr>'
-        f"{rows}</table>{add}"
+        '<table class="meisai"><tr><th>行</th><th>予算科目</th><th>金額</th><th>明細摘要</th>'
+        f"{'<th>領収書</th>' if q.on('line_attach') else ''}</tr>{rows}</table>{add}"
     )
 
 
@@ -140,7 +141,7 @@ def entry(q: Quirks, v: Mapping[str, str], errors: Iterable[str] = ()) -> str:
     rows += _row("摘要", _input("TEKIYO", v, 50)) + _row("整理番号", _input("SEIRI_NO", v, 20))
     if q.on("attach"):
         rows += _row("添付ファイル", '<input type="file" name="TENPU">')
-    enctype = ' enctype="multipart/form-data"' if q.on("attach") else ""
+    enctype = ' enctype="multipart/form-data"' if q.on("attach") or q.on("line_attach") else ""
     if q.on("keys"):
         guide = "F4:検索　" + ("F7:行追加　" if q.on("meisai") else "") + "F9:確認"
         buttons = f'<div class="fkeys">{guide}</div>'

@@ -72,6 +72,8 @@ class Line:
     budget_code: str
     amount: int
     note: str = ""
+    attachment: str = ""  # the line's own file (switch line_attach)
+    attachment_bytes: int = 0
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Rules:
     meisai: bool
     attach: bool
     mac: Callable[[str, str], str]  # (kind, code) → check value of this session
+    line_attach: bool = False
 
 
 def entry_date(v: Mapping[str, str], era_text: bool) -> tuple[date | None, list[str]]:
@@ -155,7 +158,9 @@ def chosen(
     return not rules.popups or hmac.compare_digest(v.get(names[1], ""), rules.mac(kind, code))
 
 
-def lines(v: Mapping[str, str], rules: Rules) -> tuple[list[Line], list[str]]:
+def lines(
+    v: Mapping[str, str], rules: Rules, uploads: Mapping[str, tuple[str, int]] | None = None
+) -> tuple[list[Line], list[str]]:
     if not rules.meisai:
         errors = [] if chosen(v, ("YOSAN_CD", "YOSAN_CHK"), "Y", rules, BUDGET) else [_budget_error(rules)]
         value, amount_errors = amount(v.get("KINGAKU", ""))
@@ -176,9 +181,12 @@ def lines(v: Mapping[str, str], rules: Rules) -> tuple[list[Line], list[str]]:
         )
         value, amount_errors = amount(raw, where)
         line_errors += amount_errors + text(note, "明細摘要", 30, rules, required=False, where=where)
+        upload = (uploads or {}).get(f"M_TENPU_{n}") if rules.line_attach else None
+        if upload and upload[0]:  # a line's file is optional, but must be of a kind the system takes
+            line_errors += [e.replace("【E0302】", f"【E0302】{where}") for e in attachment_errors(upload)]
         errors += line_errors
         if not line_errors and value:
-            found.append(Line(code, value, note))
+            found.append(Line(code, value, note, *(upload if upload and upload[0] else ("", 0))))
     if not found and not errors:
         errors.append("【E0140】明細を1行以上入力してください。")
     return found, errors
@@ -191,11 +199,12 @@ def _budget_error(rules: Rules, where: str = "") -> str:
 
 
 def check(
-    v: Mapping[str, str], rules: Rules, upload: tuple[str, int] | None
+    v: Mapping[str, str], rules: Rules, uploads: Mapping[str, tuple[str, int]]
 ) -> tuple[Checked | None, list[str]]:
     """The 確認 button: the values to store, or one message per problem."""
     d, errors = entry_date(v, rules.era_text)
-    found, line_errors = lines(v, rules)
+    upload = uploads.get("TENPU")
+    found, line_errors = lines(v, rules, uploads)
     errors += line_errors
     if found and sum(line.amount for line in found) > MAX_TOTAL:
         errors.append("【E0133】1,000万円を超える支出負担行為はこの画面では登録できません。")

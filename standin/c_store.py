@@ -23,6 +23,7 @@ CREATE INDEX IF NOT EXISTS ix_vouchers_reference ON vouchers(reference);
 CREATE TABLE IF NOT EXISTS voucher_lines (
     voucher_id INTEGER NOT NULL REFERENCES vouchers(id), line_no INTEGER NOT NULL,
     budget_code TEXT NOT NULL, amount INTEGER NOT NULL, note TEXT NOT NULL,
+    attachment TEXT NOT NULL DEFAULT '', attachment_bytes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (voucher_id, line_no)
 );
 """
@@ -61,8 +62,19 @@ class VoucherStore:
                 ),
             )
             self.conn.executemany(
-                "INSERT INTO voucher_lines VALUES (?, ?, ?, ?, ?)",
-                [(next_id, n, line.budget_code, line.amount, line.note) for n, line in enumerate(c.lines, 1)],
+                "INSERT INTO voucher_lines VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        next_id,
+                        n,
+                        line.budget_code,
+                        line.amount,
+                        line.note,
+                        line.attachment,
+                        line.attachment_bytes,
+                    )
+                    for n, line in enumerate(c.lines, 1)
+                ],
             )
             self.conn.execute("COMMIT")
             return voucher
@@ -88,10 +100,14 @@ class VoucherStore:
             found = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
             for v in found:
                 lines = self.conn.execute(
-                    "SELECT budget_code, amount, note FROM voucher_lines WHERE voucher_id = ? ORDER BY line_no",
+                    "SELECT budget_code, amount, note, attachment, attachment_bytes FROM voucher_lines"
+                    " WHERE voucher_id = ? ORDER BY line_no",
                     (v.pop("id"),),
                 ).fetchall()
-                v["lines"] = [{"budget_code": b, "amount": a, "note": n} for b, a, n in lines]
+                v["lines"] = [
+                    {"budget_code": b, "amount": a, "note": n, "attachment": f, "attachment_bytes": size}
+                    for b, a, n, f, size in lines
+                ]
                 first = v["lines"][0]["budget_code"] if v["lines"] else ""
                 v.update(
                     zip(

@@ -20,6 +20,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "meisai": ("off", "on"),
     "keys": ("off", "on"),
     "attach": ("off", "on"),
+    "line_attach": ("off", "on"),
 }
 CODECS = {"shift_jis": ("cp932", "Shift_JIS"), "euc-jp": ("euc_jp", "EUC-JP")}
 
@@ -43,6 +44,7 @@ class Quirks(Switches):
     meisai: str = "off"
     keys: str = "off"
     attach: str = "off"
+    line_attach: str = "off"  # with meisai: a file (領収書) on each 明細 line
 
     def on(self, name: str) -> bool:
         return getattr(self, name) in ("on", "iframe", "text", "hover")

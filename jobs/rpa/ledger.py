@@ -18,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.db import unit_of_work
 from jobs.rpa.models import RpaRecord, RpaReference, RpaTargetSlot
 
+REC, REF = cast(Table, RpaRecord.__table__), cast(Table, RpaReference.__table__)
 FINAL_STATES = frozenset({"entered", "duplicate", "rejected", "invalid", "failed"})
 ClaimKind = Literal["claimed", "duplicate", "reconcile", "busy"]
 
@@ -71,6 +72,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _in_flight(session: Session, job_id: str, number: int, now: datetime) -> None:
+    """The record is being typed: one more attempt."""
+    session.execute(
+        update(REC)
+        .where(REC.c.job_id == job_id, REC.c.row_number == number)
+        .values(state="in_flight", attempts=REC.c.attempts + 1, updated_at=now)
+    )
+
+
 def _state(rec: RpaRecord) -> RecordState:
     return RecordState(
         rec.row_number, rec.reference, rec.state, rec.message, dict(rec.captured), rec.attempts
@@ -111,16 +121,23 @@ class SqlRecordLedger:
             # Another job inserted the same reference between our read and write.
             return self._claim(job_id, number, target, reference, stale_after)
 
+    # claim and finish run on every record's path: plain statements on the
+    # tables, without the ORM's loading and flush; each is still one
+    # committed transaction, before and after the browser touches the target.
+
     def _claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
         with unit_of_work(self.factory) as session:
-            rec = session.get_one(RpaRecord, (job_id, number))
             # FOR UPDATE: two jobs taking over the same stale claim at once would
             # otherwise both see it stale, both write, and both type the record.
-            ref = session.get(RpaReference, (target, reference), with_for_update=True)
+            ref = session.execute(
+                select(REF.c.state, REF.c.job_id, REF.c.row_number, REF.c.captured, REF.c.updated_at)
+                .where(REF.c.target == target, REF.c.reference == reference)
+                .with_for_update()
+            ).one_or_none()
             now = _now()
             if ref is None:
-                session.add(
-                    RpaReference(
+                session.execute(
+                    insert(REF).values(
                         target=target,
                         reference=reference,
                         state="in_flight",
@@ -130,7 +147,7 @@ class SqlRecordLedger:
                         updated_at=now,
                     )
                 )
-                rec.state, rec.attempts, rec.updated_at = "in_flight", rec.attempts + 1, now
+                _in_flight(session, job_id, number, now)
                 return Claim("claimed")
             owner = (ref.job_id, ref.row_number)
             if ref.state == "entered":
@@ -141,26 +158,35 @@ class SqlRecordLedger:
             if not mine and now - ref.updated_at < timedelta(seconds=stale_after):
                 return Claim("busy", owner=owner)
             # Our own unfinished claim (a crash) or an abandoned one: we own it now.
-            ref.job_id, ref.row_number, ref.updated_at = job_id, number, now
-            rec.state, rec.attempts, rec.updated_at = "in_flight", rec.attempts + 1, now
+            session.execute(
+                update(REF)
+                .where(REF.c.target == target, REF.c.reference == reference)
+                .values(job_id=job_id, row_number=number, updated_at=now)
+            )
+            _in_flight(session, job_id, number, now)
             return Claim("reconcile", owner=owner)
 
     def finish(self, job_id: str, number: int, target: str, state: RecordState, *, release: bool) -> None:
         with unit_of_work(self.factory) as session:
-            rec = session.get_one(RpaRecord, (job_id, number))
-            rec.state, rec.message, rec.captured, rec.updated_at = (
-                state.state,
-                state.message,
-                state.captured,
-                _now(),
-            )
-            ref = session.get(RpaReference, (target, rec.reference), with_for_update=True)
+            now = _now()
+            reference = session.execute(
+                update(REC)
+                .where(REC.c.job_id == job_id, REC.c.row_number == number)
+                .values(state=state.state, message=state.message, captured=state.captured, updated_at=now)
+                .returning(REC.c.reference)
+            ).scalar_one()
+            where = (REF.c.target == target, REF.c.reference == reference)
+            ref = session.execute(
+                select(REF.c.job_id, REF.c.row_number).where(*where).with_for_update()
+            ).one_or_none()
             if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
                 return
             if state.state in ("entered", "duplicate"):  # duplicate here: found in the target itself
-                ref.state, ref.captured, ref.updated_at = "entered", state.captured, _now()
+                session.execute(
+                    update(REF).where(*where).values(state="entered", captured=state.captured, updated_at=now)
+                )
             elif release:
-                session.delete(ref)
+                session.execute(delete(REF).where(*where))
 
     def acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
         # Each unique violation means another worker took a slot number that looked

@@ -92,6 +92,9 @@ class TargetSession:
         self._navigations = 0
         self._looked_at: tuple[Any, int] | None = None
         self._uses = 0
+        # A search window just opened and not yet looked at: its first ``fill``
+        # looks for the session-ended page in the same call (see ``_do_fill``).
+        self._unchecked: Any = None
         # Set when an unexpected dialog closed the page: its close may still be
         # in flight when the next record starts, so is_closed() alone can lie.
         self._page_spent = False
@@ -121,6 +124,7 @@ class TargetSession:
         if self._uses > self.target.new_page_every or self._page_spent or self.page.is_closed():
             self.new_page()  # closed: an unexpected dialog ended the last record
         self.submitted, self._status, self.scope = False, None, self.page
+        self._unchecked = None
         self.dialogs.reset()
 
     def _on_dialog(self, dialog: Any) -> None:
@@ -259,6 +263,8 @@ class TargetSession:
             ) from None
         except PlaywrightError:
             self._check_dialogs()
+            if self._unchecked is not None and self._unchecked is self.scope:
+                self._check_expired()  # the fill found the session-ended page instead
             raise
         self._check_dialogs()
         self._check_status()
@@ -285,7 +291,13 @@ class TargetSession:
             timeout = float(args.get("timeout_seconds", self.target.timeout_seconds)) * 1000
             popup = windows.open_popup(self.page, outer, args["selector"], timeout, args.get("key"))
             self.scope = popup
-            self._check_expired()  # the window may open on the session-ended page
+            # The window may open on the session-ended page: a ``fill`` first
+            # asks in its own call; anything else asks now.
+            first = step.children[0] if step.children else None
+            if first is not None and first.action == "fill" and self.target.session_expired is not None:
+                self._unchecked = popup
+            else:
+                self._check_expired()
             windows.run_in_popup(
                 popup,
                 step.children,
@@ -296,7 +308,7 @@ class TargetSession:
         except windows.WindowFailed as exc:
             raise StepFailed(str(exc)) from None
         finally:
-            self.scope = outer
+            self.scope, self._unchecked = outer, None
 
     def _each_line(
         self,
@@ -387,7 +399,15 @@ class TargetSession:
         return None
 
     def _do_fill(self, args: dict[str, Any]) -> None:
-        self.scope.fill(args["selector"], args["value"])
+        if self._unchecked is None or self._unchecked is not self.scope or self._logging_in:
+            self.scope.fill(args["selector"], args["value"])
+            return
+        # The first fill in a fresh window: the field or the session-ended page,
+        # whichever is there, in one round trip. The session-ended page's link or
+        # button cannot be filled, so the fill fails at once and ``_step`` asks.
+        expired, seen = self.scope.locator(str(self.target.session_expired)), self._navigations
+        self.scope.locator(args["selector"]).or_(expired).first.fill(args["value"])
+        self._unchecked, self._looked_at = None, (self.scope, seen)
 
     def _do_select(self, args: dict[str, Any]) -> None:
         # ``value`` matches the option's value attribute only, ``label`` its shown text.
