@@ -128,7 +128,8 @@ def attempts(database_url: str, ids: list[str]) -> dict[str, int]:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            return dict(session.execute(select(Job.id, Job.attempts).where(Job.id.in_(ids))).tuples())
+            rows = session.execute(select(Job.id, Job.attempts).where(Job.id.in_(ids)))
+            return {str(job_id): int(count) for job_id, count in rows}
     finally:
         engine.dispose()
 
@@ -173,17 +174,18 @@ def test_backup_under_load_restores_every_job_exactly_once(
     expected = {job_id: (job(old, job_id), downloads(old, job_id)) for job_id in done}
 
     # Running during the backup: each pool busy with a job of its kind, and
-    # one more of each kind queued behind it (gpu and rpa run one job at a
-    # time; cpu one per two cores), so some are certainly unfinished.
+    # one more queued behind the transcription (a gpu worker runs one job at
+    # a time), so some are certainly unfinished. The entry job is backed up
+    # once it has claimed its record: a record typed after the backup by a
+    # job that had claimed nothing yet would be typed again by the restored
+    # job (docs/operations.md), so no entry job starts after it here.
+    typing = entry("B", 1)
+    wait_until(lambda: claimed(old, typing) or job(old, typing)["state"] in FINISHED, 120, "the entry job")
     slow = accepted(old, "slow.txt", b"slow\n", sleep=5, trace_dir=str(trace))
-    busy = [slow, transcription("B"), entry("B", 1)]
-    busy += [ocr(), transcription("C"), entry("C", 2), accepted(old, "q.txt", b"q\n", trace_dir=str(trace))]
+    busy = [typing, slow, ocr(), accepted(old, "q.txt", b"q\n", trace_dir=str(trace))]
+    busy += [transcription("B"), transcription("C")]
     wait_until(lambda: job(old, slow)["state"] == "running", 60, "the slow echo job to start")
-    wait_until(lambda: job(old, busy[1])["state"] != "queued", 60, "the transcription to start")
-    # An entry job is backed up once it has claimed its record: a record typed
-    # after the backup by a job that had claimed nothing would be typed again
-    # by the restored one (see docs/operations.md).
-    wait_until(lambda: claimed(old, busy[2]) or job(old, busy[2])["state"] in FINISHED, 90, "the entry job")
+    wait_until(lambda: job(old, busy[-2])["state"] != "queued", 60, "the transcription to start")
     out = tmp_path / "backup"
     assert old.runtime is not None
     result = run_backup(old.settings.database_url, old.runtime.artifacts, out)
@@ -191,7 +193,7 @@ def test_backup_under_load_restores_every_job_exactly_once(
     # Jobs that finished during the backup may be in it as finished: as the old machine served them.
     late = {j: (job(old, j), downloads(old, j)) for j in busy if job(old, j)["state"] in FINISHED}
     old.close()  # the machine is lost; jobs it finished after the backup are lost with it
-    echo_runs = {job_id: runs(trace, job_id) for job_id in (slow, busy[-1])}
+    echo_runs = {job_id: runs(trace, job_id) for job_id in (slow, busy[3])}
 
     manifest = result.manifest
     assert manifest["backend"] == ("sqlite" if backend == "sqlite" else "postgresql")
@@ -199,8 +201,7 @@ def test_backup_under_load_restores_every_job_exactly_once(
 
     new = sites("new", backend, **settings)
     restored = run_restore(out, new.settings.database_url, ArtifactStore(new.settings.storage))
-    # The queued ones at least (one job at a time per gpu and rpa worker).
-    assert {slow, busy[4], busy[5]} <= set(restored.requeued) <= set(busy), restored.requeued
+    assert {slow, busy[-1]} <= set(restored.requeued) <= set(busy), restored.requeued
     unfinished = manifest["counts"]["jobs_by_state"]
     assert unfinished.get("queued", 0) + unfinished.get("running", 0) == len(restored.requeued), unfinished
     with Session(create_engine(new.settings.database_url)) as session:  # before any worker sees them
@@ -240,9 +241,7 @@ def test_backup_under_load_restores_every_job_exactly_once(
     assert set(primaries) == succeeded and set(primaries.values()) == {1}, primaries  # none twice
     # Each record typed into the financial system exactly once, across both machines.
     typed = entered(standin, ref)
-    assert sorted(typed) == sorted(
-        [f"{ref}A-000", f"{ref}A-001", f"{ref}B-000", f"{ref}C-000", f"{ref}C-001"]
-    )
+    assert sorted(typed) == [f"{ref}A-000", f"{ref}A-001", f"{ref}B-000"], typed
     assert set(typed.values()) == {1}, typed
 
 
