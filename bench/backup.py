@@ -121,14 +121,17 @@ def main() -> None:
     previous: list[float] = []
     for n in range(args.rounds):
         copies.append(timed(f"cp -a, then sync (round {n + 1})", lambda n=n: cp(root / f"cp{n}")))
-        backups.append(
-            timed(
-                f"digilabo backup, full (round {n + 1})",
-                lambda n=n: run_backup(url, store, root / f"backup{n}").manifest["files"]["copied"],
-            )
-        )
         shutil.rmtree(root / f"cp{n}")
-        if args.previous:
+
+        def full(n: int = n) -> None:
+            backups.append(
+                timed(
+                    f"digilabo backup, full (round {n + 1})",
+                    lambda: run_backup(url, store, root / f"backup{n}").manifest["files"]["copied"],
+                )
+            )
+
+        def before(n: int = n) -> None:
             with patch.object(jobs.backup, "copy_checked", kernel_copy_then_hash):
                 previous.append(
                     timed(
@@ -137,6 +140,10 @@ def main() -> None:
                     )
                 )
             shutil.rmtree(root / "previous")
+
+        # With --previous the two backups take turns going first.
+        for step in ([full, before] if n % 2 == 0 else [before, full]) if args.previous else [full]:
+            step()
     out = root / f"backup{args.rounds - 1}"
     make_jobs(url, store, 10, args.kb * 1024, start=args.jobs)
     incremental: dict[str, Any] = {}

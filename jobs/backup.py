@@ -246,9 +246,10 @@ def copy_checked(source: str, target: str, sha256: str) -> None:
 
     Each block is read once into a reused buffer, hashed there (hashlib
     releases the GIL for large buffers, so two threads hash on two cores)
-    and written from it: the data crosses memory once each way, as in
-    ``cp``. Copying in the kernel and then hashing the copy read every byte
-    a second time (2.45x ``cp -a`` against 1.2-1.4x, bench/backup_copy.py).
+    and written from it: every byte is read once. Copying in the kernel and
+    then hashing the copy read it a second time, for about 8 % more CPU
+    (bench/backup_copy.py; the wall-clock difference was within the noise of
+    a busy machine, docs/operations.md).
     No mmap: a stored file truncated while it is mapped kills the process
     with SIGBUS instead of failing this one copy. Plain string paths:
     pathlib's objects cost more than the copy of a small file."""
