@@ -8,8 +8,10 @@ file each, ``--kb`` kilobytes apiece, random content, a ledger entry each),
 written straight through the store and the ORM (no worker runs: the point is
 the copying), then times each step. ``sync`` runs before each timed step and
 its own time is counted in the steps that must be durable (a backup syncs once
-at the end, restore fsyncs; ``cp -a`` is followed by ``sync``). ``cp -a`` and the
-full backup alternate ``--rounds`` times; the last line is JSON.
+at the end, restore syncs; ``cp -a`` is followed by ``sync``). ``cp -a`` and the
+full backup alternate ``--rounds`` times; with ``--previous`` each round also
+takes a full backup copying as the previous version did (kernel copy, then
+hash the copy), the two backups taking turns going first. The last line is JSON.
 """
 
 from __future__ import annotations
