@@ -247,9 +247,9 @@ def copy_checked(source: str, target: str, sha256: str) -> None:
     Each block is read once into a reused buffer, hashed there (hashlib
     releases the GIL for large buffers, so two threads hash on two cores)
     and written from it: every byte is read once. Copying in the kernel and
-    then hashing the copy read it a second time, for about 8 % more CPU
-    (bench/backup_copy.py; the wall-clock difference was within the noise of
-    a busy machine, docs/operations.md).
+    then hashing the copy read it a second time: 1.28-1.72x ``cp -a``
+    against 1.14-1.25x in the quieter runs of a busy machine
+    (bench/backup.py --previous, docs/operations.md).
     No mmap: a stored file truncated while it is mapped kills the process
     with SIGBUS instead of failing this one copy. Plain string paths:
     pathlib's objects cost more than the copy of a small file."""
