@@ -175,14 +175,15 @@ def test_backup_under_load_restores_every_job_exactly_once(
 
     # Running during the backup: each pool busy with a job of its kind, and
     # one more queued behind the transcription (a gpu worker runs one job at
-    # a time), so some are certainly unfinished. The entry job is backed up
-    # once it has claimed its record: a record typed after the backup by a
-    # job that had claimed nothing yet would be typed again by the restored
-    # job (docs/operations.md), so no entry job starts after it here.
+    # a time), so some are certainly unfinished. One entry job is backed up
+    # once it has claimed its record; the other goes on typing on the old
+    # machine after the backup, records the restored ledger never saw, which
+    # the restored job must find in the target instead of typing again.
     typing = entry("B", 1)
     wait_until(lambda: claimed(old, typing) or job(old, typing)["state"] in FINISHED, 120, "the entry job")
+    after = entry("C", 2)
     slow = accepted(old, "slow.txt", b"slow\n", sleep=5, trace_dir=str(trace))
-    busy = [typing, slow, ocr(), accepted(old, "q.txt", b"q\n", trace_dir=str(trace))]
+    busy = [typing, slow, ocr(), accepted(old, "q.txt", b"q\n", trace_dir=str(trace)), after]
     busy += [transcription("B"), transcription("C")]
     wait_until(lambda: job(old, slow)["state"] == "running", 60, "the slow echo job to start")
     wait_until(lambda: job(old, busy[-2])["state"] != "queued", 60, "the transcription to start")
@@ -192,6 +193,8 @@ def test_backup_under_load_restores_every_job_exactly_once(
     before = ledger(old.settings.database_url)
     # Jobs that finished during the backup may be in it as finished: as the old machine served them.
     late = {j: (job(old, j), downloads(old, j)) for j in busy if job(old, j)["state"] in FINISHED}
+    # The old machine types the second entry job's records before it is lost.
+    wait_finished(old.api, old.headers, after, timeout=120)  # type: ignore[arg-type]
     old.close()  # the machine is lost; jobs it finished after the backup are lost with it
     echo_runs = {job_id: runs(trace, job_id) for job_id in (slow, busy[3])}
 
@@ -241,7 +244,7 @@ def test_backup_under_load_restores_every_job_exactly_once(
     assert set(primaries) == succeeded and set(primaries.values()) == {1}, primaries  # none twice
     # Each record typed into the financial system exactly once, across both machines.
     typed = entered(standin, ref)
-    assert sorted(typed) == [f"{ref}A-000", f"{ref}A-001", f"{ref}B-000"], typed
+    assert sorted(typed) == [f"{ref}A-000", f"{ref}A-001", f"{ref}B-000", f"{ref}C-000", f"{ref}C-001"]
     assert set(typed.values()) == {1}, typed
 
 
