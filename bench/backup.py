@@ -8,8 +8,10 @@ file each, ``--kb`` kilobytes apiece, random content, a ledger entry each),
 written straight through the store and the ORM (no worker runs: the point is
 the copying), then times each step. ``sync`` runs before each timed step and
 its own time is counted in the steps that must be durable (a backup syncs once
-at the end, restore fsyncs; ``cp -a`` is followed by ``sync``). ``cp -a`` and the
-full backup alternate ``--rounds`` times; the last line is JSON.
+at the end, restore syncs; ``cp -a`` is followed by ``sync``). ``cp -a`` and the
+full backup alternate ``--rounds`` times; with ``--previous`` each round also
+takes a full backup copying as the previous version did (kernel copy, then
+hash the copy), the two backups taking turns going first. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+import jobs.backup
+from bench.backup_copy import kernel_copy_then_hash
 from jobs.artifacts import ArtifactStore
 from jobs.backup import run_backup
 from jobs.db import make_engine, migrate, read_only, session_factory, unit_of_work
@@ -88,6 +93,12 @@ def main() -> None:
     parser.add_argument("--kb", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2, help="cp -a and backup, interleaved")
     parser.add_argument("--folder", type=Path, default=Path("/var/tmp/bench-backup"))
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="also time, each round, a full backup that copies as the previous version did "
+        "(in the kernel, then hashes the copy: bench/backup_copy.py)",
+    )
     args = parser.parse_args()
     root = args.folder
     shutil.rmtree(root, ignore_errors=True)
@@ -109,15 +120,32 @@ def main() -> None:
     # end), so it is compared with cp -a followed by sync.
     copies: list[float] = []
     backups: list[float] = []
+    previous: list[float] = []
     for n in range(args.rounds):
         copies.append(timed(f"cp -a, then sync (round {n + 1})", lambda n=n: cp(root / f"cp{n}")))
-        backups.append(
-            timed(
-                f"digilabo backup, full (round {n + 1})",
-                lambda n=n: run_backup(url, store, root / f"backup{n}").manifest["files"]["copied"],
-            )
-        )
         shutil.rmtree(root / f"cp{n}")
+
+        def full(n: int = n) -> None:
+            backups.append(
+                timed(
+                    f"digilabo backup, full (round {n + 1})",
+                    lambda: run_backup(url, store, root / f"backup{n}").manifest["files"]["copied"],
+                )
+            )
+
+        def before(n: int = n) -> None:
+            with patch.object(jobs.backup, "copy_checked", kernel_copy_then_hash):
+                previous.append(
+                    timed(
+                        f"backup copying as before (round {n + 1})",
+                        lambda: run_backup(url, store, root / "previous").manifest["files"]["copied"],
+                    )
+                )
+            shutil.rmtree(root / "previous")
+
+        # With --previous the two backups take turns going first.
+        for step in ([full, before] if n % 2 == 0 else [before, full]) if args.previous else [full]:
+            step()
     out = root / f"backup{args.rounds - 1}"
     make_jobs(url, store, 10, args.kb * 1024, start=args.jobs)
     incremental: dict[str, Any] = {}
@@ -151,6 +179,15 @@ def main() -> None:
                 "cp_a_sync_s": [round(c, 2) for c in copies],
                 "backup_s": [round(b, 2) for b in backups],
                 "backup_over_cp_a": round(backup / copy, 2),
+                "backup_over_cp_a_by_round": [round(b / c, 2) for b, c in zip(backups, copies, strict=True)],
+                **(
+                    {
+                        "previous_s": [round(p, 2) for p in previous],
+                        "previous_over_cp_a": round(statistics.median(previous) / copy, 2),
+                    }
+                    if previous
+                    else {}
+                ),
                 "incremental_copied_files": incremental.get("copied"),
                 "restore_over_backup": round(restore / backup, 2),
                 "verify_s": round(verified, 2),

@@ -47,6 +47,12 @@ class InputFile:
     size: int
 
 
+# Set by ``digilabo restore`` on a job that was queued or running at backup
+# time: it may have gone on, on the lost machine, after the snapshot (an entry
+# job typing records the restored ledger never heard of).
+RESTORED_PARAM = "restored_from_backup"
+
+
 @dataclass(frozen=True)
 class JobContext:
     """Everything a core needs to run one job, and nothing about Celery/HTTP."""
@@ -63,6 +69,11 @@ class JobContext:
     options: Any = field(default_factory=dict)
     # The department's glossary (terms the transcription model should prefer).
     glossary: tuple[str, ...] = ()
+
+    @property
+    def restored(self) -> bool:
+        """Whether this job came back from a backup unfinished (``RESTORED_PARAM``)."""
+        return bool(self.params.get(RESTORED_PARAM))
 
 
 @dataclass(frozen=True)

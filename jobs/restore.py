@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from jobs.backup import (
 from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.lifecycle import State
 from jobs.models import Artifact, Job, utcnow
+from jobs.registry import RESTORED_PARAM
 from jobs.schema import SchemaTooNew, head_revisions, known_revisions
 
 RESTORED_JA = "バックアップから復元しました。処理の順番を待っています。"
@@ -115,15 +117,27 @@ def check_files(snapshot: Path, manifest: dict[str, Any], progress: Progress) ->
     root = backup_root(snapshot)
     blobs: dict[str, int] = manifest["blobs"]
     total, done = sum(blobs.values()), 0
-    for sha, size in sorted(blobs.items()):
+
+    def check(sha: str) -> str | None:
         path = blob_path(root, sha)
         try:
             if file_sha256(path) != sha:
-                problems.append(f"{path} is damaged (its SHA-256 differs from its name)")
+                return f"{path} is damaged (its SHA-256 differs from its name)"
         except OSError as exc:
-            problems.append(f"{path} cannot be read: {exc.strerror}")
-        done += size
-        progress("check", done, total)
+            return f"{path} cannot be read: {exc.strerror}"
+        return None
+
+    # Two threads, as the backup copies: hashing releases the GIL, so two
+    # files are hashed at once on two cores.
+    names = sorted(blobs)
+    with ThreadPoolExecutor(
+        max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="restore-check"
+    ) as pool:
+        for sha, problem in zip(names, pool.map(check, names), strict=True):
+            if problem:
+                problems.append(problem)
+            done += blobs[sha]
+            progress("check", done, total)
     if problems:
         raise BackupError(
             "backup_damaged",
@@ -138,16 +152,29 @@ def restore_blobs(snapshot: Path, manifest: dict[str, Any], store: ArtifactStore
     root = backup_root(snapshot)
     blobs: dict[str, int] = manifest["blobs"]
     total, done = sum(blobs.values()), 0
-    for sha, size in sorted(blobs.items()):
+
+    def copy(sha: str) -> None:
         final = store.path_for(sha)
         part = store.tmp_dir / f"{uuid.uuid4().hex}.part"
-        with disk_errors(store.root):
-            shutil.copyfile(blob_path(root, sha), part)
-            os.chmod(part, 0o600)
-            private_dirs(final.parent)
-            os.replace(part, final)
-        done += size
-        progress("files", done, total)
+        shutil.copyfile(blob_path(root, sha), part)
+        os.chmod(part, 0o600)
+        private_dirs(final.parent)
+        os.replace(part, final)
+
+    # Two threads, as the check: two files copied at once on two cores.
+    names = sorted(blobs)
+    with ThreadPoolExecutor(
+        max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="restore-copy"
+    ) as pool:
+        try:
+            with disk_errors(store.root):
+                for sha, _ in zip(names, pool.map(copy, names), strict=True):
+                    done += blobs[sha]
+                    progress("files", done, total)
+        except BaseException:
+            # A full disk (BackupError) or an interrupt: queued copies are not started.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     os.sync()  # the copies are durable before the database that refers to them is loaded
 
 
@@ -256,6 +283,11 @@ def requeue_unfinished(*, session: Session) -> list[str]:
                 progress_message=RESTORED_JA,
             )
         )
+    restored_at = utcnow().isoformat(timespec="seconds")
+    for job in session.scalars(select(Job).where(Job.id.in_(ids))):
+        # Marked, so a kind whose work reaches outside digilabo checks it
+        # first: the entry job looks each record up before typing it.
+        job.parameters = {**(job.parameters or {}), RESTORED_PARAM: restored_at}
     for job_id in ids:
         job_store.audit("restore_requeue", session=session, viewer=job_store.SYSTEM, job_id=job_id)
     return ids

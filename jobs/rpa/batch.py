@@ -44,6 +44,10 @@ class Batch:
     ledger: RecordLedger
     work_dir: Path
     stale_after: float = 30.0
+    # Look every record up before typing it, whatever the script says: set
+    # for a job restored from a backup, whose lost machine may have typed
+    # records after the snapshot that the restored ledger never saw.
+    always_look_up: bool = False
     backoff_base: float = 0.5
     sleep: Callable[[float], None] = time.sleep
 
@@ -160,8 +164,9 @@ class Batch:
         return self._finish(row, replace(state, state="failed", message=message), release=release)
 
     def _look_up_first(self, row: Row) -> dict[str, str] | None:
-        """``check_before_entry``: the target's own entry of this reference, if any."""
-        if not self.script.check_before_entry:
+        """``check_before_entry`` (or a restored job): the target's own entry of this
+        reference, if any."""
+        if not (self.script.check_before_entry or self.always_look_up):
             return None
         self.session.next_record()
         self.session.row_number = row.number

@@ -181,6 +181,7 @@ def enter_all(ctx: JobContext, inputs: Inputs) -> tuple[dict[int, RecordState], 
                     ledger,
                     ctx.work_dir,
                     stale_after=timings.stale_seconds,
+                    always_look_up=ctx.restored,
                 )
                 # Checked before every record too: a batch that runs into the end of
                 # the window stops there; its remaining rows stay pending for a re-run.

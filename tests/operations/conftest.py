@@ -37,9 +37,9 @@ class Site:
     api: TestClient | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
-    def open(self, *, worker: bool = True) -> Site:
-        """Migrate, start the worker (if asked) and the API in-process."""
-        self.stack = Stack(self.settings, pools=("cpu",) if worker else (), api=False)
+    def open(self, *, worker: bool = True, pools: tuple[str, ...] = ("cpu",)) -> Site:
+        """Migrate, start the workers of ``pools`` (if asked) and the API in-process."""
+        self.stack = Stack(self.settings, pools=pools if worker else (), api=False)
         self.stack.start()
         self.runtime = Runtime(self.settings)
         self.api = TestClient(create_app(self.settings, self.runtime))
@@ -72,12 +72,13 @@ def new_postgres_database() -> tuple[str, Callable[[], None]]:
 
 
 @pytest.fixture
-def sites(tmp_path: Path) -> Iterator[Callable[[str, str], Site]]:
-    """``sites(name, backend)``: a new, empty installation under tmp_path/name."""
+def sites(tmp_path: Path) -> Iterator[Callable[..., Site]]:
+    """``sites(name, backend, **settings)``: a new, empty installation under
+    tmp_path/name (``settings`` override the test defaults)."""
     made: list[Site] = []
     cleanups: list[Callable[[], None]] = []
 
-    def make(name: str, backend: str) -> Site:
+    def make(name: str, backend: str, **overrides: object) -> Site:
         root = tmp_path / name
         if backend == "sqlite":
             url = f"sqlite:///{root / 'var' / 'digilabo.db'}"
@@ -85,7 +86,8 @@ def sites(tmp_path: Path) -> Iterator[Callable[[str, str], Site]]:
             url, drop = new_postgres_database()
             cleanups.append(drop)
         redis, redis_url = start_redis(root / "redis", appendonly=False)
-        site = Site(make_settings(root / "var", url, redis_url, reaper_interval_s=1.0), redis)
+        settings = make_settings(root / "var", url, redis_url, **{"reaper_interval_s": 1.0, **overrides})
+        site = Site(settings, redis)
         made.append(site)
         return site
 
@@ -97,7 +99,7 @@ def sites(tmp_path: Path) -> Iterator[Callable[[str, str], Site]]:
         cleanup()
 
 
-Sites = Callable[[str, str], Site]
+Sites = Callable[..., Site]
 
 
 def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
