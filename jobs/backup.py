@@ -233,6 +233,12 @@ def blob_path(root: Path, sha256: str) -> Path:
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+def copy_threads() -> int:
+    """Threads for copying or hashing stored files: two where there are two
+    cores (hashing and file I/O release the GIL), else one."""
+    return min(2, os.cpu_count() or 1)
+
+
 # One buffer per copying thread, reused for every file: a fresh bytes object
 # per read costs more than the copy of a small file. The store's own chunk
 # (1 MiB); 256 KiB was no faster in a trial on the busy 2-core machine.
@@ -325,7 +331,7 @@ def copy_blobs(
         folder = f"{sha[:2]}/{sha[2:4]}"
         copy_checked(f"{source_root}/{folder}/{sha}", f"{target_root}/{folder}/{sha}", sha)
 
-    workers = threads or min(2, os.cpu_count() or 1)
+    workers = threads or copy_threads()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup-copy") as pool:
         futures = {pool.submit(copy, sha): (sha, size, job_id) for sha, size, job_id in todo}
         try:

@@ -39,6 +39,7 @@ from jobs.backup import (
     BackupError,
     Progress,
     blob_path,
+    copy_threads,
     disk_errors,
     file_sha256,
     libpq_args,
@@ -130,9 +131,7 @@ def check_files(snapshot: Path, manifest: dict[str, Any], progress: Progress) ->
     # Two threads, as the backup copies: hashing releases the GIL, so two
     # files are hashed at once on two cores.
     names = sorted(blobs)
-    with ThreadPoolExecutor(
-        max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="restore-check"
-    ) as pool:
+    with ThreadPoolExecutor(max_workers=copy_threads(), thread_name_prefix="restore-check") as pool:
         for sha, problem in zip(names, pool.map(check, names), strict=True):
             if problem:
                 problems.append(problem)
@@ -163,9 +162,7 @@ def restore_blobs(snapshot: Path, manifest: dict[str, Any], store: ArtifactStore
 
     # Two threads, as the check: two files copied at once on two cores.
     names = sorted(blobs)
-    with ThreadPoolExecutor(
-        max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="restore-copy"
-    ) as pool:
+    with ThreadPoolExecutor(max_workers=copy_threads(), thread_name_prefix="restore-copy") as pool:
         try:
             with disk_errors(store.root):
                 for sha, _ in zip(names, pool.map(copy, names), strict=True):
@@ -284,12 +281,11 @@ def requeue_unfinished(*, session: Session) -> list[str]:
             )
         )
     restored_at = utcnow().isoformat(timespec="seconds")
-    for job in session.scalars(select(Job).where(Job.id.in_(ids))):
+    for job in session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id)):
         # Marked, so a kind whose work reaches outside digilabo checks it
         # first: the entry job looks each record up before typing it.
         job.parameters = {**(job.parameters or {}), RESTORED_PARAM: restored_at}
-    for job_id in ids:
-        job_store.audit("restore_requeue", session=session, viewer=job_store.SYSTEM, job_id=job_id)
+        job_store.audit("restore_requeue", session=session, viewer=job_store.SYSTEM, job_id=job.id)
     return ids
 
 
