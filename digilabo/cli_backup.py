@@ -46,6 +46,9 @@ def bars() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
+REQUEUED_SHOWN = 50
+
+
 def _fail(exc: DigilaboError) -> typer.Exit:
     err.print(f"[red]{exc.message}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(1)
@@ -95,6 +98,13 @@ def restore(
         f"{len(result.requeued)} unfinished job(s) queued again, sent when a worker starts",
         soft_wrap=True,
     )
+    # The operator tells the departments whose work will run again.
+    for job_id in result.requeued[:REQUEUED_SHOWN]:
+        console.print(f"  queued again: {job_id}", highlight=False)
+    if len(result.requeued) > REQUEUED_SHOWN:
+        console.print(
+            f"  … and {len(result.requeued) - REQUEUED_SHOWN} more (see the audit log)", highlight=False
+        )
 
 
 def verify(

@@ -395,13 +395,14 @@ def run_backup(
     is left: an incomplete snapshot folder is removed)."""
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with disk_errors(out):
-        (out / "blobs").mkdir(parents=True, exist_ok=True)
         folder = out / "snapshots" / stamp(now)
-        folder.mkdir(parents=True)
+        private_folders(out, out / "blobs", folder.parent)
+        folder.mkdir(mode=0o700)
     try:
         progress("database", 0, 1)
         db_file = folder / ("database.sqlite" if backend == "sqlite" else "database.pgdump")
         snap = (snapshot_sqlite if backend == "sqlite" else snapshot_postgres)(database_url, db_file)
+        os.chmod(db_file, 0o600)
         progress("database", 1, 1)
         report = copy_blobs(snap, store, out, lambda shas: live_blobs(database_url, shas), progress)
         if report.problems:
@@ -422,6 +423,16 @@ def run_backup(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return BackupResult(folder, manifest)
+
+
+def private_folders(out: Path, *folders: Path) -> None:
+    """A backup holds residents' recordings, forms and payment records: its
+    folders are the service user's alone, like var/ (``out`` itself is made
+    so when new; an existing one is the operator's choice and left as it is)."""
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in folders:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask, and old backups predate this
 
 
 def build_manifest(snap: Snapshot, db_file: Path, report: CopyReport, now: datetime | None) -> dict[str, Any]:

@@ -32,13 +32,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_backup_and_restore_commands_and_a_full_disk(sites: Sites, tmp_path: Path, small_disk: Path) -> None:
     site = sites("site", "sqlite").open(worker=False)
     assert site.api is not None
+    ids = []
     for i in range(2):  # queued, never run: 2 inputs of 700 kB
         body = bytes([65 + i]) * 700_000
-        assert submit(site.api, site.headers, [(f"{i}.txt", body)]).status_code == 202
+        sent = submit(site.api, site.headers, [(f"{i}.txt", body)])
+        assert sent.status_code == 202
+        ids.append(sent.json()["id"])
 
     done = cli(site, "backup", "--out", str(tmp_path / "ok"))
     assert done.returncode == 0, done.stderr
     assert "2 jobs, 2 files (1400000 bytes); copied 2 new" in done.stdout
+    # Residents' data: the backup is readable by the service user alone.
+    snapshot = next((tmp_path / "ok" / "snapshots").iterdir())
+    for private in (tmp_path / "ok", tmp_path / "ok" / "blobs", snapshot.parent, snapshot):
+        assert private.stat().st_mode & 0o077 == 0, private
+    assert (snapshot / "database.sqlite").stat().st_mode & 0o077 == 0
 
     full = cli(site, "backup", "--out", str(small_disk))
     assert full.returncode == 1
@@ -50,6 +58,7 @@ def test_backup_and_restore_commands_and_a_full_disk(sites: Sites, tmp_path: Pat
     restored = cli(new, "restore", str(tmp_path / "ok"))
     assert restored.returncode == 0, restored.stderr
     assert "2 unfinished job(s) queued again" in restored.stdout
+    assert all(f"queued again: {job_id}" in restored.stdout for job_id in ids)
 
 
 def test_a_database_from_a_newer_release_is_refused_naming_its_revision(sites: Sites, tmp_path: Path) -> None:
