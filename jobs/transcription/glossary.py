@@ -24,6 +24,14 @@ Two rules keep correct text correct (a department glossary holding
   misheard 小倉北区) stays. Or the stretch is the term written with other
   kanji of the same reading (「最入最出」 for 歳入歳出).
 
+Where the text alone cannot say, the audio does: a *loose match* (a stretch
+of nouns within ``LOOSE_DISTANCE`` of a term that keeps one of its kanji,
+or words before a year within ``ERA_LOOSE`` of an era) is put in only when
+the segment's audio, scored by the Whisper model that heard it, makes the
+term's text about as probable as the heard one (``heard_better``; the
+scorer is passed in, jobs/transcription/acoustic.py, so this module needs
+no model).
+
 Era years are a pattern, not a list: a number followed by 年 or 年度 whose
 preceding word(s) sound like an era name (「0は7年度」 is レイワ heard as 零
 and は) get the era name back (jobs/transcription/base_glossary.py), and a
