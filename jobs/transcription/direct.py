@@ -13,6 +13,7 @@ from jobs.registry import InputFile, JobContext, ProgressReporter
 from jobs.transcription.formats import FORMATS
 from jobs.transcription.japanese import glossary_terms
 from jobs.transcription.kind import (
+    audio_judge,
     correction_terms,
     join_parts,
     plan,
@@ -71,6 +72,7 @@ def transcribe_file(
         segments, language, seconds = join_parts(
             [run_part(ctx, spec) for spec in plan(ctx)],
             terms=correction_terms(ctx),
+            hear=audio_judge(ctx),
             **speaker_hints(ctx.params),
         )
         meta = {

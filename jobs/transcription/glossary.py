@@ -24,6 +24,14 @@ Two rules keep correct text correct (a department glossary holding
   misheard 小倉北区) stays. Or the stretch is the term written with other
   kanji of the same reading (「最入最出」 for 歳入歳出).
 
+Where the text alone cannot say, the audio does: a *loose match* (a stretch
+of nouns within ``LOOSE_DISTANCE`` of a term that keeps one of its kanji,
+or words before a year within ``ERA_LOOSE`` of an era) is put in only when
+the segment's audio, scored by the Whisper model that heard it, makes the
+term's text about as probable as the heard one (``heard_better``; the
+scorer is passed in, jobs/transcription/acoustic.py, so this module needs
+no model).
+
 Era years are a pattern, not a list: a number followed by 年 or 年度 whose
 preceding word(s) sound like an era name (「0は7年度」 is レイワ heard as 零
 and は) get the era name back (jobs/transcription/base_glossary.py), and a
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -52,12 +60,27 @@ WELL_FORMED_DISTANCE = 0.22
 # Era names are short (5–6 phonemes): one phoneme may differ, not more
 # (「前は5年ごとに」 is 1.5 away from 「令和5年」 and must stay).
 ERA_DISTANCE = 0.2
+# Looser matches, replaced only when the audio says so (``heard_better``):
+# Whisper wrote other real words for the term (一般会計 as 一旦回転, 昭和 as
+# 小倉) that the text alone cannot tell from words really said.
+LOOSE_DISTANCE = 0.4
+ERA_LOOSE = 0.75
+# How much less probable (natural log) the audio may make the text with the
+# term than the text as heard. Whisper's beam search wrote the heard text,
+# so it is near the model's most probable one for the audio and the term's
+# text is seldom above it: a misheard term comes within a few units
+# (一旦回転 → 一般会計 +0.8, 「会計年度に、医療職員」 → 会計年度任用職員 −2.7),
+# a stretch that was said as heard falls far below (on the tuning set none
+# above −8.2).
+MAX_LOSS = 4.0
 SAME_SOUND = 0.5  # at most one vowel differs: the term, written otherwise
 MIN_PHONEMES = 6  # shorter terms are too easy to find by chance
+MIN_LOOSE_PHONEMES = 8  # ... by a looser match
 MAX_WORDS = 8  # words in one stretch (a term heard as many small pieces)
 MAX_OTHER_READINGS = 4  # other readings of one lone kanji
 MAX_READINGS = 16  # ways to read one stretch (the first, Sudachi's, always among them)
 _PUNCT = frozenset({"補助記号", "空白"})
+_NOUNS = frozenset({"名詞", "代名詞", "接頭辞", "接尾辞"})
 _PAUSES = frozenset({"、", ",", " ", "\u3000"})  # a comma or a space Whisper put in
 # Particles pronounced otherwise than written.
 _SPOKEN = {("係助詞", "ハ"): "ワ", ("格助詞", "ヘ"): "エ"}
@@ -87,6 +110,8 @@ class Word:
     # 「高規」) with none of the context a compound gives, so the dictionary's
     # other readings of it count too (チョウ, キ).
     others: tuple[tuple[str, ...], ...] = ()
+    noun: bool = False  # a noun, a pronoun, a prefix or a suffix: what terms are made of
+    adverb: bool = False  # an adverb or a conjunction (一旦, そして)
 
     @property
     def readings(self) -> tuple[tuple[str, ...], ...]:
@@ -183,6 +208,8 @@ def words(text: str) -> tuple[Word, ...]:
                 particle=pos[0] == "助詞",
                 suffix=pos[0] == "接尾辞",
                 prefix=pos[0] == "接頭辞",
+                noun=pos[0] in _NOUNS,
+                adverb=pos[0] in ("副詞", "接続詞"),
                 others=_other_readings(m.surface(), reading),
             )
         )
@@ -471,18 +498,48 @@ def _allowed(span: Sequence[Word]) -> float:
     return WELL_FORMED_DISTANCE
 
 
-def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Match]:
-    """Stretches of whole words that sound like one of ``terms``."""
+def _keeps_a_character(heard: str, term: str) -> bool:
+    """Whether a loose match kept one of the term's kanji (一旦回転 the 一
+    of 一般会計, 民善委員 the 民 and 委員 of 民生委員). Judging a stretch costs
+    one pass of Whisper's encoder over the segment, and ordinary words near
+    a term's sound (住宅 / 戸畑区, 図書館 / 当初予算) keep none: without
+    this, every third segment of plain talk was judged."""
+    return any(c in term for c in heard if "\u4e00" <= c <= "\u9fff")
+
+
+def _noun_like(span: Sequence[Word]) -> bool:
+    """A stretch Whisper may have written for a term (a noun) in other
+    words: nouns, a particle or a pause between them, the first word maybe
+    an adverb or a conjunction (一旦回転 for 一般会計, そして緊急避難場所
+    for 指定緊急避難場所); no verb, no ending, no particle at its end."""
+    first, *rest = span
+    return (
+        (first.noun or first.adverb)
+        and (not rest or rest[-1].noun)
+        and all(w.noun or w.particle or w.punct for w in rest)
+    )
+
+
+def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: bool = False) -> list[Match]:
+    """Stretches of whole words that sound like one of ``terms``; with
+    ``loose``, those up to ``LOOSE_DISTANCE`` away whatever their words
+    (a particle, a name: the audio decides, ``correct_segments``)."""
     known = [(t, phonemes(t)) for t in terms]
     known = [(t, p) for t, p in known if len(p) >= MIN_PHONEMES]
     if not known or not ws:
         return []
-    low = min(len(p) - int(MAX_DISTANCE * len(p)) for _, p in known)
-    high = max(len(p) + int(MAX_DISTANCE * len(p)) for _, p in known)
+    widest = LOOSE_DISTANCE if loose else MAX_DISTANCE
+    low = min(len(p) - int(widest * len(p)) for _, p in known)
+    high = max(len(p) + int(widest * len(p)) for _, p in known)
     spans = _spans(ws, low, high)
     if not spans:
         return []
-    allowed = [_allowed(ws[sp.i : sp.j]) for sp in spans]
+    if loose:  # a term heard as other nouns, its longer terms only
+        spans = [sp for sp in spans if _noun_like(ws[sp.i : sp.j])]
+        known = [(t, p) for t, p in known if len(p) >= MIN_LOOSE_PHONEMES]
+        if not spans or not known:
+            return []
+    allowed = [LOOSE_DISTANCE if loose else _allowed(ws[sp.i : sp.j]) for sp in spans]
     near = _near(spans, [p for _, p in known], allowed)
     out = []
     for a, b in zip(*near.nonzero(), strict=True):
@@ -496,7 +553,9 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Mat
             continue
         # A name the dictionary knows stays, unless it sounds just like the
         # term (「北急修市」: two names glued together, read as 北九州市).
-        if found > SAME_SOUND and _mostly_named(span):
+        if not loose and found > SAME_SOUND and _mostly_named(span):
+            continue
+        if loose and not _keeps_a_character(text[start:end], term):
             continue
         out.append(Match(start, end, term, found / len(target)))
     return out
@@ -570,7 +629,7 @@ def _kanji_readings(c: str) -> frozenset[str]:
     return frozenset(m.reading_form() for m in _dictionary().lookup(c) if m.part_of_speech()[1] != "固有名詞")
 
 
-def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
+def _era_candidates(text: str, ws: Sequence[Word], limit: float = ERA_DISTANCE) -> list[Match]:
     """Words before a number and 年/年度 that sound like an era name in
     whose range the number lies (「0は7年度」 → 「令和7年度」). A year in
     kanji numerals is written in digits (「令和七年度」 → 「令和7年度」), as
@@ -586,13 +645,15 @@ def _era_candidates(text: str, ws: Sequence[Word]) -> list[Match]:
             if any(s.punct for s in span):
                 continue
             heard = text[span[0].start : span[-1].end]
+            if limit > ERA_DISTANCE and (span[0].particle or any(era.name in heard for era in ERAS)):
+                continue  # a looser match never starts on a particle nor replaces an era's name
             sound = tuple(p for s in span for p in s.phonemes)
             for era in ERAS:
                 if (heard == era.name and not digits) or not 1 <= year <= era.last_year:
                     continue
                 target = phonemes(era.name)
                 score = distance(sound, target) / len(target)
-                if score > ERA_DISTANCE:
+                if score > limit:
                     continue
                 if digits:  # the number too: era and year as one replacement
                     out.append(Match(span[0].start, w.end, f"{era.name}{year}", score))
@@ -610,8 +671,14 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     found = _candidates(text, ws, terms) + _variant_candidates(text, ws, terms)
     if eras:
         found += _era_candidates(text, ws)
+    return _disjoint(found, protected)
+
+
+def _disjoint(found: Sequence[Match], taken: Sequence[tuple[int, int]]) -> list[Match]:
+    """The best of ``found`` (lowest score, then longest) that overlap
+    neither each other nor ``taken``, in text order."""
     chosen: list[Match] = []
-    taken = list(protected)
+    taken = list(taken)
     for m in sorted(found, key=lambda m: (m.score, -(m.end - m.start))):
         if all(m.end <= a or m.start >= b for a, b in taken):
             chosen.append(m)
@@ -619,9 +686,51 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     return sorted(chosen, key=lambda m: m.start)
 
 
-def correct_text(text: str, terms: Sequence[str], *, eras: bool = True) -> str:
-    """``text`` with ``replacements`` made."""
-    return _replaced(text, replacements(text, terms, eras=eras))
+def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[Match]:
+    """Stretches of ``text`` (already corrected by ``replacements``) that
+    may be a misheard term but are too far from it for the text alone to
+    say: up to ``LOOSE_DISTANCE`` of the term's sound whatever their words,
+    and up to ``ERA_LOOSE`` of an era's before a year. Alternatives may
+    overlap; none touches a term already there."""
+    ws = words(text)
+    protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+    found = _candidates(text, ws, terms, loose=True)
+    if eras:
+        found += _era_candidates(text, ws, ERA_LOOSE)
+    found = [m for m in found if all(m.end <= a or m.start >= b for a, b in protected)]
+    return list({(m.start, m.end, m.term): m for m in found}.values())
+
+
+# Scores texts for one stretch of audio: the summed log-probability of each
+# (jobs/transcription/acoustic.py), higher is likelier.
+TextScorer = Callable[[Sequence[str]], Sequence[float]]
+
+
+def heard_better(text: str, candidates: Sequence[Match], score: TextScorer) -> list[Match]:
+    """Those of ``candidates`` whose term makes the audio about as probable
+    as what stands in ``text`` (``MAX_LOSS``), non-overlapping (the likeliest
+    first)."""
+    if not candidates:
+        return []
+    scores = score([text, *(_replaced(text, [m]) for m in candidates)])
+    better = [
+        replace(m, score=-(gain - scores[0]))
+        for m, gain in zip(candidates, scores[1:], strict=True)
+        if gain - scores[0] >= -MAX_LOSS
+    ]
+    return _disjoint(better, [])
+
+
+def correct_text(
+    text: str, terms: Sequence[str], *, eras: bool = True, score: TextScorer | None = None
+) -> str:
+    """``text`` with ``replacements`` made; with ``score`` (the audio's
+    judge, for the audio ``text`` was heard from), then the loose matches
+    the audio prefers too."""
+    text = _replaced(text, replacements(text, terms, eras=eras))
+    if score is None:
+        return text
+    return _replaced(text, heard_better(text, loose_replacements(text, terms, eras=eras), score))
 
 
 def _replaced(text: str, found: Sequence[Match]) -> str:
@@ -630,18 +739,28 @@ def _replaced(text: str, found: Sequence[Match]) -> str:
     return text
 
 
-def correct_segments(segments: Sequence[Segment], terms: Sequence[str]) -> list[Segment]:
+def correct_segments(
+    segments: Sequence[Segment], terms: Sequence[str], hear: Callable[[Segment], TextScorer] | None = None
+) -> list[Segment]:
     """Segments with glossary terms and era names put back; a segment's
-    word timings follow its corrected text (``_retimed``)."""
+    word timings follow its corrected text (``_retimed``). With ``hear``
+    (a segment's audio judge), then the loose matches its audio prefers
+    (``heard_better``)."""
     out = []
     for seg in segments:
-        found = replacements(seg.text, terms)
-        if not found:
-            out.append(seg)
-            continue
-        text = _replaced(seg.text, found)
-        out.append(replace(seg, text=text, words=_retimed(seg, found, text)))
+        seg = _corrected(seg, replacements(seg.text, terms))
+        loose = loose_replacements(seg.text, terms) if hear else []
+        if hear and loose:
+            seg = _corrected(seg, heard_better(seg.text, loose, hear(seg)))
+        out.append(seg)
     return out
+
+
+def _corrected(seg: Segment, found: Sequence[Match]) -> Segment:
+    if not found:
+        return seg
+    text = _replaced(seg.text, found)
+    return replace(seg, text=text, words=_retimed(seg, found, text))
 
 
 def _retimed(seg: Segment, found: Sequence[Match], text: str) -> tuple[TimedWord, ...] | None:

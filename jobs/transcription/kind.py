@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,11 @@ from typing import Any
 from jobs.errors import JobInputError
 from jobs.registry import FanOut, InputFile, JobContext, JobKind, JobOutcome, OutputFile, PartSpec, sequential
 from jobs.transcription import model as whisper
+from jobs.transcription.acoustic import segment_judge
 from jobs.transcription.audio import header_seconds, probe_audio
 from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
-from jobs.transcription.glossary import correct_segments
+from jobs.transcription.glossary import TextScorer, correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
 from jobs.transcription.options import (
@@ -262,10 +263,12 @@ def join_parts(
     *,
     min_speakers: int = 0,
     max_speakers: int = 0,
+    hear: Callable[[Segment], TextScorer] | None = None,
 ) -> tuple[list[Segment], str, float]:
     """Segments of all parts in time order, the language and the seconds;
     with speakers labelled over all parts together when the parts embedded
-    them, and glossary ``terms`` put back where they were misheard."""
+    them, and glossary ``terms`` put back where they were misheard (where
+    the text alone cannot say, ``hear`` asks the segment's audio)."""
     language = next((r["language"] for r in results), "ja")
     raw = sorted((segment_from_json(s) for r in results for s in r["segments"]), key=lambda s: s.start)
     labelled = [r for r in results if "windows" in r or "embeddings" in r]
@@ -274,7 +277,7 @@ def join_parts(
         raw = label_segments(raw, windows, speakers or None, min_speakers or None, max_speakers or None)
     segments = clean_segments(raw, language=language)  # drops repeats across part boundaries
     if language == "ja":
-        segments = correct_segments(segments, terms)
+        segments = correct_segments(segments, terms, hear)
     return segments, language, sum(float(r["seconds"]) for r in results)
 
 
@@ -283,9 +286,15 @@ def speaker_hints(params: Mapping[str, Any]) -> dict[str, int]:
     return {key: int(params.get(key, 0)) for key in ("speakers", "min_speakers", "max_speakers")}
 
 
+def audio_judge(ctx: JobContext) -> Callable[[Segment], TextScorer]:
+    """Scores texts against a segment's audio with the worker's model
+    (loaded only if a segment needs it): the glossary's loose matches."""
+    return segment_judge(lambda: model_for(ctx), audio_path(ctx), hotwords=options_for(ctx).hotwords)
+
+
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:
     segments, language, seconds = join_parts(
-        results, terms=correction_terms(ctx), **speaker_hints(ctx.params)
+        results, terms=correction_terms(ctx), hear=audio_judge(ctx), **speaker_hints(ctx.params)
     )
     model = TranscriptionOptions.of(ctx.options).model_name
     meta = {"language": language, "duration": round(seconds, 3), "model": model}

@@ -1,0 +1,82 @@
+"""The glossary's audio check, with the real model on synthesised speech:
+a term Whisper wrote as other real words comes back when the audio says
+so, and a stretch the text rules find loosely near a term stays when the
+audio says it was said as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jobs.transcription import model as whisper
+from jobs.transcription.acoustic import segment_judge, text_scores
+from jobs.transcription.base_glossary import base_terms
+from jobs.transcription.glossary import correct_segments, correct_text, loose_replacements
+from jobs.transcription.segments import Segment
+from tests.support.speech import VOICES, say, write_audio
+
+TERMS = [*base_terms("北九州市", ["門司区", "小倉北区", "戸畑区"])]
+HOTWORDS = ("防災行政無線", "危機管理室", "小倉北区")
+RATE = 16_000
+# (said, what Whisper base wrote for it in this voice)
+MISHEARD = ("この事業の費用は一般会計から支出します。", "この事業の費用は一旦回転から出土します。")
+AS_SAID = "前は5年ごとに計画を見直していました。"
+
+
+@pytest.fixture(scope="module")
+def model(model_cache: Path) -> object:
+    return whisper.load_model(model_cache, cpu_threads=2)
+
+
+def _wave(sentence: str) -> np.ndarray:
+    return np.asarray(say(sentence, VOICES[2]), dtype=np.float32) / 32768.0
+
+
+def test_the_text_rules_alone_leave_both_as_heard() -> None:
+    """What the audio check is for: the text rules cannot tell these apart,
+    and each holds a loose match for the audio to judge."""
+    assert correct_text(MISHEARD[1], TERMS) == MISHEARD[1]
+    assert correct_text(AS_SAID, TERMS) == AS_SAID
+    assert loose_replacements(MISHEARD[1], TERMS) and loose_replacements(AS_SAID, TERMS)
+
+
+def test_the_audio_puts_back_a_term_heard_as_other_words(model: object) -> None:
+    def score(texts: list[str] | tuple[str, ...]) -> list[float]:
+        return text_scores(model, _wave(MISHEARD[0]), list(texts), hotwords=HOTWORDS)
+
+    fixed = correct_text(MISHEARD[1], TERMS, score=score)
+    assert "一般会計" in fixed and "一旦回転" not in fixed, fixed
+
+
+def test_the_audio_keeps_words_said_as_written(model: object) -> None:
+    def score(texts: list[str] | tuple[str, ...]) -> list[float]:
+        return text_scores(model, _wave(AS_SAID), list(texts), hotwords=HOTWORDS)
+
+    assert correct_text(AS_SAID, TERMS, score=score) == AS_SAID
+
+
+def test_segments_of_a_recording_are_judged_by_their_own_audio(model: object, tmp_path: Path) -> None:
+    """As a job does: one file, each segment's range decoded and scored;
+    the model is asked for only when a segment holds a loose match."""
+    first, second = _wave(MISHEARD[0]), _wave(AS_SAID)
+    pause = np.zeros(int(1.2 * RATE), dtype=np.float32)
+    samples = np.concatenate([first, pause, second, pause])
+    path = write_audio((samples * 32767).astype(np.int16), tmp_path / "meeting.wav")
+    start = (len(first) + len(pause)) / RATE
+    segments = [
+        Segment(0.0, len(first) / RATE, MISHEARD[1]),
+        Segment(start, start + len(second) / RATE, AS_SAID),
+        Segment(start + len(second) / RATE, start + len(second) / RATE + 1.0, "ありがとうございました。"),
+    ]
+    asked: list[int] = []
+
+    def load() -> object:
+        asked.append(1)
+        return model
+
+    fixed = correct_segments(segments, TERMS, segment_judge(load, path, hotwords=HOTWORDS))
+    assert "一般会計" in fixed[0].text, fixed[0].text
+    assert fixed[1:] == segments[1:]
+    assert len(asked) == 2  # the first two segments, not the third
