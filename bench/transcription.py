@@ -37,16 +37,13 @@ sys.path.insert(0, str(REPO))
 from jobs.registry import JobContext  # noqa: E402
 from jobs.transcription import model as whisper  # noqa: E402
 from jobs.transcription.direct import file_context  # noqa: E402
-from jobs.transcription.glossary import (  # noqa: E402
-    correct_segments,
-    phonemes,
-    words,
-)
+from jobs.transcription.glossary import correct_segments  # noqa: E402
 from jobs.transcription.japanese import (  # noqa: E402
     character_error_rate,
     clean_segments,
 )
 from jobs.transcription.kind import KIND  # noqa: E402
+from jobs.transcription.phonetics import phonemes, words  # noqa: E402
 from jobs.transcription.segments import Segment  # noqa: E402
 from tests.support.speech import (  # noqa: E402
     MEETING,

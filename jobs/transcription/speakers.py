@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from jobs.transcription.audio import SAMPLE_RATE, decode_range
-from jobs.transcription.glossary import word_ends
 from jobs.transcription.japanese import bare, punctuate
+from jobs.transcription.phonetics import word_ends
 from jobs.transcription.segments import Segment
 
 LABEL = "話者{}"

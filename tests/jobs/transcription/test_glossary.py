@@ -11,7 +11,8 @@ import pytest
 
 from jobs.registry import JobContext
 from jobs.transcription.base_glossary import base_terms
-from jobs.transcription.glossary import correct_segments, correct_text, replacements, words
+from jobs.transcription.glossary import correct_segments, correct_text, replacements
+from jobs.transcription.phonetics import words
 from jobs.transcription.segments import Segment, Word
 from tests.jobs.transcription.conftest import GLOSSARY
 from tests.support.speech import MEETING
