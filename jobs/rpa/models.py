@@ -10,9 +10,9 @@ entry. ``rpa_target_slots``: leases that cap concurrent jobs per target.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jobs.models import Base, utcnow
@@ -53,4 +53,5 @@ class RpaTargetSlot(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
-TABLES = (RpaRecord.__table__, RpaReference.__table__, RpaTargetSlot.__table__)
+# Typed as tables (``__table__`` is declared a FromClause) for ``create_all(tables=...)``.
+TABLES: tuple[Table, ...] = tuple(cast(Table, m.__table__) for m in (RpaRecord, RpaReference, RpaTargetSlot))

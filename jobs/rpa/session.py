@@ -95,6 +95,8 @@ class TargetSession:
         # A search window just opened and not yet looked at: its first ``fill``
         # looks for the session-ended page in the same call (see ``_do_fill``).
         self._unchecked: Any = None
+        # The ``expect`` step that ``_arrived`` found met already: it is skipped.
+        self._met: Step | None = None
         # Set when an unexpected dialog closed the page: its close may still be
         # in flight when the next record starts, so is_closed() alone can lie.
         self._page_spent = False
@@ -102,9 +104,13 @@ class TargetSession:
         # The job's attachment ZIP (``upload`` steps) and the voucher's 明細 lines.
         self.attachments: Attachments | None = None
         self._lines: Sequence[Mapping[str, str]] = ()
-        # On the context, so every page and search window it opens is watched
-        # without subscribing each one (a round trip per window, per record).
-        self.context.on("response", self._on_response)
+        # Dialogs on the context, so every page and search window it opens is
+        # watched without subscribing each one (a round trip per window, per
+        # record). Navigations are followed by each page's ``framenavigated``,
+        # which Playwright reports anyway: a ``response`` listener would make it
+        # report every response (scripts, styles, images, XHR) as well. The HTTP
+        # status comes from the response a step waits for (``_note``).
+        self.context.on("page", self._watch)
         self.context.on("dialog", self._on_dialog)
         self.new_page()
 
@@ -124,7 +130,7 @@ class TargetSession:
         if self._uses > self.target.new_page_every or self._page_spent or self.page.is_closed():
             self.new_page()  # closed: an unexpected dialog ended the last record
         self.submitted, self._status, self.scope = False, None, self.page
-        self._unchecked = None
+        self._unchecked, self._met = None, None
         self.dialogs.reset()
 
     def _on_dialog(self, dialog: Any) -> None:
@@ -134,19 +140,20 @@ class TargetSession:
             with contextlib.suppress(PlaywrightError):
                 dialog.page.close()  # the step waiting on this page fails now, not at its timeout
 
-    def _on_response(self, response: Any) -> None:
-        # The top document, or a frame a ``frame`` step works in.
-        if not response.request.is_navigation_request():
-            return
+    def _watch(self, page: Any) -> None:
+        page.on("framenavigated", self._on_navigated)
+
+    def _on_navigated(self, frame: Any) -> None:
+        # Any frame of any window: the documents looked at before are gone.
         self._navigations += 1
-        try:
-            frame = response.frame
-        except PlaywrightError:
-            return  # a new window's first document: its frame does not exist yet
-        if frame.parent_frame is None or frame == self.scope:
+        if frame.parent_frame is None and frame.page is self.page:
+            self._top_moved = True
+
+    def _note(self, response: Any) -> None:
+        """The HTTP status of the document a step navigated to (None: none
+        loaded, e.g. a same-document navigation)."""
+        if response is not None:
             self._status = response.status
-            if frame.parent_frame is None and frame.page is self.page:
-                self._top_moved = True
 
     def close(self) -> None:
         self.context.close()
@@ -221,12 +228,15 @@ class TargetSession:
     def _run_steps(
         self, steps: tuple[Step, ...], values: Mapping[str, Mapping[str, str]], captured: dict[str, str]
     ) -> None:
-        for step in steps:
+        for i, step in enumerate(steps):
             if step.submits and self._dry_run:
                 raise _DryRunStop
             if step.submits:
                 self.submitted = True
-            result = self._step(step, values, captured)
+            if self._met is step:  # the navigating step before it found it there
+                self._met = None
+                continue
+            result = self._step(step, values, captured, then=steps[i + 1] if i + 1 < len(steps) else None)
             if result is not None:
                 captured[step.args["column"]] = result
 
@@ -235,7 +245,10 @@ class TargetSession:
         step: Step,
         values: Mapping[str, Mapping[str, str]],
         captured: dict[str, str] | None = None,
+        *,
+        then: Step | None = None,
     ) -> str | None:
+        """One step; ``then`` is the step after it in the same place."""
         args = _render(step.args, values)
         if step.action == "dialog":
             self.dialogs.armed = Expectation.from_args(args)
@@ -269,7 +282,8 @@ class TargetSession:
         self._check_dialogs()
         self._check_status()
         if args.get("navigation"):
-            self._check_validation()
+            if then is None or not self._arrived(then, values):
+                self._check_validation()
         elif step.action == "goto" and result is not STAYED:  # nothing loaded: nothing to look at
             self._check_expired()
         return result if isinstance(result, str) else None
@@ -358,6 +372,36 @@ class TargetSession:
                 raise SessionExpired()
             self._looked_at = (self.scope, seen)
 
+    def _arrived(self, then: Step, values: Mapping[str, Mapping[str, str]]) -> bool:
+        """After a navigating step followed by an ``expect``: the new page has
+        what the expect waits for and neither validation messages nor the
+        session-ended page, asked in one query (a hand-written loop asks for the
+        expected text alone). True: both checks passed and the expect is met
+        (``_met``). False: nothing is known; the two run as usual."""
+        expired = self.target.session_expired
+        if then.action not in ("expect", "wait_for") or "url" in then.args or self._logging_in:
+            return False
+        if expired is not None and self.scope is not self.page and self._top_moved:
+            return False  # the top page must be asked too: see _check_validation
+        unwanted = self.scope.locator(self.target.validation_messages)
+        if expired is not None:
+            unwanted = unwanted.or_(self.scope.locator(expired))
+        wanted = self._wanted(_render(then.args, values)).first.filter(visible=True)
+        seen = self._navigations
+        try:
+            if self.scope.locator(":root").filter(has=wanted, has_not=unwanted).count() == 0:
+                return False
+        except PlaywrightError:
+            return False
+        self._looked_at, self._met = (self.scope, seen), then
+        return True
+
+    def _wanted(self, args: Mapping[str, Any]) -> Any:
+        """What a ``wait_for``/``expect`` waits for: its text, or its selector."""
+        return (
+            self.scope.get_by_text(args["text"]) if "text" in args else self.scope.locator(args["selector"])
+        )
+
     def _looked_at_since_load(self) -> bool:
         """The scope's document was found not to be the session-ended page and
         nothing has navigated since (a response would have said so)."""
@@ -395,7 +439,7 @@ class TargetSession:
         # only on a fresh page (four requests fewer per record, as by hand).
         if args.get("skip_if_there") and self.scope.url == urljoin(f"{self.base_url}/", args["url"]):
             return STAYED
-        self.scope.goto(args["url"])
+        self._note(self.scope.goto(args["url"]))
         return None
 
     def _do_fill(self, args: dict[str, Any]) -> None:
@@ -458,8 +502,9 @@ class TargetSession:
 
     def _do_click(self, args: dict[str, Any]) -> None:
         if args.get("navigation"):
-            with self.scope.expect_navigation(wait_until="domcontentloaded"):
+            with self.scope.expect_navigation(wait_until="domcontentloaded") as navigated:
                 self.scope.click(args["selector"])
+            self._note(navigated.value)
         else:
             self.scope.click(args["selector"])
 
@@ -473,8 +518,9 @@ class TargetSession:
                 self.page.keyboard.press(args["key"])
 
         if args.get("navigation"):
-            with self.scope.expect_navigation(wait_until="domcontentloaded"):
+            with self.scope.expect_navigation(wait_until="domcontentloaded") as navigated:
                 press()
+            self._note(navigated.value)
         else:
             press()
 
@@ -492,9 +538,7 @@ class TargetSession:
         if "url" in args:
             self.scope.wait_for_url(args["url"])
             return
-        wanted = (
-            self.scope.get_by_text(args["text"]) if "text" in args else self.scope.locator(args["selector"])
-        )
+        wanted = self._wanted(args)
         if self.target.session_expired is None or self._looked_at_since_load():
             # An ``expect`` right after a checked navigating click: the document
             # it waits in was looked at already (two round trips fewer per record).
@@ -539,8 +583,9 @@ class TargetSession:
                 return None
             frame, link = following
             self._status = None
-            with frame.expect_navigation(wait_until="domcontentloaded"):
+            with frame.expect_navigation(wait_until="domcontentloaded") as navigated:
                 link.click()
+            self._note(navigated.value)
             self._check_status()
             self._check_expired()
         raise StepFailed(

@@ -19,6 +19,7 @@ from jobs.rpa.core import run
 from tests.jobs.rpa.conftest import (
     REPO,
     SAMPLE_SCRIPT,
+    SCRIPT_B,
     Jobs,
     read_results,
     record,
@@ -53,18 +54,58 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counts
 
 
-def test_system_a_record_costs_one_query_per_navigating_click(
+@pytest.fixture
+def reported(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The network requests the driver reports to the job: ``navigation``
+    (reported to every client, a hand driver's too) and ``other``."""
+    counts: Counter[str] = Counter()
+    dispatch = connection.Connection.dispatch
+
+    def counting(self: Any, message: dict[str, Any]) -> None:
+        params = message.get("params") or {}
+        if message.get("method") == "__create__" and params.get("type") == "Request":
+            counts["navigation" if params["initializer"].get("isNavigationRequest") else "other"] += 1
+        dispatch(self, message)
+
+    monkeypatch.setattr(connection.Connection, "dispatch", counting)
+    return counts
+
+
+def test_system_a_record_costs_no_more_browser_queries_than_a_hand_driver(
     jobs: Jobs, tmp_path: Path, sent: Counter[str]
 ) -> None:
     """System A, three records: the sample script has two navigating clicks
-    (確認へ, 登録) and declares no session-ended page, so the job's only
-    queries beyond the bare loop's calls (bench/rpa.py ``row_a``) are one
-    validation-message count after each click: 2 a record, and two for the
-    login (its click's validation check, then logged in or not)."""
+    (確認へ, 登録), each followed by an ``expect``, and declares no
+    session-ended page. The bare loop (bench/rpa.py ``row_a``) waits for each
+    expected element (2 a record); the job asks once after each click for the
+    expected element and the validation messages together, and waits for
+    nothing more: 2 a record, and three for the login (its click's validation
+    check, the wait for either answer, then logged in or not). Before the
+    validation check was merged into the expect that follows it was 4 a record."""
     rows = [record(n) for n in range(1, 4)]
     outcome = run(jobs.context(script_text(SAMPLE_SCRIPT), write_records(tmp_path / "r.csv", rows)))
     assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 3}
-    assert sent["queryCount"] <= 2 * 3 + 2, sent
+    assert sent["queryCount"] + sent["waitForSelector"] <= 2 * 3 + 3, sent
+    assert not NOT_BY_HAND & set(sent), sent
+
+
+def test_system_b_requests_the_job_does_not_need_are_not_reported(
+    jobs_b: Jobs, tmp_path: Path, sent: Counter[str], reported: Counter[str]
+) -> None:
+    """System B, three records: its entry screen fills 項 by an XHR after 款
+    is chosen. The job follows navigations by the events every client gets,
+    so the driver reports no other request (a ``response`` listener made it
+    report every script, style, image and XHR of every page), and it asks
+    the browser no more than the bare loop (``row_b``: a wait for 登録しました。
+    and two dialog subscriptions a record): the validation check after the
+    menu's navigating click, one query for 登録's page and its expect, and
+    three for the login."""
+    rows = [record(n) for n in range(1, 4)]
+    outcome = run(jobs_b.context(script_text(SCRIPT_B), write_records(tmp_path / "r.csv", rows)))
+    assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 3}
+    assert reported["other"] == 0, reported
+    assert reported["navigation"] >= 4 * 3, reported
+    assert sent["queryCount"] + sent["waitForSelector"] <= 2 * 3 + 3, sent
     assert not NOT_BY_HAND & set(sent), sent
 
 
