@@ -42,23 +42,37 @@ class FairState:
     vtime: float = 0.0
 
 
-def pick(state: FairState, active: Sequence[str], weights: Mapping[str, float]) -> str:
-    """The department served next among ``active`` (those with work waiting);
-    updates ``state`` for the turn it takes."""
+def choose(state: FairState, active: Sequence[str]) -> str:
+    """The department served next among ``active`` (those with work waiting):
+    the lowest pass, then the one served least recently (never: first), then
+    the code. ``state`` is left as it was: ``charge`` it once the department's
+    job is released, so a department found to have nothing left after all is
+    not charged a turn it did not take."""
     if not active:
         raise ValueError("no department has work waiting")
+    return min(active, key=lambda d: (_effective(state, d), state.served.get(d, 0), d))
 
-    def effective(dept: str) -> float:
-        return max(state.passes.get(dept, state.vtime), state.vtime)
 
-    chosen = min(active, key=lambda d: (effective(d), state.served.get(d, 0), d))
-    start = effective(chosen)
-    weight = weights.get(chosen, 1.0)
-    state.passes[chosen] = start + 1.0 / (weight if weight > 0 else 1.0)
+def charge(state: FairState, department: str, weights: Mapping[str, float]) -> None:
+    """``department`` took a turn: its pass grows by ``1 / weight``."""
+    start = _effective(state, department)
+    weight = weights.get(department, 1.0)
+    state.passes[department] = start + 1.0 / (weight if weight > 0 else 1.0)
     state.vtime = start
     state.seq += 1
-    state.served[chosen] = state.seq
+    state.served[department] = state.seq
+
+
+def pick(state: FairState, active: Sequence[str], weights: Mapping[str, float]) -> str:
+    """``choose`` and ``charge`` together: for a caller that knows every
+    department in ``active`` has work for the turn."""
+    chosen = choose(state, active)
+    charge(state, chosen, weights)
     return chosen
+
+
+def _effective(state: FairState, department: str) -> float:
+    return max(state.passes.get(department, state.vtime), state.vtime)
 
 
 # --- the store side ------------------------------------------------------------------

@@ -125,11 +125,13 @@ class Dispatcher:
         if active and room > 0:
             state = self._load(queue)
             while room > 0 and active:
-                department = fairshare.pick(state, active, self.settings.department_weights)
+                department = fairshare.choose(state, active)
                 job_id = self._release_next(queue, department)
                 if job_id is None:
-                    active.remove(department)  # nothing more of its own (or a send failed)
+                    # Nothing more of its own (or a send failed): no turn taken, none charged.
+                    active.remove(department)
                     continue
+                fairshare.charge(state, department, self.settings.department_weights)
                 released.append(job_id)
                 room -= 1
             self._save(queue, state)

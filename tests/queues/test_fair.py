@@ -97,6 +97,19 @@ def test_releases_in_fair_order_up_to_the_depth_and_urgent_first(setup: Setup) -
         assert waiting is not None and waiting.released_at is None and waiting.state == "queued"
 
 
+def test_a_department_found_empty_is_not_charged_a_turn(setup: Setup) -> None:
+    """a's one job goes in the first pass; the round robin then comes back to
+    a, which has nothing left: it must not be charged that turn, so when a
+    sends again it is served first (served longest ago), not after c."""
+    setup.settings.dispatch_depth = 4
+    a1, b, c = setup.job("a"), [setup.job("b") for _ in range(3)], [setup.job("c") for _ in range(3)]
+    dispatcher = setup.dispatcher()
+    assert dispatcher.run_pass() == [a1, b[0], c[0], b[1]]
+    a2 = setup.job("a")
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")  # as if workers took them all
+    assert dispatcher.run_pass() == [a2, c[1], b[2], c[2]]
+
+
 def test_an_unreachable_broker_leaves_jobs_waiting_for_the_next_pass(setup: Setup) -> None:
     normal, urgent = setup.job("a"), setup.job("b", urgent=True)
     # A real connection refused: nothing listens on port 1.
