@@ -72,6 +72,7 @@ from tests.jobs.ocr import synth  # noqa: E402
 
 class Bench:
     def __init__(self, root: Path, redis_url: str, mode: str, **overrides: Any) -> None:
+        root.mkdir(parents=True, exist_ok=True)
         self.settings = make_settings(
             root, f"sqlite:///{root / 'db.sqlite'}", redis_url, dispatch_mode=mode, **overrides
         )
@@ -265,6 +266,92 @@ def overhead(bench: Bench, singles: int, tiny: int) -> dict[str, Any]:
     }
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def released(bench: Bench, ids: list[str]) -> dict[str, float]:
+    """When the fair dispatcher marked each job released (just before its send)."""
+    with bench.runtime.factory() as session:
+        rows = session.execute(select(Job.id, Job.released_at).where(Job.id.in_(ids))).all()
+    return {i: r.timestamp() for i, r in rows if r is not None}
+
+
+def idle_starts(benches: dict[str, Bench], singles: int) -> dict[str, Any]:
+    """Tiny jobs one at a time on idle pools, the two modes taking turns
+    (ABBA, so a load change hits both alike): submission -> start in each,
+    and under fair dispatch its two shares: submission -> released (intake's
+    commit, the wake-up and the dispatcher's pass up to its claim) and
+    released -> start (the send, Redis and the worker, as under direct)."""
+    tokens = {mode: b.token("bench-o") for mode, b in benches.items()}
+    start: dict[str, list[float]] = {mode: [] for mode in benches}
+    to_release: list[float] = []
+    after_release: list[float] = []
+    for i in range(singles):
+        for mode in ("direct", "fair") if i % 4 in (0, 3) else ("fair", "direct"):
+            bench = benches[mode]
+            job = bench.submit(tokens[mode], 0)
+            submitted, begun, _ = bench.wait_all([job])[job]
+            start[mode].append((begun - submitted) * 1000)
+            if mode == "fair":
+                out = released(bench, [job])[job]
+                to_release.append((out - submitted) * 1000)
+                after_release.append((begun - out) * 1000)
+    found: dict[str, Any] = {"singles": singles}
+    for mode, values in start.items():
+        found[f"{mode}_start_ms_p50"] = round(statistics.median(values), 1)
+        found[f"{mode}_start_ms_p99"] = round(percentile(values, 0.99), 1)
+    found["fair_minus_direct_ms_p50"] = round(found["fair_start_ms_p50"] - found["direct_start_ms_p50"], 1)
+    found["fair_minus_direct_ms_p99"] = round(found["fair_start_ms_p99"] - found["direct_start_ms_p99"], 1)
+    found["fair_submit_to_release_ms_p50"] = round(statistics.median(to_release), 1)
+    found["fair_submit_to_release_ms_p99"] = round(percentile(to_release, 0.99), 1)
+    found["fair_release_to_start_ms_p50"] = round(statistics.median(after_release), 1)
+    found["fair_release_to_start_ms_p99"] = round(percentile(after_release, 0.99), 1)
+    return found
+
+
+def tiny_batches(benches: dict[str, Bench], tiny: int) -> dict[str, Any]:
+    """``tiny`` tiny jobs per mode, sent at once in two blocks per mode in
+    ABBA order (direct, fair, fair, direct): jobs per second of each mode,
+    over its blocks' spans (first submission to last finish)."""
+    spans: dict[str, float] = {mode: 0.0 for mode in benches}
+    tokens = {mode: b.token("bench-t") for mode, b in benches.items()}
+    block = tiny // 2
+    for mode in ("direct", "fair", "fair", "direct"):
+        bench = benches[mode]
+        ids = [bench.submit(tokens[mode], 0) for _ in range(block)]
+        found = bench.wait_all(ids, timeout=3600)
+        spans[mode] += max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+    rates = {mode: 2 * block / span for mode, span in spans.items()}
+    return {
+        "tiny_jobs_per_mode": 2 * block,
+        "direct_jobs_per_s": round(rates["direct"], 2),
+        "fair_jobs_per_s": round(rates["fair"], 2),
+        "fair_vs_direct": round(rates["fair"] / rates["direct"], 3),
+    }
+
+
+def run_overhead(base: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Both modes at once, each its own database, Redis database and cpu
+    worker (one process), idle but for the bench: the interleaved overhead
+    case."""
+    with tempfile.TemporaryDirectory(prefix="bench-fair-overhead-") as tmp:
+        benches: dict[str, Bench] = {}
+        try:
+            for mode, db in (("direct", 6), ("fair", 7)):
+                benches[mode] = Bench(Path(tmp) / mode, f"{base}/{db}", mode)
+                benches[mode].workers(1)
+            for mode, bench in benches.items():  # warm both workers up
+                bench.wait_all([bench.submit(bench.token("bench-w"), 0) for _ in range(3)], timeout=600)
+            load = os.getloadavg()[0]
+            out = idle_starts(benches, args.singles) | tiny_batches(benches, args.tiny)
+            return out | {"loadavg_1min_before_after": [round(load, 2), round(os.getloadavg()[0], 2)]}
+        finally:
+            for bench in benches.values():
+                bench.close()
+
+
 def many_pages(n: int, folder: Path, *, scans: bool = False, seed: int = 0) -> Path:
     """An ``n``-page batch: generated forms, each page different, as a
     text-layer PDF; ``scans``: the bundled scans repeated, image only."""
@@ -367,18 +454,24 @@ def main() -> None:
         "--scans", action="store_true", help="OCR the bundled scans instead of generated pages"
     )
     parser.add_argument("--processes", type=int, default=1, help="cpu worker processes, fairness case")
-    parser.add_argument("--only", choices=("fairness", "split"), help="run one case only")
+    parser.add_argument(
+        "--only",
+        choices=("fairness", "split", "overhead"),
+        help="run one case only (overhead: both modes side by side, interleaved)",
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-fair-redis-") as tmp:
         child, url = start_redis(Path(tmp), appendonly=False)
         base = url.rsplit("/", 1)[0]
         try:
-            if args.only != "split":
+            if args.only == "overhead":
+                out["overhead"] = run_overhead(base, args)
+            elif args.only != "split":
                 out |= {
                     mode: run_mode(mode, f"{base}/{db}", args) for mode, db in (("direct", 3), ("fair", 4))
                 }
-            if args.only != "fairness" and args.pages:
+            if args.only not in ("fairness", "overhead") and args.pages:
                 out["split"] = run_split(f"{base}/5", args)
         finally:
             child.stop()

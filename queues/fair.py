@@ -35,7 +35,14 @@ from jobs import fairshare
 from jobs.db import read_only, unit_of_work
 from jobs.models import Job, utcnow
 from jobs.registry import Registry
-from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id, send_part
+from queues.dispatch import (
+    NORMAL_PRIORITY,
+    SPARE_PRIORITY,
+    URGENT_PRIORITY,
+    enqueue,
+    new_task_id,
+    send_part,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +83,24 @@ def woken_pools(first: bytes | str, rest: list[bytes]) -> tuple[str, ...]:
 
 def queue_depth(client: redis.Redis, queue: str) -> int:
     """Messages waiting in the pool's queue, every priority together."""
+    return sum(depth_and_state(client, queue, with_state=False)[0])
+
+
+def depth_and_state(
+    client: redis.Redis, queue: str, *, with_state: bool
+) -> tuple[tuple[int, int], bytes | None]:
+    """Messages waiting in the pool's queue (those served before the spare
+    ones, and the spare ones) and (``with_state``) its round robin's stored
+    state, in one round trip."""
     pipe = client.pipeline(transaction=False)
     for step in PRIORITY_STEPS:
         pipe.llen(queue if not step else f"{queue}{PRIORITY_SEP}{step}")
-    return int(sum(pipe.execute()))
+    if with_state:
+        pipe.get(STATE_KEY.format(queue=queue))
+    found = pipe.execute()
+    state = found.pop() if with_state else None
+    ahead = sum(n for step, n in zip(PRIORITY_STEPS, found, strict=True) if step < SPARE_PRIORITY)
+    return (int(ahead), int(sum(found) - ahead)), state
 
 
 class Dispatcher:
@@ -119,14 +140,18 @@ class Dispatcher:
     def fill(self, queue: str, *, recover: bool = False) -> list[str]:
         with read_only(self.factory) as session:
             urgent, active = fairshare.waiting_groups(queue, session=session)
-        depth = queue_depth(self.client, queue) if (active or recover) else 0
+        (ahead, spare), raw = (
+            depth_and_state(self.client, queue, with_state=bool(active))
+            if (active or recover)
+            else ((0, 0), None)
+        )
         released = self._release_urgent(queue) if urgent else []
-        room = self.settings.dispatch_depth - depth
-        if active and room > 0:
-            state = self._load(queue)
+        room, priority = self._room(len(active), ahead, spare)
+        if room > 0:
+            state = self._state(raw)
             while room > 0 and active:
                 department = fairshare.choose(state, active)
-                job_id = self._release_next(queue, department)
+                job_id = self._release_next(queue, department, priority)
                 if job_id is None:
                     # Nothing more of its own (or a send failed): no turn taken, none charged.
                     active.remove(department)
@@ -135,9 +160,21 @@ class Dispatcher:
                 released.append(job_id)
                 room -= 1
             self._save(queue, state)
-        if recover and not released and depth == 0:
+        if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
         return released
+
+    def _room(self, departments: int, ahead: int, spare: int) -> tuple[int, int]:
+        """How many jobs this pass may release, and at which message priority.
+        Departments competing: up to ``dispatch_depth`` normal messages (spare
+        ones wait behind them, so they do not count). One department alone:
+        ``dispatch_spare`` more, as spare messages, so its worker never waits
+        for a pass; a department that arrives is released at the normal
+        priority and goes before them."""
+        depth = self.settings.dispatch_depth
+        if departments == 1:
+            return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
+        return (depth - ahead if departments else 0), NORMAL_PRIORITY
 
     def _release_urgent(self, queue: str) -> list[str]:
         released: list[str] = []
@@ -153,13 +190,13 @@ class Dispatcher:
                 return released  # the broker is away: the next pass tries again
             released.append(item.job_id)
 
-    def _release_next(self, queue: str, department: str) -> str | None:
+    def _release_next(self, queue: str, department: str, priority: int) -> str | None:
         with unit_of_work(self.factory) as session:
             item = fairshare.next_waiting(queue, session=session, urgent=False, department=department)
             if item is None:
                 return None
             task_id = self._claim(item, session)
-        if task_id and self._send(item, task_id):
+        if task_id and self._send(item, task_id, priority):
             return item.job_id
         return None
 
@@ -178,8 +215,8 @@ class Dispatcher:
         job.task_id = new_task_id()
         return job.task_id
 
-    def _send(self, item: fairshare.Waiting, task_id: str) -> bool:
-        priority = URGENT_PRIORITY if item.urgent else None
+    def _send(self, item: fairshare.Waiting, task_id: str, priority: int = NORMAL_PRIORITY) -> bool:
+        priority = URGENT_PRIORITY if item.urgent else priority
         what = f"part {item.index}" if item.part_id is not None else "job"
         try:
             kind = self.registry.get(item.kind)
@@ -236,8 +273,8 @@ class Dispatcher:
 
     # -- the round robin's memory -------------------------------------------------------
 
-    def _load(self, queue: str) -> fairshare.FairState:
-        raw = self.client.get(STATE_KEY.format(queue=queue))
+    @staticmethod
+    def _state(raw: bytes | None) -> fairshare.FairState:
         if not raw:
             return fairshare.FairState()
         data: dict[str, Any] = json.loads(raw)
