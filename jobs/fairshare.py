@@ -40,6 +40,8 @@ class FairState:
     served: dict[str, int] = field(default_factory=dict)
     seq: int = 0
     vtime: float = 0.0
+    # The department whose spare messages (``queues.fair``) wait in Redis.
+    spare: str = ""
 
 
 def choose(state: FairState, active: Sequence[str]) -> str:

@@ -146,9 +146,9 @@ class Dispatcher:
             else ((0, 0), None)
         )
         released = self._release_urgent(queue) if urgent else []
-        room, priority = self._room(len(active), ahead, spare)
+        state = self._state(raw)
+        room, priority = self._room(active, ahead, spare, state)
         if room > 0:
-            state = self._state(raw)
             while room > 0 and active:
                 department = fairshare.choose(state, active)
                 job_id = self._release_next(queue, department, priority)
@@ -164,17 +164,18 @@ class Dispatcher:
             released += self.resend_lost(queue)
         return released
 
-    def _room(self, departments: int, ahead: int, spare: int) -> tuple[int, int]:
+    def _room(self, active: list[str], ahead: int, spare: int, state: fairshare.FairState) -> tuple[int, int]:
         """How many jobs this pass may release, and at which message priority.
         Departments competing: up to ``dispatch_depth`` normal messages (spare
-        ones wait behind them, so they do not count). One department alone:
-        ``dispatch_spare`` more, as spare messages, so its worker never waits
-        for a pass; a department that arrives is released at the normal
-        priority and goes before them."""
+        ones wait behind them, so they do not count). One department alone,
+        whose spare messages are the ones in Redis (if any): ``dispatch_spare``
+        more, as spare messages, so its worker never waits for a pass. Any
+        other department's job goes at the normal priority, ahead of them."""
         depth = self.settings.dispatch_depth
-        if departments == 1:
+        if len(active) == 1 and (spare == 0 or state.spare == active[0]):
+            state.spare = active[0]
             return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
-        return (depth - ahead if departments else 0), NORMAL_PRIORITY
+        return (depth - ahead if active else 0), NORMAL_PRIORITY
 
     def _release_urgent(self, queue: str) -> list[str]:
         released: list[str] = []
@@ -283,6 +284,7 @@ class Dispatcher:
             served={k: int(v) for k, v in data.get("served", {}).items()},
             seq=int(data.get("seq", 0)),
             vtime=float(data.get("vtime", 0.0)),
+            spare=str(data.get("spare", "")),
         )
 
     def _save(self, queue: str, state: fairshare.FairState) -> None:
@@ -290,7 +292,13 @@ class Dispatcher:
         # it anyway: forget it, so the state stays as small as the active set.
         passes = {d: p for d, p in state.passes.items() if p > state.vtime}
         served = {d: s for d, s in state.served.items() if d in passes}
-        data = {"passes": passes, "served": served, "seq": state.seq, "vtime": state.vtime}
+        data = {
+            "passes": passes,
+            "served": served,
+            "seq": state.seq,
+            "vtime": state.vtime,
+            "spare": state.spare,
+        }
         self.client.set(STATE_KEY.format(queue=queue), json.dumps(data))
 
     # -- the loop -----------------------------------------------------------------------

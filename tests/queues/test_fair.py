@@ -126,6 +126,9 @@ def test_a_department_alone_gets_spare_messages_that_newcomers_overtake(setup: S
     setup.client.delete(f"cpu{PRIORITY_SEP}3")  # a worker took b's job, served before a's
     assert dispatcher.run_pass() == [c]  # c was never served: before a, whose turns were taken
     assert setup.sent(3) == [c]
+    setup.client.delete(f"cpu{PRIORITY_SEP}3")
+    d = setup.job("d")  # alone in the database, but a's spare messages still wait in Redis
+    assert dispatcher.run_pass() == [d] and setup.sent(3) == [d]
 
 
 def test_an_unreachable_broker_leaves_jobs_waiting_for_the_next_pass(setup: Setup) -> None:
