@@ -142,6 +142,20 @@ class Bench:
         argv = [sys.executable, "-m", "digilabo", "worker", "--pool", "cpu", f"--concurrency={processes}"]
         self.worker = subprocess.Popen(argv, env=self.stack.child_env(), stdout=log, stderr=log)
 
+    def worker_cpu_s(self) -> float:
+        """User + system CPU seconds of the worker's processes so far (its
+        main process and its pool processes, which live as long as it does)."""
+        assert self.worker is not None
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [self.worker.pid]
+        children = Path(f"/proc/{self.worker.pid}/task/{self.worker.pid}/children")
+        pids += [int(p) for p in children.read_text().split()]
+        total = 0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
     def stop_workers(self) -> None:
         if self.worker is not None:
             self.worker.terminate()
@@ -342,7 +356,7 @@ def run_overhead(base: str, args: argparse.Namespace) -> dict[str, Any]:
             for mode, db in (("direct", 6), ("fair", 7)):
                 benches[mode] = Bench(Path(tmp) / mode, f"{base}/{db}", mode)
                 benches[mode].workers(1)
-            for mode, bench in benches.items():  # warm both workers up
+            for bench in benches.values():  # warm both workers up
                 bench.wait_all([bench.submit(bench.token("bench-w"), 0) for _ in range(3)], timeout=600)
             load = os.getloadavg()[0]
             out = idle_starts(benches, args.singles) | tiny_batches(benches, args.tiny)
@@ -380,14 +394,24 @@ def split_batch(bench: Bench, pages: int, part_pages: int, scans: bool) -> dict[
         "part_pages": part_pages,
         "parts": -(-pages // part_pages),
         "pages_from": "bundled scans (tesseract)" if scans else "generated text-layer forms",
+        "cpu": {},
     }
     for processes in (1, 2):
         bench.workers(processes)
         bench.wait_all([bench.submit_files(a, "ocr", one_page[:1], params)], timeout=600)  # warm up
+        cpu_before = bench.worker_cpu_s()
         job = bench.submit_files(a, "ocr", [batch], params)
         _, begun, ended = bench.wait_all([job], timeout=3600)[job]
+        cpu = bench.worker_cpu_s() - cpu_before
         out[f"pages_per_min_{processes}_worker"] = round(pages / ((ended - begun) / 60), 1)
+        out["cpu"][processes] = stages(bench, job, begun, ended, cpu, pages, processes)
     out["speedup_2_vs_1"] = round(out["pages_per_min_2_worker"] / out["pages_per_min_1_worker"], 2)
+    one = out["cpu"][1]
+    serial = one["split_s"] + one["merge_s"]
+    out["serial_fraction_1_worker"] = round(serial / one["wall_s"], 3)
+    # Amdahl on two idle cores: the split and the merge run alone, the parts
+    # on both (each process one core: tesseract and ONNX run one thread).
+    out["speedup_2_idle_cores_projected"] = round(one["wall_s"] / (serial + (one["wall_s"] - serial) / 2), 2)
     # Another department's one-page job while the batch runs on two processes.
     job = bench.submit_files(a, "ocr", [batch], params)
     deadline = time.monotonic() + 600
@@ -401,6 +425,28 @@ def split_batch(bench: Bench, pages: int, part_pages: int, scans: bool) -> dict[
     out["other_dept_wait_s"] = round(found[one][1] - found[one][0], 2)
     out["other_dept_wait_part_runs"] = round((found[one][1] - found[one][0]) / part_run, 2)
     return out
+
+
+def stages(
+    bench: Bench, job: str, begun: float, ended: float, cpu: float, pages: int, processes: int
+) -> dict[str, float]:
+    """Where a split batch's time went: the split (job start -> first part
+    start), the parts (-> the last part's result written), the merge (-> the
+    job finished), and the worker's CPU seconds (its processes' user + system
+    time) per page and against ``processes`` cores for the whole span."""
+    started = bench.parts_started(job)
+    results = bench.runtime.artifacts.job_work_dir(job) / "attempt-1" / "parts"
+    last = max((p.stat().st_mtime for p in results.glob("*.json")), default=ended)
+    wall = ended - begun
+    return {
+        "wall_s": round(wall, 2),
+        "split_s": round(started[0] - begun, 2),
+        "parts_s": round(last - started[0], 2),
+        "merge_s": round(ended - last, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_ms_per_page": round(1000 * cpu / pages, 1),
+        "cpu_busy_of_cores": round(cpu / (wall * processes), 2),
+    }
 
 
 def run_split(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from jobs.models import Job, JobPart, utcnow
@@ -110,45 +110,76 @@ class Waiting:
     index: int = 0
 
 
-def waiting_groups(queue: str, *, session: Session) -> tuple[bool, list[str]]:
+@dataclass
+class Backlog:
+    """A department's normal work waiting for release on one pool."""
+
+    jobs: int = 0
+    parts: int = 0
+
+
+def waiting_groups(queue: str, *, session: Session) -> tuple[bool, dict[str, Backlog]]:
     """Whether urgent work (jobs or parts of urgent jobs) waits for release
-    on ``queue``, and the departments whose normal work does."""
+    on ``queue``, and how many normal jobs and parts each department has
+    waiting (one query; the dispatcher then asks only for what exists)."""
     rows = session.execute(
-        select(Job.department_code, Job.urgent)
+        select(Job.department_code, Job.urgent, func.count(), literal(0))
         .where(_unreleased(queue))
         .group_by(Job.department_code, Job.urgent)
-        .union(
-            select(JobPart.department_code, Job.urgent)
+        .union_all(
+            select(JobPart.department_code, Job.urgent, literal(0), func.count())
             .where(_parts_waiting(queue))
             .group_by(JobPart.department_code, Job.urgent)
         )
     ).all()
-    return any(u for _, u in rows), sorted({d for d, u in rows if not u})
+    found: dict[str, Backlog] = {}
+    for department, urgent, jobs, parts in rows:
+        if not urgent:
+            backlog = found.setdefault(department, Backlog())
+            backlog.jobs += int(jobs)
+            backlog.parts += int(parts)
+    return any(u for _, u, _, _ in rows), found
 
 
 def next_waiting(
-    queue: str, *, session: Session, urgent: bool, department: str | None = None
+    queue: str,
+    *,
+    session: Session,
+    urgent: bool,
+    department: str | None = None,
+    backlog: Backlog | None = None,
 ) -> Waiting | None:
     """The oldest waiting job or part (urgent ones of any department, or the
     normal ones of ``department``). A job's parts go in the job's place:
-    a department's work keeps the order it was submitted in."""
+    a department's work keeps the order it was submitted in. ``backlog``:
+    what the department has waiting, so a query for nothing is not made."""
     job_where = [_unreleased(queue), Job.urgent.is_(urgent)]
     part_where = [_parts_waiting(queue), Job.urgent.is_(urgent)]
     if department is not None:
         job_where.append(Job.department_code == department)
         part_where.append(JobPart.department_code == department)
-    job = session.execute(
-        select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
-        .where(*job_where)
-        .order_by(Job.submitted_at, Job.id)
-        .limit(1)
-    ).first()
-    part = session.execute(
-        select(Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx)
-        .where(*part_where)
-        .order_by(Job.submitted_at, Job.id, JobPart.idx)
-        .limit(1)
-    ).first()
+    job = (
+        session.execute(
+            select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
+            .where(*job_where)
+            .order_by(Job.submitted_at, Job.id)
+            .limit(1)
+        ).first()
+        if backlog is None or backlog.jobs > 0
+        else None
+    )
+    part = (
+        session.execute(
+            select(
+                Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx
+            )
+            .where(*part_where)
+            .order_by(Job.submitted_at, Job.id, JobPart.idx)
+            .limit(1)
+        ).first()
+        if backlog is None or backlog.parts > 0
+        else None
+    )
     if part is not None and (job is None or (part[3], part[0]) < (job[3], job[0])):
         return Waiting(part[0], part[1], part[2], urgent, part_id=part[4], attempt=part[5], index=part[6])
     if job is not None:

@@ -139,7 +139,8 @@ class Dispatcher:
 
     def fill(self, queue: str, *, recover: bool = False) -> list[str]:
         with read_only(self.factory) as session:
-            urgent, active = fairshare.waiting_groups(queue, session=session)
+            urgent, backlogs = fairshare.waiting_groups(queue, session=session)
+        active = sorted(backlogs)
         (ahead, spare), raw = (
             depth_and_state(self.client, queue, with_state=bool(active))
             if (active or recover)
@@ -151,14 +152,21 @@ class Dispatcher:
         if room > 0:
             while room > 0 and active:
                 department = fairshare.choose(state, active)
-                job_id = self._release_next(queue, department, priority)
-                if job_id is None:
+                backlog = backlogs[department]
+                item = self._release_next(queue, department, priority, backlog)
+                if item is None:
                     # Nothing more of its own (or a send failed): no turn taken, none charged.
                     active.remove(department)
                     continue
                 fairshare.charge(state, department, self.settings.department_weights)
-                released.append(job_id)
+                released.append(item.job_id)
                 room -= 1
+                if item.part_id is None:
+                    backlog.jobs -= 1
+                else:
+                    backlog.parts -= 1
+                if backlog.jobs <= 0 and backlog.parts <= 0:
+                    active.remove(department)  # known to have nothing left: no query to find out
             self._save(queue, state)
         if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
@@ -191,14 +199,18 @@ class Dispatcher:
                 return released  # the broker is away: the next pass tries again
             released.append(item.job_id)
 
-    def _release_next(self, queue: str, department: str, priority: int) -> str | None:
+    def _release_next(
+        self, queue: str, department: str, priority: int, backlog: fairshare.Backlog
+    ) -> fairshare.Waiting | None:
         with unit_of_work(self.factory) as session:
-            item = fairshare.next_waiting(queue, session=session, urgent=False, department=department)
+            item = fairshare.next_waiting(
+                queue, session=session, urgent=False, department=department, backlog=backlog
+            )
             if item is None:
                 return None
             task_id = self._claim(item, session)
         if task_id and self._send(item, task_id, priority):
-            return item.job_id
+            return item
         return None
 
     @staticmethod
