@@ -332,18 +332,35 @@ def tiny_batches(benches: dict[str, Bench], tiny: int) -> dict[str, Any]:
     spans: dict[str, float] = {mode: 0.0 for mode in benches}
     tokens = {mode: b.token("bench-t") for mode, b in benches.items()}
     block = tiny // 2
+    blocks = []
+    cpu: dict[str, float] = {mode: 0.0 for mode in benches}
     for mode in ("direct", "fair", "fair", "direct"):
         bench = benches[mode]
+        before = bench.worker_cpu_s() + own_cpu_s()
         ids = [bench.submit(tokens[mode], 0) for _ in range(block)]
         found = bench.wait_all(ids, timeout=3600)
-        spans[mode] += max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+        cpu[mode] += bench.worker_cpu_s() + own_cpu_s() - before
+        span = max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+        spans[mode] += span
+        blocks.append(f"{mode} {block / span:.2f}/s, load {os.getloadavg()[0]:.1f}")
     rates = {mode: 2 * block / span for mode, span in spans.items()}
+    per_job = {mode: 1000 * seconds / (2 * block) for mode, seconds in cpu.items()}
     return {
+        "tiny_blocks": blocks,
         "tiny_jobs_per_mode": 2 * block,
         "direct_jobs_per_s": round(rates["direct"], 2),
         "fair_jobs_per_s": round(rates["fair"], 2),
         "fair_vs_direct": round(rates["fair"] / rates["direct"], 3),
+        # The worker's processes and this one's (intake, and the polling
+        # both modes do alike), per job: what the dispatcher costs in CPU.
+        "direct_cpu_ms_per_job": round(per_job["direct"], 1),
+        "fair_cpu_ms_per_job": round(per_job["fair"], 1),
     }
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def run_overhead(base: str, args: argparse.Namespace) -> dict[str, Any]:
