@@ -529,6 +529,7 @@ def main() -> None:
     parser.add_argument(
         "--scans", action="store_true", help="OCR the bundled scans instead of generated pages"
     )
+    parser.add_argument("--modes", default="direct,fair", help="fairness case: the modes to run")
     parser.add_argument("--processes", type=int, default=1, help="cpu worker processes, fairness case")
     parser.add_argument(
         "--only",
@@ -545,7 +546,9 @@ def main() -> None:
                 out["overhead"] = run_overhead(base, args)
             elif args.only != "split":
                 out |= {
-                    mode: run_mode(mode, f"{base}/{db}", args) for mode, db in (("direct", 3), ("fair", 4))
+                    mode: run_mode(mode, f"{base}/{db}", args)
+                    for mode, db in (("direct", 3), ("fair", 4))
+                    if mode in args.modes.split(",")
                 }
             if args.only not in ("fairness", "overhead") and args.pages:
                 out["split"] = run_split(f"{base}/5", args)
