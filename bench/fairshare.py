@@ -72,6 +72,7 @@ from tests.jobs.ocr import synth  # noqa: E402
 
 class Bench:
     def __init__(self, root: Path, redis_url: str, mode: str, **overrides: Any) -> None:
+        root.mkdir(parents=True, exist_ok=True)
         self.settings = make_settings(
             root, f"sqlite:///{root / 'db.sqlite'}", redis_url, dispatch_mode=mode, **overrides
         )
@@ -140,6 +141,27 @@ class Bench:
         log = open(self.settings.var_dir / f"worker-{processes}.log", "wb")  # noqa: SIM115
         argv = [sys.executable, "-m", "digilabo", "worker", "--pool", "cpu", f"--concurrency={processes}"]
         self.worker = subprocess.Popen(argv, env=self.stack.child_env(), stdout=log, stderr=log)
+
+    def worker_cpu_s(self) -> float:
+        """User + system CPU seconds of the worker's processes so far (its
+        main process and its pool processes, which live as long as it does)."""
+        assert self.worker is not None
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = {self.worker.pid}
+        for task in Path(f"/proc/{self.worker.pid}/task").iterdir():  # a child of any thread
+            pids |= {int(p) for p in (task / "children").read_text().split()}
+        total = 0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
+    def worker_cpu_split(self) -> tuple[float, float]:
+        """(main process, pool processes) CPU seconds, as ``worker_cpu_s``."""
+        assert self.worker is not None
+        fields = Path(f"/proc/{self.worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        main = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return main, self.worker_cpu_s() - main
 
     def stop_workers(self) -> None:
         if self.worker is not None:
@@ -265,6 +287,110 @@ def overhead(bench: Bench, singles: int, tiny: int) -> dict[str, Any]:
     }
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def released(bench: Bench, ids: list[str]) -> dict[str, float]:
+    """When the fair dispatcher marked each job released (just before its send)."""
+    with bench.runtime.factory() as session:
+        rows = session.execute(select(Job.id, Job.released_at).where(Job.id.in_(ids))).all()
+    return {i: r.timestamp() for i, r in rows if r is not None}
+
+
+def idle_starts(benches: dict[str, Bench], singles: int) -> dict[str, Any]:
+    """Tiny jobs one at a time on idle pools, the two modes taking turns
+    (ABBA, so a load change hits both alike): submission -> start in each,
+    and under fair dispatch its two shares: submission -> released (intake's
+    commit, the wake-up and the dispatcher's pass up to its claim) and
+    released -> start (the send, Redis and the worker, as under direct)."""
+    tokens = {mode: b.token("bench-o") for mode, b in benches.items()}
+    start: dict[str, list[float]] = {mode: [] for mode in benches}
+    to_release: list[float] = []
+    after_release: list[float] = []
+    for i in range(singles):
+        for mode in ("direct", "fair") if i % 4 in (0, 3) else ("fair", "direct"):
+            bench = benches[mode]
+            job = bench.submit(tokens[mode], 0)
+            submitted, begun, _ = bench.wait_all([job])[job]
+            start[mode].append((begun - submitted) * 1000)
+            if mode == "fair":
+                out = released(bench, [job])[job]
+                to_release.append((out - submitted) * 1000)
+                after_release.append((begun - out) * 1000)
+    found: dict[str, Any] = {"singles": singles}
+    for mode, values in start.items():
+        found[f"{mode}_start_ms_p50"] = round(statistics.median(values), 1)
+        found[f"{mode}_start_ms_p99"] = round(percentile(values, 0.99), 1)
+    found["fair_minus_direct_ms_p50"] = round(found["fair_start_ms_p50"] - found["direct_start_ms_p50"], 1)
+    found["fair_minus_direct_ms_p99"] = round(found["fair_start_ms_p99"] - found["direct_start_ms_p99"], 1)
+    found["fair_submit_to_release_ms_p50"] = round(statistics.median(to_release), 1)
+    found["fair_submit_to_release_ms_p99"] = round(percentile(to_release, 0.99), 1)
+    found["fair_release_to_start_ms_p50"] = round(statistics.median(after_release), 1)
+    found["fair_release_to_start_ms_p99"] = round(percentile(after_release, 0.99), 1)
+    return found
+
+
+def tiny_batches(benches: dict[str, Bench], tiny: int) -> dict[str, Any]:
+    """``tiny`` tiny jobs per mode, sent at once in two blocks per mode in
+    ABBA order (direct, fair, fair, direct): jobs per second of each mode,
+    over its blocks' spans (first submission to last finish)."""
+    spans: dict[str, float] = {mode: 0.0 for mode in benches}
+    tokens = {mode: b.token("bench-t") for mode, b in benches.items()}
+    block = tiny // 2
+    blocks = []
+    cpu: dict[str, float] = {mode: 0.0 for mode in benches}
+    for mode in ("direct", "fair", "fair", "direct"):
+        bench = benches[mode]
+        worker, own = bench.worker_cpu_s(), own_cpu_s()
+        ids = [bench.submit(tokens[mode], 0) for _ in range(block)]
+        cpu[mode] += own_cpu_s() - own  # intake, not the polling below (it lasts as long as the block)
+        found = bench.wait_all(ids, timeout=3600)
+        cpu[mode] += bench.worker_cpu_s() - worker
+        span = max(v[2] for v in found.values()) - min(v[0] for v in found.values())
+        spans[mode] += span
+        blocks.append(f"{mode} {block / span:.2f}/s, load {os.getloadavg()[0]:.1f}")
+    rates = {mode: 2 * block / span for mode, span in spans.items()}
+    per_job = {mode: 1000 * seconds / (2 * block) for mode, seconds in cpu.items()}
+    return {
+        "tiny_blocks": blocks,
+        "tiny_jobs_per_mode": 2 * block,
+        "direct_jobs_per_s": round(rates["direct"], 2),
+        "fair_jobs_per_s": round(rates["fair"], 2),
+        "fair_vs_direct": round(rates["fair"] / rates["direct"], 3),
+        # The worker's processes and intake's, per job: what the dispatcher
+        # costs in CPU (the Redis server's share is not counted).
+        "direct_cpu_ms_per_job": round(per_job["direct"], 1),
+        "fair_cpu_ms_per_job": round(per_job["fair"], 1),
+    }
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def run_overhead(base: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Both modes at once, each its own database, Redis database and cpu
+    worker (one process), idle but for the bench: the interleaved overhead
+    case."""
+    with tempfile.TemporaryDirectory(prefix="bench-fair-overhead-") as tmp:
+        benches: dict[str, Bench] = {}
+        try:
+            for mode, db in (("direct", 6), ("fair", 7)):
+                benches[mode] = Bench(Path(tmp) / mode, f"{base}/{db}", mode)
+                benches[mode].workers(1)
+            for bench in benches.values():  # warm both workers up
+                bench.wait_all([bench.submit(bench.token("bench-w"), 0) for _ in range(3)], timeout=600)
+            load = os.getloadavg()[0]
+            out = idle_starts(benches, args.singles) | tiny_batches(benches, args.tiny)
+            return out | {"loadavg_1min_before_after": [round(load, 2), round(os.getloadavg()[0], 2)]}
+        finally:
+            for bench in benches.values():
+                bench.close()
+
+
 def many_pages(n: int, folder: Path, *, scans: bool = False, seed: int = 0) -> Path:
     """An ``n``-page batch: generated forms, each page different, as a
     text-layer PDF; ``scans``: the bundled scans repeated, image only."""
@@ -293,14 +419,28 @@ def split_batch(bench: Bench, pages: int, part_pages: int, scans: bool) -> dict[
         "part_pages": part_pages,
         "parts": -(-pages // part_pages),
         "pages_from": "bundled scans (tesseract)" if scans else "generated text-layer forms",
+        "cpu": {},
     }
     for processes in (1, 2):
         bench.workers(processes)
         bench.wait_all([bench.submit_files(a, "ocr", one_page[:1], params)], timeout=600)  # warm up
+        main_before, pool_before = bench.worker_cpu_split()
         job = bench.submit_files(a, "ocr", [batch], params)
         _, begun, ended = bench.wait_all([job], timeout=3600)[job]
+        main_after, pool_after = bench.worker_cpu_split()
+        cpu = (main_after - main_before, pool_after - pool_before)
         out[f"pages_per_min_{processes}_worker"] = round(pages / ((ended - begun) / 60), 1)
+        out["cpu"][processes] = stages(bench, job, begun, ended, cpu, pages, processes)
     out["speedup_2_vs_1"] = round(out["pages_per_min_2_worker"] / out["pages_per_min_1_worker"], 2)
+    # On two idle cores each pool process has a core of its own, so one
+    # process's batch takes its CPU seconds, and two share the parts between
+    # them while the split and the merge run alone. Their wall times with
+    # two processes bound their CPU time from above (on a busy machine the
+    # wall time is mostly waiting for a core): a cautious projection.
+    alone = out["cpu"][1]["cpu_s_pool"]
+    serial = min(alone, out["cpu"][2]["split_s"] + out["cpu"][2]["merge_s"])
+    out["parallel_fraction_at_least"] = round(1 - serial / alone, 3)
+    out["speedup_2_idle_cores_projected"] = round(alone / (serial + (alone - serial) / 2), 2)
     # Another department's one-page job while the batch runs on two processes.
     job = bench.submit_files(a, "ocr", [batch], params)
     deadline = time.monotonic() + 600
@@ -314,6 +454,30 @@ def split_batch(bench: Bench, pages: int, part_pages: int, scans: bool) -> dict[
     out["other_dept_wait_s"] = round(found[one][1] - found[one][0], 2)
     out["other_dept_wait_part_runs"] = round((found[one][1] - found[one][0]) / part_run, 2)
     return out
+
+
+def stages(
+    bench: Bench, job: str, begun: float, ended: float, cpu: tuple[float, float], pages: int, processes: int
+) -> dict[str, float]:
+    """Where a split batch's time went: the split (job start -> first part
+    start), the parts (-> the last part's result written), the merge (-> the
+    job finished), and the worker's CPU seconds (its processes' user + system
+    time: its main process, and its pool processes against ``processes``
+    cores for the whole span: how busy they could keep them)."""
+    started = bench.parts_started(job)
+    results = bench.runtime.artifacts.job_work_dir(job) / "attempt-1" / "parts"
+    last = max((p.stat().st_mtime for p in results.glob("*.json")), default=ended)
+    wall = ended - begun
+    return {
+        "wall_s": round(wall, 2),
+        "split_s": round(started[0] - begun, 2),
+        "parts_s": round(last - started[0], 2),
+        "merge_s": round(ended - last, 2),
+        "cpu_s_main_process": round(cpu[0], 2),  # the consumer and the dispatcher
+        "cpu_s_pool": round(cpu[1], 2),  # the parts, the split and the merge
+        "cpu_ms_per_page": round(1000 * sum(cpu) / pages, 1),
+        "pool_busy_of_its_cores": round(cpu[1] / (wall * processes), 2),
+    }
 
 
 def run_split(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -366,19 +530,28 @@ def main() -> None:
     parser.add_argument(
         "--scans", action="store_true", help="OCR the bundled scans instead of generated pages"
     )
+    parser.add_argument("--modes", default="direct,fair", help="fairness case: the modes to run")
     parser.add_argument("--processes", type=int, default=1, help="cpu worker processes, fairness case")
-    parser.add_argument("--only", choices=("fairness", "split"), help="run one case only")
+    parser.add_argument(
+        "--only",
+        choices=("fairness", "split", "overhead"),
+        help="run one case only (overhead: both modes side by side, interleaved)",
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-fair-redis-") as tmp:
         child, url = start_redis(Path(tmp), appendonly=False)
         base = url.rsplit("/", 1)[0]
         try:
-            if args.only != "split":
+            if args.only == "overhead":
+                out["overhead"] = run_overhead(base, args)
+            elif args.only != "split":
                 out |= {
-                    mode: run_mode(mode, f"{base}/{db}", args) for mode, db in (("direct", 3), ("fair", 4))
+                    mode: run_mode(mode, f"{base}/{db}", args)
+                    for mode, db in (("direct", 3), ("fair", 4))
+                    if mode in args.modes.split(",")
                 }
-            if args.only != "fairness" and args.pages:
+            if args.only not in ("fairness", "overhead") and args.pages:
                 out["split"] = run_split(f"{base}/5", args)
         finally:
             child.stop()

@@ -136,6 +136,11 @@ class FairShareSettings(BaseModel):
     # lets a freed worker find work without a round trip; fewer makes a newly
     # arrived department's job start sooner.
     dispatch_depth: int = Field(default=1, ge=1, le=100)
+    # While one department alone has work waiting in a pool, up to this many
+    # more of its jobs wait in Redis at a lower message priority, so a worker
+    # that frees up finds one without waiting for a pass; another
+    # department's job released later is still taken before them.
+    dispatch_spare: int = Field(default=2, ge=0, le=100)
     # The dispatcher wakes when a job is submitted or a task starts, and at
     # least this often.
     dispatch_interval_s: float = Field(default=1.0, gt=0, le=60)

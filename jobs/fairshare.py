@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from jobs.models import Job, JobPart, utcnow
@@ -40,25 +40,41 @@ class FairState:
     served: dict[str, int] = field(default_factory=dict)
     seq: int = 0
     vtime: float = 0.0
+    # The department whose spare messages (``queues.fair``) wait in Redis.
+    spare: str = ""
+
+
+def choose(state: FairState, active: Sequence[str]) -> str:
+    """The department served next among ``active`` (those with work waiting):
+    the lowest pass, then the one served least recently (never: first), then
+    the code. ``state`` is left as it was: ``charge`` it once the department's
+    job is released, so a department found to have nothing left after all is
+    not charged a turn it did not take."""
+    if not active:
+        raise ValueError("no department has work waiting")
+    return min(active, key=lambda d: (_effective(state, d), state.served.get(d, 0), d))
+
+
+def charge(state: FairState, department: str, weights: Mapping[str, float]) -> None:
+    """``department`` took a turn: its pass grows by ``1 / weight``."""
+    start = _effective(state, department)
+    weight = weights.get(department, 1.0)
+    state.passes[department] = start + 1.0 / (weight if weight > 0 else 1.0)
+    state.vtime = start
+    state.seq += 1
+    state.served[department] = state.seq
 
 
 def pick(state: FairState, active: Sequence[str], weights: Mapping[str, float]) -> str:
-    """The department served next among ``active`` (those with work waiting);
-    updates ``state`` for the turn it takes."""
-    if not active:
-        raise ValueError("no department has work waiting")
-
-    def effective(dept: str) -> float:
-        return max(state.passes.get(dept, state.vtime), state.vtime)
-
-    chosen = min(active, key=lambda d: (effective(d), state.served.get(d, 0), d))
-    start = effective(chosen)
-    weight = weights.get(chosen, 1.0)
-    state.passes[chosen] = start + 1.0 / (weight if weight > 0 else 1.0)
-    state.vtime = start
-    state.seq += 1
-    state.served[chosen] = state.seq
+    """``choose`` and ``charge`` together: for a caller that knows every
+    department in ``active`` has work for the turn."""
+    chosen = choose(state, active)
+    charge(state, chosen, weights)
     return chosen
+
+
+def _effective(state: FairState, department: str) -> float:
+    return max(state.passes.get(department, state.vtime), state.vtime)
 
 
 # --- the store side ------------------------------------------------------------------
@@ -94,45 +110,76 @@ class Waiting:
     index: int = 0
 
 
-def waiting_groups(queue: str, *, session: Session) -> tuple[bool, list[str]]:
+@dataclass
+class Backlog:
+    """A department's normal work waiting for release on one pool."""
+
+    jobs: int = 0
+    parts: int = 0
+
+
+def waiting_groups(queue: str, *, session: Session) -> tuple[bool, dict[str, Backlog]]:
     """Whether urgent work (jobs or parts of urgent jobs) waits for release
-    on ``queue``, and the departments whose normal work does."""
+    on ``queue``, and how many normal jobs and parts each department has
+    waiting (one query; the dispatcher then asks only for what exists)."""
     rows = session.execute(
-        select(Job.department_code, Job.urgent)
+        select(Job.department_code, Job.urgent, func.count(), literal(0))
         .where(_unreleased(queue))
         .group_by(Job.department_code, Job.urgent)
-        .union(
-            select(JobPart.department_code, Job.urgent)
+        .union_all(
+            select(JobPart.department_code, Job.urgent, literal(0), func.count())
             .where(_parts_waiting(queue))
             .group_by(JobPart.department_code, Job.urgent)
         )
     ).all()
-    return any(u for _, u in rows), sorted({d for d, u in rows if not u})
+    found: dict[str, Backlog] = {}
+    for department, urgent, jobs, parts in rows:
+        if not urgent:
+            backlog = found.setdefault(department, Backlog())
+            backlog.jobs += int(jobs)
+            backlog.parts += int(parts)
+    return any(u for _, u, _, _ in rows), found
 
 
 def next_waiting(
-    queue: str, *, session: Session, urgent: bool, department: str | None = None
+    queue: str,
+    *,
+    session: Session,
+    urgent: bool,
+    department: str | None = None,
+    backlog: Backlog | None = None,
 ) -> Waiting | None:
     """The oldest waiting job or part (urgent ones of any department, or the
     normal ones of ``department``). A job's parts go in the job's place:
-    a department's work keeps the order it was submitted in."""
+    a department's work keeps the order it was submitted in. ``backlog``:
+    what the department has waiting, so a query for nothing is not made."""
     job_where = [_unreleased(queue), Job.urgent.is_(urgent)]
     part_where = [_parts_waiting(queue), Job.urgent.is_(urgent)]
     if department is not None:
         job_where.append(Job.department_code == department)
         part_where.append(JobPart.department_code == department)
-    job = session.execute(
-        select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
-        .where(*job_where)
-        .order_by(Job.submitted_at, Job.id)
-        .limit(1)
-    ).first()
-    part = session.execute(
-        select(Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx)
-        .where(*part_where)
-        .order_by(Job.submitted_at, Job.id, JobPart.idx)
-        .limit(1)
-    ).first()
+    job = (
+        session.execute(
+            select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
+            .where(*job_where)
+            .order_by(Job.submitted_at, Job.id)
+            .limit(1)
+        ).first()
+        if backlog is None or backlog.jobs > 0
+        else None
+    )
+    part = (
+        session.execute(
+            select(
+                Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx
+            )
+            .where(*part_where)
+            .order_by(Job.submitted_at, Job.id, JobPart.idx)
+            .limit(1)
+        ).first()
+        if backlog is None or backlog.parts > 0
+        else None
+    )
     if part is not None and (job is None or (part[3], part[0]) < (job[3], job[0])):
         return Waiting(part[0], part[1], part[2], urgent, part_id=part[4], attempt=part[5], index=part[6])
     if job is not None:

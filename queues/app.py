@@ -62,7 +62,9 @@ def make_celery(settings: Settings, *, redis_url: str | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        # No "task-sent" event: nothing consumes it, and it was a second
+        # publish for every job intake or the fair dispatcher sends.
+        task_send_sent_event=False,
         timezone="UTC",
         enable_utc=True,
         # Celery beat (started by `digilabo up`, or `digilabo beat`): retention

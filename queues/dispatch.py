@@ -15,6 +15,10 @@ from queues.app import RUN_JOB, RUN_PART
 # already waiting in the pool's queue.
 URGENT_PRIORITY = 0
 NORMAL_PRIORITY = 3
+# The fair dispatcher's spare messages of a department alone in its pool:
+# served after every normal message, so a job released later for another
+# department that arrives still goes first (``queues.fair``).
+SPARE_PRIORITY = 6
 
 
 def _limits(settings: Settings, kind: JobKind) -> tuple[int, int]:

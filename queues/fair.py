@@ -35,7 +35,14 @@ from jobs import fairshare
 from jobs.db import read_only, unit_of_work
 from jobs.models import Job, utcnow
 from jobs.registry import Registry
-from queues.dispatch import URGENT_PRIORITY, enqueue, new_task_id, send_part
+from queues.dispatch import (
+    NORMAL_PRIORITY,
+    SPARE_PRIORITY,
+    URGENT_PRIORITY,
+    enqueue,
+    new_task_id,
+    send_part,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +83,24 @@ def woken_pools(first: bytes | str, rest: list[bytes]) -> tuple[str, ...]:
 
 def queue_depth(client: redis.Redis, queue: str) -> int:
     """Messages waiting in the pool's queue, every priority together."""
+    return sum(depth_and_state(client, queue, with_state=False)[0])
+
+
+def depth_and_state(
+    client: redis.Redis, queue: str, *, with_state: bool
+) -> tuple[tuple[int, int], bytes | None]:
+    """Messages waiting in the pool's queue (those served before the spare
+    ones, and the spare ones) and (``with_state``) its round robin's stored
+    state, in one round trip."""
     pipe = client.pipeline(transaction=False)
     for step in PRIORITY_STEPS:
         pipe.llen(queue if not step else f"{queue}{PRIORITY_SEP}{step}")
-    return int(sum(pipe.execute()))
+    if with_state:
+        pipe.get(STATE_KEY.format(queue=queue))
+    found = pipe.execute()
+    state = found.pop() if with_state else None
+    ahead = sum(n for step, n in zip(PRIORITY_STEPS, found, strict=True) if step < SPARE_PRIORITY)
+    return (int(ahead), int(sum(found) - ahead)), state
 
 
 class Dispatcher:
@@ -118,24 +139,51 @@ class Dispatcher:
 
     def fill(self, queue: str, *, recover: bool = False) -> list[str]:
         with read_only(self.factory) as session:
-            urgent, active = fairshare.waiting_groups(queue, session=session)
-        depth = queue_depth(self.client, queue) if (active or recover) else 0
+            urgent, backlogs = fairshare.waiting_groups(queue, session=session)
+        active = sorted(backlogs)
+        (ahead, spare), raw = (
+            depth_and_state(self.client, queue, with_state=bool(active))
+            if (active or recover)
+            else ((0, 0), None)
+        )
         released = self._release_urgent(queue) if urgent else []
-        room = self.settings.dispatch_depth - depth
-        if active and room > 0:
-            state = self._load(queue)
+        state = self._state(raw)
+        room, priority = self._room(active, ahead, spare, state)
+        if room > 0:
             while room > 0 and active:
-                department = fairshare.pick(state, active, self.settings.department_weights)
-                job_id = self._release_next(queue, department)
-                if job_id is None:
-                    active.remove(department)  # nothing more of its own (or a send failed)
+                department = fairshare.choose(state, active)
+                backlog = backlogs[department]
+                item = self._release_next(queue, department, priority, backlog)
+                if item is None:
+                    # Nothing more of its own (or a send failed): no turn taken, none charged.
+                    active.remove(department)
                     continue
-                released.append(job_id)
+                fairshare.charge(state, department, self.settings.department_weights)
+                released.append(item.job_id)
                 room -= 1
+                if item.part_id is None:
+                    backlog.jobs -= 1
+                else:
+                    backlog.parts -= 1
+                if backlog.jobs <= 0 and backlog.parts <= 0:
+                    active.remove(department)  # known to have nothing left: no query to find out
             self._save(queue, state)
-        if recover and not released and depth == 0:
+        if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
         return released
+
+    def _room(self, active: list[str], ahead: int, spare: int, state: fairshare.FairState) -> tuple[int, int]:
+        """How many jobs this pass may release, and at which message priority.
+        Departments competing: up to ``dispatch_depth`` normal messages (spare
+        ones wait behind them, so they do not count). One department alone,
+        whose spare messages are the ones in Redis (if any): ``dispatch_spare``
+        more, as spare messages, so its worker never waits for a pass. Any
+        other department's job goes at the normal priority, ahead of them."""
+        depth = self.settings.dispatch_depth
+        if len(active) == 1 and (spare == 0 or state.spare == active[0]):
+            state.spare = active[0]
+            return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
+        return (depth - ahead if active else 0), NORMAL_PRIORITY
 
     def _release_urgent(self, queue: str) -> list[str]:
         released: list[str] = []
@@ -151,14 +199,18 @@ class Dispatcher:
                 return released  # the broker is away: the next pass tries again
             released.append(item.job_id)
 
-    def _release_next(self, queue: str, department: str) -> str | None:
+    def _release_next(
+        self, queue: str, department: str, priority: int, backlog: fairshare.Backlog
+    ) -> fairshare.Waiting | None:
         with unit_of_work(self.factory) as session:
-            item = fairshare.next_waiting(queue, session=session, urgent=False, department=department)
+            item = fairshare.next_waiting(
+                queue, session=session, urgent=False, department=department, backlog=backlog
+            )
             if item is None:
                 return None
             task_id = self._claim(item, session)
-        if task_id and self._send(item, task_id):
-            return item.job_id
+        if task_id and self._send(item, task_id, priority):
+            return item
         return None
 
     @staticmethod
@@ -176,8 +228,8 @@ class Dispatcher:
         job.task_id = new_task_id()
         return job.task_id
 
-    def _send(self, item: fairshare.Waiting, task_id: str) -> bool:
-        priority = URGENT_PRIORITY if item.urgent else None
+    def _send(self, item: fairshare.Waiting, task_id: str, priority: int = NORMAL_PRIORITY) -> bool:
+        priority = URGENT_PRIORITY if item.urgent else priority
         what = f"part {item.index}" if item.part_id is not None else "job"
         try:
             kind = self.registry.get(item.kind)
@@ -234,8 +286,8 @@ class Dispatcher:
 
     # -- the round robin's memory -------------------------------------------------------
 
-    def _load(self, queue: str) -> fairshare.FairState:
-        raw = self.client.get(STATE_KEY.format(queue=queue))
+    @staticmethod
+    def _state(raw: bytes | None) -> fairshare.FairState:
         if not raw:
             return fairshare.FairState()
         data: dict[str, Any] = json.loads(raw)
@@ -244,6 +296,7 @@ class Dispatcher:
             served={k: int(v) for k, v in data.get("served", {}).items()},
             seq=int(data.get("seq", 0)),
             vtime=float(data.get("vtime", 0.0)),
+            spare=str(data.get("spare", "")),
         )
 
     def _save(self, queue: str, state: fairshare.FairState) -> None:
@@ -251,7 +304,13 @@ class Dispatcher:
         # it anyway: forget it, so the state stays as small as the active set.
         passes = {d: p for d, p in state.passes.items() if p > state.vtime}
         served = {d: s for d, s in state.served.items() if d in passes}
-        data = {"passes": passes, "served": served, "seq": state.seq, "vtime": state.vtime}
+        data = {
+            "passes": passes,
+            "served": served,
+            "seq": state.seq,
+            "vtime": state.vtime,
+            "spare": state.spare,
+        }
         self.client.set(STATE_KEY.format(queue=queue), json.dumps(data))
 
     # -- the loop -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from jobs.fairshare import FairState, pick
+from jobs.fairshare import FairState, charge, choose, pick
 
 
 def turns(state: FairState, active: list[str], n: int, weights: dict[str, float] | None = None) -> list[str]:
@@ -37,3 +37,11 @@ def test_an_idle_department_does_not_catch_up_on_return() -> None:
 
 def test_a_zero_weight_counts_as_one() -> None:
     assert Counter(turns(FairState(), ["a", "b"], 10, {"a": 0.0})) == {"a": 5, "b": 5}
+
+
+def test_choosing_takes_no_turn_until_charged() -> None:
+    state = FairState()
+    turns(state, ["a", "b"], 3)  # a, b, a: b is next
+    assert choose(state, ["a", "b"]) == "b" and choose(state, ["a", "b"]) == "b"
+    charge(state, "b", {})
+    assert choose(state, ["a", "b"]) == "a"

@@ -61,7 +61,9 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path: Path, redis_url: str) -> Iterator[Setup]:
     url = redis_url.rsplit("/", 1)[0] + "/9"
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", url, dispatch_depth=3)
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", url, dispatch_depth=3, dispatch_spare=0
+    )
     assert settings.extra_job_kinds == [TEST_KINDS]
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -95,6 +97,38 @@ def test_releases_in_fair_order_up_to_the_depth_and_urgent_first(setup: Setup) -
     with setup.factory() as session:
         waiting = session.get(Job, batch[4])
         assert waiting is not None and waiting.released_at is None and waiting.state == "queued"
+
+
+def test_a_department_found_empty_is_not_charged_a_turn(setup: Setup) -> None:
+    """a's one job goes in the first pass; the round robin then comes back to
+    a, which has nothing left: it must not be charged that turn, so when a
+    sends again it is served first (served longest ago), not after c."""
+    setup.settings.dispatch_depth = 4
+    a1, b, c = setup.job("a"), [setup.job("b") for _ in range(3)], [setup.job("c") for _ in range(3)]
+    dispatcher = setup.dispatcher()
+    assert dispatcher.run_pass() == [a1, b[0], c[0], b[1]]
+    a2 = setup.job("a")
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")  # as if workers took them all
+    assert dispatcher.run_pass() == [a2, c[1], b[2], c[2]]
+
+
+def test_a_department_alone_gets_spare_messages_that_newcomers_overtake(setup: Setup) -> None:
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    batch = [setup.job("a") for _ in range(5)]
+    dispatcher = setup.dispatcher()
+    assert dispatcher.run_pass() == batch[:3]  # alone: depth 1 plus 2 spare, all served last
+    assert setup.sent(6) == batch[:3] and setup.sent(3) == []
+    b = setup.job("b")
+    assert dispatcher.run_pass() == [b]  # the spare ones do not hold a newcomer back
+    assert setup.sent(3) == [b]
+    c = setup.job("c")
+    assert dispatcher.run_pass() == []  # b's job fills the depth: c waits its turn
+    setup.client.delete(f"cpu{PRIORITY_SEP}3")  # a worker took b's job, served before a's
+    assert dispatcher.run_pass() == [c]  # c was never served: before a, whose turns were taken
+    assert setup.sent(3) == [c]
+    setup.client.delete(f"cpu{PRIORITY_SEP}3")
+    d = setup.job("d")  # alone in the database, but a's spare messages still wait in Redis
+    assert dispatcher.run_pass() == [d] and setup.sent(3) == [d]
 
 
 def test_an_unreachable_broker_leaves_jobs_waiting_for_the_next_pass(setup: Setup) -> None:
