@@ -32,6 +32,7 @@ def text_scores(
     is prompted with them as faster-whisper does when it transcribes, so
     the texts are scored as the recognition weighed them."""
     import numpy as np
+    from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
 
     audio = np.asarray(audio, dtype=np.float32)[: _CHUNK_S * SAMPLE_RATE]
@@ -40,14 +41,12 @@ def text_scores(
     )
     features = model.feature_extractor(audio)
     frames = min(features.shape[-1], model.feature_extractor.nb_max_frames)
-    padded = np.zeros((features.shape[0], model.feature_extractor.nb_max_frames), dtype=features.dtype)
-    padded[:, :frames] = features[:, :frames]
-    encoded = model.encode(padded)
+    encoded = model.encode(pad_or_trim(features, model.feature_extractor.nb_max_frames))
     tokens = [tokenizer.encode(text) for text in texts]
-    start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-    if hotwords:  # as faster-whisper prompts the decoder with them
-        prompt = tokenizer.encode(" " + " ".join(hotwords).strip())
-        start = [tokenizer.sot_prev, *prompt[-223:], *start]
+    # The prompt faster-whisper builds when it transcribes with these
+    # hotwords (transcribe.py passes them the same way), so the texts are
+    # scored as the recognition weighed them.
+    start = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=" ".join(hotwords) or None)
     out = []
     for each in tokens:  # the encoded audio is one batch item: one text at a time
         (result,) = model.model.align(encoded, start, [each], frames)

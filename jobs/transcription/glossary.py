@@ -400,11 +400,20 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     words that sound like a term (the closest first; stretches never
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
-    protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+    protected = _terms_there(text, terms)
     found = _candidates(text, ws, terms) + _variant_candidates(text, ws, terms)
     if eras:
         found += _era_candidates(text, ws)
     return _disjoint(found, protected)
+
+
+def _terms_there(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Where ``text`` holds a term already: no replacement touches those."""
+    return [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+
+
+def _apart(m: Match, spans: Sequence[tuple[int, int]]) -> bool:
+    return all(m.end <= a or m.start >= b for a, b in spans)
 
 
 def _disjoint(found: Sequence[Match], taken: Sequence[tuple[int, int]]) -> list[Match]:
@@ -413,7 +422,7 @@ def _disjoint(found: Sequence[Match], taken: Sequence[tuple[int, int]]) -> list[
     chosen: list[Match] = []
     taken = list(taken)
     for m in sorted(found, key=lambda m: (m.score, -(m.end - m.start))):
-        if all(m.end <= a or m.start >= b for a, b in taken):
+        if _apart(m, taken):
             chosen.append(m)
             taken.append((m.start, m.end))
     return sorted(chosen, key=lambda m: m.start)
@@ -426,11 +435,11 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     and up to ``ERA_LOOSE`` of an era's before a year. Alternatives may
     overlap; none touches a term already there."""
     ws = words(text)
-    protected = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+    protected = _terms_there(text, terms)
     found = _candidates(text, ws, terms, loose=True)
     if eras:
         found += _era_candidates(text, ws, ERA_LOOSE)
-    found = [m for m in found if all(m.end <= a or m.start >= b for a, b in protected)]
+    found = [m for m in found if _apart(m, protected)]
     return list({(m.start, m.end, m.term): m for m in found}.values())
 
 

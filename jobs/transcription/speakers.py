@@ -41,6 +41,7 @@ from jobs.transcription.audio import SAMPLE_RATE, decode_range
 from jobs.transcription.japanese import bare, punctuate
 from jobs.transcription.phonetics import word_ends
 from jobs.transcription.segments import Segment
+from jobs.transcription.voices import EMBEDDING_SIZE
 
 LABEL = "話者{}"
 MAX_SPEAKERS = 20
@@ -72,9 +73,7 @@ SMALL_WINDOWS = 4
 END_PAD_S = 0.3
 MIN_RUN_S = 1.0
 MAX_WORD_S = 0.5
-# The voice encoder's print size (jobs.transcription.voices, not imported
-# here: it brings torch).
-PRINT_SIZE = 192
+PRINT_SIZE = EMBEDDING_SIZE  # the voice encoder's (it imports torch only when it embeds)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from jobs.transcription.audio import SAMPLE_RATE
+
 FRAME = 400  # 25 ms
 SHIFT = 160  # 10 ms
 N_FFT = 512
