@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -500,11 +500,16 @@ class TargetSession:
     def _do_check(self, args: dict[str, Any]) -> None:
         self.scope.set_checked(args["selector"], bool(args.get("checked", True)))
 
+    def _navigating(self, frame: Any, action: Callable[[], None]) -> None:
+        """``action`` (a click, a key) and the document it loads in ``frame``,
+        whose HTTP status is noted (``_note``)."""
+        with frame.expect_navigation(wait_until="domcontentloaded") as navigated:
+            action()
+        self._note(navigated.value)
+
     def _do_click(self, args: dict[str, Any]) -> None:
         if args.get("navigation"):
-            with self.scope.expect_navigation(wait_until="domcontentloaded") as navigated:
-                self.scope.click(args["selector"])
-            self._note(navigated.value)
+            self._navigating(self.scope, lambda: self.scope.click(args["selector"]))
         else:
             self.scope.click(args["selector"])
 
@@ -518,9 +523,7 @@ class TargetSession:
                 self.page.keyboard.press(args["key"])
 
         if args.get("navigation"):
-            with self.scope.expect_navigation(wait_until="domcontentloaded") as navigated:
-                press()
-            self._note(navigated.value)
+            self._navigating(self.scope, press)
         else:
             press()
 
@@ -583,9 +586,7 @@ class TargetSession:
                 return None
             frame, link = following
             self._status = None
-            with frame.expect_navigation(wait_until="domcontentloaded") as navigated:
-                link.click()
-            self._note(navigated.value)
+            self._navigating(frame, link.click)
             self._check_status()
             self._check_expired()
         raise StepFailed(
