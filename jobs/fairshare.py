@@ -65,14 +65,6 @@ def charge(state: FairState, department: str, weights: Mapping[str, float]) -> N
     state.served[department] = state.seq
 
 
-def pick(state: FairState, active: Sequence[str], weights: Mapping[str, float]) -> str:
-    """``choose`` and ``charge`` together: for a caller that knows every
-    department in ``active`` has work for the turn."""
-    chosen = choose(state, active)
-    charge(state, chosen, weights)
-    return chosen
-
-
 def _effective(state: FairState, department: str) -> float:
     return max(state.passes.get(department, state.vtime), state.vtime)
 

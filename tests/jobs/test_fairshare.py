@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from jobs.fairshare import FairState, charge, choose, pick
+from jobs.fairshare import FairState, charge, choose
+
+
+def pick(state: FairState, active: list[str], weights: dict[str, float]) -> str:
+    """A turn where every department in ``active`` has work: chosen and charged."""
+    chosen = choose(state, active)
+    charge(state, chosen, weights)
+    return chosen
 
 
 def turns(state: FairState, active: list[str], n: int, weights: dict[str, float] | None = None) -> list[str]:
