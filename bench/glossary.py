@@ -379,12 +379,50 @@ HELD_OUT_4_WITH_TERMS = (
     "避難行動要支援者の一人一人に担当者を決めます。",
     "令和8年度から新しい料金になります。",
 )
+# A fifth, written (issue #26, second round) before the text rules left
+# broken-word matches beyond WELL_FORMED_DISTANCE to the audio, and before
+# the audio check shared encoder passes; scored once.
+HELD_OUT_5_PLAIN = (
+    "定例の打ち合わせは毎週火曜日に行っています。",
+    "説明会の会場は市民会館の大ホールです。",
+    "本日の資料は全部で五種類あります。",
+    "研修会の案内を各課に送りました。",
+    "利用者の満足度は昨年とほぼ同じでした。",
+    "この計画は国の方針に沿って作りました。",
+    "意見交換会では活発な議論がありました。",
+    "工事の期間中は迂回路をご利用ください。",
+    "展示会の準備は順調に進んでいます。",
+    "相談窓口の受付時間を変更しました。",
+    "委員会の資料は前日までにお送りします。",
+    "地域の運動会は雨のため延期になりました。",
+    "検討会の結論は来月に出る見込みです。",
+    "講演会の参加者にアンケートをお願いしました。",
+    "予定していた視察は中止になりました。",
+)
+HELD_OUT_5_WITH_TERMS = (
+    "定例会の一般質問は三日間行われます。",
+    "常任委員会の視察先が決まりました。",
+    "補正予算の中身を詳しく説明します。",
+    "地方交付税の算定方法が変わります。",
+    "繰越明許費として翌年度に回します。",
+    "固定資産税の評価替えは三年ごとです。",
+    "後期高齢者医療の窓口負担が変わりました。",
+    "放課後児童クラブの指導員を募集しています。",
+    "住民基本台帳の記載事項に誤りがありました。",
+    "八幡東区の避難所で備蓄品を点検しました。",
+    "門司区では観光客が戻ってきています。",
+    "戸畑区の図書館が改装を終えました。",
+    "小倉北区の人口は少し増えました。",
+    "令和11年度までの計画を策定します。",
+    "平成20年度に始めた事業を見直します。",
+)
 SETS = {
     "tuning": (PLAIN, WITH_TERMS),
     "held_out": (HELD_OUT_PLAIN, HELD_OUT_WITH_TERMS),
     "held_out_2": (HELD_OUT_2_PLAIN, HELD_OUT_2_WITH_TERMS),
     "held_out_3": (HELD_OUT_3_PLAIN, HELD_OUT_3_WITH_TERMS),
     "held_out_4": (HELD_OUT_4_PLAIN, HELD_OUT_4_WITH_TERMS),
+    "held_out_5": (HELD_OUT_5_PLAIN, HELD_OUT_5_WITH_TERMS),
 }
 
 
