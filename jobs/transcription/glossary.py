@@ -18,15 +18,16 @@ Two rules keep correct text correct (a department glossary holding
 - **The whole stretch sounds like the term.** Both are turned into phonemes
   from the same readings (a lone kanji in each of its dictionary readings),
   and the edit distance over the term's length must be at most
-  ``MAX_DISTANCE`` (a vowel, a voiced or palatalised consonant, a vowel's
-  length or a small っ heard otherwise costs half); a stretch that is mostly
+  ``WELL_FORMED_DISTANCE`` (a vowel, a voiced or palatalised consonant, a
+  vowel's length or a small っ heard otherwise costs half); a stretch that is mostly
   a proper noun the dictionary knows (小倉南区 is a real ward, not a
   misheard 小倉北区) stays. Or the stretch is the term written with other
   kanji of the same reading (「最入最出」 for 歳入歳出).
 
 Where the text alone cannot say, the audio does: a *loose match* (a stretch
 of nouns within ``LOOSE_DISTANCE`` of a term that keeps one of its kanji,
-or words before a year within ``ERA_LOOSE`` of an era) is put in only when
+a stretch with a broken-off piece within ``MAX_DISTANCE``, or words before
+a year within ``ERA_LOOSE`` of an era) is put in only when
 the segment's audio, scored by the Whisper model that heard it, makes the
 term's text about as probable as the heard one (``heard_better``; the
 scorer is passed in, jobs/transcription/acoustic.py, so this module needs
@@ -60,12 +61,17 @@ from jobs.transcription.phonetics import (
 from jobs.transcription.segments import Segment
 from jobs.transcription.segments import Word as TimedWord
 
-MAX_DISTANCE = 0.34  # share of the term's phonemes that may differ
-# ... when the stretch is well-formed words only: then it may well be right
-# as written (後日 is not a misheard 門司区, 0.33 away), so it must sound
-# much closer. A stretch with a broken-off piece in it (「国らきた国」: ら,
-# き, た are no words there) is a mishearing and gets MAX_DISTANCE.
+# How far (a share of the term's phonemes) a stretch may sound from a term
+# for the text alone to replace it. Well-formed words further away may well
+# be right as written (後日 is not a misheard 門司区, 0.33 away).
 WELL_FORMED_DISTANCE = 0.22
+# A stretch with a broken-off piece in it (「国らきた国」: ら, き, た are no
+# words there) is a mishearing, and may be a term up to MAX_DISTANCE away;
+# but a broken piece says that Whisper misheard something, not *which*
+# term was said, so beyond WELL_FORMED_DISTANCE only the audio may put the
+# term in (「撤明会」, heard for 説明会, is 0.28 from 定例会: the two share
+# only 会).
+MAX_DISTANCE = 0.34
 # Era names are short (5–6 phonemes): one phoneme may differ, not more
 # (「前は5年ごとに」 is 1.5 away from 「令和5年」 and must stay).
 ERA_DISTANCE = 0.2
@@ -401,7 +407,8 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
     protected = _terms_there(text, terms)
-    found = _candidates(text, ws, terms) + _variant_candidates(text, ws, terms)
+    near = [m for m in _candidates(text, ws, terms) if m.score <= WELL_FORMED_DISTANCE]
+    found = near + _variant_candidates(text, ws, terms)
     if eras:
         found += _era_candidates(text, ws)
     return _disjoint(found, protected)
@@ -432,11 +439,14 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     """Stretches of ``text`` (already corrected by ``replacements``) that
     may be a misheard term but are too far from it for the text alone to
     say: up to ``LOOSE_DISTANCE`` of the term's sound whatever their words,
-    and up to ``ERA_LOOSE`` of an era's before a year. Alternatives may
-    overlap; none touches a term already there."""
+    stretches with a broken piece beyond ``WELL_FORMED_DISTANCE`` (the text
+    rules leave those to the audio), and up to ``ERA_LOOSE`` of an era's
+    before a year. Alternatives may overlap; none touches a term already
+    there."""
     ws = words(text)
     protected = _terms_there(text, terms)
     found = _candidates(text, ws, terms, loose=True)
+    found += [m for m in _candidates(text, ws, terms) if m.score > WELL_FORMED_DISTANCE]
     if eras:
         found += _era_candidates(text, ws, ERA_LOOSE)
     found = [m for m in found if _apart(m, protected)]
