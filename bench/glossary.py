@@ -564,7 +564,8 @@ def audio_section(
 
 
 def _counted(model: Any, asked: list[int]) -> Any:
-    """``model`` as the audio check asks for it, each time noted in ``asked``."""
+    """``model`` as the audio check asks for it (once per encoder pass),
+    each time noted in ``asked``."""
 
     def load() -> Any:
         asked.append(1)
@@ -573,15 +574,52 @@ def _counted(model: Any, asked: list[int]) -> Any:
     return load
 
 
+def _noted(judge: Any, seen: list) -> Any:
+    """``judge``, with the segments' texts and scores it gave noted in ``seen``."""
+
+    def noted(segments: Sequence, asks: Sequence[Sequence[str]]) -> Any:
+        scores = judge(segments, asks)
+        seen.extend((k, ask, got) for k, (ask, got) in enumerate(zip(asks, scores, strict=True)) if ask)
+        return scores
+
+    return noted
+
+
+def _gains(seen: list) -> dict[tuple[int, str], float]:
+    """Each judged text's score less the heard text's (what ``MAX_LOSS`` bounds)."""
+    return {(k, text): got[i] - got[0] for k, ask, got in seen for i, text in enumerate(ask) if i}
+
+
+def _judged(model: Any, path: Path, segments: list, terms: list[str], hotwords: Any, shared: bool) -> dict:
+    """``correct_segments`` with the audio check, timed; one encoder pass
+    per judged segment, or per window (``shared``)."""
+    from jobs.transcription.acoustic import segment_judge
+    from jobs.transcription.glossary import correct_segments
+
+    asked: list[int] = []
+    seen: list = []
+    judge = segment_judge(_counted(model, asked), path, hotwords=hotwords, shared=shared)
+    started = time.perf_counter()
+    fixed = correct_segments(segments, terms, _noted(judge, seen))
+    return {
+        "s": time.perf_counter() - started,
+        "encoder_passes": len(asked),
+        "judged": len(seen),
+        "texts": [s.text for s in fixed],
+        "gains": _gains(seen),
+    }
+
+
 def cost_section(threads: int, sentences: Sequence[str]) -> list[dict]:
     """What the audio check costs on whole recordings, as a job runs it:
     the sample meeting, and ``sentences`` spoken one after another in the
-    test voices (the first 15 and 10 of a set). Recognition, the text rules alone, and the text rules with
-    the audio check are timed in the same run."""
+    test voices (the first 15 and 10 of a set). Recognition, the text rules
+    alone, and the text rules with the audio check (one encoder pass per
+    judged segment as before issue #26, then one per 30 s window) are timed
+    in the same run; the two checks' texts must be the same."""
     from jobs.transcription import model as whisper
-    from jobs.transcription.acoustic import segment_judge
     from jobs.transcription.audio import probe_audio
-    from jobs.transcription.glossary import correct_segments
+    from jobs.transcription.glossary import MAX_LOSS, correct_segments
     from jobs.transcription.kind import sample
     from jobs.transcription.transcribe import Options, transcribe_range
     from tests.support.speech import VOICES, synthesise, write_audio
@@ -599,27 +637,37 @@ def cost_section(threads: int, sentences: Sequence[str]) -> list[dict]:
             started = time.perf_counter()
             segments, _ = transcribe_range(model, path, 0.0, seconds, Options(hotwords=hotwords))
             heard_s = time.perf_counter() - started
+            correct_segments(segments, terms)  # warm: Sudachi's and the readings' caches
             started = time.perf_counter()
             plain = correct_segments(segments, terms)
             text_s = time.perf_counter() - started
-            asked: list[int] = []
-            started = time.perf_counter()
-            judged = correct_segments(
-                segments, terms, segment_judge(_counted(model, asked), path, hotwords=hotwords)
-            )
-            judged_s = time.perf_counter() - started
+            alone = _judged(model, path, segments, terms, hotwords, shared=False)
+            shared = _judged(model, path, segments, terms, hotwords, shared=True)
+            both = alone["gains"].keys() & shared["gains"].keys()
+            moved = [abs(alone["gains"][k] - shared["gains"][k]) for k in both]
+            flips = [
+                k[1] for k in both if (alone["gains"][k] >= -MAX_LOSS) != (shared["gains"][k] >= -MAX_LOSS)
+            ]
             out.append(
                 {
                     "recording": path.name,
                     "minutes": round(seconds / 60, 2),
                     "segments": len(segments),
-                    "segments_judged": len(asked),
+                    "segments_judged": shared["judged"],
+                    "encoder_passes_per_segment": alone["encoder_passes"],
+                    "encoder_passes_per_window": shared["encoder_passes"],
                     "recognition_s": round(heard_s, 1),
                     "text_rules_s": round(text_s, 1),
-                    "text_rules_and_audio_s": round(judged_s, 1),
-                    "audio_check_s_per_minute": round((judged_s - text_s) * 60 / seconds, 1),
+                    "audio_check_per_segment_s": round(alone["s"] - text_s, 1),
+                    "audio_check_per_window_s": round(shared["s"] - text_s, 1),
+                    "audio_check_per_segment_vs_recognition": round((alone["s"] - text_s) / heard_s, 3),
+                    "audio_check_per_window_vs_recognition": round((shared["s"] - text_s) / heard_s, 3),
+                    "same_texts": alone["texts"] == shared["texts"],
+                    "texts_judged": len(both),
+                    "max_gain_difference_nats": round(max(moved, default=0.0), 2),
+                    "decisions_flipped": flips,
                     "changed_by_audio": [
-                        (a.text, b.text) for a, b in zip(plain, judged, strict=True) if a.text != b.text
+                        (a.text, b) for a, b in zip(plain, shared["texts"], strict=True) if a.text != b
                     ],
                 }
             )

@@ -31,48 +31,108 @@ def text_scores(
     used), by the faster-whisper ``model``; with ``hotwords``, the decoder
     is prompted with them as faster-whisper does when it transcribes, so
     the texts are scored as the recognition weighed them."""
-    import numpy as np
-    from faster_whisper.audio import pad_or_trim
-    from faster_whisper.tokenizer import Tokenizer
+    return _Heard(model, audio, language, hotwords).scores(texts)
 
-    audio = np.asarray(audio, dtype=np.float32)[: _CHUNK_S * SAMPLE_RATE]
-    tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-    )
-    features = model.feature_extractor(audio)
-    frames = min(features.shape[-1], model.feature_extractor.nb_max_frames)
-    encoded = model.encode(pad_or_trim(features, model.feature_extractor.nb_max_frames))
-    tokens = [tokenizer.encode(text) for text in texts]
-    # The prompt faster-whisper builds when it transcribes with these
-    # hotwords (transcribe.py passes them the same way), so the texts are
-    # scored as the recognition weighed them.
-    start = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=" ".join(hotwords) or None)
-    out = []
-    for each in tokens:  # the encoded audio is one batch item: one text at a time
-        (result,) = model.model.align(encoded, start, [each], frames)
-        out.append(sum(math.log(max(p, _FLOOR)) for p in result.text_token_probs))
-    return out
+
+class _Heard:
+    """One stretch of audio through Whisper's encoder (the costly part: a
+    full 30 s window whatever the audio's length), and texts scored against
+    it by the decoder, as many as asked."""
+
+    def __init__(self, model: Any, audio: Any, language: str, hotwords: Sequence[str]) -> None:
+        import numpy as np
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        audio = np.asarray(audio, dtype=np.float32)[: _CHUNK_S * SAMPLE_RATE]
+        self.model = model
+        self.tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        features = model.feature_extractor(audio)
+        self.frames = min(features.shape[-1], model.feature_extractor.nb_max_frames)
+        self.encoded = model.encode(pad_or_trim(features, model.feature_extractor.nb_max_frames))
+        # The prompt faster-whisper builds when it transcribes with these
+        # hotwords (transcribe.py passes them the same way), so the texts
+        # are scored as the recognition weighed them.
+        self.prompt = model.get_prompt(
+            self.tokenizer, [], without_timestamps=True, hotwords=" ".join(hotwords) or None
+        )
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        out = []
+        for text in texts:  # the encoded audio is one batch item: one text at a time
+            tokens = self.tokenizer.encode(text)
+            (result,) = self.model.model.align(self.encoded, self.prompt, [tokens], self.frames)
+            out.append(sum(math.log(max(p, _FLOOR)) for p in result.text_token_probs))
+        return out
 
 
 _PAD_S = 0.2  # audio either side of a segment: its times are Whisper's guesses
 
 
+def windows(
+    segments: Sequence[Segment], asks: Sequence[Sequence[str]], *, shared: bool = True
+) -> list[tuple[int, int]]:
+    """Runs of segments ``(first, last)`` judged on one pass of the encoder:
+    from a segment with texts to judge, on to the last such segment whose
+    end (with ``_PAD_S`` either side) lies within the same 30 s window.
+    A segment too long for a window gets one of its own (no opinion), as
+    does every judged segment when not ``shared``."""
+    judged = [k for k, ask in enumerate(asks) if ask]
+    out: list[tuple[int, int]] = []
+    at = 0
+    while at < len(judged):
+        first = judged[at]
+        opened = max(0.0, segments[first].start - _PAD_S)
+        end, last, at = segments[first].end, first, at + 1
+        while shared and at < len(judged):
+            ends = max(end, *(s.end for s in segments[last + 1 : judged[at] + 1]))
+            if ends + _PAD_S - opened > _CHUNK_S:
+                break
+            end, last, at = ends, judged[at], at + 1
+        out.append((first, last))
+    return out
+
+
 def segment_judge(
-    model: Callable[[], Any], path: Path, language: str = "ja", hotwords: Sequence[str] = ()
-) -> Callable[[Segment], Callable[[Sequence[str]], list[float]]]:
-    """For a segment of the recording at ``path``, a scorer of texts against
-    its audio (``text_scores``, with the ``hotwords`` the recognition had).
-    ``model`` gives the worker's one model and is called only when a text
-    is scored: most segments hold no stretch to judge, and a job with none
-    loads nothing."""
+    model: Callable[[], Any],
+    path: Path,
+    language: str = "ja",
+    hotwords: Sequence[str] = (),
+    *,
+    shared: bool = True,
+) -> Callable[[Sequence[Segment], Sequence[Sequence[str]]], list[list[float]]]:
+    """For the segments of the recording at ``path`` and the texts asked
+    for each (none: not judged), their scores against the audio
+    (``text_scores``, with the ``hotwords`` the recognition had).
 
-    def hear(seg: Segment) -> Callable[[Sequence[str]], list[float]]:
-        def score(texts: Sequence[str]) -> list[float]:
-            if seg.end - seg.start + 2 * _PAD_S > _CHUNK_S:
-                return [0.0] * len(texts)  # longer than the model's window: no opinion
-            audio = decode_range(path, max(0.0, seg.start - _PAD_S), seg.end + _PAD_S)
-            return text_scores(model(), audio, texts, language, hotwords)
+    Judged segments that fit in one 30 s window share one pass of the
+    encoder (``windows``): the window's audio runs from the first one's
+    start to the last one's end, and each text is scored as the whole
+    window's transcript, the segments between as they stand and the
+    segment's own text replaced, so that the audio of the neighbours is
+    accounted for by their words. A window of one segment is exactly that
+    segment's audio and text. ``model`` gives the worker's one model and is
+    called once per window: a job with nothing to judge loads nothing.
+    Not ``shared``, each judged segment has a window of its own (as before
+    issue #26; bench/glossary.py --cost times both)."""
 
-        return score
+    def judge(segments: Sequence[Segment], asks: Sequence[Sequence[str]]) -> list[list[float]]:
+        out: list[list[float]] = [[] for _ in segments]
+        for first, last in windows(segments, asks, shared=shared):
+            start = max(0.0, segments[first].start - _PAD_S)
+            end = max(s.end for s in segments[first : last + 1]) + _PAD_S
+            if end - start > _CHUNK_S:  # longer than the model's window: no opinion, as heard
+                out[first] = [0.0] + [-math.inf] * (len(asks[first]) - 1)
+                continue
+            heard = _Heard(model(), decode_range(path, start, end), language, hotwords)
+            texts = [s.text for s in segments[first : last + 1]]
+            (as_heard,) = heard.scores(["".join(texts)])
+            for k in range(first, last + 1):
+                if asks[k]:
+                    put = ["".join([*texts[: k - first], t, *texts[k - first + 1 :]]) for t in asks[k][1:]]
+                    out[k] = [as_heard, *heard.scores(put)]
+        return out
 
-    return hear
+    return judge

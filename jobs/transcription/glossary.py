@@ -456,6 +456,29 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
 # Scores texts for one stretch of audio: the summed log-probability of each
 # (jobs/transcription/acoustic.py), higher is likelier.
 TextScorer = Callable[[Sequence[str]], Sequence[float]]
+# Scores texts for several segments of one recording at once: for each
+# segment, the texts asked for it (none: not judged), each in the segment's
+# place, against the audio (jobs/transcription/acoustic.py ``segment_judge``,
+# which lets nearby segments share one pass of Whisper's encoder).
+SegmentsJudge = Callable[[Sequence[Segment], Sequence[Sequence[str]]], Sequence[Sequence[float]]]
+
+
+def _asked(text: str, candidates: Sequence[Match]) -> list[str]:
+    """The texts to score for ``candidates``: ``text`` as it stands, then
+    ``text`` with each candidate put in."""
+    return [text, *(_replaced(text, [m]) for m in candidates)] if candidates else []
+
+
+def _preferred(candidates: Sequence[Match], scores: Sequence[float]) -> list[Match]:
+    """Those of ``candidates`` whose text (``scores[1:]``) the audio makes
+    about as probable as the text as it stands (``scores[0]``, ``MAX_LOSS``),
+    non-overlapping (the likeliest first)."""
+    better = [
+        replace(m, score=-(gain - scores[0]))
+        for m, gain in zip(candidates, scores[1:], strict=True)
+        if gain - scores[0] >= -MAX_LOSS
+    ]
+    return _disjoint(better, [])
 
 
 def heard_better(text: str, candidates: Sequence[Match], score: TextScorer) -> list[Match]:
@@ -464,13 +487,7 @@ def heard_better(text: str, candidates: Sequence[Match], score: TextScorer) -> l
     first)."""
     if not candidates:
         return []
-    scores = score([text, *(_replaced(text, [m]) for m in candidates)])
-    better = [
-        replace(m, score=-(gain - scores[0]))
-        for m, gain in zip(candidates, scores[1:], strict=True)
-        if gain - scores[0] >= -MAX_LOSS
-    ]
-    return _disjoint(better, [])
+    return _preferred(candidates, score(_asked(text, candidates)))
 
 
 def correct_text(
@@ -492,20 +509,25 @@ def _replaced(text: str, found: Sequence[Match]) -> str:
 
 
 def correct_segments(
-    segments: Sequence[Segment], terms: Sequence[str], hear: Callable[[Segment], TextScorer] | None = None
+    segments: Sequence[Segment], terms: Sequence[str], judge: SegmentsJudge | None = None
 ) -> list[Segment]:
     """Segments with glossary terms and era names put back; a segment's
-    word timings follow its corrected text (``_retimed``). With ``hear``
-    (a segment's audio judge), then the loose matches its audio prefers
-    (``heard_better``)."""
-    out = []
-    for seg in segments:
-        seg = _corrected(seg, replacements(seg.text, terms))
-        loose = loose_replacements(seg.text, terms) if hear else []
-        if hear and loose:
-            seg = _corrected(seg, heard_better(seg.text, loose, hear(seg)))
-        out.append(seg)
-    return out
+    word timings follow its corrected text (``_retimed``). With ``judge``
+    (the recording's audio judge), then the loose matches its audio prefers
+    (``MAX_LOSS``), all segments' asked in one call so that the judge can
+    share work between neighbours."""
+    fixed = [_corrected(seg, replacements(seg.text, terms)) for seg in segments]
+    if judge is None:
+        return fixed
+    loose = [loose_replacements(seg.text, terms) for seg in fixed]
+    asks = [_asked(seg.text, found) for seg, found in zip(fixed, loose, strict=True)]
+    if not any(asks):
+        return fixed
+    scores = judge(fixed, asks)
+    return [
+        _corrected(seg, _preferred(found, got)) if found else seg
+        for seg, found, got in zip(fixed, loose, scores, strict=True)
+    ]
 
 
 def _corrected(seg: Segment, found: Sequence[Match]) -> Segment:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from jobs.transcription.acoustic import segment_judge
 from jobs.transcription.audio import header_seconds, probe_audio
 from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
-from jobs.transcription.glossary import TextScorer, correct_segments
+from jobs.transcription.glossary import SegmentsJudge, correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
 from jobs.transcription.minutes import MeetingInfo, write_minutes
 from jobs.transcription.options import (
@@ -263,12 +263,12 @@ def join_parts(
     *,
     min_speakers: int = 0,
     max_speakers: int = 0,
-    hear: Callable[[Segment], TextScorer] | None = None,
+    hear: SegmentsJudge | None = None,
 ) -> tuple[list[Segment], str, float]:
     """Segments of all parts in time order, the language and the seconds;
     with speakers labelled over all parts together when the parts embedded
     them, and glossary ``terms`` put back where they were misheard (where
-    the text alone cannot say, ``hear`` asks the segment's audio)."""
+    the text alone cannot say, ``hear`` asks the segments' audio)."""
     language = next((r["language"] for r in results), "ja")
     raw = sorted((segment_from_json(s) for r in results for s in r["segments"]), key=lambda s: s.start)
     labelled = [r for r in results if "windows" in r or "embeddings" in r]
@@ -286,7 +286,7 @@ def speaker_hints(params: Mapping[str, Any]) -> dict[str, int]:
     return {key: int(params.get(key, 0)) for key in ("speakers", "min_speakers", "max_speakers")}
 
 
-def audio_judge(ctx: JobContext) -> Callable[[Segment], TextScorer]:
+def audio_judge(ctx: JobContext) -> SegmentsJudge:
     """Scores texts against a segment's audio with the worker's model
     (loaded only if a segment needs it): the glossary's loose matches."""
     return segment_judge(lambda: model_for(ctx), audio_path(ctx), hotwords=options_for(ctx).hotwords)

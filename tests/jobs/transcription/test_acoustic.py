@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jobs.transcription import model as whisper
-from jobs.transcription.acoustic import segment_judge, text_scores
+from jobs.transcription.acoustic import segment_judge, text_scores, windows
 from jobs.transcription.base_glossary import base_terms
 from jobs.transcription.glossary import correct_segments, correct_text, loose_replacements
 from jobs.transcription.segments import Segment
@@ -79,4 +79,24 @@ def test_segments_of_a_recording_are_judged_by_their_own_audio(model: object, tm
     fixed = correct_segments(segments, TERMS, segment_judge(load, path, hotwords=HOTWORDS))
     assert "一般会計" in fixed[0].text, fixed[0].text
     assert fixed[1:] == segments[1:]
-    assert len(asked) == 2  # the first two segments, not the third
+    # The first two segments are judged, the third not; both lie in one
+    # 30 s window, so they share one pass of the encoder.
+    assert len(asked) == 1
+    alone = correct_segments(segments, TERMS, segment_judge(load, path, hotwords=HOTWORDS, shared=False))
+    assert alone == fixed and len(asked) == 3
+
+
+def test_judged_segments_share_a_window_only_within_30_seconds() -> None:
+    segments = [Segment(s, s + 4.0, "x") for s in (0.0, 5.0, 10.0, 26.0, 31.0)]
+    asks = [["a", "b"], [], ["a", "b"], ["a", "b"], ["a", "b"]]
+    # 0–14 s share one window; 26 s ends past 30 s of it; 31 s joins 26 s.
+    assert windows(segments, asks) == [(0, 2), (3, 4)]
+    assert windows(segments, asks, shared=False) == [(0, 0), (2, 2), (3, 3), (4, 4)]
+
+
+def test_a_segment_longer_than_a_window_keeps_its_text(tmp_path: Path) -> None:
+    """No opinion from the audio is no reason to put a loose match in."""
+    asked: list[int] = []
+    judge = segment_judge(lambda: asked.append(1), tmp_path / "absent.wav", hotwords=HOTWORDS)
+    seg = Segment(0.0, 40.0, MISHEARD[1])
+    assert correct_segments([seg], TERMS, judge) == [seg] and not asked
