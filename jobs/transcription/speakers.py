@@ -392,8 +392,8 @@ def window_labels(
     alike = affinity(_unit(np.array([prints[c].mean(0) for c in chunks])))
     if speakers:
         k = speakers
-    elif k_min <= 1 and one_voice(_unit(windows.prints[order]), runs):
-        k = 1
+    elif k_max <= 1 or (k_min <= 1 and (len(chunks) < 3 or one_voice(_unit(windows.prints[order]), runs))):
+        k = 1  # (under three chunks say nothing of how many)
     else:
         k = eigengap_count(alike, max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
     chunk_labels = spectral_groups(alike, k)

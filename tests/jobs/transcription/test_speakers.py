@@ -267,6 +267,8 @@ def test_near_voices_are_counted_apart(seed: int) -> None:
     assert len(set(labels.tolist())) == 3
     pairs = {(int(a), int(b)) for a, b in zip(truth, labels, strict=True)}
     assert len(pairs) == 3, pairs  # one label per voice, one voice per label
+    assert len(set(window_labels(windows, max_speakers=2).tolist())) == 2
+    assert set(window_labels(windows, max_speakers=1).tolist()) == {0}
 
 
 def test_one_voice_is_not_cut_by_the_eigengap() -> None:
