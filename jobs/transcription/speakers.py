@@ -6,21 +6,27 @@ Whisper segment, so a segment that holds two people's turns has windows of
 each. The merge labels the windows of all parts together
 (``label_segments``), so one person keeps one label across parts:
 
-1. **A first grouping, too fine**: chunks of about 3 s of one segment
-   (their windows' prints averaged, the meeting's mean voice taken away)
-   joined by average linkage on cosine distance up to
-   ``OVERSPLIT_DISTANCE``: more groups than speakers rather than fewer.
-2. **Re-segmentation**: each window goes to the nearest speaker centroid,
+1. **How many**: chunks of about 3 s of one segment (their windows'
+   prints averaged, the meeting's mean voice taken away) make a graph,
+   each two chunks tied by their cosine similarity (negative ones cut,
+   squared). ``speakers`` fixes the count; otherwise a meeting whose
+   windows of two segments are about as alike as windows of one segment
+   (``ONE_VOICE``) is one voice, and any other has as many voices as the
+   normalised Laplacian's eigengaps say: the largest k whose gap is at
+   least ``GAP_SHARE`` of the widest (between ``min_speakers`` and
+   ``max_speakers``, at most ``MAX_COUNTED``). The gap is
+   read in each meeting's own graph: no threshold on how alike two voices
+   may be, which differs from one meeting's voices to another's.
+2. **Grouping**: spectral clustering of the chunks into that many groups
+   (k-means on the Laplacian's first eigenvectors, Ng–Jordan–Weiss).
+3. **Re-segmentation**: each window goes to the nearest speaker centroid,
    smoothed along each segment by Viterbi with a switching cost (a change
-   inside a segment needs the voice to stay changed), twice, and again
-   after each change below.
-3. **How many**: the two most alike groups are joined, one pair at a time,
-   while their centroids are alike enough to be one voice
-   (``SAME_VOICE_CENTRED``, ``SAME_VOICE_RAW``); groups of fewer than
-   ``SMALL_WINDOWS`` windows (a 「どうぞ。」, windows astride two voices) join
-   their nearest speaker; then joining goes on. ``speakers`` fixes the
-   count (joining goes on down to it, and stops there);
-   ``min_speakers``/``max_speakers`` bound it.
+   inside a segment needs the voice to stay changed), three times; groups
+   of fewer than ``SMALL_WINDOWS`` windows (a 「どうぞ。」, windows astride
+   two voices) join their nearest speaker when the count was found, and
+   groups whose centroids are all ``ONE_VOICE_RAW`` alike as the encoder
+   gave them become one; the largest group is cut while there are fewer
+   than ``min_speakers``.
 4. **Splitting**: each word takes the label of the window centred nearest
    it; a segment whose words carry two labels is cut at the word boundary
    where the label changes, text and words following.
@@ -56,19 +62,24 @@ CHUNK_WINDOWS = 3
 # A window's score for a speaker is its cosine similarity to the centroid;
 # switching speaker between two windows of one segment costs this much.
 SWITCH_COST = 0.08
-# How many, when the count is not given: windows are first split too finely
-# (chunks apart by more than this cosine distance, average linkage), then
-# the two most alike speakers are joined, one pair at a time, while their
-# centroids are alike enough to be one voice. Centroids are compared in two
-# ways: with the meeting's mean voice taken away (what tells the meeting's
-# voices apart), and as they are (what keeps a one-voice recording whole: a
-# mean taken away from one voice leaves noise). On the tuning meetings of
-# bench/speakers.py (CAM++ prints), halves of one speaker's windows are
-# 0.72–0.96 alike centred and 0.86–0.98 as they are; two speakers at most
-# 0.41 and 0.81.
-OVERSPLIT_DISTANCE = 0.7
-SAME_VOICE_CENTRED = 0.55
-SAME_VOICE_RAW = 0.85
+# How many, when the count is not given: the eigengap is read for 2 to
+# MAX_COUNTED voices (more give too few chunks per voice to show a gap;
+# ``speakers`` or ``min_speakers`` reach past it), and the largest k whose
+# gap is at least GAP_SHARE of the widest is taken (a meeting's far voices
+# make the widest gap, a near pair a later one nearly as wide: on the
+# tuning meetings of bench/speakers.py the right gap is 0.73–1.0 of the
+# widest, a wrong later one at most 0.31). ONE_VOICE: windows of two
+# segments are 0.47–0.70 as alike as windows of one segment over a whole
+# tuning meeting (up to 0.86 on a third set of voices made to check the
+# method, never tuned on), 0.76–0.97 over one speaker's windows alone;
+# ONE_VOICE_RAW catches the rest of those: one speaker's windows cut by the
+# eigengap have centroids 0.67–0.90 alike as the encoder gave them (one at
+# 0.41), the least alike two speakers of a tuning meeting at most 0.49.
+MAX_COUNTED = 10
+GAP_SHARE = 0.5
+ONE_VOICE = 0.88
+ONE_VOICE_RAW = 0.65
+RESEGMENT_ROUNDS = 3
 SMALL_WINDOWS = 4
 END_PAD_S = 0.3
 MIN_RUN_S = 1.0
@@ -168,48 +179,101 @@ def diarize_part(
 # --- clustering -----------------------------------------------------------------------
 
 
-def oversplit(chunks: np.ndarray, k_min: int, k_max: int) -> np.ndarray:
-    """A group per chunk, more groups than speakers rather than fewer:
-    average linkage cut at ``OVERSPLIT_DISTANCE``, or at ``k_min`` groups
-    when that gives fewer (``join_alike`` brings them down to ``k_max``)."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+def affinity(chunks: np.ndarray) -> np.ndarray:
+    """How alike each two chunks are: cosine similarity, negative ones
+    taken as none, squared (so that a few weakly alike chunks of two voices
+    do not tie them together as firmly as many strongly alike ones)."""
+    alike = np.clip(chunks @ chunks.T, 0.0, None) ** 2
+    np.fill_diagonal(alike, 0.0)
+    return np.asarray(alike)
 
-    n = len(chunks)
-    if n < 3:
-        return np.zeros(n, dtype=int)
-    tree = linkage(chunks, method="average", metric="cosine")
-    labels = np.asarray(fcluster(tree, t=OVERSPLIT_DISTANCE, criterion="distance")) - 1
-    k = min(max(len(np.unique(labels)), k_min, 1), n - 1)
-    if k != len(np.unique(labels)):
-        labels = np.asarray(fcluster(tree, t=k, criterion="maxclust")) - 1
+
+def _laplacian_eigen(alike: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors of the symmetric normalised
+    Laplacian ``I - D^-1/2 A D^-1/2`` (a chunk alike to none keeps a row
+    of its own)."""
+    degree = alike.sum(axis=1)
+    scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+    laplacian = np.eye(len(alike)) - scale[:, None] * alike * scale[None, :]
+    values, vectors = np.linalg.eigh(laplacian)
+    return values, vectors
+
+
+def eigengap_count(alike: np.ndarray, k_min: int, k_max: int) -> int:
+    """How many voices: the k in ``[k_min, k_max]`` after which the
+    Laplacian's eigenvalues jump most. A graph of k groups that are alike
+    within and unlike between has k eigenvalues near 0 and then a gap; the
+    gap is read in each meeting's own graph, so it needs no threshold on
+    how alike two voices may be (meetings differ in how far apart their
+    voices are and how much one voice's windows spread)."""
+    values, _ = _laplacian_eigen(alike)
+    high = min(k_max, len(alike) - 1)
+    if high <= k_min:
+        return max(1, min(k_min, high))
+    gaps = np.diff(values[: high + 1])[k_min - 1 :]  # gaps[0]: after the k_min-th
+    wide = np.flatnonzero(gaps >= GAP_SHARE * gaps.max())
+    return int(wide.max()) + k_min
+
+
+def one_voice(raw: np.ndarray, runs: Sequence[slice]) -> bool:
+    """Whether the windows sound like one person: windows of two segments
+    are on average about as alike as windows of one segment (which are one
+    voice). Read on the prints as the encoder gave them: with the mean
+    voice taken away, one voice leaves only noise, which the eigengap
+    would cut anywhere."""
+    run_of = np.zeros(len(raw), dtype=int)
+    for i, run in enumerate(runs):
+        run_of[run] = i
+    alike = raw @ raw.T
+    same = (run_of[:, None] == run_of[None, :]) & ~np.eye(len(raw), dtype=bool)
+    other = run_of[:, None] != run_of[None, :]
+    if not other.any():
+        return True  # one segment
+    if not same.any():
+        return False  # no segment long enough to show how one voice varies
+    return bool(alike[other].mean() >= ONE_VOICE * alike[same].mean())
+
+
+def _all_alike(raw: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether even the least alike two groups sound like one voice (their
+    centroids as the encoder gave them at least ``ONE_VOICE_RAW`` alike):
+    one voice that ``one_voice`` let through, cut by the eigengap."""
+    groups, centres = _centroids(raw, labels)
+    if len(groups) < 2:
+        return False
+    alike = centres @ centres.T
+    return bool(alike[np.triu_indices(len(groups), 1)].min() >= ONE_VOICE_RAW)
+
+
+def _kmeans(points: np.ndarray, k: int, rounds: int = 50) -> np.ndarray:
+    """Lloyd's k-means from farthest-point starts (deterministic: the same
+    windows always get the same labels)."""
+    centres = [points[int(np.argmax(np.linalg.norm(points - points.mean(0), axis=1)))]]
+    while len(centres) < k:
+        distance = np.min([np.linalg.norm(points - c, axis=1) for c in centres], axis=0)
+        centres.append(points[int(np.argmax(distance))])
+    centre = np.array(centres)
+    labels = np.full(len(points), -1)
+    for _ in range(rounds):
+        new = np.argmin(((points[:, None, :] - centre[None]) ** 2).sum(-1), axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        centre = np.array(
+            [points[labels == g].mean(0) if np.any(labels == g) else centre[g] for g in range(k)]
+        )
     return labels
 
 
-def join_alike(
-    prints: np.ndarray,
-    raw: np.ndarray,
-    labels: np.ndarray,
-    runs: Sequence[slice],
-    keep_at_least: int,
-    at_most: int = MAX_SPEAKERS,
-) -> np.ndarray:
-    """The two most alike speakers joined (and the windows re-segmented),
-    one pair at a time, while there are more than ``at_most`` or their
-    centroids are alike enough to be one voice: ``SAME_VOICE_CENTRED`` with
-    the meeting's mean voice taken away (``prints``), or ``SAME_VOICE_RAW``
-    as the encoder gave them (``raw``); never below ``keep_at_least``."""
-    labels = labels.copy()
-    while len(np.unique(labels)) > max(1, keep_at_least):
-        groups, centred = _centroids(prints, labels)
-        _, plain = _centroids(raw, labels)
-        alike = np.maximum(centred @ centred.T - SAME_VOICE_CENTRED, plain @ plain.T - SAME_VOICE_RAW)
-        np.fill_diagonal(alike, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(alike)), alike.shape)
-        if alike[i, j] < 0 and len(groups) <= at_most:
-            return labels
-        labels[labels == groups[j]] = groups[i]
-        labels = resegment(prints, labels, runs)
-    return labels
+def spectral_groups(alike: np.ndarray, k: int) -> np.ndarray:
+    """``k`` groups of chunks: k-means on the rows of the Laplacian's first
+    ``k`` eigenvectors, each row made unit length (Ng, Jordan and Weiss, 2001)."""
+    if len(alike) <= k:
+        return np.arange(len(alike))  # a group per chunk
+    if k <= 1:
+        return np.zeros(len(alike), dtype=int)
+    _, vectors = _laplacian_eigen(alike)
+    return _kmeans(_unit(vectors[:, :k]), k)
 
 
 def split_to(prints: np.ndarray, labels: np.ndarray, runs: Sequence[slice], at_least: int) -> np.ndarray:
@@ -325,16 +389,23 @@ def window_labels(
         )
         if y > x
     ]
-    chunk_labels = oversplit(_unit(np.array([prints[c].mean(0) for c in chunks])), k_min, k_max)
+    alike = affinity(_unit(np.array([prints[c].mean(0) for c in chunks])))
+    if speakers:
+        k = speakers
+    elif k_max <= 1 or (k_min <= 1 and (len(chunks) < 3 or one_voice(_unit(windows.prints[order]), runs))):
+        k = 1  # (under three chunks say nothing of how many)
+    else:
+        k = eigengap_count(alike, max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
+    chunk_labels = spectral_groups(alike, k)
     labels = np.zeros(n, dtype=int)
     for c, label in zip(chunks, chunk_labels, strict=True):
         labels[c] = label
-    for _ in range(2):
+    for _ in range(RESEGMENT_ROUNDS):
         labels = resegment(prints, labels, runs)
-    raw = _unit(windows.prints[order])
-    labels = join_alike(prints, raw, labels, runs, k_min)
-    labels = resegment(prints, absorb_small(prints, labels, keep_at_least=1), runs)
-    labels = join_alike(prints, raw, labels, runs, k_min, k_max)
+    if not speakers:
+        labels = resegment(prints, absorb_small(prints, labels, keep_at_least=k_min), runs)
+        if k_min <= 1 and _all_alike(_unit(windows.prints[order]), labels):
+            labels = np.zeros(n, dtype=int)
     labels = split_to(prints, labels, runs, k_min)
     out = np.empty(n, dtype=int)
     out[order] = labels
