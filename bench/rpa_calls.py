@@ -4,17 +4,24 @@ machine's load (unlike the times). Each side runs 1 and N records; the
 difference over N - 1 leaves out the per-run costs (launch, login, results).
 Counted in the Python client: calls answered by the driver (``replies``),
 every message sent, and every event received, by object type and method.
-Prints one JSON object.
-``python bench/rpa_calls.py [--records N] [--systems a,b,c,cm]``.
+With ``--cdp``, one level down instead: the Chrome DevTools Protocol
+commands the driver sends to Chromium and the events Chromium sends back
+(the driver's ``DEBUG=pw:protocol`` log), i.e. what each side makes the
+browser do. Prints one JSON object.
+``python bench/rpa_calls.py [--records N] [--systems a,b,c,cm] [--cdp]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,46 @@ def count() -> None:
     connection.Connection.dispatch = counting_dispatch  # type: ignore[method-assign]
 
 
+CDP_LINE = re.compile(r"pw:protocol (SEND ►|◀ RECV) (\{.*)")
+
+
+def cdp_counts(log: str) -> Counter[str]:
+    """Commands sent to Chromium (``send.``) and events from it (``event.``), by
+    CDP method, from a ``pw:protocol`` log; replies are not counted."""
+    counts: Counter[str] = Counter()
+    for match in CDP_LINE.finditer(log):
+        try:
+            method = json.loads(match.group(2)).get("method")
+        except ValueError:
+            continue  # a line the driver cut short
+        if method:
+            counts[("send." if match.group(1).startswith("SEND") else "event.") + method] += 1
+    return counts
+
+
+@contextmanager
+def driver_log(folder: Path) -> Iterator[Callable[[], str]]:
+    """The protocol log of every Playwright driver started inside the block.
+    The driver inherits this process's stderr (fd 2) when it starts and
+    writes its DEBUG log there, so fd 2 points at a file meanwhile."""
+    path = folder / "driver.log"
+    saved, previous = os.dup(2), os.environ.get("DEBUG")
+    os.environ["DEBUG"] = "pw:protocol"
+    with path.open("w") as fh:
+        sys.stderr.flush()
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield lambda: path.read_text(errors="replace")
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if previous is None:
+                os.environ.pop("DEBUG", None)
+            else:
+                os.environ["DEBUG"] = previous
+
+
 def per_record(many: Counter[str], one: Counter[str], n: int) -> dict[str, float]:
     keys = sorted(set(many) | set(one))
     return {k: round((many[k] - one[k]) / (n - 1), 2) for k in keys if many[k] != one[k]}
@@ -58,9 +105,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=11)
     parser.add_argument("--systems", default="a,b,c")
+    parser.add_argument("--cdp", action="store_true", help="count what the driver asks of Chromium instead")
     args = parser.parse_args()
     count()
-    report: dict[str, Any] = {"benchmark": "rpa_calls", "records": args.records}
+    report: dict[str, Any] = {
+        "benchmark": "rpa_calls_cdp" if args.cdp else "rpa_calls",
+        "records": args.records,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-rpa-calls-") as folder:
         for name in args.systems.split(","):
             bench = start_bench(SYSTEMS[name], Path(folder))
@@ -72,9 +123,32 @@ def main() -> None:
                     for n in (1, args.records):
                         SENT.clear()
                         RECEIVED.clear()
+                        if args.cdp:
+                            with driver_log(Path(folder)) as log:
+                                bench.sides[side](n, f"C{side[0].upper()}{name.upper()}{n}")
+                                cdp = cdp_counts(log())
+                            counts.append(
+                                (
+                                    Counter({k: v for k, v in cdp.items() if k.startswith("send.")}),
+                                    Counter({k: v for k, v in cdp.items() if k.startswith("event.")}),
+                                )
+                            )
+                            continue
                         bench.sides[side](n, f"C{side[0].upper()}{name.upper()}{n}")
                         counts.append((Counter(SENT), Counter(RECEIVED)))
                     (sent_1, received_1), (sent_n, received_n) = counts
+                    if args.cdp:
+                        sent = per_record(sent_n, sent_1, args.records)
+                        events = per_record(received_n, received_1, args.records)
+                        report[f"system_{name}_{side}"] = {
+                            "commands": round(sum(sent.values()), 2),
+                            "events": round(sum(events.values()), 2),
+                            "per_run": {"commands": sum(sent_1.values()), "events": sum(received_1.values())},
+                            "commands_by_method": sent,
+                            "events_by_method": events,
+                            "per_run_by_method": dict(sorted((sent_1 + received_1).items())),
+                        }
+                        continue
                     sent = per_record(sent_n, sent_1, args.records)
                     received = per_record(received_n, received_1, args.records)
                     report[f"system_{name}_{side}"] = {

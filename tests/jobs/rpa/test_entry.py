@@ -3,6 +3,7 @@ reconciling, duplicates."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -104,6 +105,42 @@ def test_wrong_password_fails_before_any_row(
     assert "正しくありません" in err.value.message and "wrong-password" not in err.value.message
     states = jobs.ledger.prepare(ctx.job_id, [])
     assert {s.state for s in states.values()} == {"pending"} and jobs.standin.entries() == []
+
+
+def test_the_logged_in_page_decides_the_login_not_the_validation_selector(jobs: Jobs, tmp_path: Path) -> None:
+    """A loose validation selector (``li``) also matches the menu list the
+    login lands on. The login is judged by ``logged_in`` alone (its last
+    click is not checked for validation messages, as a hand driver checks
+    nothing there; it was, and the login failed); records are still checked:
+    the 金額 over the limit is rejected with the target's message."""
+    script = script_text(validation_messages='{selector: "li"}')
+    rows = [record(1), record(2, **{"金額": "20000000"})]
+    outcome = run(jobs.context(script, write_records(tmp_path / "r.csv", rows)))
+    results = {r["reference"]: r for r in read_results(outcome)}
+    assert results["T-00001"]["state"] == "entered", results
+    assert results["T-00002"]["state"] == "rejected" and "1,000万円" in results["T-00002"]["message"]
+    assert [e["reference"] for e in jobs.standin.entries()] == ["T-00001"]
+
+
+def test_a_login_answered_by_validation_messages_alone_fails_without_waiting(
+    jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target whose refused login shows only what ``validation_messages``
+    matches (``login_error`` finds nothing): the wait for the login's answer
+    includes them, so the job fails at once, not at the 30 s timeout."""
+    monkeypatch.setenv("DIGILABO_CREDENTIAL_ZAIMU_DEMO_PASSWORD", "wrong-password")
+    script = script_text(
+        login_error='{selector: "#no-such-element"}',
+        validation_messages='{selector: ".login-error"}',
+        timeout_seconds="30",
+    )
+    ctx = jobs.context(script, write_records(tmp_path / "r.csv", [record(1)]))
+    started = time.monotonic()
+    with pytest.raises(JobInputError) as err:
+        run(ctx)
+    assert err.value.code == "login_failed", err.value
+    assert time.monotonic() - started < 20  # the answer came, not the timeout
+    assert jobs.standin.entries() == []
 
 
 def test_redelivered_job_reconciles_in_flight_rows_and_resumes(jobs: Jobs, tmp_path: Path) -> None:
