@@ -228,17 +228,42 @@ def one_voice(raw: np.ndarray, runs: Sequence[slice]) -> bool:
     voice). Read on the prints as the encoder gave them: with the mean
     voice taken away, one voice leaves only noise, which the eigengap
     would cut anywhere."""
-    run_of = np.zeros(len(raw), dtype=int)
-    for i, run in enumerate(runs):
-        run_of[run] = i
-    alike = raw @ raw.T
-    same = (run_of[:, None] == run_of[None, :]) & ~np.eye(len(raw), dtype=bool)
-    other = run_of[:, None] != run_of[None, :]
-    if not other.any():
+    raw = np.asarray(raw, dtype=np.float64)
+    # Means over pairs from sums of prints (sum over pairs of a.b is |sum|^2),
+    # not from a windows x windows matrix: a three-hour meeting has some
+    # 14,000 windows, and that matrix would take gigabytes.
+    sums = np.array([raw[run].sum(0) for run in runs])
+    sizes = np.array([run.stop - run.start for run in runs], dtype=np.float64)
+    everything = float(raw.sum(0) @ raw.sum(0))
+    within = float((sums * sums).sum())
+    itself = float((raw * raw).sum())
+    same_pairs = float((sizes**2).sum()) - len(raw)
+    other_pairs = float(len(raw)) ** 2 - float((sizes**2).sum())
+    if other_pairs == 0:
         return True  # one segment
-    if not same.any():
+    if same_pairs == 0:
         return False  # no segment long enough to show how one voice varies
-    return bool(alike[other].mean() >= ONE_VOICE * alike[same].mean())
+    return bool((everything - within) / other_pairs >= ONE_VOICE * (within - itself) / same_pairs)
+
+
+def _overlapping_alike(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """The summed likeness and the number of ordered pairs of windows with
+    one label whose times overlap (each window with itself included). A
+    window overlaps only the few that start within a window's length of it,
+    so this looks at those alone."""
+    order = np.argsort(times[:, 0], kind="stable")
+    start, end = times[order, 0], times[order, 1]
+    raw, labels = raw[order], labels[order]
+    longest = float((end - start).max())
+    first = np.searchsorted(start, start - longest - 1e-6, side="left")
+    past = np.searchsorted(start, end - 1e-6, side="left")  # those starting before i ends
+    total, count = 0.0, 0
+    for i in range(len(start)):
+        near = np.arange(first[i], past[i])
+        near = near[(end[near] - 1e-6 > start[i]) & (labels[near] == labels[i])]
+        total += float((raw[near] @ raw[i]).sum())
+        count += len(near)
+    return total, count
 
 
 def one_voice_cut(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> bool:
@@ -251,17 +276,20 @@ def one_voice_cut(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> boo
     groups = np.unique(labels)
     if len(groups) < 2:
         return False
-    alike = raw @ raw.T
-    apart = (times[:, None, 0] >= times[None, :, 1] - 1e-6) | (times[None, :, 0] >= times[:, None, 1] - 1e-6)
-    within = alike[(labels[:, None] == labels[None, :]) & apart]
-    if not len(within):
+    raw = np.asarray(raw, dtype=np.float64)
+    sums = np.array([raw[labels == g].sum(0) for g in groups])  # pair means from sums, as one_voice
+    sizes = np.array([np.count_nonzero(labels == g) for g in groups], dtype=np.float64)
+    overlapping, overlaps = _overlapping_alike(raw, times, labels)
+    apart_pairs = float((sizes**2).sum()) - overlaps
+    if apart_pairs == 0:
         return False  # no group has two windows apart: nothing to compare with
+    within = (float((sums * sums).sum()) - overlapping) / apart_pairs
     cross = min(
-        float(alike[np.ix_(labels == a, labels == b)].mean())
-        for i, a in enumerate(groups)
-        for b in groups[i + 1 :]
+        float(sums[i] @ sums[j]) / (sizes[i] * sizes[j])
+        for i in range(len(groups))
+        for j in range(i + 1, len(groups))
     )
-    return bool(cross >= ONE_VOICE_SPLIT * within.mean())
+    return bool(cross >= ONE_VOICE_SPLIT * within)
 
 
 def _kmeans(points: np.ndarray, k: int, rounds: int = 50) -> np.ndarray:

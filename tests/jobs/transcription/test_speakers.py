@@ -319,3 +319,62 @@ def test_a_widely_varying_voice_is_not_cut(seed: int) -> None:
     labels = window_labels(windows)
     pairs = {(int(a), int(b)) for a, b in zip(truth, labels, strict=True)}
     assert len(set(labels.tolist())) == 2 and len(pairs) == 2, pairs
+
+
+def _long_meeting(seed: int, segments: int) -> tuple[np.ndarray, np.ndarray, list[slice], np.ndarray]:
+    """Unit prints, window times (as ``window_spans`` makes them, segments
+    0.3-2 s apart), the segments' runs of windows and three labels."""
+    rng = np.random.default_rng(seed)
+    times: list[tuple[float, float]] = []
+    runs, t = [], 0.0
+    for _ in range(segments):
+        length = float(rng.uniform(0.5, 12.0))
+        spans = window_spans(t, t + length)
+        runs.append(slice(len(times), len(times) + len(spans)))
+        times += spans
+        t += length + float(rng.uniform(0.3, 2.0))
+    labels = rng.integers(0, 3, len(times))
+    voices = rng.standard_normal((3, 192)) * 0.05
+    prints = rng.standard_normal(192) * 0.1 + voices[labels] + rng.standard_normal((len(times), 192)) * 0.05
+    prints /= np.linalg.norm(prints, axis=1, keepdims=True)
+    return prints, np.asarray(times), runs, labels
+
+
+def test_one_voice_tests_read_pair_means_without_a_windows_square() -> None:
+    """The two one-voice tests give the means over all pairs of windows as
+    the windows x windows matrix does (checked against it on a short
+    meeting), and a three-hour meeting's 14,000 windows are judged without
+    that matrix (1.5 GB in float64): memory stays under 100 MB."""
+    import tracemalloc
+
+    from jobs.transcription.speakers import ONE_VOICE, ONE_VOICE_SPLIT, one_voice, one_voice_cut
+
+    prints, times, runs, labels = _long_meeting(1, 60)
+    alike = prints @ prints.T
+    run_of = np.zeros(len(prints), dtype=int)
+    for i, run in enumerate(runs):
+        run_of[run] = i
+    same = (run_of[:, None] == run_of[None, :]) & ~np.eye(len(prints), dtype=bool)
+    ratio = alike[run_of[:, None] != run_of[None, :]].mean() / alike[same].mean()
+    for factor in (0.99, 1.01):  # the test's threshold either side of the true ratio
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("jobs.transcription.speakers.ONE_VOICE", ratio * factor)
+            assert one_voice(prints, runs) is (factor < 1), (ratio, ONE_VOICE)
+    apart = (times[:, None, 0] >= times[None, :, 1] - 1e-6) | (times[None, :, 0] >= times[:, None, 1] - 1e-6)
+    within = alike[(labels[:, None] == labels[None, :]) & apart].mean()
+    cross = min(alike[np.ix_(labels == a, labels == b)].mean() for a, b in ((0, 1), (0, 2), (1, 2)))
+    for factor in (0.99, 1.01):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("jobs.transcription.speakers.ONE_VOICE_SPLIT", cross / within * factor)
+            assert one_voice_cut(prints, times, labels) is (factor < 1), (cross / within, ONE_VOICE_SPLIT)
+
+    prints, times, runs, labels = _long_meeting(2, 1900)
+    assert len(prints) > 14_000
+    tracemalloc.start()
+    try:
+        one_voice(prints, runs)
+        one_voice_cut(prints, times, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, peak
