@@ -139,7 +139,8 @@ class FairShareSettings(BaseModel):
     # While one department alone has work waiting in a pool, up to this many
     # more of its jobs wait in Redis at a lower message priority, so a worker
     # that frees up finds one without waiting for a pass; another
-    # department's job released later is still taken before them.
+    # department's job released later is still taken before them. They are
+    # topped up once its messages have fallen to dispatch_depth.
     dispatch_spare: int = Field(default=2, ge=0, le=100)
     # The dispatcher wakes when a job is submitted or a task starts, and at
     # least this often.

@@ -14,21 +14,26 @@ it had nothing waiting nor waits behind a busy department's history. Ties go
 to the department served least recently. A department alone is served every
 time: it gets the whole pool.
 
-The pure part (``FairState``, ``pick``) is tested on its own; the store
-functions take ``session`` and never commit.
+The pure part (``FairState``, ``choose``, ``charge``, ``take_turns``) is
+tested on its own; the store functions take ``session`` and never commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from jobs.models import Job, JobPart, utcnow
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,11 +77,11 @@ def _effective(state: FairState, department: str) -> float:
 # --- the store side ------------------------------------------------------------------
 
 
-def _unreleased(queue: str) -> ColumnElement[bool]:
+def _unreleased(queue: str | ColumnElement[str]) -> ColumnElement[bool]:
     return and_(Job.queue == queue, Job.state == "queued", Job.released_at.is_(None))
 
 
-def _parts_waiting(queue: str) -> ColumnElement[bool]:
+def _parts_waiting(queue: str | ColumnElement[str]) -> ColumnElement[bool]:
     """Parts not yet released of an attempt still running (a cancelled,
     failed or superseded attempt's parts are never sent)."""
     return and_(
@@ -114,16 +119,7 @@ def waiting_groups(queue: str, *, session: Session) -> tuple[bool, dict[str, Bac
     """Whether urgent work (jobs or parts of urgent jobs) waits for release
     on ``queue``, and how many normal jobs and parts each department has
     waiting (one query; the dispatcher then asks only for what exists)."""
-    rows = session.execute(
-        select(Job.department_code, Job.urgent, func.count(), literal(0))
-        .where(_unreleased(queue))
-        .group_by(Job.department_code, Job.urgent)
-        .union_all(
-            select(JobPart.department_code, Job.urgent, literal(0), func.count())
-            .where(_parts_waiting(queue))
-            .group_by(JobPart.department_code, Job.urgent)
-        )
-    ).all()
+    rows = session.execute(_groups(), {"queue": queue}).all()
     found: dict[str, Backlog] = {}
     for department, urgent, jobs, parts in rows:
         if not urgent:
@@ -133,66 +129,161 @@ def waiting_groups(queue: str, *, session: Session) -> tuple[bool, dict[str, Bac
     return any(u for _, u, _, _ in rows), found
 
 
-def next_waiting(
+@lru_cache(maxsize=1)
+def _groups() -> Executable:
+    queue: ColumnElement[str] = bindparam("queue")
+    return (
+        select(Job.department_code, Job.urgent, func.count(), literal(0))
+        .where(_unreleased(queue))
+        .group_by(Job.department_code, Job.urgent)
+        .union_all(
+            select(JobPart.department_code, Job.urgent, literal(0), func.count())
+            .where(_parts_waiting(queue))
+            .group_by(JobPart.department_code, Job.urgent)
+        )
+    )
+
+
+def waiting_items(
     queue: str,
     *,
     session: Session,
     urgent: bool,
     department: str | None = None,
     backlog: Backlog | None = None,
-) -> Waiting | None:
-    """The oldest waiting job or part (urgent ones of any department, or the
-    normal ones of ``department``). A job's parts go in the job's place:
-    a department's work keeps the order it was submitted in. ``backlog``:
-    what the department has waiting, so a query for nothing is not made."""
-    job_where = [_unreleased(queue), Job.urgent.is_(urgent)]
-    part_where = [_parts_waiting(queue), Job.urgent.is_(urgent)]
-    if department is not None:
-        job_where.append(Job.department_code == department)
-        part_where.append(JobPart.department_code == department)
-    job = (
-        session.execute(
-            select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
-            .where(*job_where)
-            .order_by(Job.submitted_at, Job.id)
-            .limit(1)
-        ).first()
+    limit: int | None = None,
+) -> list[Waiting]:
+    """The oldest waiting jobs and parts, oldest first, at most ``limit``
+    (urgent ones of any department, or the normal ones of ``department``).
+    A job's parts go in the job's place: a department's work keeps the order
+    it was submitted in. ``backlog``: what the department has waiting, so a
+    query for nothing is not made."""
+    by_department = department is not None
+    params = {"queue": queue, "department": department or ""}
+    jobs = (
+        session.execute(_jobs_waiting(urgent, by_department, limit), params).all()
         if backlog is None or backlog.jobs > 0
-        else None
+        else []
     )
-    part = (
-        session.execute(
-            select(
-                Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx
-            )
-            .where(*part_where)
-            .order_by(Job.submitted_at, Job.id, JobPart.idx)
-            .limit(1)
-        ).first()
+    parts = (
+        session.execute(_parts_waiting_in_order(urgent, by_department, limit), params).all()
         if backlog is None or backlog.parts > 0
-        else None
+        else []
     )
-    if part is not None and (job is None or (part[3], part[0]) < (job[3], job[0])):
-        return Waiting(part[0], part[1], part[2], urgent, part_id=part[4], attempt=part[5], index=part[6])
-    if job is not None:
-        return Waiting(job[0], job[1], job[2], urgent)
-    return None
+    found = [(r[3], r[0], -1, Waiting(r[0], r[1], r[2], urgent)) for r in jobs]
+    found += [
+        (r[3], r[0], r[6], Waiting(r[0], r[1], r[2], urgent, part_id=r[4], attempt=r[5], index=r[6]))
+        for r in parts
+    ]
+    found.sort(key=lambda f: f[:3])
+    return [f[3] for f in found[:limit]]
 
 
-def mark_released(job_id: str, *, session: Session, now: datetime | None = None) -> bool:
-    """Compare-and-set: True when this caller released the job (it was still
-    queued and unreleased; a cancelled job is never released)."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == "queued", Job.released_at.is_(None))
-        .values(released_at=now or utcnow())
+# The dispatcher runs these on every pass: built once (the queue and the
+# department are bound at execution), since building a statement costs more
+# CPU than SQLite takes to run it.
+@lru_cache(maxsize=64)
+def _jobs_waiting(urgent: bool, by_department: bool, limit: int | None) -> Executable:
+    where = [_unreleased(bindparam("queue")), Job.urgent.is_(urgent)]
+    if by_department:
+        where.append(Job.department_code == bindparam("department"))
+    return (
+        select(Job.id, Job.kind, Job.task_id, Job.submitted_at)
+        .where(*where)
+        .order_by(Job.submitted_at, Job.id)
+        .limit(limit)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def unrelease(job_id: str, *, session: Session) -> None:
-    """The send failed: the job waits for the next pass again."""
-    session.execute(update(Job).where(Job.id == job_id, Job.state == "queued").values(released_at=None))
+@lru_cache(maxsize=64)
+def _parts_waiting_in_order(urgent: bool, by_department: bool, limit: int | None) -> Executable:
+    where = [_parts_waiting(bindparam("queue")), Job.urgent.is_(urgent)]
+    if by_department:
+        where.append(JobPart.department_code == bindparam("department"))
+    return (
+        select(Job.id, Job.kind, JobPart.task_id, Job.submitted_at, JobPart.id, JobPart.attempt, JobPart.idx)
+        .where(*where)
+        .order_by(Job.submitted_at, Job.id, JobPart.idx)
+        .limit(limit)
+    )
+
+
+def take_turns(
+    state: FairState,
+    active: Sequence[str],
+    room: int,
+    weights: Mapping[str, float],
+    fetch: Callable[[str, int], Sequence[T]],
+) -> list[tuple[str, T]]:
+    """Up to ``room`` turns of the round robin among ``active``, each with
+    the department's next waiting item, ``state`` charged for each turn.
+    ``fetch(department, n)``: the department's oldest ``n`` waiting items,
+    asked once per department (for the room left then, which is all it can
+    still get); a department whose items run out leaves uncharged."""
+    active = list(active)
+    waiting: dict[str, deque[T]] = {}
+    turns: list[tuple[str, T]] = []
+    while room > 0 and active:
+        department = choose(state, active)
+        if department not in waiting:
+            waiting[department] = deque(fetch(department, room))
+        if not waiting[department]:
+            active.remove(department)  # nothing (more) of its own: no turn taken, none charged
+            continue
+        charge(state, department, weights)
+        turns.append((department, waiting[department].popleft()))
+        room -= 1
+    return turns
+
+
+def claim(items: Sequence[Waiting], *, session: Session, now: datetime | None = None) -> list[Waiting]:
+    """Compare-and-set, in the caller's transaction: the items this caller
+    released (a job still queued and unreleased, a part unreleased; a
+    cancelled job is never released), in their order. Two statements
+    whatever the number of items."""
+    now = now or utcnow()
+    job_ids = [i.job_id for i in items if i.part_id is None]
+    part_ids = [i.part_id for i in items if i.part_id is not None]
+    jobs: set[str] = set()
+    parts: set[int] = set()
+    if job_ids:
+        jobs = set(
+            session.scalars(
+                update(Job)
+                .where(Job.id.in_(job_ids), Job.state == "queued", Job.released_at.is_(None))
+                .values(released_at=now)
+                .returning(Job.id),
+                execution_options={"synchronize_session": False},
+            )
+        )
+    if part_ids:
+        parts = set(
+            session.scalars(
+                update(JobPart)
+                .where(JobPart.id.in_(part_ids), JobPart.released_at.is_(None))
+                .values(released_at=now)
+                .returning(JobPart.id),
+                execution_options={"synchronize_session": False},
+            )
+        )
+    return [i for i in items if (i.job_id in jobs if i.part_id is None else i.part_id in parts)]
+
+
+def unrelease(items: Sequence[Waiting], *, session: Session) -> None:
+    """Their sends failed: they wait for the next pass again (a job only
+    while still queued)."""
+    job_ids = [i.job_id for i in items if i.part_id is None]
+    part_ids = [i.part_id for i in items if i.part_id is not None]
+    if job_ids:
+        session.execute(
+            update(Job).where(Job.id.in_(job_ids), Job.state == "queued").values(released_at=None),
+            execution_options={"synchronize_session": False},
+        )
+    if part_ids:
+        session.execute(
+            update(JobPart).where(JobPart.id.in_(part_ids)).values(released_at=None),
+            execution_options={"synchronize_session": False},
+        )
 
 
 # --- parts of split jobs -----------------------------------------------------------------
@@ -214,20 +305,6 @@ def add_parts(job: Job, attempt: int, count: int, *, session: Session) -> None:
         )
         for index in range(count)
     )
-
-
-def mark_part_released(part_id: int, *, session: Session, now: datetime | None = None) -> bool:
-    """Compare-and-set, as ``mark_released``."""
-    result = session.execute(
-        update(JobPart)
-        .where(JobPart.id == part_id, JobPart.released_at.is_(None))
-        .values(released_at=now or utcnow())
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def unrelease_part(part_id: int, *, session: Session) -> None:
-    session.execute(update(JobPart).where(JobPart.id == part_id).values(released_at=None))
 
 
 def mark_part_started(job_id: str, attempt: int, index: int, *, session: Session) -> None:

@@ -105,7 +105,19 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_department_submitted", "department_code", "submitted_at"),
         Index("ix_jobs_state", "state"),
-        Index("ix_jobs_waiting", "queue", "state", "released_at", "department_code"),
+        # The fair dispatcher's waiting jobs, per department, in release order
+        # (jobs.fairshare): without it a department's oldest waiting job is
+        # found by reading its whole history.
+        Index(
+            "ix_jobs_release_order",
+            "queue",
+            "state",
+            "released_at",
+            "department_code",
+            "urgent",
+            "submitted_at",
+            "id",
+        ),
         # One entry job per OCR job (jobs.ocr_entry).
         Index("uq_jobs_source_job", "source_job_id", unique=True),
     )

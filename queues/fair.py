@@ -8,6 +8,10 @@ thread in every worker's main process (``worker.main``): a Redis lock lets
 one pass run at a time, and a pass that dies with its process leaves the lock
 to expire, so any other worker goes on. Intake and every task start push a
 wake-up into a Redis list; the loop also runs every ``dispatch_interval_s``.
+A pass releases what the room allows in one transaction (``_release``), and
+a lone department's spare messages are topped up once down to the depth, so
+a batch of tiny jobs does not cost a transaction per job. A job sent to an
+idle pool needs no pass: intake releases it (``queues.fastpath``).
 
 What a crash can do: the job is marked released and committed before its
 task is sent; a send that fails unmarks it. A process killed between the two
@@ -17,6 +21,7 @@ id) once it has waited ``LOST_AFTER_S`` with its pool's queue empty.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -103,6 +108,35 @@ def depth_and_state(
     return (int(ahead), int(sum(found) - ahead)), state
 
 
+def load_state(raw: bytes | None) -> fairshare.FairState:
+    """The round robin's memory for one pool, as ``save_state`` stored it."""
+    if not raw:
+        return fairshare.FairState()
+    data: dict[str, Any] = json.loads(raw)
+    return fairshare.FairState(
+        passes={k: float(v) for k, v in data.get("passes", {}).items()},
+        served={k: int(v) for k, v in data.get("served", {}).items()},
+        seq=int(data.get("seq", 0)),
+        vtime=float(data.get("vtime", 0.0)),
+        spare=str(data.get("spare", "")),
+    )
+
+
+def save_state(client: redis.Redis, queue: str, state: fairshare.FairState) -> None:
+    # A department whose pass fell to the virtual time would be lifted to
+    # it anyway: forget it, so the state stays as small as the active set.
+    passes = {d: p for d, p in state.passes.items() if p > state.vtime}
+    served = {d: s for d, s in state.served.items() if d in passes}
+    data = {
+        "passes": passes,
+        "served": served,
+        "seq": state.seq,
+        "vtime": state.vtime,
+        "spare": state.spare,
+    }
+    client.set(STATE_KEY.format(queue=queue), json.dumps(data))
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -146,28 +180,13 @@ class Dispatcher:
             if (active or recover)
             else ((0, 0), None)
         )
-        released = self._release_urgent(queue) if urgent else []
-        state = self._state(raw)
+        state = load_state(raw)
         room, priority = self._room(active, ahead, spare, state)
+        released: list[str] = []
+        if urgent or room > 0:
+            released = self._release(queue, urgent, backlogs, state, room, priority)
         if room > 0:
-            while room > 0 and active:
-                department = fairshare.choose(state, active)
-                backlog = backlogs[department]
-                item = self._release_next(queue, department, priority, backlog)
-                if item is None:
-                    # Nothing more of its own (or a send failed): no turn taken, none charged.
-                    active.remove(department)
-                    continue
-                fairshare.charge(state, department, self.settings.department_weights)
-                released.append(item.job_id)
-                room -= 1
-                if item.part_id is None:
-                    backlog.jobs -= 1
-                else:
-                    backlog.parts -= 1
-                if backlog.jobs <= 0 and backlog.parts <= 0:
-                    active.remove(department)  # known to have nothing left: no query to find out
-            self._save(queue, state)
+            save_state(self.client, queue, state)
         if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
         return released
@@ -178,57 +197,80 @@ class Dispatcher:
         ones wait behind them, so they do not count). One department alone,
         whose spare messages are the ones in Redis (if any): ``dispatch_spare``
         more, as spare messages, so its worker never waits for a pass. Any
-        other department's job goes at the normal priority, ahead of them."""
+        other department's job goes at the normal priority, ahead of them.
+        The department alone is topped up only once its messages have fallen
+        to ``dispatch_depth``: then ``dispatch_spare`` or more go in one pass
+        (one transaction, one state write) instead of one per pass, while
+        ``dispatch_depth`` messages still wait for its worker."""
         depth = self.settings.dispatch_depth
         if len(active) == 1 and (spare == 0 or state.spare == active[0]):
             state.spare = active[0]
+            if ahead + spare > depth:
+                return 0, SPARE_PRIORITY
             return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
         return (depth - ahead if active else 0), NORMAL_PRIORITY
 
-    def _release_urgent(self, queue: str) -> list[str]:
-        released: list[str] = []
-        while True:
-            with unit_of_work(self.factory) as session:
-                item = fairshare.next_waiting(queue, session=session, urgent=True)
-                if item is None:
-                    return released
-                task_id = self._claim(item, session)
-            if task_id is None:
-                continue  # another pass released it first
-            if not self._send(item, task_id):
-                return released  # the broker is away: the next pass tries again
-            released.append(item.job_id)
-
-    def _release_next(
-        self, queue: str, department: str, priority: int, backlog: fairshare.Backlog
-    ) -> fairshare.Waiting | None:
+    def _release(
+        self,
+        queue: str,
+        urgent: bool,
+        backlogs: dict[str, fairshare.Backlog],
+        state: fairshare.FairState,
+        room: int,
+        priority: int,
+    ) -> list[str]:
+        """The whole pass's release in one transaction: every urgent item,
+        then ``room`` turns of the round robin, claimed together, committed,
+        then sent. ``state`` is charged only for the turns whose send went
+        (a claim lost to another pass, or a failed send, takes no turn)."""
+        planned = copy.deepcopy(state)
+        weights = self.settings.department_weights
         with unit_of_work(self.factory) as session:
-            item = fairshare.next_waiting(
-                queue, session=session, urgent=False, department=department, backlog=backlog
-            )
-            if item is None:
-                return None
-            task_id = self._claim(item, session)
-        if task_id and self._send(item, task_id, priority):
-            return item
-        return None
+            rush = fairshare.waiting_items(queue, session=session, urgent=True) if urgent else []
+
+            def fetch(department: str, n: int) -> list[fairshare.Waiting]:
+                return fairshare.waiting_items(
+                    queue,
+                    session=session,
+                    urgent=False,
+                    department=department,
+                    backlog=backlogs[department],
+                    limit=n,
+                )
+
+            turns = fairshare.take_turns(planned, sorted(backlogs), room, weights, fetch)
+            claimed = fairshare.claim([*rush, *(item for _, item in turns)], session=session)
+            sends = [(item, self._task_id(item, session), priority) for item in claimed]
+        sent = {id(item) for item in self._send_all(sends)}
+        for department, item in turns:
+            if id(item) in sent:
+                fairshare.charge(state, department, weights)
+        return [item.job_id for item in claimed if id(item) in sent]
 
     @staticmethod
-    def _claim(item: fairshare.Waiting, session: Session) -> str | None:
-        """Mark the job (or part) released in the caller's transaction; its
-        task id (chosen at intake or at the split, or now for a job that has none)."""
-        if item.part_id is not None:
-            return item.task_id if fairshare.mark_part_released(item.part_id, session=session) else None
-        if not fairshare.mark_released(item.job_id, session=session):
-            return None
+    def _task_id(item: fairshare.Waiting, session: Session) -> str:
+        """The task id chosen at intake or at the split, or now (in the
+        claim's transaction) for a job that has none."""
         if item.task_id:
             return item.task_id
-        job = session.get(Job, item.job_id)
-        assert job is not None
-        job.task_id = new_task_id()
-        return job.task_id
+        task_id = new_task_id()
+        session.execute(update(Job).where(Job.id == item.job_id).values(task_id=task_id))
+        return task_id
+
+    def _send_all(self, sends: list[tuple[fairshare.Waiting, str, int]]) -> list[fairshare.Waiting]:
+        """Send in order; the first failure (the broker is away) stops the
+        rest, which are unmarked and wait for the next pass."""
+        sent: list[fairshare.Waiting] = []
+        for n, (item, task_id, priority) in enumerate(sends):
+            if not self._send(item, task_id, priority):
+                with unit_of_work(self.factory) as session:
+                    fairshare.unrelease([i for i, _, _ in sends[n:]], session=session)
+                break
+            sent.append(item)
+        return sent
 
     def _send(self, item: fairshare.Waiting, task_id: str, priority: int = NORMAL_PRIORITY) -> bool:
+        """Send one item's task; False (logged) when the broker refused it."""
         priority = URGENT_PRIORITY if item.urgent else priority
         what = f"part {item.index}" if item.part_id is not None else "job"
         try:
@@ -250,11 +292,6 @@ class Dispatcher:
             log.error(
                 "job %s: %s not sent to its queue, it waits for the next pass: %s", item.job_id, what, exc
             )
-            with unit_of_work(self.factory) as session:
-                if item.part_id is not None:
-                    fairshare.unrelease_part(item.part_id, session=session)
-                else:
-                    fairshare.unrelease(item.job_id, session=session)
             return False
         log.info("job %s: %s released%s", item.job_id, what, " (urgent)" if item.urgent else "")
         return True
@@ -281,37 +318,8 @@ class Dispatcher:
             items += fairshare.lost_parts(queue, before, session=session)
         for item in items:
             log.warning("job %s: released but never started, sent again", item.job_id)
-            self._send(item, item.task_id or new_task_id())
-        return [item.job_id for item in items]
-
-    # -- the round robin's memory -------------------------------------------------------
-
-    @staticmethod
-    def _state(raw: bytes | None) -> fairshare.FairState:
-        if not raw:
-            return fairshare.FairState()
-        data: dict[str, Any] = json.loads(raw)
-        return fairshare.FairState(
-            passes={k: float(v) for k, v in data.get("passes", {}).items()},
-            served={k: int(v) for k, v in data.get("served", {}).items()},
-            seq=int(data.get("seq", 0)),
-            vtime=float(data.get("vtime", 0.0)),
-            spare=str(data.get("spare", "")),
-        )
-
-    def _save(self, queue: str, state: fairshare.FairState) -> None:
-        # A department whose pass fell to the virtual time would be lifted to
-        # it anyway: forget it, so the state stays as small as the active set.
-        passes = {d: p for d, p in state.passes.items() if p > state.vtime}
-        served = {d: s for d, s in state.served.items() if d in passes}
-        data = {
-            "passes": passes,
-            "served": served,
-            "seq": state.seq,
-            "vtime": state.vtime,
-            "spare": state.spare,
-        }
-        self.client.set(STATE_KEY.format(queue=queue), json.dumps(data))
+        sent = self._send_all([(item, item.task_id or new_task_id(), NORMAL_PRIORITY) for item in items])
+        return [item.job_id for item in sent]
 
     # -- the loop -----------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ from jobs.models import Artifact, Job
 from jobs.registry import JobKind
 from jobs.store import Viewer
 from monitoring.metrics import api_metrics, refusal_reason
+from queues import fastpath
 from queues.dispatch import enqueue, new_task_id
+from queues.fair import client_for
 from services import fairshare
 from services.schemas import ArtifactPublic, JobAccepted, JobPublic, JobsPublic, KindPublic
 
@@ -158,6 +160,7 @@ async def submit(
         fairshare.require_operator(viewer)
     staged = await stage_uploads(files, runtime)
     task_id = new_task_id()
+    fast = fastpath.AtIntake()
     try:
         with unit_of_work(runtime.factory) as session:
             work = intake.measure(job_kind, staged)
@@ -177,23 +180,38 @@ async def submit(
             if urgent:
                 fairshare.raise_urgent(job, viewer, session=session)
             job_id = job.id
-    except DigilaboError as exc:
-        discard([s.blob for s in staged], runtime)
-        api_metrics().refused.labels(job_kind.name, refusal_reason(exc)).inc()
+            if runtime.settings.dispatch_mode == "fair":
+                fast = fastpath.claim_at_intake(client_for(runtime.settings), job, session=session)
+    except BaseException as exc:
+        if fast.release is not None:
+            fast.release.abandon()
+        if isinstance(exc, DigilaboError):
+            discard([s.blob for s in staged], runtime)
+            api_metrics().refused.labels(job_kind.name, refusal_reason(exc)).inc()
         raise
-    publish(runtime, job_kind, job_id, task_id)
+    publish(runtime, job_kind, job_id, task_id, fast)
     api_metrics().submitted.labels(job_kind.name, viewer.department_code).inc()
     return JobAccepted(id=job_id, state=State.QUEUED.value, url=f"/api/v1/jobs/{job_id}")
 
 
-def publish(runtime: Runtime, kind: JobKind, job_id: str, task_id: str) -> None:
+def publish(
+    runtime: Runtime, kind: JobKind, job_id: str, task_id: str, fast: fastpath.AtIntake | None = None
+) -> None:
     """Enqueue after the commit, so a worker never sees a job the database
     does not have yet; the task id was stored with that commit. A broker
     outage fails the job with a reason instead of leaving it queued forever.
     Under fair dispatch the job waits in the database for its turn: this only
-    wakes the dispatcher (which also passes on its own every few seconds)."""
+    wakes the dispatcher (which also passes on its own every few seconds),
+    unless the commit released it to an idle pool (sent here) or no pass
+    could release it now (``queues.fastpath.AtIntake``)."""
     if runtime.settings.dispatch_mode == "fair":
-        fairshare.wake_dispatcher(runtime.settings, kind.queue)
+        fast = fast or fastpath.AtIntake()
+        if fast.release is not None and fast.release.send(
+            runtime.celery, runtime.settings, kind, task_id, runtime.factory
+        ):
+            return
+        if fast.wake:
+            fairshare.wake_dispatcher(runtime.settings, kind.queue)
         return
     try:
         enqueue(runtime.celery, runtime.settings, kind, job_id, task_id=task_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from jobs.fairshare import FairState, charge, choose
+from jobs.fairshare import FairState, charge, choose, take_turns
 
 
 def pick(state: FairState, active: list[str], weights: dict[str, float]) -> str:
@@ -52,3 +52,22 @@ def test_choosing_takes_no_turn_until_charged() -> None:
     assert choose(state, ["a", "b"]) == "b" and choose(state, ["a", "b"]) == "b"
     charge(state, "b", {})
     assert choose(state, ["a", "b"]) == "a"
+
+
+def test_take_turns_asks_each_department_once_and_charges_only_turns_taken() -> None:
+    """A pass's turns: each department's items fetched once (for the room
+    left then), in the round robin's order; one that runs out leaves
+    uncharged, so it is first again when it comes back."""
+    waiting = {"a": ["a1", "a2", "a3", "a4"], "b": ["b1"], "c": ["c1", "c2"]}
+    asked: list[tuple[str, int]] = []
+
+    def fetch(department: str, n: int) -> list[str]:
+        asked.append((department, n))
+        return waiting[department][:n]
+
+    state = FairState()
+    found = take_turns(state, ["a", "b", "c"], 6, {}, fetch)
+    assert [item for _, item in found] == ["a1", "b1", "c1", "a2", "c2", "a3"]
+    assert asked == [("a", 6), ("b", 5), ("c", 4)]
+    assert state.seq == 6 and state.served["b"] == 2  # b's second turn was not taken
+    assert choose(state, ["a", "b", "c"]) == "b"

@@ -31,5 +31,5 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     migrate(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0011_ocr_parts",)
+        assert MigrationContext.configure(conn).get_current_heads() == ("0012_release_order_index",)
     engine.dispose()

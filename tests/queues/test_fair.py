@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -19,8 +20,9 @@ from jobs import fairshare, store
 from jobs.db import make_engine, migrate, session_factory, unit_of_work
 from jobs.models import Job
 from jobs.registry import build_registry
+from queues import fastpath
 from queues.app import RUN_JOB, RUN_PART, make_celery
-from queues.fair import PRIORITY_SEP, Dispatcher, queue_depth
+from queues.fair import LOCK_KEY, PRIORITY_SEP, STATE_KEY, Dispatcher, load_state, queue_depth
 from tests.conftest import TEST_KINDS, make_settings
 
 
@@ -176,3 +178,96 @@ def test_parts_of_a_split_job_take_fair_turns_and_keep_urgency(setup: Setup) -> 
         session.get(Job, over).state = "cancelled"  # type: ignore[union-attr]
     setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3")
     assert setup.dispatcher().run_pass() == []  # a cancelled job's parts are never sent
+
+
+def test_a_department_alone_is_topped_up_once_down_to_the_depth_in_one_claim(setup: Setup) -> None:
+    """Alone, a department's spare messages are refilled only once its
+    messages have fallen to ``dispatch_depth``, several in one pass and one
+    UPDATE, not one per pass (each pass costs a transaction and a state write)."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    batch = [setup.job("a") for _ in range(8)]
+    dispatcher = setup.dispatcher()
+    updates: list[str] = []
+    engine = setup.factory.kw["bind"]
+    listener = lambda *args: updates.append(args[2]) if "SET released_at" in args[2] else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert dispatcher.run_pass() == batch[:3]
+        assert len(updates) == 1  # the three claimed together (the old pass: one per job)
+        setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # a worker took one: two still wait
+        assert dispatcher.run_pass() == []
+        setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # down to the depth: two more at once
+        assert dispatcher.run_pass() == batch[3:5]
+        assert len(updates) == 2 and setup.sent(6) == batch[2:5]
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def accepted(setup: Setup, department: str) -> tuple[str, fastpath.AtIntake]:
+    """A job accepted as intake does under fair dispatch: the fast path's
+    claim is the transaction's last step."""
+    with unit_of_work(setup.factory) as session:
+        store.ensure_department(department, session=session)
+        job = store.create_job(
+            session=session,
+            kind="echo",
+            queue="cpu",
+            department_code=department,
+            submitted_by=None,
+            parameters={},
+        )
+        job.task_id = f"task-{job.id}"
+        return job.id, fastpath.claim_at_intake(setup.client, job, session=session)
+
+
+def test_a_job_sent_to_an_idle_pool_is_released_by_intake_and_charged(setup: Setup) -> None:
+    job_id, fast = accepted(setup, "a")
+    release = fast.release
+    assert release is not None and setup.client.get(LOCK_KEY) is not None  # held until the send
+    registry = build_registry(setup.settings.extra_job_kinds)
+    assert release.send(
+        make_celery(setup.settings), setup.settings, registry.get("echo"), f"task-{job_id}", setup.factory
+    )
+    assert setup.sent(6) == [job_id] and setup.client.get(LOCK_KEY) is None
+    with setup.factory() as session:
+        assert session.get(Job, job_id).released_at is not None  # type: ignore[union-attr]
+    state = load_state(setup.client.get(STATE_KEY.format(queue="cpu")))
+    assert state.spare == "a" and state.passes == {"a": 1.0} and state.seq == 1  # a's turn, as a pass charges
+    assert setup.dispatcher().run_pass() == []  # nothing left for a pass
+
+
+def test_the_fast_path_leaves_a_busy_pool_to_the_dispatcher(setup: Setup) -> None:
+    waiting = setup.job("b")  # another department's job waits for its turn
+    job_id, fast = accepted(setup, "a")
+    assert fast.release is None and fast.wake and setup.client.get(LOCK_KEY) is None
+    assert setup.dispatcher().run_pass() == [job_id, waiting]  # both never served: by code
+
+    second, fast = accepted(setup, "a")
+    assert fast.release is None and fast.wake  # their messages wait in Redis: not idle
+    assert setup.dispatcher().run_pass() == [second]  # the pass sends it, in its turn
+
+    setup.client.delete("cpu", f"cpu{PRIORITY_SEP}3", f"cpu{PRIORITY_SEP}6")
+    assert setup.client.set(LOCK_KEY, "a pass", px=5000, nx=True)  # a pass under way
+    assert setup.dispatcher().run_pass(blocking_timeout=0.1) == []
+    late, fast = accepted(setup, "c")
+    assert fast.release is None and fast.wake and setup.client.get(LOCK_KEY) == b"a pass"
+    with setup.factory() as session:
+        assert session.get(Job, late).released_at is None  # type: ignore[union-attr]
+
+
+def test_intake_does_not_wake_a_pass_that_could_not_release_its_job(setup: Setup) -> None:
+    """The department whose spare messages wait in Redis sends again: no
+    pass could release it now, so intake wakes none (the next task start
+    does); another department's job wakes one, and goes first."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    batch = [setup.job("a") for _ in range(3)]
+    dispatcher = setup.dispatcher()
+    assert dispatcher.run_pass() == batch
+    more, fast = accepted(setup, "a")
+    assert fast.release is None and not fast.wake
+    assert dispatcher.run_pass() == []  # indeed: a's three spare messages fill its room
+    other, fast = accepted(setup, "b")
+    assert fast.release is None and fast.wake
+    assert dispatcher.run_pass() == [other]
+    setup.client.delete(f"cpu{PRIORITY_SEP}3", f"cpu{PRIORITY_SEP}6")  # as if a worker took them all
+    assert dispatcher.run_pass() == [more]  # the task start's wake-up
