@@ -26,6 +26,19 @@ from queues.fair import LOCK_KEY, PRIORITY_SEP, STATE_KEY, Dispatcher, load_stat
 from tests.conftest import TEST_KINDS, make_settings
 
 
+def echo_job(department: str, session: Session) -> Job:
+    """A waiting ``echo`` job of ``department`` in the cpu pool, in ``session``."""
+    store.ensure_department(department, session=session)
+    return store.create_job(
+        session=session,
+        kind="echo",
+        queue="cpu",
+        department_code=department,
+        submitted_by=None,
+        parameters={},
+    )
+
+
 @dataclass
 class Setup:
     settings: Settings
@@ -39,15 +52,7 @@ class Setup:
 
     def job(self, department: str, *, urgent: bool = False) -> str:
         with unit_of_work(self.factory) as session:
-            store.ensure_department(department, session=session)
-            job = store.create_job(
-                session=session,
-                kind="echo",
-                queue="cpu",
-                department_code=department,
-                submitted_by=None,
-                parameters={},
-            )
+            job = echo_job(department, session)
             job.urgent = urgent
             return job.id
 
@@ -207,15 +212,7 @@ def accepted(setup: Setup, department: str) -> tuple[str, fastpath.AtIntake]:
     """A job accepted as intake does under fair dispatch: the fast path's
     claim is the transaction's last step."""
     with unit_of_work(setup.factory) as session:
-        store.ensure_department(department, session=session)
-        job = store.create_job(
-            session=session,
-            kind="echo",
-            queue="cpu",
-            department_code=department,
-            submitted_by=None,
-            parameters={},
-        )
+        job = echo_job(department, session)
         job.task_id = f"task-{job.id}"
         return job.id, fastpath.claim_at_intake(setup.client, job, session=session)
 

@@ -232,6 +232,34 @@ def test_a_change_is_never_cut_inside_a_word() -> None:
     assert texts[0].rstrip("。").endswith(("検討", "会議")), texts
 
 
+def _turns(
+    rng: np.random.Generator,
+    common: np.ndarray,
+    voices: np.ndarray,
+    order: list[int],
+    own: float,
+    noise: float,
+) -> tuple[Windows, np.ndarray]:
+    """Prints of ``voices`` taking turns in ``order``, each turn four
+    overlapping windows sharing the room's voice, noise of the turn's own
+    (``own``) and of each window's (``noise``)."""
+    times, prints, truth, t = [], [], [], 0.0
+    for who in order:
+        mine = rng.standard_normal(voices.shape[1]) * own
+        for k in range(4):
+            times.append((t + 0.75 * k, t + 0.75 * k + 1.5))
+            v = (
+                common / np.linalg.norm(common)
+                + voices[who]
+                + mine
+                + rng.standard_normal(voices.shape[1]) * noise
+            )
+            prints.append(v / np.linalg.norm(v))
+            truth.append(who)
+        t += 4.25
+    return Windows(np.array(times), np.array(prints)), np.array(truth)
+
+
 def _near_voices(seed: int) -> tuple[Windows, np.ndarray]:
     """Prints of a meeting of three voices, the third near the second (their
     own directions 0.5 alike) and the first far from both, all sharing the
@@ -241,16 +269,7 @@ def _near_voices(seed: int) -> tuple[Windows, np.ndarray]:
     voices = rng.standard_normal((3, 192))
     voices /= np.linalg.norm(voices, axis=1, keepdims=True)
     voices[2] = 0.5 * voices[1] + np.sqrt(1 - 0.5**2) * voices[2]
-    times, prints, truth, t = [], [], [], 0.0
-    for who in [0, 1, 0, 2] * 4 + [0, 1]:
-        own = rng.standard_normal(192) * 0.04
-        for k in range(4):
-            times.append((t + 0.75 * k, t + 0.75 * k + 1.5))
-            v = common / np.linalg.norm(common) + voices[who] + own + rng.standard_normal(192) * 0.08
-            prints.append(v / np.linalg.norm(v))
-            truth.append(who)
-        t += 4.25
-    return Windows(np.array(times), np.array(prints)), np.array(truth)
+    return _turns(rng, common, voices, [0, 1, 0, 2] * 4 + [0, 1], own=0.04, noise=0.08)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -291,17 +310,7 @@ def _spread_voices(seed: int, count: int) -> tuple[Windows, np.ndarray]:
     common = rng.standard_normal(192)
     voices = rng.standard_normal((count, 192))
     voices /= np.linalg.norm(voices, axis=1, keepdims=True)
-    times, prints, truth, t = [], [], [], 0.0
-    for k in range(18):
-        who = k % count
-        own = rng.standard_normal(192) * 0.08
-        for j in range(4):
-            times.append((t + 0.75 * j, t + 0.75 * j + 1.5))
-            v = common / np.linalg.norm(common) + voices[who] + own + rng.standard_normal(192) * 0.06
-            prints.append(v / np.linalg.norm(v))
-            truth.append(who)
-        t += 4.25
-    return Windows(np.array(times), np.array(prints)), np.array(truth)
+    return _turns(rng, common, voices, [k % count for k in range(18)], own=0.08, noise=0.06)
 
 
 @pytest.mark.parametrize("seed", range(4))
