@@ -35,8 +35,9 @@ each. The merge labels the windows of all parts together
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache, partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -206,15 +207,14 @@ def _laplacian_eigen(alike: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, vectors
 
 
-def eigengap_count(alike: np.ndarray, k_min: int, k_max: int) -> int:
+def eigengap_count(values: np.ndarray, k_min: int, k_max: int) -> int:
     """How many voices: the k in ``[k_min, k_max]`` after which the
-    Laplacian's eigenvalues jump most. A graph of k groups that are alike
+    Laplacian's eigenvalues (``values``, ascending) jump most. A graph of k groups that are alike
     within and unlike between has k eigenvalues near 0 and then a gap; the
     gap is read in each meeting's own graph, so it needs no threshold on
     how alike two voices may be (meetings differ in how far apart their
     voices are and how much one voice's windows spread)."""
-    values, _ = _laplacian_eigen(alike)
-    high = min(k_max, len(alike) - 1)
+    high = min(k_max, len(values) - 1)
     if high <= k_min:
         return max(1, min(k_min, high))
     gaps = np.diff(values[: high + 1])[k_min - 1 :]  # gaps[0]: after the k_min-th
@@ -312,14 +312,15 @@ def _kmeans(points: np.ndarray, k: int, rounds: int = 50) -> np.ndarray:
     return labels
 
 
-def spectral_groups(alike: np.ndarray, k: int) -> np.ndarray:
-    """``k`` groups of chunks: k-means on the rows of the Laplacian's first
-    ``k`` eigenvectors, each row made unit length (Ng, Jordan and Weiss, 2001)."""
-    if len(alike) <= k:
-        return np.arange(len(alike))  # a group per chunk
+def spectral_groups(eigen: Callable[[], tuple[np.ndarray, np.ndarray]], size: int, k: int) -> np.ndarray:
+    """``k`` groups of ``size`` chunks: k-means on the rows of the Laplacian's
+    first ``k`` eigenvectors (from ``eigen``, asked only when there is a
+    choice to make), each row made unit length (Ng, Jordan and Weiss, 2001)."""
+    if size <= k:
+        return np.arange(size)  # a group per chunk
     if k <= 1:
-        return np.zeros(len(alike), dtype=int)
-    _, vectors = _laplacian_eigen(alike)
+        return np.zeros(size, dtype=int)
+    _, vectors = eigen()
     return _kmeans(_unit(vectors[:, :k]), k)
 
 
@@ -437,13 +438,18 @@ def window_labels(
         if y > x
     ]
     alike = affinity(_unit(np.array([prints[c].mean(0) for c in chunks])))
+    # The eigendecomposition is the step's costliest part on a long meeting
+    # (cubic in the chunks): made once, and only if the count or the
+    # grouping needs it.
+    eigen = cache(partial(_laplacian_eigen, alike))
+    raw = _unit(windows.prints[order])  # as the encoder gave them, for the one-voice tests
     if speakers:
         k = speakers
-    elif k_max <= 1 or (k_min <= 1 and (len(chunks) < 3 or one_voice(_unit(windows.prints[order]), runs))):
+    elif k_max <= 1 or (k_min <= 1 and (len(chunks) < 3 or one_voice(raw, runs))):
         k = 1  # (under three chunks say nothing of how many)
     else:
-        k = eigengap_count(alike, max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
-    chunk_labels = spectral_groups(alike, k)
+        k = eigengap_count(eigen()[0], max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
+    chunk_labels = spectral_groups(eigen, len(chunks), k)
     labels = np.zeros(n, dtype=int)
     for c, label in zip(chunks, chunk_labels, strict=True):
         labels[c] = label
@@ -451,7 +457,7 @@ def window_labels(
         labels = resegment(prints, labels, runs)
     if not speakers:
         labels = resegment(prints, absorb_small(prints, labels, keep_at_least=k_min), runs)
-        if k_min <= 1 and one_voice_cut(_unit(windows.prints[order]), times, labels):
+        if k_min <= 1 and one_voice_cut(raw, times, labels):
             labels = np.zeros(n, dtype=int)
     labels = split_to(prints, labels, runs, k_min)
     out = np.empty(n, dtype=int)
