@@ -38,7 +38,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from jobs.transcription.base_glossary import ADMINISTRATIVE_TERMS, ERAS, base_terms  # noqa: E402
+from jobs.transcription.base_glossary import (  # noqa: E402
+    ADMINISTRATIVE_TERMS,
+    ERAS,
+    base_terms,
+    judge_hotwords,
+)
 from jobs.transcription.glossary import correct_text  # noqa: E402
 
 CITY = "北九州市"
@@ -600,7 +605,7 @@ def audio_section(
 
                 started = time.perf_counter()
                 wave = say(sentence, VOICES[i % len(VOICES)]).astype(np.float32) / 32768.0
-                found = text_scores(model(), wave, texts, hotwords=department)
+                found = text_scores(model(), wave, texts, hotwords=judge_hotwords(department, CITY, WARDS))
                 judged["sentences"] += 1
                 judged["seconds"] += time.perf_counter() - started
                 return found
@@ -682,7 +687,9 @@ def _judged(model: Any, path: Path, segments: list, terms: list[str], hotwords: 
 
     asked: list[int] = []
     seen: list = []
-    judge = segment_judge(_counted(model, asked), path, hotwords=hotwords, shared=shared)
+    judge = segment_judge(
+        _counted(model, asked), path, hotwords=judge_hotwords(hotwords, CITY, WARDS), shared=shared
+    )
     started = time.perf_counter()
     fixed = correct_segments(segments, terms, _noted(judge, seen))
     return {
