@@ -26,8 +26,9 @@ Two rules keep correct text correct (a department glossary holding
 
 Where the text alone cannot say, the audio does: a *loose match* (a stretch
 of nouns within ``LOOSE_DISTANCE`` of a term that keeps one of its kanji,
-a stretch with a broken-off piece within ``MAX_DISTANCE``, or words before
-a year within ``ERA_LOOSE`` of an era) is put in only when
+a stretch with a broken-off piece within ``MAX_DISTANCE``, words before
+a year within ``ERA_LOOSE`` of an era, or a 「<noun>区」 that is no word near
+one of the city's wards, jobs/transcription/places.py) is put in only when
 the segment's audio, scored by the Whisper model that heard it, makes the
 term's text about as probable as the heard one (``heard_better``; the
 scorer is passed in, jobs/transcription/acoustic.py, so this module needs
@@ -98,7 +99,7 @@ class Match:
     end: int
     term: str
     score: float
-    loss: float = 4.0  # MAX_LOSS: how far below the heard text the audio may put it
+    loss: float = MAX_LOSS  # how far below the heard text the audio may put it
 
 
 def _mostly_named(span: Sequence[Word]) -> bool:
