@@ -26,8 +26,9 @@ Two rules keep correct text correct (a department glossary holding
 
 Where the text alone cannot say, the audio does: a *loose match* (a stretch
 of nouns within ``LOOSE_DISTANCE`` of a term that keeps one of its kanji,
-a stretch with a broken-off piece within ``MAX_DISTANCE``, or words before
-a year within ``ERA_LOOSE`` of an era) is put in only when
+a stretch with a broken-off piece within ``MAX_DISTANCE``, words before
+a year within ``ERA_LOOSE`` of an era, or a 「<noun>区」 that is no word near
+one of the city's wards, jobs/transcription/places.py) is put in only when
 the segment's audio, scored by the Whisper model that heard it, makes the
 term's text about as probable as the heard one (``heard_better``; the
 scorer is passed in, jobs/transcription/acoustic.py, so this module needs
@@ -47,17 +48,17 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from jobs.transcription.base_glossary import ERAS
+from jobs.transcription.eras import ERA_LOOSE, era_candidates
 from jobs.transcription.phonetics import (
     VOWELS,
     Word,
     dictionary,
-    distance,
     kin,
     phonemes,
     within,
     words,
 )
+from jobs.transcription.places import MAX_PLACE_LOSS, place_candidates
 from jobs.transcription.segments import Segment
 from jobs.transcription.segments import Word as TimedWord
 
@@ -72,14 +73,10 @@ WELL_FORMED_DISTANCE = 0.22
 # term in (「撤明会」, heard for 説明会, is 0.28 from 定例会: the two share
 # only 会).
 MAX_DISTANCE = 0.34
-# Era names are short (5–6 phonemes): one phoneme may differ, not more
-# (「前は5年ごとに」 is 1.5 away from 「令和5年」 and must stay).
-ERA_DISTANCE = 0.2
 # Looser matches, replaced only when the audio says so (``heard_better``):
 # Whisper wrote other real words for the term (一般会計 as 一旦回転, 昭和 as
 # 小倉) that the text alone cannot tell from words really said.
 LOOSE_DISTANCE = 0.4
-ERA_LOOSE = 0.75
 # How much less probable (natural log) the audio may make the text with the
 # term than the text as heard. Whisper's beam search wrote the heard text,
 # so it is near the model's most probable one for the audio and the term's
@@ -102,6 +99,7 @@ class Match:
     end: int
     term: str
     score: float
+    loss: float = MAX_LOSS  # how far below the heard text the audio may put it
 
 
 def _mostly_named(span: Sequence[Word]) -> bool:
@@ -175,9 +173,17 @@ def _spans(ws: Sequence[Word], low: int, high: int) -> list[Stretch]:
             reads = sorted(grown, key=lambda read: read[0])[:MAX_READINGS]
             if not reads:
                 break
-            if not ws[j].prefix and not ws[j].punct:
+            if not ws[j].prefix and not ws[j].punct and not _bound(ws, j):
                 out += [Stretch(i, j + 1, sound, parts) for _, sound, parts in reads if len(sound) >= low]
     return out
+
+
+def _bound(ws: Sequence[Word], j: int) -> bool:
+    """Whether ``ws[j]`` is a lone kanji the suffix after it is bound to:
+    Sudachi cuts an unknown compound into a lone kanji and a suffix (修|室
+    in 「北急修室」), and a stretch ending between them cuts it."""
+    lone = len(ws[j].surface) == 1 and "\u4e00" <= ws[j].surface <= "\u9fff"
+    return lone and j + 1 < len(ws) and ws[j + 1].suffix
 
 
 _INDEX: dict[str, int] = {}  # phoneme family -> column of the count vectors
@@ -300,26 +306,6 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: b
     return out
 
 
-_KANJI_DIGITS = {c: n for n, c in enumerate("〇一二三四五六七八九")}
-
-
-def _year_number(surface: str) -> int | None:
-    """A year's number written in digits or kanji numerals (七, 十二, 二十八,
-    三十一), else None."""
-    if surface.isdigit():
-        return int(surface)
-    if not surface or any(c not in _KANJI_DIGITS and c != "十" for c in surface):
-        return None
-    if "十" not in surface:
-        if len(surface) > 2:
-            return None
-        return int("".join(str(_KANJI_DIGITS[c]) for c in surface))
-    tens, _, ones = surface.partition("十")
-    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
-        return None
-    return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
-
-
 def _variant_candidates(text: str, ws: Sequence[Word], terms: Sequence[str]) -> list[Match]:
     """Stretches of whole words that are a term written with other kanji of
     the same sound (「最入最出」 for 歳入歳出, 「住民基本大町」 for 住民基本台帳):
@@ -368,39 +354,6 @@ def _kanji_readings(c: str) -> frozenset[str]:
     return frozenset(m.reading_form() for m in dictionary().lookup(c) if m.part_of_speech()[1] != "固有名詞")
 
 
-def _era_candidates(text: str, ws: Sequence[Word], limit: float = ERA_DISTANCE) -> list[Match]:
-    """Words before a number and 年/年度 that sound like an era name in
-    whose range the number lies (「0は7年度」 → 「令和7年度」). A year in
-    kanji numerals is written in digits (「令和七年度」 → 「令和7年度」), as
-    Whisper writes most years, so that one meeting reads one way."""
-    out = []
-    for k, w in enumerate(ws):
-        year = _year_number(w.surface) if w.number else None
-        if year is None or k + 1 >= len(ws) or not ws[k + 1].surface.startswith("年"):
-            continue
-        digits = not w.surface.isdigit()
-        for i in range(max(0, k - 2), k):
-            span = ws[i:k]
-            if any(s.punct for s in span):
-                continue
-            heard = text[span[0].start : span[-1].end]
-            if limit > ERA_DISTANCE and (span[0].particle or any(era.name in heard for era in ERAS)):
-                continue  # a looser match never starts on a particle nor replaces an era's name
-            sound = tuple(p for s in span for p in s.phonemes)
-            for era in ERAS:
-                if (heard == era.name and not digits) or not 1 <= year <= era.last_year:
-                    continue
-                target = phonemes(era.name)
-                score = distance(sound, target) / len(target)
-                if score > limit:
-                    continue
-                if digits:  # the number too: era and year as one replacement
-                    out.append(Match(span[0].start, w.end, f"{era.name}{year}", score))
-                else:
-                    out.append(Match(span[0].start, span[-1].end, era.name, score))
-    return out
-
-
 def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[Match]:
     """The stretches of ``text`` to replace, in text order: runs of whole
     words that sound like a term (the closest first; stretches never
@@ -410,7 +363,7 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     near = [m for m in _candidates(text, ws, terms) if m.score <= WELL_FORMED_DISTANCE]
     found = near + _variant_candidates(text, ws, terms)
     if eras:
-        found += _era_candidates(text, ws)
+        found += [Match(*m) for m in era_candidates(text, ws)]
     return _disjoint(found, protected)
 
 
@@ -445,10 +398,13 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     there."""
     ws = words(text)
     protected = _terms_there(text, terms)
-    found = _candidates(text, ws, terms, loose=True)
+    # A 「<noun>区」 near a ward first: a stricter match of the same
+    # stretch and term, found next, takes its place.
+    found = [Match(*p, loss=MAX_PLACE_LOSS) for p in place_candidates(text, ws, terms)]
+    found += _candidates(text, ws, terms, loose=True)
     found += [m for m in _candidates(text, ws, terms) if m.score > WELL_FORMED_DISTANCE]
     if eras:
-        found += _era_candidates(text, ws, ERA_LOOSE)
+        found += [Match(*m) for m in era_candidates(text, ws, ERA_LOOSE)]
     found = [m for m in found if _apart(m, protected)]
     return list({(m.start, m.end, m.term): m for m in found}.values())
 
@@ -476,7 +432,7 @@ def _preferred(candidates: Sequence[Match], scores: Sequence[float]) -> list[Mat
     better = [
         replace(m, score=-(gain - scores[0]))
         for m, gain in zip(candidates, scores[1:], strict=True)
-        if gain - scores[0] >= -MAX_LOSS
+        if gain - scores[0] >= -m.loss
     ]
     return _disjoint(better, [])
 

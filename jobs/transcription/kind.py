@@ -14,7 +14,7 @@ from jobs.registry import FanOut, InputFile, JobContext, JobKind, JobOutcome, Ou
 from jobs.transcription import model as whisper
 from jobs.transcription.acoustic import segment_judge
 from jobs.transcription.audio import header_seconds, probe_audio
-from jobs.transcription.base_glossary import base_terms
+from jobs.transcription.base_glossary import base_terms, judge_hotwords
 from jobs.transcription.formats import MEDIA_TYPES, to_json, to_srt, to_txt, to_vtt
 from jobs.transcription.glossary import SegmentsJudge, correct_segments
 from jobs.transcription.japanese import clean_segments, glossary_terms, normalise
@@ -288,8 +288,13 @@ def speaker_hints(params: Mapping[str, Any]) -> dict[str, int]:
 
 def audio_judge(ctx: JobContext) -> SegmentsJudge:
     """Scores texts against a segment's audio with the worker's model
-    (loaded only if a segment needs it): the glossary's loose matches."""
-    return segment_judge(lambda: model_for(ctx), audio_path(ctx), hotwords=options_for(ctx).hotwords)
+    (loaded only if a segment needs it): the glossary's loose matches,
+    prompted with the department's terms (the recognition's hotwords) and
+    the city's name and wards, so that a misheard ward is weighed as a
+    misheard department term is (jobs/transcription/places.py)."""
+    options = TranscriptionOptions.of(ctx.options)
+    hotwords = judge_hotwords(options_for(ctx).hotwords, options.city_name, options.city_wards)
+    return segment_judge(lambda: model_for(ctx), audio_path(ctx), hotwords=hotwords)
 
 
 def merge(ctx: JobContext, results: list[dict[str, Any]]) -> JobOutcome:

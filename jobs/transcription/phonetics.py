@@ -157,14 +157,19 @@ def words(text: str) -> tuple[Word, ...]:
 @lru_cache(maxsize=16384)
 def _other_readings(surface: str, reading: str) -> tuple[tuple[str, ...], ...]:
     """The dictionary's other readings of a single kanji standing as a word
-    (not names': 定 as サダム is no reading a term is heard with)."""
+    (not names': 定 as サダム is no reading a term is heard with), or, for a
+    kanji the dictionary knows only as a given name, those names' readings:
+    Sudachi reads 修 alone as the name オサム, and its other name reading,
+    シュウ, is the kanji's on-reading (「北急修室」, Whisper's 北九州市)."""
     if len(surface) != 1 or not "\u4e00" <= surface <= "\u9fff":
         return ()
+    entries = dictionary().lookup(surface)
+    names_only = all(m.part_of_speech()[1] == "固有名詞" for m in entries)
     found: list[tuple[str, ...]] = []
-    for m in dictionary().lookup(surface):
+    for m in entries:
         other = m.reading_form()
         if (
-            m.part_of_speech()[1] == "固有名詞"
+            (m.part_of_speech()[1] == "固有名詞" and not names_only)
             or other == reading
             or not re.fullmatch(r"[\u30a0-\u30ff]+", other)
         ):

@@ -5,6 +5,7 @@ audio says it was said as written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from jobs.transcription import model as whisper
 from jobs.transcription.acoustic import segment_judge, text_scores, windows
-from jobs.transcription.base_glossary import base_terms
+from jobs.transcription.base_glossary import base_terms, judge_hotwords
 from jobs.transcription.glossary import correct_segments, correct_text, loose_replacements
 from jobs.transcription.segments import Segment
 from tests.support.speech import VOICES, say, write_audio
@@ -100,3 +101,28 @@ def test_a_segment_longer_than_a_window_keeps_its_text(tmp_path: Path) -> None:
     judge = segment_judge(lambda: asked.append(1), tmp_path / "absent.wav", hotwords=HOTWORDS)
     seg = Segment(0.0, 40.0, MISHEARD[1])
     assert correct_segments([seg], TERMS, judge) == [seg] and not asked
+
+
+# (said, what Whisper base wrote for it in this voice): 戸畑区 as 「土砂区」,
+# a 「<noun>区」 that is no word; and a 「<noun>区」 written for no ward.
+WARD_MISHEARD = ("戸畑区の祭りは今年も予定どおり開催します。", "土砂区の祭りは今年も予定通り開催します。", 3)
+NO_WARD = ("まず事務局から資料の説明をお願いします。", "まず地域区から白の説明をお願いします。", 1)
+CITY_WARDS = ["門司区", "小倉北区", "小倉南区", "若松区", "八幡東区", "八幡西区", "戸畑区"]
+
+
+def _ward_score(model: object, said: str, voice: int) -> Callable[[Sequence[str]], list[float]]:
+    wave = np.asarray(say(said, VOICES[voice]), dtype=np.float32) / 32768.0
+    prompt = judge_hotwords(HOTWORDS, "北九州市", CITY_WARDS)
+    return lambda texts: text_scores(model, wave, list(texts), hotwords=prompt)
+
+
+def test_the_audio_picks_the_ward_heard_as_a_noun_and_ku(model: object) -> None:
+    said, heard, voice = WARD_MISHEARD
+    terms = base_terms("北九州市", CITY_WARDS)
+    assert correct_text(heard, terms, score=_ward_score(model, said, voice)) == said.replace("どおり", "通り")
+
+
+def test_a_noun_and_ku_said_for_no_ward_stays(model: object) -> None:
+    said, heard, voice = NO_WARD
+    terms = base_terms("北九州市", CITY_WARDS)
+    assert correct_text(heard, terms, score=_ward_score(model, said, voice)) == heard
