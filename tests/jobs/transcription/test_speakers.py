@@ -356,7 +356,7 @@ def test_one_voice_tests_read_pair_means_without_a_windows_square() -> None:
     that matrix (1.5 GB in float64): memory stays under 100 MB."""
     import tracemalloc
 
-    from jobs.transcription.speakers import ONE_VOICE, ONE_VOICE_SPLIT, one_voice, one_voice_cut
+    from jobs.transcription.grouping import ONE_VOICE, ONE_VOICE_SPLIT, one_voice, one_voice_cut
 
     prints, times, runs, labels = _long_meeting(1, 60)
     alike = prints @ prints.T
@@ -367,14 +367,14 @@ def test_one_voice_tests_read_pair_means_without_a_windows_square() -> None:
     ratio = alike[run_of[:, None] != run_of[None, :]].mean() / alike[same].mean()
     for factor in (0.99, 1.01):  # the test's threshold either side of the true ratio
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("jobs.transcription.speakers.ONE_VOICE", ratio * factor)
+            mp.setattr("jobs.transcription.grouping.ONE_VOICE", ratio * factor)
             assert one_voice(prints, runs) is (factor < 1), (ratio, ONE_VOICE)
     apart = (times[:, None, 0] >= times[None, :, 1] - 1e-6) | (times[None, :, 0] >= times[:, None, 1] - 1e-6)
     within = alike[(labels[:, None] == labels[None, :]) & apart].mean()
     cross = min(alike[np.ix_(labels == a, labels == b)].mean() for a, b in ((0, 1), (0, 2), (1, 2)))
     for factor in (0.99, 1.01):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("jobs.transcription.speakers.ONE_VOICE_SPLIT", cross / within * factor)
+            mp.setattr("jobs.transcription.grouping.ONE_VOICE_SPLIT", cross / within * factor)
             assert one_voice_cut(prints, times, labels) is (factor < 1), (cross / within, ONE_VOICE_SPLIT)
 
     prints, times, runs, labels = _long_meeting(2, 1900)
