@@ -7,7 +7,8 @@ speaks often, one rare speaker (under 30 s of speech), short turns under
 shifted near copy of one voice, a small room's reverberation and noise.
 
 Sets that share no voice and no seed: ``tuning`` (what the thresholds
-were chosen on), ``held-out`` (only ever measured) and ``fresh`` (a check
+were chosen on), ``held-out`` (only ever measured), ``third`` (a check set
+made as the held-out one, to choose between methods on) and ``fresh`` (a check
 set with near pairs in two-speaker meetings and one-voice recordings, made
 for the one-voice test; not tuned on). Whisper runs once per
 meeting and setting (plain, and with word timestamps as the speaker labels
@@ -77,11 +78,23 @@ VOICE_SETS["fresh"] = (
     Voice(half_tone=-9.5, speed=1.0, formant=0.84),  # near the second
     Voice(half_tone=0.5, speed=1.05, formant=1.0),  # near the first
 )
+# A second check set written the same way as the held-out one (the near
+# pair 1/4 in every meeting of three or more: 2.5 half-tones, 0.1 pace and
+# 0.05 formant apart), from six other voices, for choosing between methods
+# without touching the held-out set; never tuned on alone.
+VOICE_SETS["third"] = (
+    Voice(half_tone=2.0, speed=0.85, formant=1.08),
+    Voice(half_tone=-6.0, speed=1.05, formant=0.86),
+    Voice(half_tone=7.0, speed=1.15, formant=0.95),
+    Voice(half_tone=-13.0, speed=0.95, formant=0.76),
+    Voice(half_tone=-3.5, speed=1.15, formant=0.91),  # near the second
+    Voice(half_tone=-1.0, speed=1.25, formant=1.12),
+)
 # Sets whose meetings have fixed voices per role (meeting i: PLANS[set][i]).
 PLANS: dict[str, tuple[tuple[int, ...], ...]] = {
     "fresh": ((1, 4), (0, 5), (2, 3), (1, 4, 2), (0, 5, 3, 2), (3, 3), (0, 0), (5, 0)),
 }
-SEEDS = {"tuning": 100, "held-out": 900, "fresh": 700}
+SEEDS = {"tuning": 100, "held-out": 900, "fresh": 700, "third": 300}
 
 LONG = (
     "本日の議題は三点ございますので順に進めてまいります。",

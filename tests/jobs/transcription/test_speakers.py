@@ -232,6 +232,23 @@ def test_a_change_is_never_cut_inside_a_word() -> None:
     assert texts[0].rstrip("。").endswith(("検討", "会議")), texts
 
 
+def test_a_short_reply_joined_to_the_next_turn_keeps_its_speaker() -> None:
+    """Whisper joins a 「はい。」 to the next person's sentence; when the
+    windows give the reply's words another voice, the segment is cut after
+    it. (With a change needing 1 s of the new voice, as before, the reply
+    took the next speaker's label: 「はい。」 is 0.45 s.)"""
+    from jobs.transcription.speakers import split_at_changes
+
+    tokens = ["はい", "。", "本日", "の", "議題", "は", "三", "点", "ございます", "。"]
+    times = [(0.0, 0.4), (0.4, 0.45), (0.8, 1.2), (1.2, 1.35), (1.35, 1.8), (1.8, 1.95)]
+    times += [(1.95, 2.2), (2.2, 2.4), (2.4, 3.2), (3.2, 3.25)]
+    words = tuple(Word(a, b, token, 0.9) for (a, b), token in zip(times, tokens, strict=True))
+    text = "".join(tokens)
+    pieces = split_at_changes(Segment(0.0, 3.25, text, words=words), [0, 0] + [1] * 8)
+    assert [(p.text, label) for p, label in pieces] == [("はい。", 0), ("本日の議題は三点ございます。", 1)]
+    assert pieces[1][0].start == 0.8
+
+
 def _turns(
     rng: np.random.Generator,
     common: np.ndarray,
@@ -356,7 +373,7 @@ def test_one_voice_tests_read_pair_means_without_a_windows_square() -> None:
     that matrix (1.5 GB in float64): memory stays under 100 MB."""
     import tracemalloc
 
-    from jobs.transcription.speakers import ONE_VOICE, ONE_VOICE_SPLIT, one_voice, one_voice_cut
+    from jobs.transcription.grouping import ONE_VOICE, ONE_VOICE_SPLIT, one_voice, one_voice_cut
 
     prints, times, runs, labels = _long_meeting(1, 60)
     alike = prints @ prints.T
@@ -367,14 +384,14 @@ def test_one_voice_tests_read_pair_means_without_a_windows_square() -> None:
     ratio = alike[run_of[:, None] != run_of[None, :]].mean() / alike[same].mean()
     for factor in (0.99, 1.01):  # the test's threshold either side of the true ratio
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("jobs.transcription.speakers.ONE_VOICE", ratio * factor)
+            mp.setattr("jobs.transcription.grouping.ONE_VOICE", ratio * factor)
             assert one_voice(prints, runs) is (factor < 1), (ratio, ONE_VOICE)
     apart = (times[:, None, 0] >= times[None, :, 1] - 1e-6) | (times[None, :, 0] >= times[:, None, 1] - 1e-6)
     within = alike[(labels[:, None] == labels[None, :]) & apart].mean()
     cross = min(alike[np.ix_(labels == a, labels == b)].mean() for a, b in ((0, 1), (0, 2), (1, 2)))
     for factor in (0.99, 1.01):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("jobs.transcription.speakers.ONE_VOICE_SPLIT", cross / within * factor)
+            mp.setattr("jobs.transcription.grouping.ONE_VOICE_SPLIT", cross / within * factor)
             assert one_voice_cut(prints, times, labels) is (factor < 1), (cross / within, ONE_VOICE_SPLIT)
 
     prints, times, runs, labels = _long_meeting(2, 1900)
