@@ -229,6 +229,15 @@ class Dispatcher:
             if ahead + spare > depth:
                 return 0, SPARE_PRIORITY
             return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
+        # The spare messages of a department with nothing left in the
+        # database are its turns, charged when they went. The others go
+        # ahead of them only while the round robin puts them first; on that
+        # department's turn nothing goes until a worker has taken them (else
+        # a job sent to an idle pool, released as spare, waited behind every
+        # part of a batch split after it).
+        waits = bool(spare and active and state.spare and state.spare not in active)
+        if waits and fairshare.choose(state, [*active, state.spare]) == state.spare:
+            return 0, NORMAL_PRIORITY
         return (depth - ahead if active else 0), NORMAL_PRIORITY
 
     def _release(

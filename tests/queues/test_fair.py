@@ -324,3 +324,25 @@ def test_a_send_reaches_its_pool_even_after_redis_lost_the_bindings(setup: Setup
     setup.client.flushdb()  # a Redis restarted without its data
     enqueue(app, setup.settings, registry.get("echo"), job_id, task_id="t-2", priority=6)
     assert setup.sent(6) == [job_id]
+
+
+def test_a_spare_message_left_alone_gets_its_turn_before_a_later_batch(setup: Setup) -> None:
+    """b's one job goes to an idle pool (spare priority, b alone), then a's
+    batch arrives (as a split job's parts do): a goes ahead of it only while
+    the round robin puts a first; then b's message waits for a worker and a
+    gets nothing more. Before, every turn of a's went at the normal
+    priority, ahead of b's job, until a's whole batch had gone."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    dispatcher = setup.dispatcher()
+    first = setup.job("a")
+    assert dispatcher.run_pass() == [first]  # a alone: served once
+    setup.client.delete(f"cpu{PRIORITY_SEP}6")  # a worker took it
+    b = setup.job("b")
+    assert dispatcher.run_pass() == [b] and setup.sent(6) == [b]  # b alone: spare priority
+    batch = [setup.job("a") for _ in range(4)]
+    # Served once each, a longer ago: a's turn, ahead of b's job.
+    assert dispatcher.run_pass() == batch[:1] and setup.sent(3) == batch[:1]
+    setup.client.rpop(f"cpu{PRIORITY_SEP}3")  # a worker took it
+    assert dispatcher.run_pass() == []  # b's turn: its job waits in Redis, a gets none
+    setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # a worker took b's job
+    assert dispatcher.run_pass() == batch[1:4]  # a alone again: the whole pool
