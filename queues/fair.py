@@ -221,7 +221,9 @@ class Dispatcher:
         The department alone is topped up only once its messages have fallen
         to ``dispatch_depth``: then ``dispatch_spare`` or more go in one pass
         (one transaction, one state write) instead of one per pass, while
-        ``dispatch_depth`` messages still wait for its worker."""
+        ``dispatch_depth`` messages still wait for its worker. Spare messages
+        whose department has nothing left waiting hold back the others on
+        that department's turn (none while they wait)."""
         depth = self.settings.dispatch_depth
         state.alone = len(active) == 1 and (spare == 0 or state.spare == active[0])
         if state.alone:
