@@ -26,6 +26,9 @@ of another department sent while the batch runs waits to start, in mean part
 runtimes (target <= 2). ``--pages 0`` skips it; the issue's figure is
 ``--pages 500 --part-pages 25``.
 
+``--database postgres`` runs each mode on a throw-away PostgreSQL database
+(the tests' server, ``DIGILABO_TEST_POSTGRES_URL``) instead of a SQLite file.
+
 The OCR pages are generated (``tests/jobs/ocr/synth.py``): 給付金支給申請書
 forms filled with random values, each page different, as a text-layer PDF,
 which the reader takes from the text layer instead of running tesseract, so
