@@ -26,6 +26,9 @@ of another department sent while the batch runs waits to start, in mean part
 runtimes (target <= 2). ``--pages 0`` skips it; the issue's figure is
 ``--pages 500 --part-pages 25``.
 
+``--database postgres`` runs each mode on a throw-away PostgreSQL database
+(the tests' server, ``DIGILABO_TEST_POSTGRES_URL``) instead of a SQLite file.
+
 The OCR pages are generated (``tests/jobs/ocr/synth.py``): 給付金支給申請書
 forms filled with random values, each page different, as a text-layer PDF,
 which the reader takes from the text layer instead of running tesseract, so
@@ -56,7 +59,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 
 import pypdfium2 as pdfium  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from composition.runtime import Runtime  # noqa: E402
 from digilabo.embedded import start_redis  # noqa: E402
@@ -66,16 +69,36 @@ from jobs import auth  # noqa: E402
 from jobs.db import migrate, unit_of_work  # noqa: E402
 from jobs.models import Job, JobPart  # noqa: E402
 from jobs.ocr.kind import sample as ocr_sample  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
+from tests.conftest import POSTGRES_ADMIN_URL, make_settings  # noqa: E402
 from tests.jobs.ocr import synth  # noqa: E402
 
 
+def postgres_database() -> tuple[str, Callable[[], None]]:
+    """A throw-away database on the PostgreSQL server the tests use
+    (``DIGILABO_TEST_POSTGRES_URL``), and how to drop it."""
+    name = f"digilabo_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}", drop
+
+
 class Bench:
-    def __init__(self, root: Path, redis_url: str, mode: str, **overrides: Any) -> None:
+    def __init__(
+        self, root: Path, redis_url: str, mode: str, database: str = "sqlite", **overrides: Any
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
-        self.settings = make_settings(
-            root, f"sqlite:///{root / 'db.sqlite'}", redis_url, dispatch_mode=mode, **overrides
-        )
+        self.drop_database: Callable[[], None] | None = None
+        url = f"sqlite:///{root / 'db.sqlite'}"
+        if database == "postgres":
+            url, self.drop_database = postgres_database()
+        self.settings = make_settings(root, url, redis_url, dispatch_mode=mode, **overrides)
         migrate(self.settings.database_url)
         # No pool here: each case starts its cpu worker (``workers``).
         self.stack = Stack(self.settings, pools=(), log_dir=root / "logs", api=False)
@@ -201,6 +224,8 @@ class Bench:
         self.api.__exit__(None, None, None)
         self.stack.stop()
         self.runtime.close()
+        if self.drop_database is not None:
+            self.drop_database()
 
 
 def median_run(found: dict[str, tuple[float, float, float]], ids: list[str]) -> float:
@@ -379,7 +404,7 @@ def run_overhead(base: str, args: argparse.Namespace) -> dict[str, Any]:
         benches: dict[str, Bench] = {}
         try:
             for mode, db in (("direct", 6), ("fair", 7)):
-                benches[mode] = Bench(Path(tmp) / mode, f"{base}/{db}", mode)
+                benches[mode] = Bench(Path(tmp) / mode, f"{base}/{db}", mode, args.database)
                 benches[mode].workers(1)
             for bench in benches.values():  # warm both workers up
                 bench.wait_all([bench.submit(bench.token("bench-w"), 0) for _ in range(3)], timeout=600)
@@ -486,6 +511,7 @@ def run_split(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
             Path(tmp),
             redis_url,
             "fair",
+            args.database,
             ocr_part_pages=args.part_pages,
             max_ocr_pages=5000,
             max_upload_bytes=1 << 30,
@@ -498,7 +524,7 @@ def run_split(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_mode(mode: str, redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-fair-{mode}-") as tmp:
-        bench = Bench(Path(tmp), redis_url, mode)
+        bench = Bench(Path(tmp), redis_url, mode, args.database)
         try:
             bench.workers(args.processes)
             submit = job_maker(bench, args.kind, args.sleep, args.scans)
@@ -529,6 +555,12 @@ def main() -> None:
     parser.add_argument("--part-pages", type=int, default=10, help="pages per part in the split case")
     parser.add_argument(
         "--scans", action="store_true", help="OCR the bundled scans instead of generated pages"
+    )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="each mode's database: a SQLite file, or a throw-away PostgreSQL database",
     )
     parser.add_argument("--modes", default="direct,fair", help="fairness case: the modes to run")
     parser.add_argument("--processes", type=int, default=1, help="cpu worker processes, fairness case")

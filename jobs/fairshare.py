@@ -47,6 +47,10 @@ class FairState:
     vtime: float = 0.0
     # The department whose spare messages (``queues.fair``) wait in Redis.
     spare: str = ""
+    # Whether the last pass found ``spare`` alone with work waiting: then no
+    # pass can release anything until its messages fall to the depth, and a
+    # task start that sees more in Redis need not wake one.
+    alone: bool = False
 
 
 def choose(state: FairState, active: Sequence[str]) -> str:

@@ -81,13 +81,17 @@ def _send(
     priority: int | None = None,
 ) -> str:
     soft, hard = _limits(settings, kind)
+    # Named by its queue alone, the task goes through kombu's anonymous
+    # exchange straight into the pool's list: one Redis round trip. Through
+    # the pool's direct exchange kombu would first read the exchange's
+    # bindings from Redis (SMEMBERS) on every send, and a message sent after
+    # those bindings were lost (a flushed or restarted Redis, while this
+    # process believes the queue declared) would be routed to no queue.
     result = app.send_task(
         name,
         args=args,
         task_id=task_id,
         queue=kind.queue,
-        exchange=kind.queue,
-        routing_key=kind.queue,
         soft_time_limit=soft,
         time_limit=hard,
         priority=NORMAL_PRIORITY if priority is None else priority,

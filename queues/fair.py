@@ -7,7 +7,8 @@ job a freed worker takes was chosen fairly a moment before. It runs as a
 thread in every worker's main process (``worker.main``): a Redis lock lets
 one pass run at a time, and a pass that dies with its process leaves the lock
 to expire, so any other worker goes on. Intake and every task start push a
-wake-up into a Redis list; the loop also runs every ``dispatch_interval_s``.
+wake-up into a Redis list (unless no pass could release anything then:
+``wake_at_task_start``); the loop also runs every ``dispatch_interval_s``.
 A pass releases what the room allows in one transaction (``_release``), and
 a lone department's spare messages are topped up once down to the depth, so
 a batch of tiny jobs does not cost a transaction per job. A job sent to an
@@ -81,6 +82,22 @@ def wake(client: redis.Redis, queue: str = "") -> None:
     pipe.execute()
 
 
+def wake_at_task_start(client: redis.Redis, queue: str, depth: int) -> bool:
+    """A task of ``queue`` began (its message left Redis): wake a pass,
+    unless the last one found a department alone (``FairState.alone``) and
+    its messages in Redis are still above ``depth``: such a pass would
+    release nothing (``Dispatcher._room``), and would only cost the worker's
+    main process a transaction and a few round trips beside its consumer.
+    Whatever could change that wakes a pass of its own: another department's
+    job at intake, a 至急 job, a split job's parts, the timer. Returns
+    whether it woke one."""
+    (ahead, spare), raw = depth_and_state(client, queue, with_state=True)
+    if ahead + spare > depth and load_state(raw).alone:
+        return False
+    wake(client, queue)
+    return True
+
+
 def woken_pools(first: bytes | str, rest: list[bytes]) -> tuple[str, ...]:
     names = {v.decode() if isinstance(v, bytes) else v for v in (first, *rest)}
     return QUEUES if "*" in names else tuple(q for q in QUEUES if q in names)
@@ -119,6 +136,7 @@ def load_state(raw: bytes | None) -> fairshare.FairState:
         seq=int(data.get("seq", 0)),
         vtime=float(data.get("vtime", 0.0)),
         spare=str(data.get("spare", "")),
+        alone=bool(data.get("alone", False)),
     )
 
 
@@ -133,6 +151,7 @@ def save_state(client: redis.Redis, queue: str, state: fairshare.FairState) -> N
         "seq": state.seq,
         "vtime": state.vtime,
         "spare": state.spare,
+        "alone": state.alone,
     }
     client.set(STATE_KEY.format(queue=queue), json.dumps(data))
 
@@ -181,11 +200,12 @@ class Dispatcher:
             else ((0, 0), None)
         )
         state = load_state(raw)
+        was_alone = state.alone
         room, priority = self._room(active, ahead, spare, state)
         released: list[str] = []
         if urgent or room > 0:
             released = self._release(queue, urgent, backlogs, state, room, priority)
-        if room > 0:
+        if room > 0 or (active and state.alone != was_alone):
             save_state(self.client, queue, state)
         if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
@@ -201,13 +221,25 @@ class Dispatcher:
         The department alone is topped up only once its messages have fallen
         to ``dispatch_depth``: then ``dispatch_spare`` or more go in one pass
         (one transaction, one state write) instead of one per pass, while
-        ``dispatch_depth`` messages still wait for its worker."""
+        ``dispatch_depth`` messages still wait for its worker. Spare messages
+        whose department has nothing left waiting hold back the others on
+        that department's turn (none while they wait)."""
         depth = self.settings.dispatch_depth
-        if len(active) == 1 and (spare == 0 or state.spare == active[0]):
+        state.alone = len(active) == 1 and (spare == 0 or state.spare == active[0])
+        if state.alone:
             state.spare = active[0]
             if ahead + spare > depth:
                 return 0, SPARE_PRIORITY
             return depth + self.settings.dispatch_spare - ahead - spare, SPARE_PRIORITY
+        # The spare messages of a department with nothing left in the
+        # database are its turns, charged when they went. The others go
+        # ahead of them only while the round robin puts them first; on that
+        # department's turn nothing goes until a worker has taken them (else
+        # a job sent to an idle pool, released as spare, waited behind every
+        # part of a batch split after it).
+        waits = bool(spare and active and state.spare and state.spare not in active)
+        if waits and fairshare.choose(state, [*active, state.spare]) == state.spare:
+            return 0, NORMAL_PRIORITY
         return (depth - ahead if active else 0), NORMAL_PRIORITY
 
     def _release(

@@ -72,7 +72,7 @@ class Release:
 
     def _charge(self, settings: Settings) -> None:
         state = load_state(self.raw_state)
-        state.spare = self.department
+        state.spare, state.alone = self.department, True
         fairshare.charge(state, self.department, settings.department_weights)
         try:
             save_state(self.client, self.queue, state)

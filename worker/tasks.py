@@ -23,7 +23,7 @@ from jobs.heartbeat import Heartbeat
 from jobs.runner import RunResult
 from queues.app import HOUSEKEEPING, RUN_JOB, RUN_PART, VERIFY_STORE
 from queues.dispatch import enqueue_parts
-from queues.fair import client_for, wake
+from queues.fair import client_for, wake, wake_at_task_start
 from queues.retry import RETRYABLE, backoff
 from queues.unsent import send_followups
 
@@ -70,7 +70,7 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
         rt = runtime()
         runner = rt.runner
         started = time.monotonic()
-        nudge(rt, (task.request.delivery_info or {}).get("routing_key") or "")  # room for the next pick
+        nudge(rt, (task.request.delivery_info or {}).get("routing_key") or "", started=True)
         beating = Heartbeat(
             rt.factory,
             job_id,
@@ -158,12 +158,19 @@ def send_parts(app: Celery, rt: Runtime, job_id: str, result: RunResult) -> None
         enqueue_parts(app, rt.settings, kind, job_id, result.attempt, result.parts)
 
 
-def nudge(rt: Runtime, queue: str) -> None:
-    """Wake the fair dispatcher (never fails the task: it also wakes on its own)."""
+def nudge(rt: Runtime, queue: str, *, started: bool = False) -> None:
+    """Wake the fair dispatcher (never fails the task: it also wakes on its
+    own). ``started``: a task of ``queue`` began, which leaves room for the
+    next pick, unless the messages still waiting fill it
+    (``wake_at_task_start``)."""
     if rt.settings.dispatch_mode != "fair":
         return
     try:
-        wake(client_for(rt.settings), queue)
+        client = client_for(rt.settings)
+        if started and queue:
+            wake_at_task_start(client, queue, rt.settings.dispatch_depth)
+        else:
+            wake(client, queue)
     except Exception as exc:
         log.warning("dispatcher not woken: %s", exc)
 

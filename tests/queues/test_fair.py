@@ -22,7 +22,17 @@ from jobs.models import Job
 from jobs.registry import build_registry
 from queues import fastpath
 from queues.app import RUN_JOB, RUN_PART, make_celery
-from queues.fair import LOCK_KEY, PRIORITY_SEP, STATE_KEY, Dispatcher, load_state, queue_depth
+from queues.dispatch import enqueue
+from queues.fair import (
+    LOCK_KEY,
+    PRIORITY_SEP,
+    STATE_KEY,
+    WAKE_KEY,
+    Dispatcher,
+    load_state,
+    queue_depth,
+    wake_at_task_start,
+)
 from tests.conftest import TEST_KINDS, make_settings
 
 
@@ -268,3 +278,71 @@ def test_intake_does_not_wake_a_pass_that_could_not_release_its_job(setup: Setup
     assert dispatcher.run_pass() == [other]
     setup.client.delete(f"cpu{PRIORITY_SEP}3", f"cpu{PRIORITY_SEP}6")  # as if a worker took them all
     assert dispatcher.run_pass() == [more]  # the task start's wake-up
+
+
+def test_a_task_start_wakes_a_pass_only_when_one_could_release_work(setup: Setup) -> None:
+    """A department alone whose messages in Redis are above the depth: no
+    pass could release anything, so a task start wakes none (before, every
+    task start woke one, which released nothing half the time). Once
+    another department competes, every task start wakes one again, even
+    when the pass that saw it had no room and released nothing."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    spare_list = f"cpu{PRIORITY_SEP}6"
+    batch = [setup.job("a") for _ in range(6)]
+    dispatcher = setup.dispatcher()
+    assert dispatcher.run_pass() == batch[:3]
+    assert load_state(setup.client.get(STATE_KEY.format(queue="cpu"))).alone
+
+    setup.client.rpop(spare_list)  # a worker took one: two still wait
+    assert not wake_at_task_start(setup.client, "cpu", 1)
+    assert setup.client.llen(WAKE_KEY) == 0
+    assert dispatcher.run_pass() == []  # indeed nothing for a pass to release
+    setup.client.rpop(spare_list)  # down to the depth: a pass tops it up
+    assert wake_at_task_start(setup.client, "cpu", 1)
+    assert setup.client.lpop(WAKE_KEY) == b"cpu"
+    assert dispatcher.run_pass() == batch[3:5]
+
+    urgent = setup.job("c", urgent=True)
+    assert dispatcher.run_pass() == [urgent]  # at priority 0: a's room is still full
+    b = setup.job("b")
+    assert dispatcher.run_pass() == []  # a and b compete; the urgent message fills the depth
+    assert not load_state(setup.client.get(STATE_KEY.format(queue="cpu"))).alone  # stored all the same
+    setup.client.rpop("cpu")  # a worker took the urgent job; a's three spare messages wait
+    assert wake_at_task_start(setup.client, "cpu", 1)
+    assert dispatcher.run_pass() == [b]
+
+
+def test_a_send_reaches_its_pool_even_after_redis_lost_the_bindings(setup: Setup) -> None:
+    """Sent through kombu's anonymous exchange, a task goes straight into its
+    pool's list: no binding lookup per send, and nothing routed nowhere when
+    Redis lost the exchange's bindings while this process believes them
+    declared (through the pool's exchange it went to kombu's dead-letter list)."""
+    job_id = setup.job("a")
+    app = make_celery(setup.settings)
+    registry = build_registry(setup.settings.extra_job_kinds)
+    enqueue(app, setup.settings, registry.get("echo"), job_id, task_id="t-1")  # declares, as a process does
+    setup.client.flushdb()  # a Redis restarted without its data
+    enqueue(app, setup.settings, registry.get("echo"), job_id, task_id="t-2", priority=6)
+    assert setup.sent(6) == [job_id]
+
+
+def test_a_spare_message_left_alone_gets_its_turn_before_a_later_batch(setup: Setup) -> None:
+    """b's one job goes to an idle pool (spare priority, b alone), then a's
+    batch arrives (as a split job's parts do): a goes ahead of it only while
+    the round robin puts a first; then b's message waits for a worker and a
+    gets nothing more. Before, every turn of a's went at the normal
+    priority, ahead of b's job, until a's whole batch had gone."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    dispatcher = setup.dispatcher()
+    first = setup.job("a")
+    assert dispatcher.run_pass() == [first]  # a alone: served once
+    setup.client.delete(f"cpu{PRIORITY_SEP}6")  # a worker took it
+    b = setup.job("b")
+    assert dispatcher.run_pass() == [b] and setup.sent(6) == [b]  # b alone: spare priority
+    batch = [setup.job("a") for _ in range(4)]
+    # Served once each, a longer ago: a's turn, ahead of b's job.
+    assert dispatcher.run_pass() == batch[:1] and setup.sent(3) == batch[:1]
+    setup.client.rpop(f"cpu{PRIORITY_SEP}3")  # a worker took it
+    assert dispatcher.run_pass() == []  # b's turn: its job waits in Redis, a gets none
+    setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # a worker took b's job
+    assert dispatcher.run_pass() == batch[1:4]  # a alone again: the whole pool
