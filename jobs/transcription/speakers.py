@@ -172,22 +172,15 @@ def diarize_part(
     a print of its own)."""
     from jobs.transcription.voices import encoder
 
-    stretches = [(_spoken(seg), window_spans(*_spoken(seg))) for seg in segments]
-    stretches = [(stretch, spans) for stretch, spans in stretches if spans]
-    if not stretches:
+    spans = [w for seg in segments for w in window_spans(*_spoken(seg))]
+    if not spans:
         return list(segments), Windows(np.zeros((0, 2)), np.zeros((0, PRINT_SIZE)))
     audio = decode_range(path, start_s, end_s, expected_s=expected_s)
-
-    def at(t: float) -> int:
-        return max(0, int((t - start_s) * SAMPLE_RATE))
-
-    # One pass of the encoder per segment's speech, each window's print
-    # pooled from its frames (the windows overlap by half).
-    prints = encoder(threads).embed_stretches(
-        [audio[at(a) : at(b)] for (a, b), _ in stretches],
-        [[(at(wa) - at(a), at(wb) - at(a)) for wa, wb in spans] for (a, _), spans in stretches],
-    )
-    spans = [w for _, spans in stretches for w in spans]
+    pieces = [
+        audio[max(0, int((a - start_s) * SAMPLE_RATE)) : max(0, int((b - start_s) * SAMPLE_RATE))]
+        for a, b in spans
+    ]
+    prints = encoder(threads).embed_windows(pieces)
     return list(segments), Windows(np.asarray(spans, dtype=np.float64), prints)
 
 
