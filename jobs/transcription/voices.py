@@ -363,7 +363,7 @@ class VoiceEncoder:
         stretch gets exactly its own print.
 
         Not used by the job (``diarize_part`` embeds each window alone): on
-        the speaker bench the prints are 0.93 alike to the windows' own on
+        the speaker bench the prints are 0.95 alike to the windows' own on
         average, the tuning set's labels stayed the same, but the fresh
         set's got worse (two meetings of eight over-split; see
         docs/transcription.md). Kept, with ``bench/voice_prints.py``, to
