@@ -20,6 +20,11 @@ order swapped each round (job, bare, bare, job, ...), so neither side always
 runs first or last, and every system in each round (interleaved), so a change
 of the machine's load touches all of them; the ratio is of the summed times,
 and ``ratio_by_round`` shows how much it moves from round to round (noise).
+Each round times the two sides back to back, so a round's ratio is a paired
+comparison: ``ratio_median`` and ``cpu_ratio_median`` (with their ``_range``)
+are the medians over the rounds, which one disturbed round moves least, and
+``verdict_by_median`` holds them against the targets for every cell. Use 4 or
+more rounds for a verdict (with 2 the median is the mean of the two).
 ``cpu_ms_per_record`` moves less with other load than wall time; it is split
 into ``python`` (this process: the job's own work, or the bare loop's
 Playwright client), ``browser`` (the run's Playwright driver, its Chromium and
@@ -38,6 +43,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -488,6 +494,7 @@ class Totals:
     seconds: dict[str, list[float]]  # each round's
     cpu: dict[str, dict[str, float]]
     peak: dict[str, float]
+    cpu_by_round: dict[str, list[float]]  # each round's CPU seconds, all parts
 
     @classmethod
     def empty(cls) -> Totals:
@@ -495,10 +502,12 @@ class Totals:
             {side: [] for side in SIDES},
             {side: dict.fromkeys(CPU_PARTS, 0.0) for side in SIDES},
             dict.fromkeys(SIDES, 0.0),
+            {side: [] for side in SIDES},
         )
 
     def add(self, side: str, elapsed: float, mem: float, used: dict[str, float]) -> None:
         self.seconds[side].append(elapsed)
+        self.cpu_by_round[side].append(sum(used[part] for part in CPU_PARTS))
         for part in CPU_PARTS:
             self.cpu[side][part] += used[part]
         self.peak[side] = max(self.peak[side], mem)
@@ -510,17 +519,25 @@ class Totals:
             side: {part: round(self.cpu[side][part] / records * 1000) for part in CPU_PARTS} for side in SIDES
         }
         job_cpu, bare_cpu = sum(self.cpu["job"].values()), sum(self.cpu["bare"].values())
+        # Each round times the two sides back to back, so a round's ratio is a
+        # paired comparison; the median of the rounds' ratios is what a change of
+        # load in one round (another engineer's build) moves least.
+        by_round = [b / j for j, b in zip(self.seconds["job"], self.seconds["bare"], strict=True)]
+        cpu_by_round = [
+            j / b for j, b in zip(self.cpu_by_round["job"], self.cpu_by_round["bare"], strict=True)
+        ]
         return {
             "job_records_per_minute": rpm["job"],
             "bare_records_per_minute": rpm["bare"],
             "ratio": round(total["bare"] / total["job"], 3),
-            "ratio_by_round": [
-                round(b / j, 3) for j, b in zip(self.seconds["job"], self.seconds["bare"], strict=True)
-            ],
+            "ratio_by_round": [round(r, 3) for r in by_round],
+            **spread("ratio", by_round),
             "target_ratio": 0.95,
             "job_cpu_ms_per_record": round(job_cpu / records * 1000),
             "bare_cpu_ms_per_record": round(bare_cpu / records * 1000),
             "cpu_ratio": round(job_cpu / bare_cpu, 3),
+            "cpu_ratio_by_round": [round(r, 3) for r in cpu_by_round],
+            **spread("cpu_ratio", cpu_by_round),
             "target_cpu_ratio": 1.05,
             "job_cpu_ms_per_record_by_part": cpu["job"],
             "bare_cpu_ms_per_record_by_part": cpu["bare"],
@@ -530,6 +547,32 @@ class Totals:
 
 
 SIDES = ("job", "bare")
+
+
+def spread(name: str, ratios: list[float]) -> dict[str, object]:
+    """The median of the rounds' ratios and their range (min, max)."""
+    return {
+        f"{name}_median": round(statistics.median(ratios), 3),
+        f"{name}_range": [round(min(ratios), 3), round(max(ratios), 3)],
+    }
+
+
+def verdict(report: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Each cell's medians against the issue's targets (rows/min at least 0.95x
+    the bare loop's, CPU per record within 5 %), in one place."""
+    cells: dict[str, dict[str, object]] = {}
+    for system, cell in report.items():
+        for key, figures in cell.items():
+            if not isinstance(figures, dict):
+                continue
+            ratio, cpu = figures["ratio_median"], figures["cpu_ratio_median"]
+            assert isinstance(ratio, float) and isinstance(cpu, float)
+            cells[f"{system.removeprefix('system_')}_x{key.removeprefix('contexts_')}"] = {
+                "ratio_median": ratio,
+                "cpu_ratio_median": cpu,
+                "meets_targets": ratio >= 0.95 and cpu <= 1.05,
+            }
+    return cells
 
 
 @dataclass
@@ -610,7 +653,8 @@ def main() -> None:
                 benches.append(start_bench(SYSTEMS[name], Path(folder)))
             if args.busy:
                 burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            report |= run_interleaved(benches, args.records, args.rounds)
+            cells = run_interleaved(benches, args.records, args.rounds)
+            report |= cells | {"verdict_by_median": verdict(cells)}
         finally:
             if burner is not None:
                 burner.kill()

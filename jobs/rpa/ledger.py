@@ -15,12 +15,14 @@ violation: that transaction is rolled back and run again, and then finds the row
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Executable, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,9 +74,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _in_flight(session: Session, job_id: str, number: int, now: datetime) -> None:
+def _in_flight(conn: Connection, job_id: str, number: int, now: datetime) -> None:
     """The record is being typed: one more attempt."""
-    session.execute(
+    conn.execute(
         update(REC)
         .where(REC.c.job_id == job_id, REC.c.row_number == number)
         .values(state="in_flight", attempts=REC.c.attempts + 1, updated_at=now)
@@ -92,6 +94,29 @@ class SqlRecordLedger:
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
+        bind = factory.kw.get("bind")
+        if not isinstance(bind, Engine):
+            raise TypeError("the ledger's session factory must be bound to an engine")
+        self.engine = bind
+
+    def _insert_if_new(self, values: dict[str, Any]) -> Executable | None:
+        """INSERT ... ON CONFLICT DO NOTHING where the database has it: a new
+        reference is claimed without reading it first (one statement fewer)."""
+        name = self.engine.dialect.name
+        if name == "sqlite":
+            return sqlite.insert(REF).values(values).on_conflict_do_nothing().returning(REF.c.job_id)
+        if name == "postgresql":
+            return postgresql.insert(REF).values(values).on_conflict_do_nothing().returning(REF.c.job_id)
+        return None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One committed transaction on a plain connection: claim, finish and the
+        heartbeat run on every record's path (or every few seconds) and need
+        none of the ORM's session, identity map or flush. On SQLite the
+        engine's ``begin`` hook still sends BEGIN IMMEDIATE (``jobs.db``)."""
+        with self.engine.begin() as conn:
+            yield conn
 
     def prepare(self, job_id: str, rows: Iterable[RecordState]) -> dict[int, RecordState]:
         with unit_of_work(self.factory) as session:
@@ -121,33 +146,40 @@ class SqlRecordLedger:
             # Another job inserted the same reference between our read and write.
             return self._claim(job_id, number, target, reference, stale_after)
 
-    # claim and finish run on every record's path: plain statements on the
-    # tables, without the ORM's loading and flush; each is still one
-    # committed transaction, before and after the browser touches the target.
+    # claim and finish run on every record's path: plain statements on a
+    # connection, without the ORM; each is still one committed transaction,
+    # before and after the browser touches the target.
 
     def _claim(self, job_id: str, number: int, target: str, reference: str, stale_after: float) -> Claim:
-        with unit_of_work(self.factory) as session:
+        with self._transaction() as conn:
+            now = _now()
+            new_ref = {
+                "target": target,
+                "reference": reference,
+                "state": "in_flight",
+                "job_id": job_id,
+                "row_number": number,
+                "captured": {},
+                "updated_at": now,
+            }
+            insert_new = self._insert_if_new(new_ref)
+            # The usual case, a reference nobody has claimed: inserted at once.
+            # On a clash nothing is written and the row is read below (PostgreSQL
+            # first waits for a concurrent inserter to commit). RETURNING says
+            # whether it was written (psycopg's rowcount may be -1 here).
+            if insert_new is not None and conn.execute(insert_new).first() is not None:
+                _in_flight(conn, job_id, number, now)
+                return Claim("claimed")
             # FOR UPDATE: two jobs taking over the same stale claim at once would
             # otherwise both see it stale, both write, and both type the record.
-            ref = session.execute(
+            ref = conn.execute(
                 select(REF.c.state, REF.c.job_id, REF.c.row_number, REF.c.captured, REF.c.updated_at)
                 .where(REF.c.target == target, REF.c.reference == reference)
                 .with_for_update()
             ).one_or_none()
-            now = _now()
             if ref is None:
-                session.execute(
-                    insert(REF).values(
-                        target=target,
-                        reference=reference,
-                        state="in_flight",
-                        job_id=job_id,
-                        row_number=number,
-                        captured={},
-                        updated_at=now,
-                    )
-                )
-                _in_flight(session, job_id, number, now)
+                conn.execute(insert(REF).values(new_ref))
+                _in_flight(conn, job_id, number, now)
                 return Claim("claimed")
             owner = (ref.job_id, ref.row_number)
             if ref.state == "entered":
@@ -158,35 +190,39 @@ class SqlRecordLedger:
             if not mine and now - ref.updated_at < timedelta(seconds=stale_after):
                 return Claim("busy", owner=owner)
             # Our own unfinished claim (a crash) or an abandoned one: we own it now.
-            session.execute(
+            conn.execute(
                 update(REF)
                 .where(REF.c.target == target, REF.c.reference == reference)
                 .values(job_id=job_id, row_number=number, updated_at=now)
             )
-            _in_flight(session, job_id, number, now)
+            _in_flight(conn, job_id, number, now)
             return Claim("reconcile", owner=owner)
 
     def finish(self, job_id: str, number: int, target: str, state: RecordState, *, release: bool) -> None:
-        with unit_of_work(self.factory) as session:
+        with self._transaction() as conn:
             now = _now()
-            reference = session.execute(
+            reference = conn.execute(
                 update(REC)
                 .where(REC.c.job_id == job_id, REC.c.row_number == number)
                 .values(state=state.state, message=state.message, captured=state.captured, updated_at=now)
                 .returning(REC.c.reference)
             ).scalar_one()
-            where = (REF.c.target == target, REF.c.reference == reference)
-            ref = session.execute(
-                select(REF.c.job_id, REF.c.row_number).where(*where).with_for_update()
-            ).one_or_none()
-            if ref is None or (ref.job_id, ref.row_number) != (job_id, number):
-                return
+            # Written only while the reference is still this row's: the owner is in
+            # the WHERE, so nothing is written when another job has taken the claim
+            # over (PostgreSQL re-checks the WHERE once it holds the row's lock, as
+            # the SELECT ... FOR UPDATE that stood here did, one statement more).
+            owned = (
+                REF.c.target == target,
+                REF.c.reference == reference,
+                REF.c.job_id == job_id,
+                REF.c.row_number == number,
+            )
             if state.state in ("entered", "duplicate"):  # duplicate here: found in the target itself
-                session.execute(
-                    update(REF).where(*where).values(state="entered", captured=state.captured, updated_at=now)
+                conn.execute(
+                    update(REF).where(*owned).values(state="entered", captured=state.captured, updated_at=now)
                 )
             elif release:
-                session.execute(delete(REF).where(*where))
+                conn.execute(delete(REF).where(*owned))
 
     def acquire_slot(self, target: str, holder: str, limit: int, ttl: float) -> bool:
         # Each unique violation means another worker took a slot number that looked
@@ -230,14 +266,14 @@ class SqlRecordLedger:
             )
 
     def heartbeat(self, target: str, holder: str, ttl: float) -> None:
-        with unit_of_work(self.factory) as session:
+        with self._transaction() as conn:
             now = _now()
-            session.execute(
+            conn.execute(
                 update(RpaTargetSlot)
                 .where(RpaTargetSlot.target == target, RpaTargetSlot.holder == holder)
                 .values(expires_at=now + timedelta(seconds=ttl))
             )
-            session.execute(
+            conn.execute(
                 update(RpaReference)
                 .where(
                     RpaReference.target == target,

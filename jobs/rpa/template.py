@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*((?:\|\s*[a-z]+\s*)*)\}\}")
@@ -59,3 +60,15 @@ def render(template: str, values: Mapping[str, Mapping[str, str]]) -> str:
         return value
 
     return PLACEHOLDER.sub(one, template)
+
+
+def render_args(args: Mapping[str, Any], values: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """Placeholders filled in every string argument (one level of nesting: ``dialog``)."""
+    return {
+        k: render(v, values)
+        if isinstance(v, str)
+        else render_args(v, values)
+        if isinstance(v, Mapping)
+        else v
+        for k, v in args.items()
+    }

@@ -43,6 +43,24 @@ def test_in_flight_claim_is_reconciled_by_owner_busy_for_others(ledger: SqlRecor
     assert ledger.claim("job-b", 2, T, "R1", 0).kind == "reconcile"  # abandoned: taken over
 
 
+def test_a_finish_after_a_takeover_leaves_the_new_owners_claim(ledger: SqlRecordLedger) -> None:
+    """A job that lost its claim (silent too long, taken over) and then finishes the
+    row must neither release nor settle the new owner's claim."""
+    prepared(ledger, "slow", "R1", "R2")
+    prepared(ledger, "next", "R1", "R2")
+    ledger.claim("slow", 2, T, "R1", 600)
+    ledger.claim("slow", 3, T, "R2", 600)
+    assert ledger.claim("next", 2, T, "R1", 0).kind == "reconcile"
+    assert ledger.claim("next", 3, T, "R2", 0).kind == "reconcile"
+    ledger.finish("slow", 2, T, RecordState(2, "R1", "rejected", "NG"), release=True)
+    ledger.finish("slow", 3, T, RecordState(3, "R2", "entered", captured={"v": "1"}), release=False)
+    prepared(ledger, "third", "R1", "R2")
+    for number, ref in ((2, "R1"), (3, "R2")):
+        claim = ledger.claim("third", number, T, ref, 600)
+        assert (claim.kind, claim.owner) == ("busy", ("next", number))  # still next's, in flight
+    assert ledger.prepare("slow", [])[3].state == "entered"  # the row itself is recorded
+
+
 def test_prepare_keeps_existing_states(ledger: SqlRecordLedger) -> None:
     prepared(ledger, "job-a", "R1", "R2")
     ledger.claim("job-a", 2, T, "R1", 600)
