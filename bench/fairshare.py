@@ -59,7 +59,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 
 import pypdfium2 as pdfium  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from composition.runtime import Runtime  # noqa: E402
 from digilabo.embedded import start_redis  # noqa: E402
@@ -69,24 +69,8 @@ from jobs import auth  # noqa: E402
 from jobs.db import migrate, unit_of_work  # noqa: E402
 from jobs.models import Job, JobPart  # noqa: E402
 from jobs.ocr.kind import sample as ocr_sample  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL, make_settings  # noqa: E402
+from tests.conftest import make_settings, throwaway_postgres_database  # noqa: E402
 from tests.jobs.ocr import synth  # noqa: E402
-
-
-def postgres_database() -> tuple[str, Callable[[], None]]:
-    """A throw-away database on the PostgreSQL server the tests use
-    (``DIGILABO_TEST_POSTGRES_URL``), and how to drop it."""
-    name = f"digilabo_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}", drop
 
 
 class Bench:
@@ -97,7 +81,7 @@ class Bench:
         self.drop_database: Callable[[], None] | None = None
         url = f"sqlite:///{root / 'db.sqlite'}"
         if database == "postgres":
-            url, self.drop_database = postgres_database()
+            url, self.drop_database = throwaway_postgres_database("digilabo_bench")
         self.settings = make_settings(root, url, redis_url, dispatch_mode=mode, **overrides)
         migrate(self.settings.database_url)
         # No pool here: each case starts its cpu worker (``workers``).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,17 +48,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     child.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    name = f"digilabo_test_{uuid.uuid4().hex[:10]}"
+def throwaway_postgres_database(prefix: str) -> tuple[str, Callable[[], None]]:
+    """A new database on the PostgreSQL server the tests use
+    (``DIGILABO_TEST_POSTGRES_URL``), its URL and how to drop it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}", drop
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    url, drop = throwaway_postgres_database("digilabo_test")
+    yield url
+    drop()
 
 
 def make_settings(root: Path, database_url: str, redis_url: str, **overrides: object) -> Settings:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from composition.runtime import Runtime
 from config.settings import Settings
@@ -23,7 +22,7 @@ from digilabo.stack import Stack
 from intake_api.main import create_app
 from jobs import auth
 from jobs.db import unit_of_work
-from tests.conftest import POSTGRES_ADMIN_URL, make_settings
+from tests.conftest import make_settings, throwaway_postgres_database
 
 
 @dataclass
@@ -57,20 +56,6 @@ class Site:
             self.runtime = None
 
 
-def new_postgres_database() -> tuple[str, Callable[[], None]]:
-    name = f"digilabo_ops_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}", drop
-
-
 @pytest.fixture
 def sites(tmp_path: Path) -> Iterator[Callable[..., Site]]:
     """``sites(name, backend, **settings)``: a new, empty installation under
@@ -83,7 +68,7 @@ def sites(tmp_path: Path) -> Iterator[Callable[..., Site]]:
         if backend == "sqlite":
             url = f"sqlite:///{root / 'var' / 'digilabo.db'}"
         else:
-            url, drop = new_postgres_database()
+            url, drop = throwaway_postgres_database("digilabo_ops")
             cleanups.append(drop)
         redis, redis_url = start_redis(root / "redis", appendonly=False)
         settings = make_settings(root / "var", url, redis_url, **{"reaper_interval_s": 1.0, **overrides})
