@@ -70,6 +70,10 @@ class RecordLedger(Protocol):
         """The live job says so: its slot is renewed, its in-flight claims kept fresh."""
 
 
+# The dialects whose insert has ON CONFLICT DO NOTHING (the same API in both).
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite, "postgresql": postgresql}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -102,12 +106,13 @@ class SqlRecordLedger:
     def _insert_if_new(self, values: dict[str, Any]) -> Executable | None:
         """INSERT ... ON CONFLICT DO NOTHING where the database has it: a new
         reference is claimed without reading it first (one statement fewer)."""
-        name = self.engine.dialect.name
-        if name == "sqlite":
-            return sqlite.insert(REF).values(values).on_conflict_do_nothing().returning(REF.c.job_id)
-        if name == "postgresql":
-            return postgresql.insert(REF).values(values).on_conflict_do_nothing().returning(REF.c.job_id)
-        return None
+        dialect = _UPSERTS.get(self.engine.dialect.name)
+        if dialect is None:
+            return None
+        statement: Executable = (
+            dialect.insert(REF).values(values).on_conflict_do_nothing().returning(REF.c.job_id)
+        )
+        return statement
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
