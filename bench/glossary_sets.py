@@ -9,6 +9,15 @@ what it was written from and whether its results have been looked at.
 
 from __future__ import annotations
 
+from bench.glossary_sets_late import (
+    DEPARTMENT_7,
+    DEPARTMENT_8,
+    HELD_OUT_7_PLAIN,
+    HELD_OUT_7_WITH_TERMS,
+    HELD_OUT_8_PLAIN,
+    HELD_OUT_8_WITH_TERMS,
+)
+
 CITY = "北九州市"
 WARDS = ("門司区", "小倉北区", "小倉南区", "若松区", "八幡東区", "八幡西区", "戸畑区")
 # A crisis-management and a welfare department's glossaries together.
@@ -471,7 +480,9 @@ SETS = {
     "held_out_4": (HELD_OUT_4_PLAIN, HELD_OUT_4_WITH_TERMS),
     "held_out_5": (HELD_OUT_5_PLAIN, HELD_OUT_5_WITH_TERMS),
     "held_out_6": (HELD_OUT_6_PLAIN, HELD_OUT_6_WITH_TERMS),
+    "held_out_7": (HELD_OUT_7_PLAIN, HELD_OUT_7_WITH_TERMS),
+    "held_out_8": (HELD_OUT_8_PLAIN, HELD_OUT_8_WITH_TERMS),
 }
 # The department glossary each set was written for (the hotwords, and the
 # department's part of the terms).
-DEPARTMENTS = {"held_out_6": DEPARTMENT_6}
+DEPARTMENTS = {"held_out_6": DEPARTMENT_6, "held_out_7": DEPARTMENT_7, "held_out_8": DEPARTMENT_8}
