@@ -151,7 +151,7 @@ def _spans(ws: Sequence[Word], low: int, high: int) -> list[Stretch]:
     for i, first in enumerate(ws):
         # A particle or suffix belongs to the word before it: a stretch
         # starting on one cuts a phrase (「…に着述し」 is not 北九州市).
-        if first.punct or first.suffix or first.particle:
+        if first.punct or first.suffix or (first.particle and not _kana_particle(ws, i)):
             continue
         # (other readings taken, sound, parts): Sudachi's readings first,
         # then those that take the fewest other readings.
@@ -230,15 +230,29 @@ def _near(spans: Sequence[Stretch], targets: Sequence[tuple[str, ...]], allowed:
     return (bound <= limit + 1e-9) & (lengths <= limit + 1e-9)
 
 
-def _allowed(span: Sequence[Word]) -> float:
-    """How far a stretch may sound from a term: MAX_DISTANCE with a broken
-    piece in it, WELL_FORMED_DISTANCE for well-formed words, and not at all
-    for well-formed words joined by a particle (「課と共有し」 is a phrase,
-    not a misheard 北九州市: a term is one noun, and is not heard as two
-    words and a particle unless something in it is broken)."""
+def _kana_particle(ws: Sequence[Word], k: int, i: int = 0, j: int = 0) -> bool:
+    """Whether ``ws[k]`` is a particle inside a run of kana (in the stretch
+    ``ws[i:j]`` when given: a kana word after it there, and before it unless
+    it starts the stretch). Sudachi cuts a run of kana into whatever words
+    it can, so a term Whisper wrote in kana comes out as particles and
+    pieces (「やはたにしく」 is や|はた|に|しく), and those particles are its
+    guess, not the speaker's; 「文字が」 ends on a particle and stays a phrase."""
+    after = k + 1 < (j or len(ws)) and ws[k + 1].kana
+    before = k == i or ws[k - 1].kana
+    return ws[k].particle and ws[k].kana and after and (before or not j)
+
+
+def _allowed(ws: Sequence[Word], i: int, j: int) -> float:
+    """How far the stretch ``ws[i:j]`` may sound from a term: MAX_DISTANCE
+    with a broken piece in it, WELL_FORMED_DISTANCE for well-formed words,
+    and not at all for well-formed words joined by a particle (「課と共有し」
+    is a phrase, not a misheard 北九州市: a term is one noun, and is not
+    heard as two words and a particle unless something in it is broken)
+    other than one inside a run of kana (``_kana_particle``)."""
+    span = ws[i:j]
     if any(w.fragment for w in span):
         return MAX_DISTANCE
-    if len(span) > 1 and any(w.particle for w in span):
+    if j - i > 1 and any(ws[k].particle and not _kana_particle(ws, k, i, j) for k in range(i, j)):
         return 0.0
     return WELL_FORMED_DISTANCE
 
@@ -284,7 +298,7 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: b
         known = [(t, p) for t, p in known if len(p) >= MIN_LOOSE_PHONEMES]
         if not spans or not known:
             return []
-    allowed = [LOOSE_DISTANCE if loose else _allowed(ws[sp.i : sp.j]) for sp in spans]
+    allowed = [LOOSE_DISTANCE if loose else _allowed(ws, sp.i, sp.j) for sp in spans]
     near = _near(spans, [p for _, p in known], allowed)
     out = []
     for a, b in zip(*near.nonzero(), strict=True):

@@ -85,3 +85,31 @@ def test_a_term_heard_with_another_trailing_kanji_is_asked_of_the_audio() -> Non
     heard = "北急修室として初めての取組になります。"
     assert correct_text(heard, TERMS) == heard  # never 「北九州市室」
     assert any((m.start, m.end, m.term) == (0, 4, "北九州市") for m in loose_replacements(heard, TERMS))
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # Whisper base writes a ward it has no tokens for in kana; Sudachi
+        # then cuts the kana into a particle and pieces (や|はた|に|しく).
+        ("やはたにしくでは空き家が増えています。", "八幡西区では空き家が増えています。"),
+        ("相談件数が最も多いのはやはたにしくでした。", "相談件数が最も多いのは八幡西区でした。"),
+        ("来月からやはたひがしくでも受け付けます。", "来月から八幡東区でも受け付けます。"),
+        ("やはた東区の坂の多い地域です。", "八幡東区の坂の多い地域です。"),
+    ],
+)
+def test_a_ward_heard_in_kana_is_put_back_though_sudachi_cut_a_particle_off(heard: str, meant: str) -> None:
+    assert correct_text(heard, TERMS) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "欠けた文字がないか確認します。",  # 「文字が」 ends on its particle: モジガ is no 門司区
+        "課とともに進めます。",
+        "はやくしてください。",
+        "もう少しはやめにお知らせします。",
+    ],
+)
+def test_phrases_with_kana_particles_stay(text: str) -> None:
+    assert correct_text(text, TERMS) == text
