@@ -58,9 +58,8 @@ from jobs.transcription.phonetics import (
     within,
     words,
 )
-from jobs.transcription.places import MAX_PLACE_LOSS, place_candidates
-from jobs.transcription.segments import Segment
-from jobs.transcription.segments import Word as TimedWord
+from jobs.transcription.places import MAX_PLACE_LOSS, other_place_ending, place_candidates
+from jobs.transcription.segments import Segment, retimed
 
 # How far (a share of the term's phonemes) a stretch may sound from a term
 # for the text alone to replace it. Well-formed words further away may well
@@ -312,7 +311,7 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: b
             continue
         # A name the dictionary knows stays, unless it sounds just like the
         # term (「北急修市」: two names glued together, read as 北九州市).
-        if not loose and found > SAME_SOUND and _mostly_named(span):
+        if not loose and found > SAME_SOUND and (_mostly_named(span) or (len(span) == 1 and span[0].name)):
             continue
         if loose and not _keeps_a_character(text[start:end], term):
             continue
@@ -374,7 +373,11 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
     protected = _terms_there(text, terms)
-    near = [m for m in _candidates(text, ws, terms) if m.score <= WELL_FORMED_DISTANCE]
+    near = [
+        m
+        for m in _candidates(text, ws, terms)
+        if m.score <= WELL_FORMED_DISTANCE and not other_place_ending(text, ws, m.start, m.end, m.term)
+    ]
     found = near + _variant_candidates(text, ws, terms)
     if eras:
         found += [Match(*m) for m in era_candidates(text, ws)]
@@ -416,7 +419,11 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     # stretch and term, found next, takes its place.
     found = [Match(*p, loss=MAX_PLACE_LOSS) for p in place_candidates(text, ws, terms)]
     found += _candidates(text, ws, terms, loose=True)
-    found += [m for m in _candidates(text, ws, terms) if m.score > WELL_FORMED_DISTANCE]
+    found += [
+        m
+        for m in _candidates(text, ws, terms)
+        if m.score > WELL_FORMED_DISTANCE or other_place_ending(text, ws, m.start, m.end, m.term)
+    ]
     if eras:
         found += [Match(*m) for m in era_candidates(text, ws, ERA_LOOSE)]
     found = [m for m in found if _apart(m, protected)]
@@ -482,7 +489,7 @@ def correct_segments(
     segments: Sequence[Segment], terms: Sequence[str], judge: SegmentsJudge | None = None
 ) -> list[Segment]:
     """Segments with glossary terms and era names put back; a segment's
-    word timings follow its corrected text (``_retimed``). With ``judge``
+    word timings follow its corrected text (``segments.retimed``). With ``judge``
     (the recording's audio judge), then the loose matches its audio prefers
     (``MAX_LOSS``), all segments' asked in one call so that the judge can
     share work between neighbours."""
@@ -504,47 +511,4 @@ def _corrected(seg: Segment, found: Sequence[Match]) -> Segment:
     if not found:
         return seg
     text = _replaced(seg.text, found)
-    return replace(seg, text=text, words=_retimed(seg, found, text))
-
-
-def _retimed(seg: Segment, found: Sequence[Match], text: str) -> tuple[TimedWord, ...] | None:
-    """The segment's words after the replacements: the words a replaced
-    stretch touches become one word holding the term (with the parts of the
-    first and last word outside the stretch), timed from the first to the
-    last. When the words do not spell the text (Whisper's word text can
-    differ from the cleaned segment text), one word spans the segment."""
-    if seg.words is None:
-        return None
-    spelled = "".join(w.text for w in seg.words)
-    if spelled.strip() != seg.text.strip():
-        probability = min((w.probability for w in seg.words), default=0.0)
-        return (TimedWord(seg.start, seg.end, text, probability),)
-    lead = (len(spelled) - len(spelled.lstrip())) - (len(seg.text) - len(seg.text.lstrip()))
-    spans, at = [], -lead
-    for w in seg.words:
-        spans.append((at, at + len(w.text)))
-        at += len(w.text)
-    out: list[TimedWord] = []
-    i = 0
-    for m in found:
-        while i < len(seg.words) and spans[i][1] <= m.start:
-            out.append(seg.words[i])
-            i += 1
-        first = i
-        while i < len(seg.words) and spans[i][0] < m.end:
-            i += 1
-        touched = seg.words[first:i]
-        if not touched:
-            continue
-        head = touched[0].text[: max(0, m.start - spans[first][0])]
-        tail = touched[-1].text[max(0, m.end - spans[i - 1][0]) :]
-        out.append(
-            TimedWord(
-                touched[0].start,
-                touched[-1].end,
-                head + m.term + tail,
-                min(w.probability for w in touched),
-            )
-        )
-    out.extend(seg.words[i:])
-    return tuple(out)
+    return replace(seg, text=text, words=retimed(seg, [(m.start, m.end, m.term) for m in found], text))
