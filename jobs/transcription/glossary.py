@@ -419,14 +419,12 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     # stretch and term, found next, takes its place.
     found = [Match(*p, loss=MAX_PLACE_LOSS) for p in place_candidates(text, ws, terms)]
     found += _candidates(text, ws, terms, loose=True)
-    found += [
-        m
-        for m in _candidates(text, ws, terms)
-        if m.score > WELL_FORMED_DISTANCE or other_place_ending(text, ws, m.start, m.end, m.term)
-    ]
+    found += [m for m in _candidates(text, ws, terms) if m.score > WELL_FORMED_DISTANCE]
     if eras:
         found += [Match(*m) for m in era_candidates(text, ws, ERA_LOOSE)]
-    found = [m for m in found if _apart(m, protected)]
+    found = [
+        m for m in found if _apart(m, protected) and not other_place_ending(text, ws, m.start, m.end, m.term)
+    ]
     return list({(m.start, m.end, m.term): m for m in found}.values())
 
 
