@@ -95,6 +95,10 @@ def other_place_ending(text: str, ws: Sequence[Word], start: int, end: int, term
     so such a stretch is never replaced. A stretch with a broken piece
     (「国らきた国」) is a mishearing whatever its last kanji."""
     last = text[end - 1 : end]
-    if not term.endswith("区") or not "\u4e00" <= last <= "\u9fff" or last == "区":
+    if not term.endswith("区") or last in "区くぐクグ":
         return False
-    return not any(w.fragment for w in ws if start <= w.start < end)
+    # Kana ending on another sound than the 区 (「ワカマキュ」, Whisper's 若松
+    # said alone): the name heard without its 区, whatever the pieces.
+    if "\u3041" <= last <= "\u30ff":
+        return True
+    return "\u4e00" <= last <= "\u9fff" and not any(w.fragment for w in ws if start <= w.start < end)
