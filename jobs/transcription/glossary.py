@@ -58,9 +58,8 @@ from jobs.transcription.phonetics import (
     within,
     words,
 )
-from jobs.transcription.places import MAX_PLACE_LOSS, place_candidates
-from jobs.transcription.segments import Segment
-from jobs.transcription.segments import Word as TimedWord
+from jobs.transcription.places import MAX_PLACE_LOSS, other_place_ending, place_candidates
+from jobs.transcription.segments import Segment, retimed
 
 # How far (a share of the term's phonemes) a stretch may sound from a term
 # for the text alone to replace it. Well-formed words further away may well
@@ -151,7 +150,7 @@ def _spans(ws: Sequence[Word], low: int, high: int) -> list[Stretch]:
     for i, first in enumerate(ws):
         # A particle or suffix belongs to the word before it: a stretch
         # starting on one cuts a phrase (「…に着述し」 is not 北九州市).
-        if first.punct or first.suffix or first.particle:
+        if first.punct or first.suffix or (first.particle and not _kana_particle(ws, i)):
             continue
         # (other readings taken, sound, parts): Sudachi's readings first,
         # then those that take the fewest other readings.
@@ -230,15 +229,29 @@ def _near(spans: Sequence[Stretch], targets: Sequence[tuple[str, ...]], allowed:
     return (bound <= limit + 1e-9) & (lengths <= limit + 1e-9)
 
 
-def _allowed(span: Sequence[Word]) -> float:
-    """How far a stretch may sound from a term: MAX_DISTANCE with a broken
-    piece in it, WELL_FORMED_DISTANCE for well-formed words, and not at all
-    for well-formed words joined by a particle (「課と共有し」 is a phrase,
-    not a misheard 北九州市: a term is one noun, and is not heard as two
-    words and a particle unless something in it is broken)."""
+def _kana_particle(ws: Sequence[Word], k: int, i: int = 0, j: int = 0) -> bool:
+    """Whether ``ws[k]`` is a particle inside a run of kana (in the stretch
+    ``ws[i:j]`` when given: a kana word after it there, and before it unless
+    it starts the stretch). Sudachi cuts a run of kana into whatever words
+    it can, so a term Whisper wrote in kana comes out as particles and
+    pieces (「やはたにしく」 is や|はた|に|しく), and those particles are its
+    guess, not the speaker's; 「文字が」 ends on a particle and stays a phrase."""
+    after = k + 1 < (j or len(ws)) and ws[k + 1].kana
+    before = k == i or ws[k - 1].kana
+    return ws[k].particle and ws[k].kana and after and (before or not j)
+
+
+def _allowed(ws: Sequence[Word], i: int, j: int) -> float:
+    """How far the stretch ``ws[i:j]`` may sound from a term: MAX_DISTANCE
+    with a broken piece in it, WELL_FORMED_DISTANCE for well-formed words,
+    and not at all for well-formed words joined by a particle (「課と共有し」
+    is a phrase, not a misheard 北九州市: a term is one noun, and is not
+    heard as two words and a particle unless something in it is broken)
+    other than one inside a run of kana (``_kana_particle``)."""
+    span = ws[i:j]
     if any(w.fragment for w in span):
         return MAX_DISTANCE
-    if len(span) > 1 and any(w.particle for w in span):
+    if j - i > 1 and any(ws[k].particle and not _kana_particle(ws, k, i, j) for k in range(i, j)):
         return 0.0
     return WELL_FORMED_DISTANCE
 
@@ -284,7 +297,7 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: b
         known = [(t, p) for t, p in known if len(p) >= MIN_LOOSE_PHONEMES]
         if not spans or not known:
             return []
-    allowed = [LOOSE_DISTANCE if loose else _allowed(ws[sp.i : sp.j]) for sp in spans]
+    allowed = [LOOSE_DISTANCE if loose else _allowed(ws, sp.i, sp.j) for sp in spans]
     near = _near(spans, [p for _, p in known], allowed)
     out = []
     for a, b in zip(*near.nonzero(), strict=True):
@@ -298,7 +311,7 @@ def _candidates(text: str, ws: Sequence[Word], terms: Sequence[str], *, loose: b
             continue
         # A name the dictionary knows stays, unless it sounds just like the
         # term (「北急修市」: two names glued together, read as 北九州市).
-        if not loose and found > SAME_SOUND and _mostly_named(span):
+        if not loose and found > SAME_SOUND and (_mostly_named(span) or (len(span) == 1 and span[0].name)):
             continue
         if loose and not _keeps_a_character(text[start:end], term):
             continue
@@ -360,7 +373,11 @@ def replacements(text: str, terms: Sequence[str], *, eras: bool = True) -> list[
     overlap, terms already there stay), and era names before years."""
     ws = words(text)
     protected = _terms_there(text, terms)
-    near = [m for m in _candidates(text, ws, terms) if m.score <= WELL_FORMED_DISTANCE]
+    near = [
+        m
+        for m in _candidates(text, ws, terms)
+        if m.score <= WELL_FORMED_DISTANCE and not other_place_ending(text, ws, m.start, m.end, m.term)
+    ]
     found = near + _variant_candidates(text, ws, terms)
     if eras:
         found += [Match(*m) for m in era_candidates(text, ws)]
@@ -405,7 +422,9 @@ def loose_replacements(text: str, terms: Sequence[str], *, eras: bool = True) ->
     found += [m for m in _candidates(text, ws, terms) if m.score > WELL_FORMED_DISTANCE]
     if eras:
         found += [Match(*m) for m in era_candidates(text, ws, ERA_LOOSE)]
-    found = [m for m in found if _apart(m, protected)]
+    found = [
+        m for m in found if _apart(m, protected) and not other_place_ending(text, ws, m.start, m.end, m.term)
+    ]
     return list({(m.start, m.end, m.term): m for m in found}.values())
 
 
@@ -468,7 +487,7 @@ def correct_segments(
     segments: Sequence[Segment], terms: Sequence[str], judge: SegmentsJudge | None = None
 ) -> list[Segment]:
     """Segments with glossary terms and era names put back; a segment's
-    word timings follow its corrected text (``_retimed``). With ``judge``
+    word timings follow its corrected text (``segments.retimed``). With ``judge``
     (the recording's audio judge), then the loose matches its audio prefers
     (``MAX_LOSS``), all segments' asked in one call so that the judge can
     share work between neighbours."""
@@ -490,47 +509,4 @@ def _corrected(seg: Segment, found: Sequence[Match]) -> Segment:
     if not found:
         return seg
     text = _replaced(seg.text, found)
-    return replace(seg, text=text, words=_retimed(seg, found, text))
-
-
-def _retimed(seg: Segment, found: Sequence[Match], text: str) -> tuple[TimedWord, ...] | None:
-    """The segment's words after the replacements: the words a replaced
-    stretch touches become one word holding the term (with the parts of the
-    first and last word outside the stretch), timed from the first to the
-    last. When the words do not spell the text (Whisper's word text can
-    differ from the cleaned segment text), one word spans the segment."""
-    if seg.words is None:
-        return None
-    spelled = "".join(w.text for w in seg.words)
-    if spelled.strip() != seg.text.strip():
-        probability = min((w.probability for w in seg.words), default=0.0)
-        return (TimedWord(seg.start, seg.end, text, probability),)
-    lead = (len(spelled) - len(spelled.lstrip())) - (len(seg.text) - len(seg.text.lstrip()))
-    spans, at = [], -lead
-    for w in seg.words:
-        spans.append((at, at + len(w.text)))
-        at += len(w.text)
-    out: list[TimedWord] = []
-    i = 0
-    for m in found:
-        while i < len(seg.words) and spans[i][1] <= m.start:
-            out.append(seg.words[i])
-            i += 1
-        first = i
-        while i < len(seg.words) and spans[i][0] < m.end:
-            i += 1
-        touched = seg.words[first:i]
-        if not touched:
-            continue
-        head = touched[0].text[: max(0, m.start - spans[first][0])]
-        tail = touched[-1].text[max(0, m.end - spans[i - 1][0]) :]
-        out.append(
-            TimedWord(
-                touched[0].start,
-                touched[-1].end,
-                head + m.term + tail,
-                min(w.probability for w in touched),
-            )
-        )
-    out.extend(seg.words[i:])
-    return tuple(out)
+    return replace(seg, text=text, words=retimed(seg, [(m.start, m.end, m.term) for m in found], text))

@@ -50,6 +50,8 @@ class Word:
     others: tuple[tuple[str, ...], ...] = ()
     noun: bool = False  # a noun, a pronoun, a prefix or a suffix: what terms are made of
     adverb: bool = False  # an adverb or a conjunction (一旦, そして)
+    kana: bool = False  # written in kana only (はた, ミク)
+    name: bool = False  # any proper noun the dictionary knows (門司港, 戸畑駅, 北急)
 
     @property
     def readings(self) -> tuple[tuple[str, ...], ...]:
@@ -148,6 +150,8 @@ def words(text: str) -> tuple[Word, ...]:
                 prefix=pos[0] == "接頭辞",
                 noun=pos[0] in _NOUNS,
                 adverb=pos[0] in ("副詞", "接続詞"),
+                name=pos[1] == "固有名詞" and not m.is_oov(),
+                kana=re.fullmatch(r"[\u3041-\u30ff]+", m.surface()) is not None,
                 others=_other_readings(m.surface(), reading),
             )
         )

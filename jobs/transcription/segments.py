@@ -6,7 +6,7 @@ several tasks, so they convert to and from plain JSON (never pickle).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,3 +82,47 @@ def segment_from_json(data: Mapping[str, Any]) -> Segment:
 def full_text(segments: list[Segment]) -> str:
     """The transcript as one string (Japanese needs no separator between segments)."""
     return "".join(s.text for s in segments)
+
+
+def retimed(seg: Segment, found: Sequence[tuple[int, int, str]], text: str) -> tuple[Word, ...] | None:
+    """The segment's words after the glossary's replacements ``found``
+    ((start, end, term), jobs/transcription/glossary.py): the words a replaced
+    stretch touches become one word holding the term (with the parts of the
+    first and last word outside the stretch), timed from the first to the
+    last. When the words do not spell the text (Whisper's word text can
+    differ from the cleaned segment text), one word spans the segment."""
+    if seg.words is None:
+        return None
+    spelled = "".join(w.text for w in seg.words)
+    if spelled.strip() != seg.text.strip():
+        probability = min((w.probability for w in seg.words), default=0.0)
+        return (Word(seg.start, seg.end, text, probability),)
+    lead = (len(spelled) - len(spelled.lstrip())) - (len(seg.text) - len(seg.text.lstrip()))
+    spans, at = [], -lead
+    for w in seg.words:
+        spans.append((at, at + len(w.text)))
+        at += len(w.text)
+    out: list[Word] = []
+    i = 0
+    for m_start, m_end, term in found:
+        while i < len(seg.words) and spans[i][1] <= m_start:
+            out.append(seg.words[i])
+            i += 1
+        first = i
+        while i < len(seg.words) and spans[i][0] < m_end:
+            i += 1
+        touched = seg.words[first:i]
+        if not touched:
+            continue
+        head = touched[0].text[: max(0, m_start - spans[first][0])]
+        tail = touched[-1].text[max(0, m_end - spans[i - 1][0]) :]
+        out.append(
+            Word(
+                touched[0].start,
+                touched[-1].end,
+                head + term + tail,
+                min(w.probability for w in touched),
+            )
+        )
+    out.extend(seg.words[i:])
+    return tuple(out)

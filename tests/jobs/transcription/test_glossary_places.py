@@ -85,3 +85,56 @@ def test_a_term_heard_with_another_trailing_kanji_is_asked_of_the_audio() -> Non
     heard = "北急修室として初めての取組になります。"
     assert correct_text(heard, TERMS) == heard  # never 「北九州市室」
     assert any((m.start, m.end, m.term) == (0, 4, "北九州市") for m in loose_replacements(heard, TERMS))
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # Whisper base writes a ward it has no tokens for in kana; Sudachi
+        # then cuts the kana into a particle and pieces (や|はた|に|しく).
+        ("やはたにしくでは空き家が増えています。", "八幡西区では空き家が増えています。"),
+        ("相談件数が最も多いのはやはたにしくでした。", "相談件数が最も多いのは八幡西区でした。"),
+        ("来月からやはたひがしくでも受け付けます。", "来月から八幡東区でも受け付けます。"),
+        ("やはた東区の坂の多い地域です。", "八幡東区の坂の多い地域です。"),
+    ],
+)
+def test_a_ward_heard_in_kana_is_put_back_though_sudachi_cut_a_particle_off(heard: str, meant: str) -> None:
+    assert correct_text(heard, TERMS) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "欠けた文字がないか確認します。",  # 「文字が」 ends on its particle: モジガ is no 門司区
+        "課とともに進めます。",
+        "はやくしてください。",
+        "もう少しはやめにお知らせします。",
+    ],
+)
+def test_phrases_with_kana_particles_stay(text: str) -> None:
+    assert correct_text(text, TERMS) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["門司港の周辺で健康イベントを開きます。", "戸畑駅から歩いて五分の場所です。"]
+)
+def test_a_proper_noun_the_dictionary_knows_stays_as_written(text: str) -> None:
+    # One word each (門司港 モジコー is a long vowel and a vowel from
+    # 門司区): a name Whisper wrote is that name, not a misheard ward.
+    assert correct_text(text, TERMS) == text
+
+
+@pytest.mark.parametrize(
+    ("heard", "ward"),
+    [
+        ("飛ばた駅から歩いて5分の場所です。", "戸畑区"),
+        ("文字庫の周辺で健康イベントを開きます。", "門司区"),
+        ("ワカマキュの商店街です。", "若松区"),  # 若松 said, with no 区
+    ],
+)
+def test_a_ward_heard_with_another_ending_is_never_put_in(heard: str, ward: str) -> None:
+    # 戸畑駅, 門司港 and 若松 said: neither the text nor the audio (prompted
+    # with the wards, it prefers them) can tell them from the ward.
+    assert correct_text(heard, TERMS) == heard
+    assert ward not in {m.term for m in loose_replacements(heard, TERMS)}
+    assert correct_text(heard, TERMS, score=lambda texts: [0.0] + [1.0] * (len(texts) - 1)) == heard
