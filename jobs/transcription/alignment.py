@@ -78,10 +78,15 @@ class AligningWhisper(WhisperModel):  # type: ignore[misc]
         )
         state = self._state()
         if state is not None and segments:
+            # Copies: the alignment moves a segment's edges to its words,
+            # and the decoder drops a segment whose start equals its end, so
+            # aligning in place could keep or drop another set of segments
+            # than without word times.
+            aligned = [dict(s) for s in segments]
             # The window's encoder output is the last one computed: the
             # decoder encodes each window just before splitting its tokens.
             self.add_word_timestamps(
-                [segments],
+                [aligned],
                 state.tokenizer,
                 state.encoded,
                 segment_size,
@@ -89,10 +94,10 @@ class AligningWhisper(WhisperModel):  # type: ignore[misc]
                 state.append,
                 last_speech_timestamp=state.last_speech,
             )
-            end = get_end(segments)
+            end = get_end(aligned)
             if end is not None:
                 state.last_speech = end
-            state.segments = {id(s["tokens"]): s for s in segments}
+            state.segments = {id(s["tokens"]): s for s in aligned}
         return segments, next_seek, single_ending
 
     def generate_segments(
