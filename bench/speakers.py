@@ -18,8 +18,8 @@ the speaker labels does not re-run Whisper.
 Scores per meeting: speech time attributed right after the best one-to-one
 label mapping (Hungarian, scipy), DER and JER (``pyannote.metrics``, no
 collar, no overlap in these meetings), speakers found vs true, CER of the
-text with speakers off and on, and the seconds of each step. The time
-ratio (speakers on / off) is given only when both sides were measured in
+text with speakers off and on, and the seconds (clock and CPU) of each
+step. The time ratio (speakers on / off) is given only when both sides were measured in
 this run (``--time`` runs Whisper again beside the speaker steps; without
 it, and with kept segments, Whisper's seconds would be another run's).
 
@@ -246,15 +246,19 @@ def transcribed(
         return {**kept, "timed_now": False}
     audio = audio_file(meeting)
     model = whisper.load_model(whisper.ensure_embedded_model(cache_models), cpu_threads=threads)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     segments, _ = transcribe_range(
         model, audio, 0.0, len(meeting["samples"]) / RATE, Options(word_timestamps=words)
     )
-    data = {"seconds": time.perf_counter() - start, "segments": [s.to_json() for s in segments]}
+    data = {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "segments": [s.to_json() for s in segments],
+    }
     if kept is not None:
         # Scored on the kept segments, so that a timing run labels what the
         # other runs labelled.
-        return {**kept, "seconds": data["seconds"], "timed_now": True}
+        return {**kept, "seconds": data["seconds"], "cpu_seconds": data["cpu_seconds"], "timed_now": True}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return {**data, "timed_now": True}
 
@@ -286,42 +290,19 @@ def der_jer(
 
 def label(
     meeting: dict[str, Any], segments: list[Segment], hints: dict[str, int], threads: int
-) -> tuple[list[Segment], float, float]:
+) -> tuple[list[Segment], float, float, float]:
     """The job's own two speaker steps on one part: windows and voice
-    prints, then clustering and splitting; their seconds, and the first
-    step's alone."""
+    prints, then clustering and splitting; their seconds, the first
+    step's alone, and their CPU seconds (all threads)."""
     from jobs.transcription.speakers import diarize_part, label_segments
 
     audio = audio_file(meeting)
     end = len(meeting["samples"]) / RATE
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     pieces, windows = diarize_part(audio, segments, 0.0, end, threads=threads)
     embedded = time.perf_counter()
     out = label_segments(pieces, windows, **hints)
-    return out, time.perf_counter() - start, embedded - start
-
-
-def pooled_seconds(meeting: dict[str, Any], segments: list[Segment], threads: int) -> float:
-    """The seconds the same windows take pooled from one pass per segment
-    (``VoiceEncoder.embed_stretches``, measured, not used by the job: it
-    changed the fresh set's labels), to set beside the job's first step in
-    the same run."""
-    from jobs.transcription.speakers import _spoken, window_spans
-    from jobs.transcription.voices import encoder
-
-    audio = meeting["samples"].astype(np.float32) / 32768
-    stretches = [(_spoken(s), window_spans(*_spoken(s))) for s in segments]
-    stretches = [(st, spans) for st, spans in stretches if spans]
-    start = time.perf_counter()
-    if stretches:
-        encoder(threads).embed_stretches(
-            [audio[int(a * RATE) : int(b * RATE)] for (a, b), _ in stretches],
-            [
-                [(int(wa * RATE) - int(a * RATE), int(wb * RATE) - int(a * RATE)) for wa, wb in spans]
-                for (a, _), spans in stretches
-            ],
-        )
-    return time.perf_counter() - start
+    return out, time.perf_counter() - start, embedded - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -336,7 +317,7 @@ def main() -> None:
         "--time",
         action="store_true",
         help="run Whisper again (plain and with word times) so that both sides of the time "
-        "ratio are measured in this run, and time the windows pooled per segment beside the job's way",
+        "ratio are measured in this run",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -359,8 +340,7 @@ def main() -> None:
             "count": {"speakers": n},
             "range": {"min_speakers": max(1, n - 1), "max_speakers": n + 1},
         }[args.hints]
-        labelled, label_s, embed_s = label(meeting, segments, hints, args.threads)
-        pooled_s = pooled_seconds(meeting, segments, args.threads) if args.time else None
+        labelled, label_s, embed_s, label_cpu_s = label(meeting, segments, hints, args.threads)
         spans = [(s.start, s.end, s.speaker) for s in labelled]
         der, jer = der_jer(meeting["turns"], spans)
         found = len({s.speaker for s in labelled})
@@ -381,8 +361,11 @@ def main() -> None:
                 "whisper_plain_s": round(plain["seconds"], 1),
                 "whisper_words_s": round(worded["seconds"], 1),
                 "speaker_steps_s": round(label_s, 2),
+                # Kept segments carry no CPU seconds of this run.
+                "whisper_plain_cpu_s": round(plain["cpu_seconds"], 2) if plain["timed_now"] else None,
+                "whisper_words_cpu_s": round(worded["cpu_seconds"], 2) if worded["timed_now"] else None,
+                "speaker_steps_cpu_s": round(label_cpu_s, 2),
                 "encoder_step_s": round(embed_s, 2),
-                "encoder_pooled_s": None if pooled_s is None else round(pooled_s, 2),
                 "whisper_timed_now": plain["timed_now"] and worded["timed_now"],
                 "load_average": round(os.getloadavg()[0], 2),
             }
@@ -396,11 +379,8 @@ def main() -> None:
     # Both sides of the ratio from this run only: Whisper's kept seconds are
     # from the run that made the segments, at another load.
     same_run = all(r["whisper_timed_now"] for r in rows)
-    pooled = (
-        on - sum(r["encoder_step_s"] - r["encoder_pooled_s"] for r in rows)
-        if all(r["encoder_pooled_s"] is not None for r in rows)
-        else None
-    )
+    cpu_off = sum(r["whisper_plain_cpu_s"] for r in rows) if same_run else 0.0
+    cpu_on = sum(r["whisper_words_cpu_s"] + r["speaker_steps_cpu_s"] for r in rows) if same_run else 0.0
     summary = {
         "bench": "speakers",
         "set": args.set,
@@ -415,11 +395,10 @@ def main() -> None:
         "cer_off_mean": round(float(np.mean([r["cer_off"] for r in rows])), 4),
         "cer_on_mean": round(float(np.mean([r["cer_on"] for r in rows])), 4),
         "time_on_vs_off": round(on / off, 3) if same_run else None,
-        "time_on_vs_off_pooled": round(pooled / off, 3) if same_run and pooled else None,
+        # The same ratio in CPU seconds (all threads of this process): what
+        # other processes on a loaded machine take does not enter it.
+        "cpu_on_vs_off": round(cpu_on / cpu_off, 3) if same_run else None,
         "encoder_s_per_meeting": round(sum(r["encoder_step_s"] for r in rows) / len(rows), 2),
-        "encoder_pooled_s_per_meeting": round(sum(r["encoder_pooled_s"] for r in rows) / len(rows), 2)
-        if pooled
-        else None,
         "whisper_s_from": "this run" if same_run else "the runs that made the segments (use --time)",
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "targets": {

