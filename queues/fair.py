@@ -33,6 +33,7 @@ from typing import Any
 import redis
 from celery import Celery
 from kombu.transport.redis import PRIORITY_STEPS
+from redis.lock import Lock
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -156,6 +157,26 @@ def save_state(client: redis.Redis, queue: str, state: fairshare.FairState) -> N
     client.set(STATE_KEY.format(queue=queue), json.dumps(data))
 
 
+def save_and_unlock(client: redis.Redis, lock: Lock, states: dict[str, fairshare.FairState]) -> bool:
+    """Store the round robin's new ``states`` and give the dispatchers' lock
+    back, in one round trip (a pass's last two steps, each a round trip of
+    its own before: a pass is most of what fair dispatch costs per job).
+    False when the lock had expired meanwhile (the states are saved all the
+    same: they record sends that went)."""
+    token = lock.local.token
+    pipe = client.pipeline(transaction=False)
+    for queue, state in states.items():
+        save_state(pipe, queue, state)
+    if token is not None:
+        lock.local.token = None
+        # The lock's own compare-and-delete; EVAL, not EVALSHA, since a
+        # pipeline holding a registered script first asks Redis whether it
+        # knows it: one round trip more.
+        pipe.eval(Lock.LUA_RELEASE_SCRIPT, 1, lock.name, token)
+    found = pipe.execute()
+    return token is not None and bool(found[-1])
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -179,18 +200,19 @@ class Dispatcher:
         lock = self.client.lock(LOCK_KEY, timeout=LOCK_TTL_S, blocking_timeout=blocking_timeout)
         if not lock.acquire():
             return []
+        states: dict[str, fairshare.FairState] = {}
         try:
             released: list[str] = []
             for queue in pools:
-                released += self.fill(queue, recover=recover)
+                released += self.fill(queue, states, recover=recover)
             return released
         finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
+            if not save_and_unlock(self.client, lock, states):
                 log.warning("dispatch lock expired during a pass")
 
-    def fill(self, queue: str, *, recover: bool = False) -> list[str]:
+    def fill(self, queue: str, states: dict[str, fairshare.FairState], *, recover: bool = False) -> list[str]:
+        """One pool's share of a pass; its round robin's new state, if it
+        changed, goes into ``states`` (saved with the lock's release)."""
         with read_only(self.factory) as session:
             urgent, backlogs = fairshare.waiting_groups(queue, session=session)
         active = sorted(backlogs)
@@ -203,10 +225,12 @@ class Dispatcher:
         was_alone = state.alone
         room, priority = self._room(active, ahead, spare, state)
         released: list[str] = []
-        if urgent or room > 0:
-            released = self._release(queue, urgent, backlogs, state, room, priority)
-        if room > 0 or (active and state.alone != was_alone):
-            save_state(self.client, queue, state)
+        try:
+            if urgent or room > 0:
+                released = self._release(queue, urgent, backlogs, state, room, priority)
+        finally:
+            if room > 0 or (active and state.alone != was_alone):
+                states[queue] = state
         if recover and not released and ahead + spare == 0:
             released += self.resend_lost(queue)
         return released

@@ -30,7 +30,7 @@ from jobs.db import unit_of_work
 from jobs.models import Job, utcnow
 from jobs.registry import JobKind
 from queues.dispatch import SPARE_PRIORITY, enqueue
-from queues.fair import LOCK_KEY, LOCK_TTL_S, depth_and_state, load_state, save_state
+from queues.fair import LOCK_KEY, LOCK_TTL_S, depth_and_state, load_state, save_and_unlock
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +53,31 @@ class Release:
     ) -> bool:
         """Send the committed job at the spare priority, its department
         charged a turn as by a pass (True); or unmark it (False: the caller
-        wakes the dispatcher). The lock is given back either way."""
+        wakes the dispatcher). The lock is given back either way (with the
+        turn's record, in one round trip)."""
         try:
+            enqueue(celery, settings, kind, self.job_id, task_id=task_id, priority=SPARE_PRIORITY)
+        except Exception as exc:
+            log.error("job %s: not sent to its queue, it waits for the dispatcher: %s", self.job_id, exc)
             try:
-                enqueue(celery, settings, kind, self.job_id, task_id=task_id, priority=SPARE_PRIORITY)
-            except Exception as exc:
-                log.error("job %s: not sent to its queue, it waits for the dispatcher: %s", self.job_id, exc)
                 with unit_of_work(factory) as session:
                     fairshare.unrelease(
                         [fairshare.Waiting(self.job_id, kind.name, task_id, False)], session=session
                     )
-                return False
-            log.info("job %s: job released at intake (idle pool)", self.job_id)
-            self._charge(settings)
-            return True
-        finally:
-            self.abandon()
-
-    def _charge(self, settings: Settings) -> None:
-        state = load_state(self.raw_state)
-        state.spare, state.alone = self.department, True
-        fairshare.charge(state, self.department, settings.department_weights)
+            finally:
+                self.abandon()
+            return False
+        log.info("job %s: job released at intake (idle pool)", self.job_id)
         try:
-            save_state(self.client, self.queue, state)
-        except redis.RedisError as exc:  # sent all the same: only the turn's record is lost
+            state = load_state(self.raw_state)
+            state.spare, state.alone = self.department, True
+            fairshare.charge(state, self.department, settings.department_weights)
+            save_and_unlock(self.client, self.lock, {self.queue: state})
+        except Exception as exc:  # sent all the same: only the turn's record is lost
             log.warning("job %s: sent, its department's turn not recorded: %s", self.job_id, exc)
+            if self.lock.local.token is not None:
+                self.abandon()
+        return True
 
     def abandon(self) -> None:
         _give_back(self.lock)

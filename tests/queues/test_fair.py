@@ -346,3 +346,40 @@ def test_a_spare_message_left_alone_gets_its_turn_before_a_later_batch(setup: Se
     assert dispatcher.run_pass() == []  # b's turn: its job waits in Redis, a gets none
     setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # a worker took b's job
     assert dispatcher.run_pass() == batch[1:4]  # a alone again: the whole pool
+
+
+class CountingPool(redis.ConnectionPool):
+    """A real connection pool that counts its checkouts: one per command or
+    pipeline sent, i.e. one per round trip to Redis."""
+
+    checkouts = 0
+
+    def get_connection(self, *args: object, **kwargs: object) -> redis.connection.Connection:
+        self.checkouts += 1
+        return super().get_connection(*args, **kwargs)
+
+
+def test_a_pass_stores_its_turns_and_gives_the_lock_back_in_one_round_trip(setup: Setup) -> None:
+    """A pass is most of what fair dispatch costs the worker's main process
+    per job: after its sends (kombu's connection), the round robin's state
+    and the lock's release go together. Before: a round trip each (lock,
+    depth, state, release: four on the dispatcher's client)."""
+    setup.settings.dispatch_depth, setup.settings.dispatch_spare = 1, 2
+    pool = CountingPool.from_url(setup.settings.redis_url)
+    dispatcher = Dispatcher(
+        setup.settings,
+        setup.factory,
+        build_registry(setup.settings.extra_job_kinds),
+        make_celery(setup.settings),
+        redis.Redis(connection_pool=pool),
+    )
+    batch = [setup.job("a") for _ in range(5)]
+    assert dispatcher.run_pass() == batch[:3]
+    setup.client.rpop(f"cpu{PRIORITY_SEP}6")
+    setup.client.rpop(f"cpu{PRIORITY_SEP}6")  # down to the depth: the next pass tops it up
+    before = pool.checkouts
+    assert dispatcher.run_pass(("cpu",), recover=False) == batch[3:5]  # as a task start's wake-up
+    assert pool.checkouts - before == 3  # the lock, the depth and state, then state and release together
+    state = load_state(setup.client.get(STATE_KEY.format(queue="cpu")))
+    assert state.alone and state.seq == 5  # every turn recorded
+    assert setup.client.get(LOCK_KEY) is None  # and the lock given back
