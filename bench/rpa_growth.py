@@ -18,7 +18,6 @@ renderers, read from /proc before each record. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
@@ -131,13 +130,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rpa-growth-") as folder:
         for name in args.systems.split(","):
             bench = start_bench(SYSTEMS[name], Path(folder))
-            url = inspect.getclosurevars(bench.sides["bare"]).nonlocals["url"]
             try:
                 bench.sides["job"](2, f"WARMUP-J{name.upper()}")  # unmeasured
                 ignore = set(our_processes())
                 job_probe, bare_probe = Probe(ignore), Probe(ignore)
                 job_side(bench.sides["job"], job_probe, args.records + 1)
-                bare_side(bench.system, url, bare_probe, args.records + 1, Path(folder))
+                bare_side(bench.system, bench.url, bare_probe, args.records + 1, Path(folder))
                 report[f"system_{name}"] = {
                     "job": job_probe.report(args.block),
                     "bare": bare_probe.report(args.block),
