@@ -188,3 +188,27 @@ def test_system_b_job_holds_no_more_after_more_records(
     early, late = seen
     assert early["Documents"] <= 2 and early["Frames"] <= 2, early  # the page itself
     assert late == early, (early, late)
+
+
+def test_time_zone_comes_from_the_launch_not_from_each_page(
+    jobs_b: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target's pages see Japan's time zone and language, but the zone is
+    the browser's own (its environment at launch), not the context's
+    ``timezone_id``: that one is sent to every new page, each search window of
+    every record, and cost system C's records about 4 % more browser CPU
+    (docs/rpa.md, "Nothing accumulates")."""
+    seen: list[tuple[Any, ...]] = []
+    plain = TargetSession.next_record
+
+    def watched(session: TargetSession) -> None:
+        zone, language = session.page.evaluate(
+            "[Intl.DateTimeFormat().resolvedOptions().timeZone, navigator.language]"
+        )
+        seen.append((zone, language, session.context._impl_obj._options.get("timezoneId")))
+        plain(session)
+
+    monkeypatch.setattr(TargetSession, "next_record", watched)
+    outcome = run(jobs_b.context(script_text(SCRIPT_B), write_records(tmp_path / "r.csv", [record(1)])))
+    assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 1}
+    assert seen == [("Asia/Tokyo", "ja-JP", None)]
