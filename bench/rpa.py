@@ -581,6 +581,7 @@ class Bench:
 
     system: System
     app: Child
+    url: str
     sides: dict[str, Callable[[int, str], None]]  # (records, prefix)
     close: Callable[[], None]
 
@@ -603,7 +604,7 @@ def start_bench(system: System, tmp: Path) -> Bench:
         app.stop()
         engine.dispose()
 
-    return Bench(system, app, sides, close)
+    return Bench(system, app, url, sides, close)
 
 
 def run_interleaved(benches: list[Bench], n: int, rounds: int) -> dict[str, dict[str, object]]:

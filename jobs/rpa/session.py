@@ -45,7 +45,8 @@ class TargetSession(PageChecks):
         self.base_url = base_url.rstrip("/")
         self.row_number = 0
         self.timeout_ms = target.timeout_seconds * 1000
-        self.context = browser.new_context(base_url=base_url, locale="ja-JP", timezone_id="Asia/Tokyo")
+        # The time zone comes from the browser's launch (``jobs.rpa.browser.TIMEZONE``).
+        self.context = browser.new_context(base_url=base_url, locale="ja-JP")
         self.context.set_default_timeout(self.timeout_ms)
         self.page: Any = None
         self.scope: Any = None  # the page, or the frame or window a step runs in

@@ -16,6 +16,7 @@ import pytest
 from playwright._impl import connection
 
 from jobs.rpa.core import run
+from jobs.rpa.session import TargetSession
 from tests.jobs.rpa.conftest import (
     REPO,
     SAMPLE_SCRIPT,
@@ -129,3 +130,85 @@ def test_system_c_record_costs_few_extra_browser_queries(
     assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 3}
     assert sent["queryCount"] <= 6 * 3 + 2, sent
     assert not NOT_BY_HAND & set(sent), sent
+
+
+PAGE_FIGURES = ("Documents", "Frames", "Nodes", "JSEventListeners")
+PLAYWRIGHTS_OWN = {"Request", "Response", "Dialog"}
+
+
+def held(session: TargetSession) -> dict[str, int]:
+    """What the session's page keeps after a forced garbage collection
+    (Chromium's own counts: only what is still reachable), and the listeners
+    the Python client has on the page and the context."""
+    cdp = session.context.new_cdp_session(session.page)
+    try:
+        cdp.send("Performance.enable")
+        cdp.send("HeapProfiler.collectGarbage")
+        metrics = {m["name"]: int(m["value"]) for m in cdp.send("Performance.getMetrics")["metrics"]}
+    finally:
+        cdp.detach()
+    listeners = {
+        f"client_{name}_listeners": sum(
+            len(owner._impl_obj.listeners(event)) for event in owner._impl_obj.event_names()
+        )
+        for name, owner in (("page", session.page), ("context", session.context))
+    }
+    # Requests, responses and dialogs are Playwright's record of each
+    # navigation, kept until the page closes for a hand driver too (why a
+    # session opens a fresh page every ``new_page_every`` records).
+    objects = Counter(o._type for o in session.page._impl_obj._connection._objects.values())
+    kept = {f"client_{kind}": n for kind, n in objects.items() if kind not in PLAYWRIGHTS_OWN}
+    return {name: metrics[name] for name in PAGE_FIGURES} | listeners | kept
+
+
+def test_system_b_job_holds_no_more_after_more_records(
+    jobs_b: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing accumulates over a job (#23 item 7): JS handles, listeners or
+    documents left in the page per record would make every later record cost
+    the browser more, and listeners subscribed per record or handles never
+    disposed in the client would make every event and message cost more. The page (the same 登録しました screen
+    each time) holds the same after the 2nd and the 7th record, on real
+    Chromium, as the bare loop's does (bench/rpa_growth.py compares the
+    two over 40 records)."""
+    seen: list[dict[str, int]] = []
+    plain, calls = TargetSession.next_record, [0]
+
+    def watched(session: TargetSession) -> None:
+        calls[0] += 1
+        if calls[0] in (3, 8):  # before the 3rd and the 8th record: 2 and 7 done
+            seen.append(held(session))
+        plain(session)
+
+    monkeypatch.setattr(TargetSession, "next_record", watched)
+    rows = [record(n) for n in range(1, 9)]
+    outcome = run(jobs_b.context(script_text(SCRIPT_B), write_records(tmp_path / "r.csv", rows)))
+    assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 8}
+    assert len(seen) == 2, seen
+    early, late = seen
+    assert early["Documents"] <= 2 and early["Frames"] <= 2, early  # the page itself
+    assert late == early, (early, late)
+
+
+def test_time_zone_comes_from_the_launch_not_from_each_page(
+    jobs_b: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target's pages see Japan's time zone and language, but the zone is
+    the browser's own (its environment at launch), not the context's
+    ``timezone_id``: that one is sent to every new page, each search window of
+    every record, and cost system C's records about 4 % more browser CPU
+    (docs/rpa.md, "Nothing accumulates")."""
+    seen: list[tuple[Any, ...]] = []
+    plain = TargetSession.next_record
+
+    def watched(session: TargetSession) -> None:
+        zone, language = session.page.evaluate(
+            "[Intl.DateTimeFormat().resolvedOptions().timeZone, navigator.language]"
+        )
+        seen.append((zone, language, session.context._impl_obj._options.get("timezoneId")))
+        plain(session)
+
+    monkeypatch.setattr(TargetSession, "next_record", watched)
+    outcome = run(jobs_b.context(script_text(SCRIPT_B), write_records(tmp_path / "r.csv", [record(1)])))
+    assert Counter(r["state"] for r in read_results(outcome)) == {"entered": 1}
+    assert seen == [("Asia/Tokyo", "ja-JP", None)]
