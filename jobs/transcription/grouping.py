@@ -38,20 +38,10 @@ SWITCH_COST = 0.08
 # one voice's sentences is told from one voice by neither test (on a fresh
 # check set: ONE_VOICE 0.89–0.94, this measure 0.75–0.83, centroids
 # 0.67–0.73): ``speakers`` or ``min_speakers`` is needed there.
-#
-# NEAR_PAIR: each k whose gap is that wide is a candidate, the largest
-# first; a candidate is taken unless its two most alike groups' windows are
-# at least this share as alike as two apart windows of one group (the
-# measure of ONE_VOICE_SPLIT read on the most alike pair: a voice cut in
-# two). On the tuning and third sets of bench/speakers.py the right count's
-# most alike pair is 0.37-0.88 (a near pair 0.76-0.88), a count one too
-# many 0.80-1.05, most over 0.88; the widest-gap-share rule alone over-counted
-# third 2 -> 4, 4 -> 5, 2 -> 10, 3 -> 5.
 MAX_COUNTED = 10
 GAP_SHARE = 0.5
 ONE_VOICE = 0.88
 ONE_VOICE_SPLIT = 0.62
-NEAR_PAIR = 0.85
 RESEGMENT_ROUNDS = 3
 SMALL_WINDOWS = 4
 
@@ -80,20 +70,19 @@ def _laplacian_eigen(alike: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, vectors
 
 
-def eigengap_candidates(values: np.ndarray, k_min: int, k_max: int) -> list[int]:
-    """How many voices may there be: the k in ``[k_min, k_max]`` after which
-    the Laplacian's eigenvalues (``values``, ascending) jump by at least
-    ``GAP_SHARE`` of the widest jump, the largest first. A graph of k groups
-    that are alike within and unlike between has k eigenvalues near 0 and
-    then a gap; the gap is read in each meeting's own graph, so it needs no
-    threshold on how alike two voices may be (meetings differ in how far
-    apart their voices are and how much one voice's windows spread)."""
+def eigengap_count(values: np.ndarray, k_min: int, k_max: int) -> int:
+    """How many voices: the k in ``[k_min, k_max]`` after which the
+    Laplacian's eigenvalues (``values``, ascending) jump most. A graph of k groups that are alike
+    within and unlike between has k eigenvalues near 0 and then a gap; the
+    gap is read in each meeting's own graph, so it needs no threshold on
+    how alike two voices may be (meetings differ in how far apart their
+    voices are and how much one voice's windows spread)."""
     high = min(k_max, len(values) - 1)
     if high <= k_min:
-        return [max(1, min(k_min, high))]
+        return max(1, min(k_min, high))
     gaps = np.diff(values[: high + 1])[k_min - 1 :]  # gaps[0]: after the k_min-th
     wide = np.flatnonzero(gaps >= GAP_SHARE * gaps.max())
-    return sorted((int(k) + k_min for k in wide), reverse=True)
+    return int(wide.max()) + k_min
 
 
 def one_voice(raw: np.ndarray, runs: Sequence[slice]) -> bool:
@@ -140,46 +129,30 @@ def _overlapping_alike(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -
     return total, count
 
 
-def _pairs_against_within(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> list[float] | None:
-    """For each two groups, how alike their windows are on average, as a
-    share of how alike two windows that do not overlap given one label in
-    the same meeting are (read on the prints as the encoder gave them); None
-    with under two groups, or when no group has two windows apart. The
-    measure is the meeting's own spread of one voice, not a fixed
-    similarity: a voice whose windows vary much has groups whose centroids
-    look far apart."""
+def one_voice_cut(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether even the least alike two groups sound like one voice cut in
+    pieces: their windows are on average at least ``ONE_VOICE_SPLIT`` as
+    alike as two windows that do not overlap given one label in the same
+    meeting (read on the prints as the encoder gave them). The measure is
+    the meeting's own spread of one voice, not a fixed similarity: a voice
+    whose windows vary much has groups whose centroids look far apart."""
     groups = np.unique(labels)
     if len(groups) < 2:
-        return None
+        return False
     raw = np.asarray(raw, dtype=np.float64)
     sums = np.array([raw[labels == g].sum(0) for g in groups])  # pair means from sums, as one_voice
     sizes = np.array([np.count_nonzero(labels == g) for g in groups], dtype=np.float64)
     overlapping, overlaps = _overlapping_alike(raw, times, labels)
     apart_pairs = float((sizes**2).sum()) - overlaps
     if apart_pairs == 0:
-        return None  # nothing to compare with
+        return False  # no group has two windows apart: nothing to compare with
     within = (float((sums * sums).sum()) - overlapping) / apart_pairs
-    return [
-        float(sums[i] @ sums[j]) / (sizes[i] * sizes[j]) / within
+    cross = min(
+        float(sums[i] @ sums[j]) / (sizes[i] * sizes[j])
         for i in range(len(groups))
         for j in range(i + 1, len(groups))
-    ]
-
-
-def one_voice_cut(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether even the least alike two groups sound like one voice cut in
-    pieces: their windows are on average at least ``ONE_VOICE_SPLIT`` as
-    alike as two apart windows of one group."""
-    shares = _pairs_against_within(raw, times, labels)
-    return shares is not None and bool(min(shares) >= ONE_VOICE_SPLIT)
-
-
-def a_voice_cut(raw: np.ndarray, times: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether the most alike two groups sound like one voice cut in two:
-    their windows are on average at least ``NEAR_PAIR`` as alike as two
-    apart windows of one group (a near pair of voices stays under it)."""
-    shares = _pairs_against_within(raw, times, labels)
-    return shares is not None and bool(max(shares) >= NEAR_PAIR)
+    )
+    return bool(cross >= ONE_VOICE_SPLIT * within)
 
 
 def _kmeans(points: np.ndarray, k: int, rounds: int = 50) -> np.ndarray:
@@ -335,26 +308,18 @@ def label_windows(
     # grouping needs it.
     eigen = cache(partial(_laplacian_eigen, alike))
     raw = _unit(window_prints[order])  # as the encoder gave them, for the one-voice tests
-
-    def grouped(k: int) -> np.ndarray:
-        chunk_labels = spectral_groups(eigen, len(chunks), k)
-        labels = np.zeros(n, dtype=int)
-        for c, label in zip(chunks, chunk_labels, strict=True):
-            labels[c] = label
-        for _ in range(RESEGMENT_ROUNDS):
-            labels = resegment(prints, labels, runs)
-        return labels
-
     if speakers:
-        labels = grouped(speakers)
+        k = speakers
     elif k_max <= 1 or (k_min <= 1 and (len(chunks) < 3 or one_voice(raw, runs))):
-        labels = grouped(1)  # (under three chunks say nothing of how many)
+        k = 1  # (under three chunks say nothing of how many)
     else:
-        candidates = eigengap_candidates(eigen()[0], max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
-        for k in candidates:  # the largest first; the smallest is taken as it is
-            labels = grouped(k)
-            if k == candidates[-1] or not a_voice_cut(raw, times, labels):
-                break
+        k = eigengap_count(eigen()[0], max(2, k_min), max(2, k_min, min(k_max, MAX_COUNTED)))
+    chunk_labels = spectral_groups(eigen, len(chunks), k)
+    labels = np.zeros(n, dtype=int)
+    for c, label in zip(chunks, chunk_labels, strict=True):
+        labels[c] = label
+    for _ in range(RESEGMENT_ROUNDS):
+        labels = resegment(prints, labels, runs)
     if not speakers:
         labels = resegment(prints, absorb_small(prints, labels, keep_at_least=k_min), runs)
         if k_min <= 1 and one_voice_cut(raw, times, labels):

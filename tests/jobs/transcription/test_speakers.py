@@ -307,31 +307,6 @@ def test_near_voices_are_counted_apart(seed: int) -> None:
     assert set(window_labels(windows, max_speakers=1).tolist()) == {0}
 
 
-def _two_manners(seed: int) -> tuple[Windows, np.ndarray]:
-    """Prints of two far voices taking turns, the first heard in two manners
-    (its sentences' own directions 0.75 alike, against 0.5 for the near
-    pair of ``_near_voices``): truth 0 for both manners."""
-    rng = np.random.default_rng(seed)
-    common = rng.standard_normal(192)
-    voices = rng.standard_normal((3, 192))
-    voices /= np.linalg.norm(voices, axis=1, keepdims=True)
-    voices[2] = 0.75 * voices[0] + np.sqrt(1 - 0.75**2) * voices[2]
-    windows, truth = _turns(rng, common, voices, [0, 1, 2, 1] * 4 + [0, 1], own=0.05, noise=0.08)
-    return windows, np.where(truth == 2, 0, truth)
-
-
-def test_a_voice_heard_in_two_manners_is_counted_once() -> None:
-    """The eigengap offers 3 and 2; at 3 the two manners' windows are as
-    alike as one voice's windows apart (``NEAR_PAIR``), so the next
-    candidate, 2, is taken. The largest candidate alone, as before, counted
-    3 in 9 of these 12 meetings; now 2 in 9 (a manner this far apart is
-    near the line), while the near pair above stays three."""
-    from jobs.transcription.speakers import window_labels
-
-    found = [len(set(window_labels(_two_manners(seed)[0]).tolist())) for seed in range(12)]
-    assert found.count(2) >= 9 and set(found) <= {2, 3}, found
-
-
 def test_one_voice_is_not_cut_by_the_eigengap() -> None:
     """One voice's windows with the mean taken away are noise, whose graph
     has gaps anywhere: the windows of two segments being about as alike as
