@@ -66,13 +66,18 @@ def meeting(
     rate: int = 16_000,
 ) -> tuple[np.ndarray, list[tuple[float, float, int]]]:
     """Mono int16 speech of ``lines``, each in its speaker's voice, and the
-    reference turns ``(start s, end s, speaker)``."""
+    reference turns ``(start s, end s, speaker)`` of voiced speech."""
     pieces: list[np.ndarray] = []
     turns: list[tuple[float, float, int]] = []
     at = 0
     for speaker, sentence in lines:
         wave = say(sentence, voices[speaker], rate)
-        turns.append((at / rate, (at + len(wave)) / rate, speaker))
+        # The turn is the voiced part of the clip (as bench/speakers.py
+        # takes it): the TTS pads each sentence with up to 0.5 s of
+        # silence, which a labelled segment trimmed to speech rightly leaves
+        # out. The audio keeps the padding.
+        voiced = np.flatnonzero(np.abs(wave) > 30)
+        turns.append(((at + voiced[0]) / rate, (at + voiced[-1] + 1) / rate, speaker))
         pieces += [wave, np.zeros(int(pause_s * rate))]
         at += len(wave) + int(pause_s * rate)
     return np.clip(np.concatenate(pieces), -32768, 32767).astype(np.int16), turns
