@@ -101,11 +101,11 @@ class Windows:
         # float16 in base64: a quarter of the size of JSON numbers, and the
         # prints cross Redis once per part.
         out: dict[str, Any] = {
-            "times": [[round(float(a), 3), round(float(b), 3)] for a, b in self.times],
+            "times": _spans_json(self.times),
             "prints": base64.b64encode(self.prints.astype("<f2").tobytes()).decode("ascii"),
         }
         if self.speech is not None:
-            out["speech"] = [[round(float(a), 3), round(float(b), 3)] for a, b in self.speech]
+            out["speech"] = _spans_json(self.speech)
         return out
 
     @staticmethod
@@ -126,7 +126,10 @@ class Windows:
         be compared: only the size most windows have is kept, and segments
         without windows take the label of the nearest window in time."""
         heard = [p.speech for p in parts if p.speech is not None]
-        speech = np.concatenate(heard)[np.argsort(np.concatenate(heard)[:, 0])] if heard else None
+        speech = None
+        if heard:
+            spans = np.concatenate(heard)
+            speech = spans[np.argsort(spans[:, 0])]
         parts = [p for p in parts if len(p.times)]
         if not parts:
             return Windows(np.zeros((0, 2)), np.zeros((0, PRINT_SIZE)), speech)
@@ -136,6 +139,11 @@ class Windows:
         return Windows(
             np.concatenate([p.times for p in parts]), np.concatenate([p.prints for p in parts]), speech
         )
+
+
+def _spans_json(spans: np.ndarray) -> list[list[float]]:
+    """(n, 2) start, end seconds as JSON, to the millisecond."""
+    return [[round(float(a), 3), round(float(b), 3)] for a, b in spans]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
